@@ -1,0 +1,148 @@
+"""The counting checkpoint: which spaces are counted already, and their counts.
+
+The file is a journal in JSON Lines: a header line (format, and the tables and
+filters it was made with), then one line per flush holding the spaces counted
+since the previous one. Appending keeps the cost of a save proportional to
+what is new, not to everything counted so far. The header is written
+atomically; a flush is one ``write`` followed by ``fsync``. A process killed in
+the middle of a flush leaves at most one unterminated last line, which is
+dropped on load (those spaces are simply counted again); any other damage is
+refused.
+
+Counts are keyed by space DID: the number of uploads is a property of the
+space, so a space claimed by two customers is queried once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from distro.errors import CheckpointCorrupt, CheckpointMismatch
+from distro.files import atomic_write, ensure_output_dir, sync_dir, write_all
+from distro.settings import CountSettings
+
+CHECKPOINT_NAME = "counting-checkpoint.json"
+FORMAT = 1
+
+
+def fingerprint(settings: CountSettings) -> dict[str, Any]:
+    """What a checkpoint's counts depend on: the tables and the customer filters.
+
+    ``--min-uploads`` is left out on purpose: it applies after counting, so it
+    does not change any count.
+    """
+    tables, filters = settings.tables, settings.customer_filter
+    return {
+        "consumerTable": tables.consumer,
+        "uploadTable": tables.upload,
+        "region": tables.region,
+        "skip": sorted(filters.skip),
+        "include": sorted(filters.include),
+    }
+
+
+class Checkpoint:
+    """An open checkpoint journal at *path*; ``counts`` holds what earlier runs counted."""
+
+    def __init__(self, path: Path, counts: dict[str, int]) -> None:
+        self.path = path
+        self.counts = counts
+        self._pending: dict[str, int] = {}
+        self.saved_spaces = len(counts)
+
+    @classmethod
+    def open(cls, directory: Path, settings: CountSettings, *, restart: bool) -> Checkpoint:
+        """Resume the checkpoint in *directory*, or start one (discarding the old on *restart*)."""
+        ensure_output_dir(directory)
+        path = directory / CHECKPOINT_NAME
+        wanted = fingerprint(settings)
+        if path.exists() and not restart:
+            counts = _load(path, wanted)
+            return cls(path, counts)
+        header = orjson.dumps({"distroCheckpoint": FORMAT, "fingerprint": wanted}) + b"\n"
+        atomic_write(path, header)
+        return cls(path, {})
+
+    def record(self, space: str, count: int) -> None:
+        """Note a counted space; it reaches the disk at the next ``flush``."""
+        self._pending[space] = count
+
+    @property
+    def pending(self) -> int:
+        """How many counted spaces are not on disk yet."""
+        return len(self._pending)
+
+    def flush(self) -> None:
+        """Append the pending counts as one durable line. Synchronous, so it survives cancellation."""
+        if not self._pending:
+            return
+        line = orjson.dumps({"counts": self._pending}) + b"\n"
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            write_all(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.saved_spaces += len(self._pending)
+        self._pending = {}
+
+    def remove(self) -> None:
+        """Delete the checkpoint once the run it served has finished."""
+        self.path.unlink(missing_ok=True)
+        sync_dir(self.path.parent)
+
+
+def _load(path: Path, wanted: Mapping[str, Any]) -> dict[str, int]:
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    torn = lines.pop()  # empty when the file ends with a newline, as every complete flush does
+    if not lines:
+        raise _corrupt(path, "it has no complete header")
+    header = _parse(path, lines[0], 1)
+    if header.get("distroCheckpoint") != FORMAT or not isinstance(header.get("fingerprint"), dict):
+        raise _corrupt(path, "its header is not a distro checkpoint header")
+    if header["fingerprint"] != wanted:
+        raise CheckpointMismatch(
+            f"{path} was made with other tables or filters ({_diff(header['fingerprint'], wanted)}):"
+            " run the same command as before to resume, or add --restart to discard it"
+        )
+    counts: dict[str, int] = {}
+    for number, raw in enumerate(lines[1:], start=2):
+        counts.update(_counts(path, _parse(path, raw, number), number))
+    if torn:
+        # An interrupted append: cut it off so the next append starts on a clean line.
+        os.truncate(path, len(data) - len(torn))
+    return counts
+
+
+def _parse(path: Path, raw: bytes, number: int) -> dict[str, Any]:
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise _corrupt(path, f"line {number} is not JSON") from None
+    if not isinstance(value, dict):
+        raise _corrupt(path, f"line {number} is not a JSON object")
+    return value
+
+
+def _counts(path: Path, entry: dict[str, Any], number: int) -> dict[str, int]:
+    counts = entry.get("counts")
+    if not isinstance(counts, dict) or not all(type(n) is int and n >= 0 for n in counts.values()):
+        raise _corrupt(path, f"line {number} holds no valid counts")
+    return counts
+
+
+def _diff(found: Mapping[str, Any], wanted: Mapping[str, Any]) -> str:
+    keys = sorted(k for k in set(found) | set(wanted) if found.get(k) != wanted.get(k))
+    return ", ".join(f"{k}: {found.get(k)!r} != {wanted.get(k)!r}" for k in keys)
+
+
+def _corrupt(path: Path, why: str) -> CheckpointCorrupt:
+    return CheckpointCorrupt(
+        f"{path} cannot be read ({why}): add --restart to discard it and count again"
+    )

@@ -1,0 +1,307 @@
+"""The command line: parse options, call the pipeline, map failures to exit codes.
+
+click lives here and nowhere else. Every error a user can cause ends as one
+line on stderr and one of the exit codes below, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.text import Text
+
+from distro import __version__, console
+from distro.checkpoint import CHECKPOINT_NAME
+from distro.demo import run_demo
+from distro.emit import INSTANCE_FILE
+from distro.errors import DistroError, SettingsError
+from distro.pipeline import Outcome, run
+from distro.progress import Progress
+from distro.report import render
+from distro.settings import (
+    DEFAULT_SKIP,
+    UPLOADS_PER_MINUTE,
+    CountSettings,
+    CustomerFilter,
+    Throughput,
+    default_output_dir,
+    require_instances,
+    resolve_tables,
+    split_patterns,
+)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+
+class Terminated(Exception):
+    """The process was asked to stop with SIGTERM."""
+
+
+def table_options(command: F) -> F:
+    """Options that say which tables to read and which customers to plan."""
+    options = [
+        click.option("--env", help="staging or production (default: $STORACHA_ENV or staging)."),
+        click.option(
+            "--consumer-table",
+            help="Consumer table (default: $CONSUMER_TABLE_NAME or <prefix>-consumer).",
+        ),
+        click.option(
+            "--upload-table", help="Upload table (default: $UPLOAD_TABLE_NAME or <prefix>-upload)."
+        ),
+        click.option(
+            "--region", help="AWS region (default: $AWS_REGION or the environment's region)."
+        ),
+        click.option(
+            "--endpoint-url",
+            help="DynamoDB endpoint (default: $AWS_ENDPOINT_URL_DYNAMODB, $AWS_ENDPOINT_URL or AWS).",
+        ),
+        click.option(
+            "--filter",
+            "include",
+            multiple=True,
+            metavar="PATTERN",
+            help="Only customers matching PATTERN (repeatable or comma-separated).",
+        ),
+        click.option(
+            "--skip",
+            multiple=True,
+            metavar="PATTERN",
+            help="Also skip customers matching PATTERN (repeatable or comma-separated).",
+        ),
+        click.option(
+            "--no-default-skip",
+            is_flag=True,
+            help="Do not skip the CI accounts (did:mailto:mailslurp.*).",
+        ),
+        click.option(
+            "--parallel-segments",
+            type=int,
+            default=4,
+            show_default=True,
+            help="Parallel scan segments, 1-10.",
+        ),
+        click.option(
+            "--concurrency", type=int, default=20, show_default=True, help="Spaces counted at once."
+        ),
+        click.option(
+            "--min-uploads",
+            type=int,
+            default=0,
+            show_default=True,
+            help="Leave out customers with fewer uploads.",
+        ),
+        click.option(
+            "--workers-per-instance",
+            type=int,
+            default=10,
+            show_default=True,
+            help="Workers per instance, for time estimates.",
+        ),
+        click.option(
+            "--uploads-per-minute",
+            type=float,
+            default=UPLOADS_PER_MINUTE,
+            show_default=True,
+            help="Uploads one worker migrates per minute.",
+        ),
+        click.option(
+            "--output-dir",
+            type=click.Path(path_type=Path),
+            default=default_output_dir(),
+            show_default=True,
+            help="Where the checkpoint and instance files go.",
+        ),
+        click.option(
+            "--restart",
+            is_flag=True,
+            help="Discard the counting checkpoint and count from scratch.",
+        ),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _count_settings(options: dict[str, Any]) -> CountSettings:
+    skip = () if options["no_default_skip"] else DEFAULT_SKIP
+    return CountSettings(
+        tables=resolve_tables(
+            env=options["env"],
+            consumer_table=options["consumer_table"],
+            upload_table=options["upload_table"],
+            region=options["region"],
+            endpoint_url=options["endpoint_url"],
+        ),
+        customer_filter=CustomerFilter(
+            skip=skip + split_patterns(options["skip"]),
+            include=split_patterns(options["include"]),
+        ),
+        parallel_segments=options["parallel_segments"],
+        concurrency=options["concurrency"],
+        min_uploads=options["min_uploads"],
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="distro")
+def cli() -> None:
+    """Plan a parallel migration: count every customer's uploads, split customers across instances."""
+
+
+@cli.command()
+@click.option("--instances", type=int, help="Also show the plan for N instances.")
+@table_options
+def analyze(instances: int | None, **options: Any) -> None:
+    """Count and report; write no instance file."""
+    _plan_and_report(instances=instances, write=False, options=options)
+
+
+@cli.command()
+@click.option("--instances", type=int, required=True, help="Number of migration instances.")
+@click.option("--yes", "-y", is_flag=True, help="Replace existing instance files without asking.")
+@table_options
+def generate(instances: int, yes: bool, **options: Any) -> None:
+    """Count, plan for N instances, and write one file per instance."""
+    require_instances(instances)
+    _confirm_replace(options["output_dir"], assume_yes=yes)
+    _plan_and_report(instances=instances, write=True, options=options)
+
+
+@cli.command()
+@click.option(
+    "--customers",
+    type=int,
+    default=1000,
+    show_default=True,
+    help="Customers in the synthetic dataset.",
+)
+@click.option(
+    "--instances", type=int, default=5, show_default=True, help="Number of instances to plan."
+)
+@click.option(
+    "--seed", type=int, default=7, show_default=True, help="Seed of the synthetic dataset."
+)
+@click.option(
+    "--output-dir",
+    type=click.Path(path_type=Path),
+    default=default_output_dir() / "demo",
+    show_default=True,
+    help="Where the demo's files go.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+def demo(customers: int, instances: int, seed: int, output_dir: Path, quiet: bool) -> None:
+    """Run the whole job on a local DynamoDB seeded with a synthetic dataset."""
+    require_instances(instances)
+    outcome, throughput = _run_async(
+        run_demo(
+            customers=customers, instances=instances, seed=seed, output_dir=output_dir, quiet=quiet
+        ),
+        output_dir=output_dir,
+    )
+    render(
+        console.stdout, outcome.tally, plan=outcome.plan, throughput=throughput, files=outcome.files
+    )
+
+
+def _plan_and_report(*, instances: int | None, write: bool, options: dict[str, Any]) -> None:
+    settings = _count_settings(options)
+    throughput = Throughput(options["workers_per_instance"], options["uploads_per_minute"])
+    if instances is not None:
+        require_instances(instances)
+    progress = Progress()
+    with console.show_progress(progress, enabled=not options["quiet"]):
+        outcome: Outcome = _run_async(
+            run(
+                settings=settings,
+                instances=instances,
+                output_dir=options["output_dir"],
+                write=write,
+                restart=options["restart"],
+                progress=progress,
+            ),
+            output_dir=options["output_dir"],
+        )
+    render(
+        console.stdout, outcome.tally, plan=outcome.plan, throughput=throughput, files=outcome.files
+    )
+
+
+def _confirm_replace(output_dir: Path, *, assume_yes: bool) -> None:
+    """Ask before replacing a plan, but only a person at a terminal can be asked."""
+    if assume_yes or not sys.stdin.isatty() or not output_dir.is_dir():
+        return
+    existing = [p for p in output_dir.iterdir() if INSTANCE_FILE.fullmatch(p.name)]
+    if existing and not click.confirm(
+        f"Replace the {len(existing)} instance files in {output_dir}/?", default=True, err=True
+    ):
+        raise click.Abort
+
+
+def _run_async(coroutine: Coroutine[Any, Any, T], *, output_dir: Path) -> T:
+    """Run *coroutine*; SIGINT and SIGTERM cancel it, which saves the checkpoint."""
+
+    async def main() -> T:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        terminated = False
+
+        def on_sigterm() -> None:
+            nonlocal terminated
+            terminated = True
+            task.cancel()
+
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+        try:
+            return await coroutine
+        except asyncio.CancelledError:
+            if terminated:
+                raise Terminated from None
+            raise
+
+    try:
+        return asyncio.run(main())
+    except (KeyboardInterrupt, Terminated) as stop:
+        code = EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
+        checkpoint = output_dir / CHECKPOINT_NAME
+        saved = f"progress is saved in {checkpoint}; " if checkpoint.exists() else ""
+        console.stderr.print(f"Interrupted: {saved}run the same command again to resume.")
+        sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI and turn every failure into one line and an exit code."""
+    try:
+        cli.main(args=argv, prog_name="distro", standalone_mode=False)
+    except click.exceptions.Abort:
+        console.stderr.print("Aborted.")
+        sys.exit(EXIT_INTERRUPTED)
+    except click.UsageError as error:
+        hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
+        _fail(f"{error.format_message()}{hint}", EXIT_USAGE)
+    except click.ClickException as error:
+        _fail(error.format_message(), EXIT_FAILURE)
+    except SettingsError as error:
+        _fail(str(error), EXIT_USAGE)
+    except DistroError as error:
+        _fail(str(error), EXIT_FAILURE)
+
+
+def _fail(message: str, code: int) -> None:
+    # A Text, not markup: messages quote user input and DynamoDB replies, brackets and all.
+    console.stderr.print(Text.assemble(("Error: ", "bold red"), message), soft_wrap=True)
+    sys.exit(code)

@@ -1,0 +1,89 @@
+"""The one exception family of distro.
+
+Every failure a user can cause or fix is a ``DistroError``; its message is one
+line that names the problem and the fix. Only the CLI turns them into output
+and exit codes.
+
+    DistroError
+    ├── SettingsError          an option or environment value is invalid (usage)
+    ├── AwsSetupError          credentials, endpoint or permissions
+    │   ├── CredentialsMissing
+    │   ├── EndpointUnreachable
+    │   └── AccessDenied
+    ├── TableError             the tables are not what distro reads
+    │   ├── TableNotFound
+    │   └── TableSchemaMismatch
+    ├── CountingFailed         a DynamoDB call kept failing after every retry
+    ├── CheckpointError        the checkpoint cannot be used as it is
+    │   ├── CheckpointMismatch
+    │   └── CheckpointCorrupt
+    ├── OutputError            the output directory cannot take the files
+    ├── NothingToPlan          every customer was filtered out
+    └── LocalDynamoError       DynamoDB Local cannot be installed or started
+"""
+
+from __future__ import annotations
+
+
+class DistroError(Exception):
+    """Base of every error distro reports to its user as one line."""
+
+
+class SettingsError(DistroError):
+    """An option or environment value is invalid."""
+
+
+class AwsSetupError(DistroError):
+    """The AWS client cannot be used as configured."""
+
+
+class CredentialsMissing(AwsSetupError):
+    """No AWS credentials were found in the standard credential chain."""
+
+
+class EndpointUnreachable(AwsSetupError):
+    """The DynamoDB endpoint does not answer."""
+
+
+class AccessDenied(AwsSetupError):
+    """The credentials are not allowed to read a table."""
+
+
+class TableError(DistroError):
+    """A table is not what distro expects."""
+
+
+class TableNotFound(TableError):
+    """A table does not exist in the region or endpoint."""
+
+
+class TableSchemaMismatch(TableError):
+    """A table exists but lacks the key schema distro reads."""
+
+
+class CountingFailed(DistroError):
+    """A DynamoDB call failed after every retry; progress is kept in the checkpoint."""
+
+
+class CheckpointError(DistroError):
+    """The counting checkpoint cannot be used as it is."""
+
+
+class CheckpointMismatch(CheckpointError):
+    """The checkpoint was made with other tables or filters."""
+
+
+class CheckpointCorrupt(CheckpointError):
+    """The checkpoint file cannot be read."""
+
+
+class OutputError(DistroError):
+    """The output directory cannot take the instance files."""
+
+
+class NothingToPlan(DistroError):
+    """No customer is left after the filters."""
+
+
+class LocalDynamoError(DistroError):
+    """DynamoDB Local cannot be installed or started."""

@@ -1,0 +1,123 @@
+"""Page-level reads of the two tables: the seam between the pipeline and DynamoDB.
+
+The pipeline asks a ``TableReader`` for one page at a time and follows the
+keys itself. ``SdkReader`` answers with aiobotocore under the retry policy;
+benchmarks and unit tests swap in readers of their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from distro.aws import PREFLIGHT_POLICY, RetryPolicy, call_with_retry
+from distro.errors import TableSchemaMismatch
+from distro.settings import Tables
+
+Key = dict[str, Any]  # a LastEvaluatedKey, in DynamoDB's wire format
+
+CONSUMER_KEYS = {"subscription": "HASH", "provider": "RANGE"}
+UPLOAD_KEYS = {"space": "HASH", "root": "RANGE"}
+
+
+@dataclass(frozen=True, slots=True)
+class ScanPage:
+    """One Scan page: (space, customer) pairs, with None for a missing attribute."""
+
+    rows: list[tuple[str | None, str | None]]
+    next_key: Key | None
+    read_units: float
+
+
+@dataclass(frozen=True, slots=True)
+class CountPage:
+    """One ``Select=COUNT`` Query page of a space's uploads."""
+
+    count: int
+    next_key: Key | None
+    read_units: float
+
+
+class TableReader(Protocol):
+    """Reads pages of the Consumer and Upload tables."""
+
+    async def scan_page(self, segment: int, total_segments: int, start_key: Key | None) -> ScanPage:
+        """Return the next page of Consumer rows of *segment*."""
+        ...
+
+    async def count_page(self, space: str, start_key: Key | None) -> CountPage:
+        """Return the next page of the count of *space*'s uploads."""
+        ...
+
+
+class SdkReader:
+    """A ``TableReader`` over an aiobotocore DynamoDB *client*, retried by *policy*."""
+
+    def __init__(self, client: Any, tables: Tables, policy: RetryPolicy) -> None:
+        self._client = client
+        self._tables = tables
+        self._policy = policy
+
+    async def check_tables(self) -> None:
+        """Fail early, in one line, if a table is missing, unreadable or shaped otherwise."""
+        for name, keys in (
+            (self._tables.consumer, CONSUMER_KEYS),
+            (self._tables.upload, UPLOAD_KEYS),
+        ):
+            reply = await call_with_retry(
+                PREFLIGHT_POLICY,
+                lambda name=name: self._client.describe_table(TableName=name),  # type: ignore[misc]
+                what=f"DescribeTable {name}",
+            )
+            schema = {k["AttributeName"]: k["KeyType"] for k in reply["Table"]["KeySchema"]}
+            if schema != keys:
+                raise TableSchemaMismatch(
+                    f"table {name} has key schema {schema}, expected {keys}: "
+                    "check the table options"
+                )
+
+    async def scan_page(self, segment: int, total_segments: int, start_key: Key | None) -> ScanPage:
+        """Scan one page of *segment*, projecting only the space and the customer."""
+        request: dict[str, Any] = {
+            "TableName": self._tables.consumer,
+            "ProjectionExpression": "#space, #customer",
+            "ExpressionAttributeNames": {"#space": "consumer", "#customer": "customer"},
+            "Segment": segment,
+            "TotalSegments": total_segments,
+            "ReturnConsumedCapacity": "TOTAL",
+        }
+        if start_key is not None:
+            request["ExclusiveStartKey"] = start_key
+        reply = await call_with_retry(
+            self._policy,
+            lambda: self._client.scan(**request),
+            what=f"Scan of {self._tables.consumer}",
+        )
+        rows = [
+            (item.get("consumer", {}).get("S"), item.get("customer", {}).get("S"))
+            for item in reply.get("Items", ())
+        ]
+        return ScanPage(rows, reply.get("LastEvaluatedKey"), _read_units(reply))
+
+    async def count_page(self, space: str, start_key: Key | None) -> CountPage:
+        """Count one page of *space*'s uploads (``space`` is a reserved word: use a placeholder)."""
+        request: dict[str, Any] = {
+            "TableName": self._tables.upload,
+            "KeyConditionExpression": "#space = :space",
+            "ExpressionAttributeNames": {"#space": "space"},
+            "ExpressionAttributeValues": {":space": {"S": space}},
+            "Select": "COUNT",
+            "ReturnConsumedCapacity": "TOTAL",
+        }
+        if start_key is not None:
+            request["ExclusiveStartKey"] = start_key
+        reply = await call_with_retry(
+            self._policy,
+            lambda: self._client.query(**request),
+            what=f"Query of {self._tables.upload}",
+        )
+        return CountPage(reply["Count"], reply.get("LastEvaluatedKey"), _read_units(reply))
+
+
+def _read_units(reply: dict[str, Any]) -> float:
+    return float(reply.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0))

@@ -1,0 +1,167 @@
+"""Settings of a run: which tables, which customers, how hard to read.
+
+Everything here is plain data, resolved once from options and environment
+variables and then passed down; nothing below the CLI reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from distro.errors import SettingsError
+
+DEFAULT_SKIP = ("did:mailto:mailslurp.biz", "did:mailto:mailslurp.com", "did:mailto:mailslurp.net")
+UPLOADS_PER_MINUTE = 27.0  # per worker, measured by the team that runs the migration
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    """A deployment of the storage service: its table prefix and region."""
+
+    name: str
+    prefix: str
+    region: str
+
+
+ENVIRONMENTS: Mapping[str, Environment] = {
+    "staging": Environment("staging", "staging-w3infra", "us-east-2"),
+    "production": Environment("production", "prod-w3infra", "us-west-2"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Tables:
+    """Where to read: the two table names, the region and an optional endpoint."""
+
+    consumer: str
+    upload: str
+    region: str
+    endpoint_url: str | None = None
+
+
+class Verdict(Enum):
+    """What the customer filters say about one customer."""
+
+    INCLUDED = "included"
+    SKIPPED = "skipped"
+    FILTERED = "filtered"
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerFilter:
+    """The skip list and the include filter of ``DATA_MODEL.md``.
+
+    A *skip* pattern matches a customer equal to it or starting with
+    ``pattern:``; an *include* pattern also matches a customer containing
+    ``:pattern:``. An empty include filter admits everyone.
+    """
+
+    skip: tuple[str, ...] = DEFAULT_SKIP
+    include: tuple[str, ...] = ()
+
+    def classify(self, customer: str) -> Verdict:
+        """Say whether *customer* is planned, skipped or filtered out."""
+        if any(customer == p or customer.startswith(p + ":") for p in self.skip):
+            return Verdict.SKIPPED
+        if self.include and not any(_includes(p, customer) for p in self.include):
+            return Verdict.FILTERED
+        return Verdict.INCLUDED
+
+
+def _includes(pattern: str, customer: str) -> bool:
+    return (
+        customer == pattern
+        or customer.startswith(pattern + ":")
+        or (":" + pattern + ":") in customer
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CountSettings:
+    """How to find and count: tables, filters and read parallelism."""
+
+    tables: Tables
+    customer_filter: CustomerFilter = field(default_factory=CustomerFilter)
+    parallel_segments: int = 4
+    concurrency: int = 20
+    min_uploads: int = 0
+
+    def __post_init__(self) -> None:
+        _require_range("--parallel-segments", self.parallel_segments, 1, 10)
+        _require_range("--concurrency", self.concurrency, 1, 1000)
+        _require_range("--min-uploads", self.min_uploads, 0, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Throughput:
+    """How fast an instance migrates: *workers_per_instance* at *uploads_per_minute* each."""
+
+    workers_per_instance: int = 10
+    uploads_per_minute: float = UPLOADS_PER_MINUTE
+
+    def __post_init__(self) -> None:
+        _require_range("--workers-per-instance", self.workers_per_instance, 1, None)
+        if not self.uploads_per_minute > 0:
+            raise SettingsError("--uploads-per-minute must be greater than 0")
+
+    def days(self, uploads: float) -> float:
+        """Days one instance needs to migrate *uploads*."""
+        return uploads / self.workers_per_instance / self.uploads_per_minute / 60 / 24
+
+
+def require_instances(instances: int) -> int:
+    """Check an instance count the way every option is checked."""
+    _require_range("--instances", instances, 1, None)
+    return instances
+
+
+def _require_range(option: str, value: int, low: int, high: int | None) -> None:
+    if value < low or (high is not None and value > high):
+        span = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise SettingsError(f"{option} must be {span}, got {value}")
+
+
+def resolve_tables(
+    *,
+    env: str | None,
+    consumer_table: str | None,
+    upload_table: str | None,
+    region: str | None,
+    endpoint_url: str | None,
+    environ: Mapping[str, str] = os.environ,
+) -> Tables:
+    """Resolve table names and region: options, then variables, then *env* defaults.
+
+    The endpoint is left to botocore when not given, so ``AWS_ENDPOINT_URL`` and
+    ``AWS_ENDPOINT_URL_DYNAMODB`` work as in every AWS SDK.
+    """
+    name = env or environ.get("STORACHA_ENV") or "staging"
+    environment = ENVIRONMENTS.get(name)
+    if environment is None:
+        known = ", ".join(ENVIRONMENTS)
+        raise SettingsError(f"unknown environment {name!r}: use one of {known}")
+    return Tables(
+        consumer=consumer_table
+        or environ.get("CONSUMER_TABLE_NAME")
+        or f"{environment.prefix}-consumer",
+        upload=upload_table or environ.get("UPLOAD_TABLE_NAME") or f"{environment.prefix}-upload",
+        region=region
+        or environ.get("AWS_REGION")
+        or environ.get("AWS_DEFAULT_REGION")
+        or environment.region,
+        endpoint_url=endpoint_url,
+    )
+
+
+def split_patterns(values: Iterable[str]) -> tuple[str, ...]:
+    """Flatten repeated and comma-separated pattern options, dropping blanks."""
+    return tuple(p.strip() for v in values for p in v.split(",") if p.strip())
+
+
+def default_output_dir() -> Path:
+    """The folder the fleet expects the instance files in."""
+    return Path("migration-state")

@@ -53,7 +53,6 @@ class Checkpoint:
         self.path = path
         self.counts = counts
         self._pending: dict[str, int] = {}
-        self.saved_spaces = len(counts)
 
     @classmethod
     def open(cls, directory: Path, settings: CountSettings, *, restart: bool) -> Checkpoint:
@@ -84,11 +83,17 @@ class Checkpoint:
         line = orjson.dumps({"counts": self._pending}) + b"\n"
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         try:
-            write_all(fd, line)
-            os.fsync(fd)
+            end = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                write_all(fd, line)
+                os.fsync(fd)
+            except OSError:
+                # A half-written line (disk full, I/O error) must not stay in the
+                # middle of the journal, where the next flush would bury it.
+                os.ftruncate(fd, end)
+                raise
         finally:
             os.close(fd)
-        self.saved_spaces += len(self._pending)
         self._pending = {}
 
     def remove(self) -> None:
@@ -104,7 +109,12 @@ def _load(path: Path, wanted: Mapping[str, Any]) -> dict[str, int]:
     if not lines:
         raise _corrupt(path, "it has no complete header")
     header = _parse(path, lines[0], 1)
-    if header.get("distroCheckpoint") != FORMAT or not isinstance(header.get("fingerprint"), dict):
+    version = header.get("distroCheckpoint")
+    if (
+        type(version) is not int
+        or version != FORMAT
+        or not isinstance(header.get("fingerprint"), dict)
+    ):
         raise _corrupt(path, "its header is not a distro checkpoint header")
     if header["fingerprint"] != wanted:
         raise CheckpointMismatch(

@@ -37,7 +37,7 @@ class Tally:
     skipped: frozenset[str]
     filtered: frozenset[str]
     orphan_rows: int
-    shared_spaces: frozenset[str]
+    shared_spaces: frozenset[str]  # claimed by two or more planned customers
     empty_spaces: int
     rows_scanned: int
     spaces_counted: int
@@ -156,13 +156,14 @@ def _tally(census: Census, counts: dict[str, int], min_uploads: int, progress: P
         else:
             below.add(customer)
     planned_spaces = {s for c in loads for s in census.spaces_of[c.customer]}
+    planned = {c.customer for c in loads}
     return Tally(
         customers=tuple(loads),
         below_min_uploads=frozenset(below),
         skipped=frozenset(census.skipped),
         filtered=frozenset(census.filtered),
         orphan_rows=census.orphan_rows,
-        shared_spaces=frozenset(census.shared_spaces),
+        shared_spaces=frozenset(s for s, who in census.claimants.items() if len(who & planned) > 1),
         empty_spaces=sum(1 for s in planned_spaces if counts[s] == 0),
         rows_scanned=progress.rows_scanned,
         spaces_counted=progress.spaces_counted,

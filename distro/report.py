@@ -44,6 +44,10 @@ def render(
     console.print(Group(*parts))
 
 
+def _duration(days: float) -> str:
+    return f"{days * 24:,.1f} hours" if days < 1 else f"{days:,.1f} days"
+
+
 def _section(title: str, body: RenderableType, plain: bool) -> RenderableType:
     if plain:
         return Group(Text(f"\n{title}\n{'=' * 70}", style="bold"), body)
@@ -104,7 +108,7 @@ def _instances(plan: Plan, throughput: Throughput, plain: bool) -> RenderableTyp
             f"{instance.uploads:,}",
             f"{instance.uploads / total:.1%}",
             f"{instance.spaces:,}",
-            f"{days:,.1f} days",
+            _duration(days),
         )
     empty = sum(1 for i in plan.instances if not i.customers)
     body: list[RenderableType] = [table]
@@ -123,7 +127,7 @@ def _balance(plan: Plan, throughput: Throughput) -> RenderableType:
         ("Max uploads/instance", f"{max(loads):,}"),
         ("Lower bound, max(total/N, largest customer)", f"{plan.lower_bound:,.0f}"),
         ("Plan above the lower bound", f"{plan.gap:.1%}"),
-        ("Critical path", f"{days:,.1f} days"),
+        ("Critical path", _duration(days)),
     ]
     body: list[RenderableType] = [_facts(rows)]
     whale = plan.whale
@@ -132,7 +136,7 @@ def _balance(plan: Plan, throughput: Throughput) -> RenderableType:
             Text(
                 f"\n{whale.customer} alone holds {whale.uploads:,} uploads, more than the fair "
                 f"share of {plan.fair_share:,.0f} per instance. Its instance sets the finish "
-                f"line ({days:,.1f} days); more instances will not shorten the critical path.",
+                f"line ({_duration(days)}); more instances will not shorten the critical path.",
                 style="yellow",
             )
         )
@@ -147,6 +151,6 @@ def _sizing(tally: Tally, throughput: Throughput, plain: bool) -> RenderableType
     for n in SIZING_INSTANCES:
         plan = balance(tally.customers, n)
         days = throughput.days(plan.makespan)
-        table.add_row(str(n), f"{plan.makespan:,}", f"{plan.gap:.1%}", f"{days:,.1f} days")
+        table.add_row(str(n), f"{plan.makespan:,}", f"{plan.gap:.1%}", _duration(days))
     hint = Text("Pass --instances N to see the customers each instance would get.")
     return _section("Instances Needed", Group(table, hint), plain)

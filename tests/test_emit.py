@@ -1,0 +1,337 @@
+"""The instance files: exact documents, an all-or-nothing set, recovery after a crash."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import orjson
+import pytest
+
+from distro.balance import CustomerLoad, InstancePlan, Plan, balance
+from distro.emit import (
+    JOURNAL_NAME,
+    STAGED_SUFFIX,
+    instance_document,
+    instance_file_name,
+    recover,
+    timestamp,
+    write_plan,
+)
+from distro.errors import OutputError
+
+CREATED = "2026-11-29T16:00:00.000Z"
+LATER = "2026-11-30T09:15:42.123Z"
+
+CUSTOMERS = [
+    CustomerLoad("did:mailto:example.org:alice", 7_000_000, 50_000),
+    CustomerLoad("did:mailto:gmail.com:bob", 405_764, 1_357),
+    CustomerLoad("did:mailto:a.org:carol", 3_000_000, 20),
+    CustomerLoad("did:mailto:b.org:dave", 2_500_000, 10),
+    CustomerLoad("did:mailto:c.org:erin", 1_000, 1),
+]
+
+
+def names(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+def documents(directory: Path) -> dict[str, dict[str, object]]:
+    return {
+        p.name: orjson.loads(p.read_bytes())
+        for p in sorted(directory.iterdir())
+        if re.fullmatch(r"instance-\d+-customers\.json", p.name)
+    }
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
+def test_instance_file_name() -> None:
+    assert instance_file_name(1) == "instance-1-customers.json"
+    assert instance_file_name(12) == "instance-12-customers.json"
+
+
+def test_instance_document_has_exactly_the_runner_keys() -> None:
+    instance = InstancePlan(
+        1,
+        (
+            CustomerLoad("did:mailto:example.org:alice", 7_000_000, 50_000),
+            CustomerLoad("did:mailto:gmail.com:bob", 405_764, 1_357),
+        ),
+    )
+    document = instance_document(instance, CREATED)
+    assert list(document) == [
+        "instanceId",
+        "totalCustomers",
+        "estimatedUploads",
+        "estimatedSpaces",
+        "customers",
+        "createdAt",
+    ]
+    assert document == {
+        "instanceId": 1,
+        "totalCustomers": 2,
+        "estimatedUploads": 7_405_764,
+        "estimatedSpaces": 51_357,
+        "customers": ["did:mailto:example.org:alice", "did:mailto:gmail.com:bob"],
+        "createdAt": CREATED,
+    }
+
+
+def test_instance_document_of_an_empty_instance() -> None:
+    assert instance_document(InstancePlan(4, ()), CREATED) == {
+        "instanceId": 4,
+        "totalCustomers": 0,
+        "estimatedUploads": 0,
+        "estimatedSpaces": 0,
+        "customers": [],
+        "createdAt": CREATED,
+    }
+
+
+def test_write_plan_writes_one_file_per_instance(tmp_path: Path) -> None:
+    # order: alice 7M, carol 3M, dave 2.5M, bob 405764, erin 1000
+    # alice -> 1; carol -> 2; dave -> 3; bob -> 3 (2,905,764); erin -> 3 (2,906,764)
+    plan = balance(CUSTOMERS, 3)
+    written = write_plan(tmp_path, plan, created_at=CREATED)
+    assert written == [tmp_path / instance_file_name(n) for n in (1, 2, 3)]
+    assert names(tmp_path) == [instance_file_name(n) for n in (1, 2, 3)]
+    assert documents(tmp_path) == {
+        "instance-1-customers.json": {
+            "instanceId": 1,
+            "totalCustomers": 1,
+            "estimatedUploads": 7_000_000,
+            "estimatedSpaces": 50_000,
+            "customers": ["did:mailto:example.org:alice"],
+            "createdAt": CREATED,
+        },
+        "instance-2-customers.json": {
+            "instanceId": 2,
+            "totalCustomers": 1,
+            "estimatedUploads": 3_000_000,
+            "estimatedSpaces": 20,
+            "customers": ["did:mailto:a.org:carol"],
+            "createdAt": CREATED,
+        },
+        "instance-3-customers.json": {
+            "instanceId": 3,
+            "totalCustomers": 3,
+            "estimatedUploads": 2_906_764,
+            "estimatedSpaces": 1_368,
+            "customers": [
+                "did:mailto:b.org:dave",
+                "did:mailto:gmail.com:bob",
+                "did:mailto:c.org:erin",
+            ],
+            "createdAt": CREATED,
+        },
+    }
+
+
+def test_the_file_bytes_are_indented_json_with_a_final_newline(tmp_path: Path) -> None:
+    plan = Plan((InstancePlan(1, (CustomerLoad("did:a", 2, 1),)),), 2, None)
+    write_plan(tmp_path, plan, created_at=CREATED)
+    assert (tmp_path / "instance-1-customers.json").read_bytes() == (
+        b"{\n"
+        b'  "instanceId": 1,\n'
+        b'  "totalCustomers": 1,\n'
+        b'  "estimatedUploads": 2,\n'
+        b'  "estimatedSpaces": 1,\n'
+        b'  "customers": [\n'
+        b'    "did:a"\n'
+        b"  ],\n"
+        b'  "createdAt": "2026-11-29T16:00:00.000Z"\n'
+        b"}\n"
+    )
+
+
+def test_a_smaller_plan_removes_the_stale_files_of_a_larger_one(tmp_path: Path) -> None:
+    (tmp_path / "counting-checkpoint.json").write_bytes(b"keep me\n")
+    (tmp_path / "notes.txt").write_bytes(b"keep me too\n")
+    write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED)
+    assert names(tmp_path) == [
+        "counting-checkpoint.json",
+        *(instance_file_name(n) for n in (1, 2, 3, 4, 5)),
+        "notes.txt",
+    ]
+    write_plan(tmp_path, balance(CUSTOMERS, 3), created_at=LATER)
+    assert names(tmp_path) == [
+        "counting-checkpoint.json",
+        *(instance_file_name(n) for n in (1, 2, 3)),
+        "notes.txt",
+    ]
+    assert {d["instanceId"] for d in documents(tmp_path).values()} == {1, 2, 3}
+    assert {d["createdAt"] for d in documents(tmp_path).values()} == {LATER}
+    assert (tmp_path / "counting-checkpoint.json").read_bytes() == b"keep me\n"
+    assert (tmp_path / "notes.txt").read_bytes() == b"keep me too\n"
+
+
+def test_a_larger_plan_replaces_a_smaller_one(tmp_path: Path) -> None:
+    write_plan(tmp_path, balance(CUSTOMERS, 2), created_at=CREATED)
+    write_plan(tmp_path, balance(CUSTOMERS, 4), created_at=LATER)
+    assert names(tmp_path) == [instance_file_name(n) for n in (1, 2, 3, 4)]
+    assert [d["totalCustomers"] for d in documents(tmp_path).values()] == [1, 1, 1, 2]
+
+
+def test_the_same_plan_gives_the_same_bytes_apart_from_created_at(tmp_path: Path) -> None:
+    first, second, third = tmp_path / "1", tmp_path / "2", tmp_path / "3"
+    write_plan(first, balance(CUSTOMERS, 3), created_at=CREATED)
+    write_plan(second, balance(reversed(CUSTOMERS), 3), created_at=CREATED)
+    write_plan(third, balance(CUSTOMERS, 3), created_at=LATER)
+    assert snapshot(first) == snapshot(second)
+    later = snapshot(third)
+    assert later != snapshot(first)
+    assert {
+        name: data.replace(LATER.encode(), CREATED.encode()) for name, data in later.items()
+    } == snapshot(first)
+
+
+def test_rewriting_in_place_gives_the_same_bytes(tmp_path: Path) -> None:
+    write_plan(tmp_path, balance(CUSTOMERS, 3), created_at=CREATED)
+    before = snapshot(tmp_path)
+    write_plan(tmp_path, balance(CUSTOMERS, 3), created_at=CREATED)
+    assert snapshot(tmp_path) == before
+
+
+def test_an_output_directory_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "state"
+    target.write_bytes(b"x")
+    with pytest.raises(OutputError, match="is a file: pass another --output-dir"):
+        write_plan(target, balance(CUSTOMERS, 2), created_at=CREATED)
+
+
+def test_the_output_directory_is_created(tmp_path: Path) -> None:
+    directory = tmp_path / "deep" / "migration-state"
+    write_plan(directory, balance(CUSTOMERS, 2), created_at=CREATED)
+    assert names(directory) == [instance_file_name(1), instance_file_name(2)]
+
+
+# --- crashes -------------------------------------------------------------------------------
+
+
+def staged_bytes(instance: InstancePlan, created_at: str) -> bytes:
+    return orjson.dumps(instance_document(instance, created_at), option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def test_a_crash_before_the_journal_leaves_the_old_set(tmp_path: Path) -> None:
+    write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED)
+    old = snapshot(tmp_path)
+    for instance in balance(CUSTOMERS, 3).instances:
+        name = instance_file_name(instance.instance_id) + STAGED_SUFFIX
+        (tmp_path / name).write_bytes(staged_bytes(instance, LATER))
+
+    recover(tmp_path)
+
+    assert snapshot(tmp_path) == old
+
+
+def test_a_crash_after_the_journal_finishes_the_new_set(tmp_path: Path) -> None:
+    write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED)
+    new_plan = balance(CUSTOMERS, 3)
+    new = {instance_file_name(i.instance_id): staged_bytes(i, LATER) for i in new_plan.instances}
+    # instance 1 was already renamed when the run died; 2 and 3 are still staged
+    (tmp_path / "instance-1-customers.json").write_bytes(new["instance-1-customers.json"])
+    for name in ("instance-2-customers.json", "instance-3-customers.json"):
+        (tmp_path / (name + STAGED_SUFFIX)).write_bytes(new[name])
+    journal = {
+        "rename": sorted(new),
+        "remove": ["instance-4-customers.json", "instance-5-customers.json"],
+    }
+    (tmp_path / JOURNAL_NAME).write_bytes(orjson.dumps(journal))
+
+    recover(tmp_path)
+
+    assert snapshot(tmp_path) == new
+
+
+def test_a_crash_after_the_first_rename_is_finished_by_recover(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED)
+    old = snapshot(tmp_path)
+    real_replace = os.replace
+    renames: list[str] = []
+
+    def dying_replace(source: os.PathLike[str], target: os.PathLike[str]) -> None:
+        if str(source).endswith(STAGED_SUFFIX):
+            if renames:
+                raise OSError("killed")
+            renames.append(Path(target).name)
+        real_replace(source, target)
+
+    monkeypatch.setattr("distro.emit.os.replace", dying_replace)
+    with pytest.raises(OSError, match="killed"):
+        write_plan(tmp_path, balance(CUSTOMERS, 3), created_at=LATER)
+    monkeypatch.undo()
+
+    # the state a killed run leaves: journal decided, one file moved, the rest staged
+    assert renames == ["instance-1-customers.json"]
+    assert names(tmp_path) == [
+        JOURNAL_NAME,
+        "instance-1-customers.json",
+        "instance-2-customers.json",
+        "instance-2-customers.json.staged",
+        "instance-3-customers.json",
+        "instance-3-customers.json.staged",
+        "instance-4-customers.json",
+        "instance-5-customers.json",
+    ]
+    assert (tmp_path / "instance-2-customers.json").read_bytes() == old["instance-2-customers.json"]
+
+    recover(tmp_path)
+
+    expected = tmp_path.parent / "expected"
+    write_plan(expected, balance(CUSTOMERS, 3), created_at=LATER)
+    assert snapshot(tmp_path) == snapshot(expected)
+    assert names(tmp_path) == [instance_file_name(n) for n in (1, 2, 3)]
+
+
+def test_the_next_write_finishes_an_interrupted_commit_first(tmp_path: Path) -> None:
+    write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED)
+    (tmp_path / ("instance-1-customers.json" + STAGED_SUFFIX)).write_bytes(b"{}\n")
+    journal = {"rename": ["instance-1-customers.json"], "remove": ["instance-5-customers.json"]}
+    (tmp_path / JOURNAL_NAME).write_bytes(orjson.dumps(journal))
+
+    write_plan(tmp_path, balance(CUSTOMERS, 2), created_at=LATER)
+
+    assert names(tmp_path) == [instance_file_name(1), instance_file_name(2)]
+    assert {d["createdAt"] for d in documents(tmp_path).values()} == {LATER}
+
+
+def test_recover_in_a_clean_directory_changes_nothing(tmp_path: Path) -> None:
+    write_plan(tmp_path, balance(CUSTOMERS, 2), created_at=CREATED)
+    before = snapshot(tmp_path)
+    recover(tmp_path)
+    assert snapshot(tmp_path) == before
+
+
+# --- timestamp -----------------------------------------------------------------------------
+
+
+def test_timestamp_format() -> None:
+    assert timestamp(datetime(2026, 11, 29, 16, 0, 0, tzinfo=UTC)) == CREATED
+
+
+def test_timestamp_keeps_milliseconds_and_truncates_the_rest() -> None:
+    moment = datetime(2026, 1, 2, 3, 4, 5, 123_999, tzinfo=UTC)
+    assert timestamp(moment) == "2026-01-02T03:04:05.123Z"
+    assert timestamp(moment.replace(microsecond=7_000)) == "2026-01-02T03:04:05.007Z"
+
+
+def test_timestamp_converts_to_utc() -> None:
+    moment = datetime(2026, 11, 29, 18, 0, 0, 500_000, tzinfo=timezone(timedelta(hours=2)))
+    assert timestamp(moment) == "2026-11-29T16:00:00.500Z"
+    west = datetime(2026, 11, 29, 20, 30, tzinfo=timezone(timedelta(hours=-5)))
+    assert timestamp(west) == "2026-11-30T01:30:00.000Z"
+
+
+def test_timestamp_defaults_to_now() -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    value = timestamp()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", value)
+    parsed = datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert before <= parsed <= datetime.now(UTC)

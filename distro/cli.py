@@ -7,9 +7,11 @@ line on stderr and one of the exit codes below, never as a traceback.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,6 +19,7 @@ import click
 from rich.text import Text
 
 from distro import __version__, console
+from distro.aws import DEFAULT_POLICY, RetryPolicy
 from distro.checkpoint import CHECKPOINT_NAME
 from distro.demo import run_demo
 from distro.emit import INSTANCE_FILE
@@ -97,6 +100,11 @@ def table_options(command: F) -> F:
             "--concurrency", type=int, default=20, show_default=True, help="Spaces counted at once."
         ),
         click.option(
+            "--max-read-units",
+            type=float,
+            help="Cap the read capacity units consumed per second (e.g. half the table's capacity).",
+        ),
+        click.option(
             "--min-uploads",
             type=int,
             default=0,
@@ -136,6 +144,33 @@ def table_options(command: F) -> F:
     return command
 
 
+def retry_policy(environ: Mapping[str, str]) -> RetryPolicy:
+    """The retry policy, with waits and the per-call deadline tunable from the environment.
+
+    ``DISTRO_RETRY_BASE`` (seconds, first backoff wait) and ``DISTRO_CALL_TIMEOUT``
+    (seconds per DynamoDB call) exist for slow links and for tests, which set
+    the waits to zero so they never sleep for real.
+    """
+    return replace(
+        DEFAULT_POLICY,
+        base=_seconds(environ, "DISTRO_RETRY_BASE", DEFAULT_POLICY.base),
+        call_timeout=_seconds(environ, "DISTRO_CALL_TIMEOUT", DEFAULT_POLICY.call_timeout),
+    )
+
+
+def _seconds(environ: Mapping[str, str], variable: str, default: float) -> float:
+    raw = environ.get(variable)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise SettingsError(f"{variable} must be a number of seconds, got {raw!r}")
+    return value
+
+
 def _count_settings(options: dict[str, Any]) -> CountSettings:
     skip = () if options["no_default_skip"] else DEFAULT_SKIP
     return CountSettings(
@@ -153,6 +188,7 @@ def _count_settings(options: dict[str, Any]) -> CountSettings:
         parallel_segments=options["parallel_segments"],
         concurrency=options["concurrency"],
         min_uploads=options["min_uploads"],
+        max_read_units=options["max_read_units"],
     )
 
 
@@ -232,6 +268,7 @@ def _plan_and_report(*, instances: int | None, write: bool, options: dict[str, A
                 write=write,
                 restart=options["restart"],
                 progress=progress,
+                policy=retry_policy(os.environ),
             ),
             output_dir=options["output_dir"],
         )

@@ -20,6 +20,7 @@ from distro.checkpoint import Checkpoint
 from distro.count import count_worker
 from distro.emit import timestamp, write_plan
 from distro.errors import DistroError, NothingToPlan
+from distro.pacing import PacedReader, TokenBucket
 from distro.progress import Progress
 from distro.reader import SdkReader, TableReader
 from distro.scan import Census, scan_segment
@@ -191,8 +192,11 @@ async def run(
     checkpoint = Checkpoint.open(output_dir, settings, restart=restart)
     pool = settings.concurrency + settings.parallel_segments
     async with dynamodb_client(settings.tables, pool_size=pool, policy=policy) as client:
-        reader = SdkReader(client, settings.tables, policy)
-        await reader.check_tables()
+        sdk_reader = SdkReader(client, settings.tables, policy)
+        await sdk_reader.check_tables()
+        reader: TableReader = sdk_reader
+        if settings.max_read_units is not None:
+            reader = PacedReader(reader, TokenBucket(settings.max_read_units))
         tally = await count_uploads(reader, settings, checkpoint, progress)
     plan = balance(tally.customers, instances) if instances else None
     files: Sequence[Path] = ()

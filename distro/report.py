@@ -19,6 +19,9 @@ from distro.balance import Plan, balance
 from distro.pipeline import Tally
 from distro.settings import Throughput
 
+# DynamoDB on-demand list price: $0.125 per million read request units (us-east-1,
+# since the price cut of November 2024). Other regions cost up to about 30% more.
+USD_PER_READ_UNIT = 0.125 / 1_000_000
 SIZING_INSTANCES = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20)
 
 
@@ -88,7 +91,10 @@ def _data_quality(tally: Tally, plain: bool) -> RenderableType:
             "Spaces counted now / from checkpoint",
             f"{tally.spaces_counted:,} / {tally.spaces_resumed:,}",
         ),
-        ("Read capacity units consumed", f"{tally.read_units:,.1f}"),
+        (
+            "Read capacity units consumed",
+            f"{tally.read_units:,.1f} (${tally.read_units * USD_PER_READ_UNIT:,.4f} on-demand)",
+        ),
     ]
     return _section("Data Quality", _facts(rows), plain)
 

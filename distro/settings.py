@@ -89,11 +89,14 @@ class CountSettings:
     parallel_segments: int = 4
     concurrency: int = 20
     min_uploads: int = 0
+    max_read_units: float | None = None  # read capacity units per second; None: no cap
 
     def __post_init__(self) -> None:
         _require_range("--parallel-segments", self.parallel_segments, 1, 10)
         _require_range("--concurrency", self.concurrency, 1, 1000)
         _require_range("--min-uploads", self.min_uploads, 0, None)
+        if self.max_read_units is not None and not self.max_read_units >= 1:
+            raise SettingsError(f"--max-read-units must be at least 1, got {self.max_read_units:g}")
 
 
 @dataclass(frozen=True, slots=True)

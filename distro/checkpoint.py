@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from distro.errors import CheckpointCorrupt, CheckpointMismatch
+from distro.errors import CheckpointCorrupt, CheckpointMismatch, OutputError
 from distro.files import atomic_write, ensure_output_dir, sync_dir, write_all
 from distro.settings import CountSettings
 
@@ -49,23 +49,27 @@ def fingerprint(settings: CountSettings) -> dict[str, Any]:
 class Checkpoint:
     """An open checkpoint journal at *path*; ``counts`` holds what earlier runs counted."""
 
-    def __init__(self, path: Path, counts: dict[str, int]) -> None:
+    def __init__(self, path: Path, counts: dict[str, int], header: bytes | None = None) -> None:
         self.path = path
         self.counts = counts
         self._pending: dict[str, int] = {}
+        # A new journal is created by its first flush, header and counts in one
+        # atomic write: a run that fails before counting anything leaves no
+        # checkpoint behind, and a discarded one stays until there is a successor.
+        self._header = header
 
     @classmethod
     def open(cls, directory: Path, settings: CountSettings, *, restart: bool) -> Checkpoint:
-        """Resume the checkpoint in *directory*, or start one (discarding the old on *restart*)."""
+        """Resume the checkpoint in *directory*, or prepare a new one (discarding the old on *restart*)."""
         ensure_output_dir(directory)
         path = directory / CHECKPOINT_NAME
+        if path.is_dir():
+            raise CheckpointCorrupt(f"{path} is a directory, not a checkpoint: remove or rename it")
         wanted = fingerprint(settings)
         if path.exists() and not restart:
-            counts = _load(path, wanted)
-            return cls(path, counts)
+            return cls(path, _load(path, wanted))
         header = orjson.dumps({"distroCheckpoint": FORMAT, "fingerprint": wanted}) + b"\n"
-        atomic_write(path, header)
-        return cls(path, {})
+        return cls(path, {}, header)
 
     def record(self, space: str, count: int) -> None:
         """Note a counted space; it reaches the disk at the next ``flush``."""
@@ -81,25 +85,39 @@ class Checkpoint:
         if not self._pending:
             return
         line = orjson.dumps({"counts": self._pending}) + b"\n"
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         try:
-            end = os.lseek(fd, 0, os.SEEK_END)
-            try:
-                write_all(fd, line)
-                os.fsync(fd)
-            except OSError:
-                # A half-written line (disk full, I/O error) must not stay in the
-                # middle of the journal, where the next flush would bury it.
-                os.ftruncate(fd, end)
-                raise
-        finally:
-            os.close(fd)
+            if self._header is not None:
+                atomic_write(self.path, self._header + line)
+                self._header = None
+            else:
+                _append(self.path, line)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write the checkpoint {self.path} ({exc.strerror}): free some space "
+                "or pass another --output-dir, then run the same command again"
+            ) from None
         self._pending = {}
 
     def remove(self) -> None:
         """Delete the checkpoint once the run it served has finished."""
         self.path.unlink(missing_ok=True)
         sync_dir(self.path.parent)
+
+
+def _append(path: Path, line: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        end = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            write_all(fd, line)
+            os.fsync(fd)
+        except OSError:
+            # A half-written line (disk full, I/O error) must not stay in the
+            # middle of the journal, where the next flush would bury it.
+            os.ftruncate(fd, end)
+            raise
+    finally:
+        os.close(fd)
 
 
 def _load(path: Path, wanted: Mapping[str, Any]) -> dict[str, int]:

@@ -52,7 +52,13 @@ def ensure_output_dir(directory: Path) -> None:
         raise OutputError(
             f"cannot create output directory {directory} ({exc.strerror}): pass another --output-dir"
         ) from None
-    if not os.access(directory, os.W_OK | os.X_OK):
+    # Try it rather than ask os.access: root passes every permission check, yet
+    # still cannot write to a read-only file system such as /proc.
+    probe = directory / f".distro-probe.tmp-{os.getpid()}"
+    try:
+        write_synced(probe, b"")
+        probe.unlink()
+    except OSError as exc:
         raise OutputError(
-            f"output directory {directory} is not writable: pass another --output-dir"
-        )
+            f"output directory {directory} is not writable ({exc.strerror}): pass another --output-dir"
+        ) from None

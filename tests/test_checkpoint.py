@@ -55,23 +55,24 @@ def test_fingerprint_holds_tables_and_sorted_filters() -> None:
     }
 
 
-def test_a_new_checkpoint_has_a_header_line_and_no_counts(tmp_path: Path) -> None:
+def test_a_new_checkpoint_is_written_by_its_first_flush(tmp_path: Path) -> None:
     checkpoint = open_checkpoint(tmp_path)
     path = tmp_path / CHECKPOINT_NAME
     assert checkpoint.path == path
     assert checkpoint.counts == {}
     assert checkpoint.pending == 0
-    data = path.read_bytes()
-    assert data.endswith(b"\n")
-    assert data.count(b"\n") == 1
-    assert orjson.loads(data) == HEADER
+    assert not path.exists()  # a run that fails before counting leaves nothing behind
+    checkpoint.record("did:key:a", 3)
+    checkpoint.flush()
+    assert path.read_bytes() == header_line() + counts_line({"did:key:a": 3})
     assert sorted(p.name for p in tmp_path.iterdir()) == [CHECKPOINT_NAME]
 
 
 def test_the_output_directory_is_created(tmp_path: Path) -> None:
     directory = tmp_path / "a" / "b"
     open_checkpoint(directory)
-    assert (directory / CHECKPOINT_NAME).is_file()
+    assert directory.is_dir()
+    assert list(directory.iterdir()) == []
 
 
 def test_recorded_counts_are_on_disk_only_after_flush(tmp_path: Path) -> None:
@@ -88,6 +89,10 @@ def test_recorded_counts_are_on_disk_only_after_flush(tmp_path: Path) -> None:
 
 def test_flush_without_pending_counts_writes_nothing(tmp_path: Path) -> None:
     checkpoint = open_checkpoint(tmp_path)
+    checkpoint.flush()
+    assert not checkpoint.path.exists()
+    checkpoint.record("did:key:a", 3)
+    checkpoint.flush()
     before = checkpoint.path.read_bytes()
     checkpoint.flush()
     assert checkpoint.path.read_bytes() == before
@@ -298,7 +303,9 @@ def test_a_checkpoint_of_other_tables_or_filters_is_refused(
 
 
 def test_the_mismatch_message_names_both_values(tmp_path: Path) -> None:
-    open_checkpoint(tmp_path)
+    checkpoint = open_checkpoint(tmp_path)
+    checkpoint.record("did:key:a", 3)
+    checkpoint.flush()
     with pytest.raises(CheckpointMismatch) as caught:
         open_checkpoint(tmp_path, CountSettings(tables=Tables("c2", "u", "us-east-2")))
     assert "(consumerTable: 'c' != 'c2'):" in str(caught.value)
@@ -327,8 +334,10 @@ def test_restart_discards_an_existing_checkpoint(tmp_path: Path) -> None:
     checkpoint.flush()
     fresh = Checkpoint.open(tmp_path, SETTINGS, restart=True)
     assert fresh.counts == {}
-    assert fresh.path.read_bytes() == header_line()
-    assert open_checkpoint(tmp_path).counts == {}
+    fresh.record("did:key:b", 1)
+    fresh.flush()  # the old journal is replaced in one step, by the new one's first flush
+    assert fresh.path.read_bytes() == header_line() + counts_line({"did:key:b": 1})
+    assert open_checkpoint(tmp_path).counts == {"did:key:b": 1}
 
 
 def test_restart_discards_a_corrupt_checkpoint(tmp_path: Path) -> None:
@@ -336,15 +345,21 @@ def test_restart_discards_a_corrupt_checkpoint(tmp_path: Path) -> None:
     path.write_bytes(b"garbage\n{{{\n")
     fresh = Checkpoint.open(tmp_path, SETTINGS, restart=True)
     assert fresh.counts == {}
-    assert path.read_bytes() == header_line()
+    fresh.record("did:key:b", 1)
+    fresh.flush()
+    assert path.read_bytes() == header_line() + counts_line({"did:key:b": 1})
     assert sorted(p.name for p in tmp_path.iterdir()) == [CHECKPOINT_NAME]
 
 
 def test_restart_discards_a_checkpoint_of_other_tables(tmp_path: Path) -> None:
-    open_checkpoint(tmp_path, CountSettings(tables=Tables("old", "u", "us-east-2")))
+    old = open_checkpoint(tmp_path, CountSettings(tables=Tables("old", "u", "us-east-2")))
+    old.record("did:key:a", 3)
+    old.flush()
     fresh = Checkpoint.open(tmp_path, SETTINGS, restart=True)
     assert fresh.counts == {}
-    assert open_checkpoint(tmp_path).counts == {}
+    fresh.record("did:key:b", 1)
+    fresh.flush()
+    assert open_checkpoint(tmp_path).counts == {"did:key:b": 1}
 
 
 def test_remove_deletes_the_checkpoint(tmp_path: Path) -> None:
@@ -367,6 +382,13 @@ def test_an_output_directory_that_is_a_file_is_refused(tmp_path: Path) -> None:
     assert target.read_bytes() == b"not a directory"
 
 
+def test_a_directory_at_the_checkpoint_path_is_refused(tmp_path: Path) -> None:
+    (tmp_path / CHECKPOINT_NAME).mkdir()
+    for restart in (False, True):
+        with pytest.raises(CheckpointCorrupt, match="is a directory"):
+            Checkpoint.open(tmp_path, SETTINGS, restart=restart)
+
+
 def test_a_flush_that_fails_part_way_does_not_corrupt_the_next_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -380,7 +402,7 @@ def test_a_flush_that_fails_part_way_does_not_corrupt_the_next_one(
 
     monkeypatch.setattr(checkpoint_module, "write_all", short_write_then_fail)
     checkpoint.record("did:key:b", 5)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OutputError, match=r"No space left on device.*--output-dir"):
         checkpoint.flush()
     monkeypatch.undo()
 

@@ -20,6 +20,7 @@ test: install
 
 demo: install
 	$(BIN)/distro demo
+	$(BIN)/distro verify --output-dir migration-state/demo
 
 fmt: $(STAMP)
 	$(BIN)/ruff format distro tests benchmarks

@@ -1,51 +1,104 @@
 """Split customers across instances so that they finish at about the same time.
 
-Greedy "longest first": customers sorted by uploads (descending, ties by DID),
-each given to the least-loaded instance (ties by the lower instance number).
-The loads live in a heap, so a plan costs O(n log n + n log k).
+Two passes. ``greedy`` is "longest first": customers sorted by uploads
+(descending, ties by DID), each given to the least-loaded instance (ties by the
+lower instance number), the loads kept in a heap: O(n log n + n log k).
+``refine`` then moves one customer, or swaps two, between the busiest instance
+and a lighter one, as long as that strictly lowers the makespan or, at an equal
+makespan, the number of instances at it. It works on upload counts only (sorted
+lists, bisection): a step sorts the k loads and tries at most 64 distinct counts
+per lighter instance, and both the steps and the probes of a call are capped,
+so a million customers over 100 instances still plan in about two seconds.
+
+With *split*, a customer above the fair share is planned space by space: each
+of its spaces is a unit of its own, so one huge customer no longer sets the
+finish line alone.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
-from dataclasses import dataclass
+import math
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from operator import attrgetter
+
+# Caps on the refinement: steps (8 per instance, at least 256), distinct upload counts
+# tried for a swap between two instances, and search probes (a bisection or two each)
+# per call, whatever the input. Small inputs stop at a local optimum long before them.
+MAX_STEPS_PER_INSTANCE = 8
+MIN_STEPS = 256
+SWAP_PROBES = 64
+WORK_BUDGET = 50_000
+
+_uploads = attrgetter("uploads")
+_spaces = attrgetter("spaces")
+_customer_name = attrgetter("customer")
+_space = attrgetter("space")
 
 
 @dataclass(frozen=True, slots=True)
 class CustomerLoad:
-    """One customer's work: its *uploads* and its *spaces* holding uploads."""
+    """One customer's work: its *uploads* and its *spaces* holding uploads.
+
+    With *space* set, the unit is that one space of a customer split across
+    instances (its *spaces* is then 1 or 0).
+    """
 
     customer: str
     uploads: int
     spaces: int
+    space: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class InstancePlan:
-    """The customers one instance migrates, heaviest first."""
+    """What one instance migrates: whole *customers* and single spaces of split ones.
+
+    Both tuples are heaviest first (ties by DID). *uploads* and *spaces* (with
+    uploads) are the totals of both; they are summed here unless given, as the
+    balancer does because it has them already.
+    """
 
     instance_id: int
     customers: tuple[CustomerLoad, ...]
+    split_spaces: tuple[CustomerLoad, ...] = ()
+    uploads: int = field(default=-1, kw_only=True, repr=False, compare=False)
+    spaces: int = field(default=-1, kw_only=True, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Once, not per read: the report and the refinement read them many times.
+        units = (*self.customers, *self.split_spaces)
+        if self.uploads < 0:
+            object.__setattr__(self, "uploads", sum(map(_uploads, units)))
+        if self.spaces < 0:
+            object.__setattr__(self, "spaces", sum(map(_spaces, units)))
 
     @property
-    def uploads(self) -> int:
-        """Uploads this instance migrates."""
-        return sum(c.uploads for c in self.customers)
-
-    @property
-    def spaces(self) -> int:
-        """Spaces with uploads this instance migrates."""
-        return sum(c.spaces for c in self.customers)
+    def space_assignments(self) -> dict[str, list[str]]:
+        """The split spaces by customer (customers sorted by DID, spaces heaviest first)."""
+        assignments: dict[str, list[str]] = {}
+        for unit in sorted(self.split_spaces, key=_unit_key):
+            assert unit.space is not None
+            assignments.setdefault(unit.customer, []).append(unit.space)
+        return dict(sorted(assignments.items()))
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """Instances numbered from 1, and the facts that judge the split."""
+    """Instances numbered from 1, and the facts that judge the split.
+
+    *largest* is the largest unit planned: a customer, or one space of a split
+    customer. *split_large* says splitting was asked for; *split_customers*
+    are the customers it split.
+    """
 
     instances: tuple[InstancePlan, ...]
     total_uploads: int
     largest: CustomerLoad | None
+    split_large: bool = False
+    split_customers: tuple[str, ...] = ()
 
     @property
     def makespan(self) -> int:
@@ -59,7 +112,7 @@ class Plan:
 
     @property
     def lower_bound(self) -> float:
-        """No plan can do better: max(total / N, largest customer)."""
+        """No plan can do better: max(total / N, largest customer (or space, when split))."""
         return max(self.fair_share, self.largest.uploads if self.largest else 0)
 
     @property
@@ -70,30 +123,355 @@ class Plan:
 
     @property
     def whale(self) -> CustomerLoad | None:
-        """The customer that alone exceeds the fair share, if there is one."""
+        """The customer (or split space) that alone exceeds the fair share, if there is one."""
         if self.largest and self.largest.uploads > self.fair_share:
             return self.largest
         return None
 
+    @property
+    def saturation(self) -> int:
+        """ceil(total / largest): from this many instances on, the largest unit is the bound.
+
+        With that many instances or more the fair share is at most the largest
+        unit, so the lower bound is that unit alone and more instances cannot
+        shorten the critical path. 0 when nothing has uploads.
+        """
+        if not self.largest or not self.largest.uploads:
+            return 0
+        return math.ceil(self.total_uploads / self.largest.uploads)
+
 
 def order(customers: Iterable[CustomerLoad]) -> list[CustomerLoad]:
-    """The order the greedy pass takes customers in: most uploads first, ties by DID."""
-    return sorted(customers, key=lambda c: (-c.uploads, c.customer))
+    """The order the greedy pass takes units in: most uploads first, ties by DID (then space)."""
+    units = list(customers)
+    return _order(units, spaces=_any_space(units))
 
 
-def balance(customers: Iterable[CustomerLoad], instances: int) -> Plan:
-    """Assign every customer to exactly one of *instances*, least-loaded first."""
+def _order(units: list[CustomerLoad], *, spaces: bool) -> list[CustomerLoad]:
+    """``order`` of *units*, in place; *spaces*: some units may be single spaces."""
+    # Stable sorts, least significant key first: much faster than one tuple key.
+    units.sort(key=_unit_name if spaces else _customer_name)
+    units.sort(key=_uploads, reverse=True)  # reverse=True keeps the sort stable
+    return units
+
+
+def _any_space(units: Iterable[CustomerLoad]) -> bool:
+    """Whether some unit is a single space (a space DID is never empty)."""
+    return any(map(_space, units))
+
+
+def _unit_name(unit: CustomerLoad) -> tuple[str, str]:
+    return unit.customer, unit.space or ""
+
+
+def _unit_key(unit: CustomerLoad) -> tuple[int, str, str]:
+    return (-unit.uploads, unit.customer, unit.space or "")
+
+
+def balance(
+    customers: Iterable[CustomerLoad],
+    instances: int,
+    *,
+    split: Mapping[str, Mapping[str, int]] | None = None,
+) -> Plan:
+    """Assign every customer to exactly one of *instances*: greedy, then refined.
+
+    *customers* are whole customers (no *space*). With *split* (per-space uploads by customer), each customer above the fair
+    share that *split* holds is planned space by space instead.
+    """
+    _require_instances(instances)
+    units = list(customers)
+    split_customers: tuple[str, ...] = ()
+    if split is not None:
+        units, split_customers = split_units(units, instances, split)
+    # Single spaces come only from split_units: no need to look for them (a pass
+    # over a million scattered records costs a tenth of a second).
+    ordered = _order(units, spaces=bool(split_customers))
+    assignment = _Assignment.greedy(ordered, instances)
+    assignment.refine(_step_limit(instances))
+    return _plan(
+        assignment,
+        ordered,
+        split=bool(split_customers),
+        split_large=split is not None,
+        split_customers=split_customers,
+    )
+
+
+def split_units(
+    customers: Sequence[CustomerLoad], instances: int, split: Mapping[str, Mapping[str, int]]
+) -> tuple[list[CustomerLoad], tuple[str, ...]]:
+    """Replace each customer above total / *instances* found in *split* by its spaces.
+
+    Returns the units and the customers split (sorted by DID).
+    """
+    total = sum(c.uploads for c in customers)
+    units: list[CustomerLoad] = []
+    split_customers: list[str] = []
+    for customer in customers:
+        spaces = split.get(customer.customer)
+        if spaces is not None and customer.uploads * instances > total:
+            split_customers.append(customer.customer)
+            units.extend(
+                CustomerLoad(customer.customer, n, 1 if n else 0, space)
+                for space, n in spaces.items()
+            )
+        else:
+            units.append(customer)
+    return units, tuple(sorted(split_customers))
+
+
+def greedy(customers: Iterable[CustomerLoad], instances: int) -> Plan:
+    """The greedy pass alone: each customer, largest first, to the least-loaded instance."""
+    _require_instances(instances)
+    units = list(customers)
+    spaces = _any_space(units)
+    ordered = _order(units, spaces=spaces)
+    return _plan(_Assignment.greedy(ordered, instances), ordered, split=spaces)
+
+
+def refine(plan: Plan, *, max_steps: int | None = None) -> Plan:
+    """Improve *plan* (units listed heaviest first) by single moves and swaps; never worse.
+
+    Each step takes the busiest instance (the lowest number among ties) and the
+    lightest instance with which one move, or one swap, leaves both strictly
+    below the busiest load; of those exchanges it makes the one closest to half
+    their difference. So each step lowers the makespan or, at an equal
+    makespan, the number of instances at it. It stops when no exchange helps the
+    busiest instance, after *max_steps* (default: 8 per instance, at least 256),
+    or when a fixed budget of search probes is spent, whatever the input.
+    """
+    assignment = _Assignment.of(plan)
+    if not assignment.refine(_step_limit(len(plan.instances), max_steps)):
+        return plan
+    split = any(i.split_spaces for i in plan.instances)
+    return replace(plan, instances=assignment.instances(split=split))
+
+
+def _require_instances(instances: int) -> None:
     if instances < 1:
         raise ValueError("instances must be at least 1")
-    ordered = order(customers)
-    heap = [(0, index) for index in range(instances)]  # (uploads, instance index)
-    assigned: list[list[CustomerLoad]] = [[] for _ in range(instances)]
-    for customer in ordered:
-        load, index = heap[0]
-        assigned[index].append(customer)
-        heapq.heapreplace(heap, (load + customer.uploads, index))
+
+
+def _step_limit(instances: int, max_steps: int | None = None) -> int:
+    if max_steps is not None:
+        return max_steps
+    return max(MIN_STEPS, MAX_STEPS_PER_INSTANCE * instances)
+
+
+def _plan(
+    assignment: _Assignment,
+    ordered: Sequence[CustomerLoad],
+    *,
+    split: bool,
+    split_large: bool = False,
+    split_customers: tuple[str, ...] = (),
+) -> Plan:
+    """The Plan of *assignment*; *split*: some units may be single spaces."""
     return Plan(
-        instances=tuple(InstancePlan(i + 1, tuple(c)) for i, c in enumerate(assigned)),
-        total_uploads=sum(c.uploads for c in ordered),
+        instances=assignment.instances(split=split),
+        total_uploads=sum(assignment.loads),
         largest=ordered[0] if ordered else None,
+        split_large=split_large,
+        split_customers=split_customers,
     )
+
+
+class _Assignment:
+    """A plan being made: each instance's units (in ``order``) and upload counts (ascending)."""
+
+    def __init__(
+        self, units: list[list[CustomerLoad]], values: list[list[int]], spaces: list[int]
+    ) -> None:
+        self.units = units
+        self.values = values  # the refinement searches these alone
+        self.loads = [sum(v) for v in values]
+        self.spaces = spaces  # per instance, with uploads
+        self.budget = WORK_BUDGET
+
+    def instances(self, *, split: bool) -> tuple[InstancePlan, ...]:
+        """The instance plans; *split*: some units may be single spaces."""
+        plans = []
+        for index, units in enumerate(self.units):
+            whole: tuple[CustomerLoad, ...] = tuple(units)
+            single: tuple[CustomerLoad, ...] = ()
+            if split:
+                whole = tuple(u for u in units if u.space is None)
+                single = tuple(u for u in units if u.space is not None)
+            plan = InstancePlan(
+                index + 1, whole, single, uploads=self.loads[index], spaces=self.spaces[index]
+            )
+            plans.append(plan)
+        return tuple(plans)
+
+    @classmethod
+    def greedy(cls, ordered: Sequence[CustomerLoad], instances: int) -> _Assignment:
+        """Each unit of *ordered* to the least-loaded instance, ties to the lowest number."""
+        # Each heap entry is load * instances + index: one int compares much faster
+        # than a (load, index) tuple, and orders the same way (ties by index).
+        heap = list(range(instances))
+        units: list[list[CustomerLoad]] = [[] for _ in range(instances)]
+        values: list[list[int]] = [[] for _ in range(instances)]
+        spaces = [0] * instances
+        add_unit = [u.append for u in units]
+        add_value = [v.append for v in values]
+        replace_top = heapq.heapreplace
+        for position, unit in enumerate(ordered):
+            uploads = unit.uploads
+            if not uploads:
+                # The rest have no uploads: they leave every load as it is, so they
+                # all go where the next one would, the least-loaded instance.
+                rest = ordered[position:]
+                index = heap[0] % instances
+                units[index].extend(rest)
+                values[index].extend([0] * len(rest))
+                spaces[index] += sum(map(_spaces, rest))
+                break
+            top = heap[0]
+            index = top % instances
+            add_unit[index](unit)
+            add_value[index](uploads)
+            spaces[index] += unit.spaces
+            replace_top(heap, top + uploads * instances)
+        for descending in values:
+            descending.reverse()
+        return cls(units, values, spaces)
+
+    @classmethod
+    def of(cls, plan: Plan) -> _Assignment:
+        """The working copy of *plan*."""
+        units = [
+            sorted((*i.customers, *i.split_spaces), key=_unit_key)
+            if i.split_spaces
+            else list(i.customers)
+            for i in plan.instances
+        ]
+        values = [list(map(_uploads, reversed(u))) for u in units]
+        return cls(units, values, [i.spaces for i in plan.instances])
+
+    def refine(self, max_steps: int) -> bool:
+        """Run the refinement (see ``refine``); True when some unit moved."""
+        transfers: list[tuple[int, int, int]] = []  # (from, to, uploads) per unit moved
+        for _ in range(max_steps):
+            if not self._step(transfers):
+                break
+        self._move_units(transfers)
+        return bool(transfers)
+
+    def _move_units(self, transfers: Sequence[tuple[int, int, int]]) -> None:
+        """Turn moves of upload counts into moves of units, deterministically.
+
+        Units with the same uploads are interchangeable for the loads, so only the
+        net count per (instance, uploads) matters: a giving instance gives its
+        units of that size with the greatest DIDs; the units given go, in DID
+        order, to the receiving instances in instance order.
+        """
+        units, spaces = self.units, self.spaces
+        for uploads, per_instance in _net(transfers):
+            given: list[CustomerLoad] = []
+            for index, change in per_instance:
+                if change < 0:
+                    taken = _take(units[index], uploads, -change)
+                    spaces[index] -= sum(map(_spaces, taken))
+                    given.extend(taken)
+            given.sort(key=_unit_key)
+            for index, change in per_instance:
+                if change > 0:
+                    for unit in given[:change]:
+                        insort(units[index], unit, key=_unit_key)
+                        spaces[index] += unit.spaces
+                    del given[:change]
+
+    def _step(self, transfers: list[tuple[int, int, int]]) -> bool:
+        """Make one exchange that relieves the busiest instance; False when none does."""
+        loads = self.loads
+        makespan = max(loads)
+        heavy = loads.index(makespan)
+        for light in sorted(range(len(loads)), key=lambda i: (loads[i], i)):
+            difference = makespan - loads[light]
+            if difference <= 1 or self.budget <= 0:  # whole uploads: nothing fits in (0, 1)
+                return False
+            exchange = self._exchange(self.values[heavy], self.values[light], difference)
+            if exchange is not None:
+                out, back = exchange
+                transfers.append(self._transfer(heavy, light, out))
+                if back:
+                    transfers.append(self._transfer(light, heavy, back))
+                return True
+        return False
+
+    def _exchange(
+        self, heavy: list[int], light: list[int], difference: int
+    ) -> tuple[int, int] | None:
+        """The (out, back) with out - back in (0, *difference*) closest to half of it.
+
+        *back* is 0 for a plain move. Both lists are ascending upload counts.
+        """
+        best: tuple[int, int, int] | None = None  # (distance from the middle * 2, out, back)
+        for out in _nearest(heavy, difference / 2, 0, difference):
+            best = _better(best, (abs(2 * out - difference), out, 0))
+        # A swap needs back > 0 in (out - difference, out), so only outs between the
+        # smallest back and the largest back + difference can have one.
+        first_back = bisect_right(light, 0)
+        start = bisect_right(heavy, light[first_back]) if first_back < len(light) else len(heavy)
+        probes = SWAP_PROBES
+        while start < len(heavy) and heavy[start] < light[-1] + difference and probes:
+            if best is not None and best[0] == difference % 2:
+                break  # nothing can come closer to the middle
+            out = heavy[start]
+            for back in _nearest(light, out - difference / 2, out - difference, out, first_back):
+                best = _better(best, (abs(2 * (out - back) - difference), out, back))
+            start = bisect_right(heavy, out, start)
+            probes -= 1
+        self.budget -= SWAP_PROBES - probes + 1
+        return None if best is None else (best[1], best[2])
+
+    def _transfer(self, source: int, target: int, uploads: int) -> tuple[int, int, int]:
+        del self.values[source][bisect_left(self.values[source], uploads)]
+        insort(self.values[target], uploads)
+        self.loads[source] -= uploads
+        self.loads[target] += uploads
+        return source, target, uploads
+
+
+def _nearest(
+    values: list[int], target: float, low: float, high: float, start: int = 0
+) -> list[int]:
+    """The counts of *values[start:]* on either side of *target*, strictly inside (low, high)."""
+    at = bisect_left(values, target, start)
+    candidates = values[max(at - 1, start) : at + 1]
+    return [v for v in candidates if low < v < high]
+
+
+def _better(
+    best: tuple[int, int, int] | None, candidate: tuple[int, int, int]
+) -> tuple[int, int, int]:
+    # A move (back 0) sorts before a swap with the same distance: fewer changes.
+    if best is None:
+        return candidate
+    key = (candidate[0], candidate[2] != 0, candidate[1], candidate[2])
+    return candidate if key < (best[0], best[2] != 0, best[1], best[2]) else best
+
+
+def _net(
+    transfers: Sequence[tuple[int, int, int]],
+) -> list[tuple[int, list[tuple[int, int]]]]:
+    """Per upload count, ascending: (instance index, net units received), by instance."""
+    net: dict[int, dict[int, int]] = {}
+    for source, target, uploads in transfers:
+        per_instance = net.setdefault(uploads, {})
+        per_instance[source] = per_instance.get(source, 0) - 1
+        per_instance[target] = per_instance.get(target, 0) + 1
+    return [(uploads, sorted(changes.items())) for uploads, changes in sorted(net.items())]
+
+
+def _take(units: list[CustomerLoad], uploads: int, count: int) -> list[CustomerLoad]:
+    """Remove and return the *count* units of *uploads* with the greatest DIDs."""
+    end = bisect_right(units, -uploads, key=_negative_uploads)
+    taken = units[end - count : end]
+    del units[end - count : end]
+    return taken
+
+
+def _negative_uploads(unit: CustomerLoad) -> int:
+    return -unit.uploads

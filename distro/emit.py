@@ -7,12 +7,19 @@ files of an older, larger plan to delete) is written atomically. Once the
 journal exists the new set is decided; applying it is idempotent, and any
 later run finishes an interrupted one before doing anything else. A run killed
 before the journal leaves the previous set untouched.
+
+The manifest, ``distribution.json``, is part of the same set: it records what
+the plan was made from, its totals, and each instance file's SHA-256, so
+``distro verify`` can tell whether the files are still the ones written.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,10 +28,22 @@ import orjson
 
 from distro.balance import InstancePlan, Plan
 from distro.files import atomic_write, ensure_output_dir, sync_dir, write_synced
+from distro.settings import CountSettings, Throughput
 
 JOURNAL_NAME = ".distro-commit.json"
 INSTANCE_FILE = re.compile(r"instance-\d+-customers\.json")
 STAGED_SUFFIX = ".staged"
+MANIFEST_NAME = "distribution.json"
+MANIFEST_FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class PlanParameters:
+    """What a plan was made from, as the manifest records it."""
+
+    settings: CountSettings
+    throughput: Throughput
+    split_large_customers: bool
 
 
 def instance_file_name(instance_id: int) -> str:
@@ -40,36 +59,105 @@ def timestamp(moment: datetime | None = None) -> str:
     )
 
 
-def instance_document(instance: InstancePlan, created_at: str) -> dict[str, Any]:
-    """The JSON object of one instance file, with exactly the runner's keys."""
-    return {
+def instance_document(
+    instance: InstancePlan, created_at: str, *, split: bool = False
+) -> dict[str, Any]:
+    """The JSON object of one instance file, with exactly the runner's keys.
+
+    With *split* (``--split-large-customers``) it also has ``spaceAssignments``:
+    the spaces of split customers this instance migrates, by customer. Their
+    uploads and spaces are in the estimates; the customers are not in
+    ``customers``.
+    """
+    document: dict[str, Any] = {
         "instanceId": instance.instance_id,
         "totalCustomers": len(instance.customers),
         "estimatedUploads": instance.uploads,
         "estimatedSpaces": instance.spaces,
         "customers": [c.customer for c in instance.customers],
+    }
+    if split:
+        document["spaceAssignments"] = instance.space_assignments
+    document["createdAt"] = created_at
+    return document
+
+
+def manifest_document(
+    plan: Plan, files: Mapping[str, bytes], parameters: PlanParameters, created_at: str
+) -> dict[str, Any]:
+    """The manifest of *plan*, whose instance files hold *files* (name -> bytes)."""
+    settings, tables = parameters.settings, parameters.settings.tables
+    split_spaces = [len(i.split_spaces) for i in plan.instances]
+    return {
+        "distroManifest": MANIFEST_FORMAT,
         "createdAt": created_at,
+        "parameters": {
+            "instances": len(plan.instances),
+            "workersPerInstance": parameters.throughput.workers_per_instance,
+            "uploadsPerMinute": parameters.throughput.uploads_per_minute,
+            "minUploads": settings.min_uploads,
+            "filter": list(settings.customer_filter.include),
+            "skip": list(settings.customer_filter.skip),
+            "splitLargeCustomers": parameters.split_large_customers,
+        },
+        "tables": {"consumer": tables.consumer, "upload": tables.upload, "region": tables.region},
+        "totals": {
+            "customers": sum(len(i.customers) for i in plan.instances) + len(plan.split_customers),
+            "uploads": plan.total_uploads,
+            "spaces": sum(i.spaces for i in plan.instances),
+            "splitCustomers": len(plan.split_customers),
+            "splitSpaces": sum(split_spaces),
+        },
+        "balance": {"lowerBound": plan.lower_bound, "makespan": plan.makespan},
+        "files": [
+            {
+                "name": instance_file_name(i.instance_id),
+                "customers": len(i.customers),
+                "splitSpaces": spaces,
+                "sha256": hashlib.sha256(files[instance_file_name(i.instance_id)]).hexdigest(),
+            }
+            for i, spaces in zip(plan.instances, split_spaces, strict=True)
+        ],
     }
 
 
-def write_plan(directory: Path, plan: Plan, *, created_at: str) -> list[Path]:
-    """Write one file per instance of *plan* into *directory*, replacing any older set."""
+def write_plan(
+    directory: Path, plan: Plan, *, created_at: str, parameters: PlanParameters | None = None
+) -> list[Path]:
+    """Write one file per instance of *plan* into *directory*, replacing any older set.
+
+    With *parameters*, the manifest is written in the same commit; without, an
+    older manifest is removed with the files it described. Returns the
+    instance files.
+    """
     ensure_output_dir(directory)
     recover(directory)
     files = {
-        instance_file_name(i.instance_id): orjson.dumps(
-            instance_document(i, created_at), option=orjson.OPT_INDENT_2
+        instance_file_name(i.instance_id): _json(
+            instance_document(i, created_at, split=plan.split_large)
         )
-        + b"\n"
         for i in plan.instances
     }
+    names = sorted(files)
+    if parameters is not None:
+        # Renamed last, so a reader that sees the new manifest sees the new files.
+        files[MANIFEST_NAME] = _json(manifest_document(plan, files, parameters, created_at))
+        names.append(MANIFEST_NAME)
     for name, data in files.items():
         write_synced(directory / (name + STAGED_SUFFIX), data)
-    stale = sorted(p.name for p in directory.iterdir() if INSTANCE_FILE.fullmatch(p.name))
-    journal = {"rename": sorted(files), "remove": [n for n in stale if n not in files]}
+    stale = sorted(p.name for p in directory.iterdir() if _is_plan_file(p.name))
+    journal = {"rename": names, "remove": [n for n in stale if n not in files]}
     atomic_write(directory / JOURNAL_NAME, orjson.dumps(journal))
     _apply(directory, journal)
-    return [directory / name for name in files]
+    return [directory / name for name in names if name != MANIFEST_NAME]
+
+
+def _json(document: Mapping[str, Any]) -> bytes:
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def _is_plan_file(name: str) -> bool:
+    return name == MANIFEST_NAME or INSTANCE_FILE.fullmatch(name) is not None
 
 
 def recover(directory: Path) -> None:
@@ -78,6 +166,8 @@ def recover(directory: Path) -> None:
     if journal_path.exists():
         _apply(directory, orjson.loads(journal_path.read_bytes()))
     for leftover in directory.glob("*" + STAGED_SUFFIX):
+        leftover.unlink()
+    for leftover in directory.glob(".*.tmp-*"):  # an atomic_write that a kill cut short
         leftover.unlink()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from datetime import UTC, datetime, timedelta, timezone
@@ -10,17 +11,22 @@ from pathlib import Path
 import orjson
 import pytest
 
+from distro import emit
 from distro.balance import CustomerLoad, InstancePlan, Plan, balance
 from distro.emit import (
     JOURNAL_NAME,
+    MANIFEST_NAME,
     STAGED_SUFFIX,
+    PlanParameters,
     instance_document,
     instance_file_name,
+    manifest_document,
     recover,
     timestamp,
     write_plan,
 )
 from distro.errors import OutputError
+from distro.settings import CountSettings, CustomerFilter, Tables, Throughput
 
 CREATED = "2026-11-29T16:00:00.000Z"
 LATER = "2026-11-30T09:15:42.123Z"
@@ -307,6 +313,168 @@ def test_recover_in_a_clean_directory_changes_nothing(tmp_path: Path) -> None:
     before = snapshot(tmp_path)
     recover(tmp_path)
     assert snapshot(tmp_path) == before
+
+
+# --- the manifest ----------------------------------------------------------------------------
+
+PARAMETERS = PlanParameters(
+    CountSettings(
+        Tables("prod-w3infra-consumer", "prod-w3infra-upload", "us-west-2"),
+        customer_filter=CustomerFilter(include=("example.org",)),
+        min_uploads=5,
+    ),
+    Throughput(15, 30.0),
+    split_large_customers=False,
+)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_the_manifest_describes_the_plan_and_its_files(tmp_path: Path) -> None:
+    # the plan of test_write_plan_writes_one_file_per_instance
+    written = write_plan(tmp_path, balance(CUSTOMERS, 3), created_at=CREATED, parameters=PARAMETERS)
+    assert written == [tmp_path / instance_file_name(n) for n in (1, 2, 3)]
+    assert names(tmp_path) == [MANIFEST_NAME, *(instance_file_name(n) for n in (1, 2, 3))]
+    manifest = orjson.loads((tmp_path / MANIFEST_NAME).read_bytes())
+    assert manifest == {
+        "distroManifest": 1,
+        "createdAt": CREATED,
+        "parameters": {
+            "instances": 3,
+            "workersPerInstance": 15,
+            "uploadsPerMinute": 30.0,
+            "minUploads": 5,
+            "filter": ["example.org"],
+            "skip": [
+                "did:mailto:mailslurp.biz",
+                "did:mailto:mailslurp.com",
+                "did:mailto:mailslurp.net",
+            ],
+            "splitLargeCustomers": False,
+        },
+        "tables": {
+            "consumer": "prod-w3infra-consumer",
+            "upload": "prod-w3infra-upload",
+            "region": "us-west-2",
+        },
+        "totals": {
+            "customers": 5,
+            "uploads": 12_906_764,
+            "spaces": 51_388,
+            "splitCustomers": 0,
+            "splitSpaces": 0,
+        },
+        "balance": {"lowerBound": 7_000_000, "makespan": 7_000_000},
+        "files": [
+            {
+                "name": instance_file_name(n),
+                "customers": customers,
+                "splitSpaces": 0,
+                "sha256": sha256(tmp_path / instance_file_name(n)),
+            }
+            for n, customers in ((1, 1), (2, 1), (3, 3))
+        ],
+    }
+    assert (tmp_path / MANIFEST_NAME).read_bytes().endswith(b"}\n")
+
+
+def test_the_manifest_document_hashes_the_bytes_it_is_given() -> None:
+    plan = balance(CUSTOMERS[:1], 1)
+    document = manifest_document(
+        plan, {"instance-1-customers.json": b"abc"}, PARAMETERS, created_at=CREATED
+    )
+    assert document["files"] == [
+        {
+            "name": "instance-1-customers.json",
+            "customers": 1,
+            "splitSpaces": 0,
+            "sha256": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        }
+    ]
+
+
+def test_the_manifest_is_committed_with_the_files_and_renamed_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journals: list[dict[str, list[str]]] = []
+    real_apply = emit._apply
+
+    def spy(directory: Path, journal: dict[str, list[str]]) -> None:
+        journals.append(journal)
+        real_apply(directory, journal)
+
+    monkeypatch.setattr(emit, "_apply", spy)
+    write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED, parameters=PARAMETERS)
+    write_plan(tmp_path, balance(CUSTOMERS, 2), created_at=LATER, parameters=PARAMETERS)
+    assert journals == [
+        {"rename": [*(instance_file_name(n) for n in range(1, 6)), MANIFEST_NAME], "remove": []},
+        {
+            "rename": [instance_file_name(1), instance_file_name(2), MANIFEST_NAME],
+            "remove": [instance_file_name(n) for n in (3, 4, 5)],
+        },
+    ]
+
+
+def test_a_plan_without_parameters_removes_an_older_manifest(tmp_path: Path) -> None:
+    write_plan(tmp_path, balance(CUSTOMERS, 3), created_at=CREATED, parameters=PARAMETERS)
+    write_plan(tmp_path, balance(CUSTOMERS, 2), created_at=LATER)
+    assert names(tmp_path) == [instance_file_name(1), instance_file_name(2)]
+
+
+def test_a_crash_before_the_journal_keeps_the_old_manifest(tmp_path: Path) -> None:
+    write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED, parameters=PARAMETERS)
+    old = snapshot(tmp_path)
+    (tmp_path / (MANIFEST_NAME + STAGED_SUFFIX)).write_bytes(b"{}")
+    (tmp_path / (instance_file_name(1) + STAGED_SUFFIX)).write_bytes(b"{}")
+    recover(tmp_path)
+    assert snapshot(tmp_path) == old
+
+
+def test_a_crash_after_the_journal_installs_the_new_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED, parameters=PARAMETERS)
+    real_replace = os.replace
+
+    def dying_replace(source: os.PathLike[str], target: os.PathLike[str]) -> None:
+        if Path(target).name == MANIFEST_NAME:
+            raise OSError("killed")
+        real_replace(source, target)
+
+    monkeypatch.setattr("distro.emit.os.replace", dying_replace)
+    with pytest.raises(OSError, match="killed"):
+        write_plan(tmp_path, balance(CUSTOMERS, 3), created_at=LATER, parameters=PARAMETERS)
+    monkeypatch.undo()
+    # the new files are in place, the old manifest still names five: the journal decides
+    assert (tmp_path / JOURNAL_NAME).exists()
+    recover(tmp_path)
+    expected = tmp_path.parent / "expected"
+    write_plan(expected, balance(CUSTOMERS, 3), created_at=LATER, parameters=PARAMETERS)
+    assert snapshot(tmp_path) == snapshot(expected)
+
+
+def test_split_files_carry_space_assignments_only_with_the_flag(tmp_path: Path) -> None:
+    split = {"did:mailto:example.org:alice": {"did:key:a": 4_000_000, "did:key:b": 3_000_000}}
+    plan = balance(CUSTOMERS, 3, split=split)
+    assert plan.split_customers == ("did:mailto:example.org:alice",)
+    write_plan(tmp_path, plan, created_at=CREATED, parameters=PARAMETERS)
+    assignments = [
+        orjson.loads((tmp_path / instance_file_name(n)).read_bytes())["spaceAssignments"]
+        for n in (1, 2, 3)
+    ]
+    assert sorted(s for a in assignments for spaces in a.values() for s in spaces) == [
+        "did:key:a",
+        "did:key:b",
+    ]
+    manifest = orjson.loads((tmp_path / MANIFEST_NAME).read_bytes())
+    assert manifest["totals"]["splitCustomers"] == 1
+    assert manifest["totals"]["splitSpaces"] == 2
+    assert manifest["totals"]["customers"] == 5
+    assert [f["splitSpaces"] for f in manifest["files"]] == [
+        sum(len(spaces) for spaces in a.values()) for a in assignments
+    ]
 
 
 # --- timestamp -----------------------------------------------------------------------------

@@ -1,0 +1,254 @@
+"""``distro verify``: do the instance files still match the manifest written with them?
+
+Each check adds one line naming the file and what is wrong; an empty list
+means the folder holds exactly the plan ``distro generate`` committed. It
+reads only: an interrupted commit is reported, not finished (the next
+``generate`` finishes it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from distro.emit import (
+    INSTANCE_FILE,
+    JOURNAL_NAME,
+    MANIFEST_FORMAT,
+    MANIFEST_NAME,
+    STAGED_SUFFIX,
+    instance_file_name,
+)
+
+
+@dataclass(slots=True)
+class _Seen:
+    """What the instance files assign, to find anything assigned twice."""
+
+    customers: dict[str, list[str]] = field(default_factory=dict)  # DID -> files listing it
+    split: dict[str, list[str]] = field(default_factory=dict)  # DID -> files with its spaces
+    spaces: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (DID, space) -> files
+    uploads: list[int] = field(default_factory=list)  # estimatedUploads, per file read
+    spaces_with_uploads: int = 0
+    unread: int = 0  # files missing or unreadable: the totals cannot be checked then
+
+
+def verify_plan(directory: Path) -> list[str]:
+    """Every problem with the plan in *directory*, one line each; [] when all is well."""
+    if not directory.is_dir():
+        return [f"{directory} is not a folder: pass the --output-dir that generate wrote to"]
+    problems = _leftovers(directory)
+    manifest, problem = _read_manifest(directory)
+    if manifest is None:
+        return [*problems, problem]
+    seen = _Seen()
+    listed = [entry["name"] for entry in manifest["files"]]
+    problems += _names(manifest, listed)
+    problems += _strays(directory, listed)
+    for entry in manifest["files"]:
+        problems += _check_file(directory, entry, seen)
+    problems += _duplicates(seen)
+    if not seen.unread:
+        problems += _totals(manifest, seen)
+    return problems
+
+
+def describe_plan(directory: Path) -> str:
+    """One line saying what the verified plan in *directory* holds."""
+    manifest, problem = _read_manifest(directory)
+    if manifest is None:
+        return problem
+    totals = manifest["totals"]
+    return (
+        f"{len(manifest['files'])} instance files in {directory}/ match {MANIFEST_NAME}: "
+        f"{totals.get('customers', 0):,} customers, {totals.get('uploads', 0):,} uploads, "
+        f"every customer assigned once"
+    )
+
+
+def _leftovers(directory: Path) -> list[str]:
+    problems = []
+    if (directory / JOURNAL_NAME).exists():
+        problems.append(
+            f"{JOURNAL_NAME}: a commit was interrupted; run distro generate again to finish it"
+        )
+    for staged in sorted(directory.glob("*" + STAGED_SUFFIX)):
+        problems.append(f"{staged.name}: a staged file of an unfinished write")
+    return problems
+
+
+def _read_manifest(directory: Path) -> tuple[dict[str, Any] | None, str]:
+    path = directory / MANIFEST_NAME
+    if not path.is_file():
+        return None, f"{MANIFEST_NAME} is missing from {directory}: run distro generate"
+    try:
+        manifest = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError:
+        return None, f"{MANIFEST_NAME} is not JSON"
+    if not _is_manifest(manifest):
+        return None, f"{MANIFEST_NAME} is not a distro manifest (format {MANIFEST_FORMAT})"
+    return manifest, ""
+
+
+def _is_manifest(manifest: Any) -> bool:
+    if not isinstance(manifest, dict) or manifest.get("distroManifest") != MANIFEST_FORMAT:
+        return False
+    sections = ("parameters", "totals", "balance")
+    if not all(isinstance(manifest.get(s), dict) for s in sections):
+        return False
+    files = manifest.get("files")
+    return isinstance(files, list) and all(
+        isinstance(f, dict)
+        and isinstance(f.get("name"), str)
+        and isinstance(f.get("sha256"), str)
+        and _is_count(f.get("customers"))
+        and _is_count(f.get("splitSpaces"))
+        for f in files
+    )
+
+
+def _is_count(value: Any) -> bool:
+    return type(value) is int and value >= 0
+
+
+def _names(manifest: Mapping[str, Any], listed: list[str]) -> list[str]:
+    instances = manifest["parameters"].get("instances")
+    expected = (
+        [instance_file_name(n) for n in range(1, instances + 1)] if _is_count(instances) else []
+    )
+    if listed != expected:
+        return [
+            f"{MANIFEST_NAME} lists {len(listed)} files for {instances} instances: "
+            f"expected {', '.join(expected) or 'none'}"
+        ]
+    return []
+
+
+def _strays(directory: Path, listed: Iterable[str]) -> list[str]:
+    known = set(listed)
+    return [
+        f"{p.name} is not in {MANIFEST_NAME}: a stray file the fleet would read"
+        for p in sorted(directory.iterdir())
+        if INSTANCE_FILE.fullmatch(p.name) and p.name not in known
+    ]
+
+
+def _check_file(directory: Path, entry: Mapping[str, Any], seen: _Seen) -> list[str]:
+    name = entry["name"]
+    path = directory / name
+    if not path.is_file():
+        seen.unread += 1
+        return [f"{name} is missing"]
+    data = path.read_bytes()
+    problems = []
+    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        problems.append(f"{name}: SHA-256 differs from {MANIFEST_NAME}: the file was changed")
+    document, problem = _read_instance(name, data)
+    if document is None:
+        seen.unread += 1
+        return [*problems, problem]
+    problems += _check_document(name, document, entry)
+    _record(name, document, seen)
+    return problems
+
+
+def _read_instance(name: str, data: bytes) -> tuple[dict[str, Any] | None, str]:
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None, f"{name} is not JSON"
+    valid = (
+        isinstance(document, dict)
+        and isinstance(document.get("customers"), list)
+        and all(isinstance(c, str) for c in document["customers"])
+        and all(_is_count(document.get(k)) for k in ("totalCustomers", "estimatedUploads"))
+        and _is_count(document.get("estimatedSpaces"))
+        and _is_space_assignments(document.get("spaceAssignments", {}))
+    )
+    if not valid:
+        return None, f"{name} is not an instance file (a key is missing or of the wrong type)"
+    return document, ""
+
+
+def _is_space_assignments(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(spaces, list) and all(isinstance(s, str) for s in spaces)
+        for spaces in value.values()
+    )
+
+
+def _check_document(name: str, document: Mapping[str, Any], entry: Mapping[str, Any]) -> list[str]:
+    problems = []
+    number = int(name.split("-")[1])
+    if document.get("instanceId") != number:
+        problems.append(f"{name}: instanceId is {document.get('instanceId')!r}, not {number}")
+    customers = len(document["customers"])
+    if document["totalCustomers"] != customers:
+        problems.append(
+            f"{name}: totalCustomers is {document['totalCustomers']} but {customers} are listed"
+        )
+    if entry["customers"] != customers:
+        problems.append(
+            f"{name}: lists {customers} customers, {MANIFEST_NAME} says {entry['customers']}"
+        )
+    spaces = sum(len(s) for s in document.get("spaceAssignments", {}).values())
+    if entry["splitSpaces"] != spaces:
+        problems.append(
+            f"{name}: assigns {spaces} split spaces, {MANIFEST_NAME} says {entry['splitSpaces']}"
+        )
+    return problems
+
+
+def _record(name: str, document: Mapping[str, Any], seen: _Seen) -> None:
+    for customer in document["customers"]:
+        seen.customers.setdefault(customer, []).append(name)
+    for customer, spaces in document.get("spaceAssignments", {}).items():
+        seen.split.setdefault(customer, []).append(name)
+        for space in spaces:
+            seen.spaces.setdefault((customer, space), []).append(name)
+    seen.uploads.append(document["estimatedUploads"])
+    seen.spaces_with_uploads += document["estimatedSpaces"]
+
+
+def _duplicates(seen: _Seen) -> list[str]:
+    problems = [
+        f"{customer} is assigned {len(files)} times ({', '.join(files)})"
+        for customer, files in sorted(seen.customers.items())
+        if len(files) > 1
+    ]
+    problems += [
+        f"{customer} is listed whole ({', '.join(seen.customers[customer])}) and split"
+        f" ({', '.join(files)})"
+        for customer, files in sorted(seen.split.items())
+        if customer in seen.customers
+    ]
+    problems += [
+        f"space {space} of {customer} is assigned {len(files)} times ({', '.join(files)})"
+        for (customer, space), files in sorted(seen.spaces.items())
+        if len(files) > 1
+    ]
+    return problems
+
+
+def _totals(manifest: Mapping[str, Any], seen: _Seen) -> list[str]:
+    totals, balance = manifest["totals"], manifest["balance"]
+    found = {
+        ("totals", "customers"): len(seen.customers.keys() | seen.split.keys()),
+        ("totals", "uploads"): sum(seen.uploads),
+        ("totals", "spaces"): seen.spaces_with_uploads,
+        ("totals", "splitCustomers"): len(seen.split),
+        ("totals", "splitSpaces"): len(seen.spaces),
+        ("balance", "makespan"): max(seen.uploads, default=0),
+    }
+    sections = {"totals": totals, "balance": balance}
+    return [
+        f"{section}.{key}: {MANIFEST_NAME} says {sections[section].get(key)!r}, "
+        f"the files add up to {value}"
+        for (section, key), value in found.items()
+        if sections[section].get(key) != value
+    ]

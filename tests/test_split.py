@@ -1,0 +1,339 @@
+"""--split-large-customers: customers above the fair share are planned space by space."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from test_cli import DOCUMENT_KEYS, distro, read_plan, table_args
+
+from distro.balance import CustomerLoad, InstancePlan, balance, split_units
+from distro.dataset import Dataset
+from distro.emit import MANIFEST_NAME, instance_document, write_plan
+from distro.pipeline import run
+from distro.scan import Census
+from distro.settings import CountSettings, CustomerFilter, Tables
+
+CREATED = "2026-11-29T16:00:00.000Z"
+WHALE = "did:mailto:a.org:whale"
+SPLIT = {WHALE: {"did:key:s1": 6, "did:key:s2": 5, "did:key:s3": 0}}
+LOADS = [
+    CustomerLoad(WHALE, 11, 2),
+    CustomerLoad("did:mailto:b.org:x", 4, 1),
+    CustomerLoad("did:mailto:b.org:y", 3, 1),
+]
+
+
+def space(did: str, uploads: int, customer: str = WHALE) -> CustomerLoad:
+    return CustomerLoad(customer, uploads, 1 if uploads else 0, did)
+
+
+def whale_spaces(dataset: Dataset, whale: str) -> dict[str, int]:
+    return {r.space: dataset.uploads[r.space] for r in dataset.consumer_rows if r.customer == whale}
+
+
+# --- the balancer ------------------------------------------------------------------------------
+
+
+def test_only_customers_above_the_fair_share_are_split() -> None:
+    units, split = split_units(LOADS, 3, SPLIT)  # fair share 18 / 3 = 6
+    assert split == (WHALE,)
+    assert units == [
+        space("did:key:s1", 6),
+        space("did:key:s2", 5),
+        space("did:key:s3", 0),
+        LOADS[1],
+        LOADS[2],
+    ]
+    # With 1 instance the fair share is 18: nobody is above it.
+    assert split_units(LOADS, 1, SPLIT) == (LOADS, ())
+
+
+def test_a_large_customer_without_space_counts_stays_whole() -> None:
+    assert split_units(LOADS, 3, {}) == (LOADS, ())
+
+
+def test_the_split_plan() -> None:
+    # units: s1 6, s2 5, x 4, y 3, s3 0
+    # s1 -> 1; s2 -> 2; x -> 3; y -> 3 (7); s3 (no uploads) -> 2, the least loaded
+    plan = balance(LOADS, 3, split=SPLIT)
+    assert plan.instances == (
+        InstancePlan(1, (), (space("did:key:s1", 6),)),
+        InstancePlan(2, (), (space("did:key:s2", 5), space("did:key:s3", 0))),
+        InstancePlan(3, (LOADS[1], LOADS[2])),
+    )
+    assert [(i.uploads, i.spaces) for i in plan.instances] == [(6, 1), (5, 1), (7, 2)]
+    assert plan.split_large
+    assert plan.split_customers == (WHALE,)
+    assert plan.largest == space("did:key:s1", 6)
+    assert plan.lower_bound == 6.0
+    assert plan.makespan == 7
+    assert plan.whale is None
+    assert plan.instances[1].space_assignments == {WHALE: ["did:key:s2", "did:key:s3"]}
+    assert plan.instances[2].space_assignments == {}
+
+
+def test_without_split_the_whale_sets_the_bound() -> None:
+    plan = balance(LOADS, 3)
+    assert not plan.split_large
+    assert plan.split_customers == ()
+    assert plan.whale == LOADS[0]
+    assert plan.makespan == 11
+    assert plan.saturation == 2  # ceil(18 / 11)
+
+
+def test_asking_for_a_split_that_finds_nobody_still_marks_the_plan() -> None:
+    plan = balance(LOADS, 1, split=SPLIT)
+    assert plan.split_large
+    assert plan.split_customers == ()
+    assert [c.customer for c in plan.instances[0].customers] == [c.customer for c in LOADS]
+
+
+def test_split_plans_do_not_depend_on_input_order() -> None:
+    assert balance(list(reversed(LOADS)), 3, split=SPLIT) == balance(LOADS, 3, split=SPLIT)
+    reordered = {WHALE: dict(reversed(SPLIT[WHALE].items()))}
+    assert balance(LOADS, 3, split=reordered) == balance(LOADS, 3, split=SPLIT)
+
+
+def test_a_space_that_exceeds_the_fair_share_is_the_whale() -> None:
+    loads = [CustomerLoad(WHALE, 100, 2), CustomerLoad("did:mailto:b.org:x", 20, 1)]
+    plan = balance(loads, 3, split={WHALE: {"did:key:big": 90, "did:key:small": 10}})
+    assert plan.whale == space("did:key:big", 90)
+    assert plan.lower_bound == 90
+    assert plan.makespan == 90
+    assert plan.saturation == 2  # ceil(120 / 90)
+
+
+# --- the instance files ----------------------------------------------------------------------
+
+
+def test_a_split_instance_document() -> None:
+    instance = InstancePlan(
+        2, (CustomerLoad("did:mailto:b.org:x", 4, 1),), (space("did:key:s2", 5), space("a", 0))
+    )
+    document = instance_document(instance, CREATED, split=True)
+    assert list(document) == [
+        "instanceId",
+        "totalCustomers",
+        "estimatedUploads",
+        "estimatedSpaces",
+        "customers",
+        "spaceAssignments",
+        "createdAt",
+    ]
+    assert document == {
+        "instanceId": 2,
+        "totalCustomers": 1,
+        "estimatedUploads": 9,
+        "estimatedSpaces": 2,
+        "customers": ["did:mailto:b.org:x"],
+        "spaceAssignments": {WHALE: ["did:key:s2", "a"]},
+        "createdAt": CREATED,
+    }
+
+
+def test_the_split_files_bytes(tmp_path: Path) -> None:
+    write_plan(tmp_path, balance(LOADS, 3, split=SPLIT), created_at=CREATED)
+    assert (tmp_path / "instance-2-customers.json").read_bytes() == (
+        b"{\n"
+        b'  "instanceId": 2,\n'
+        b'  "totalCustomers": 0,\n'
+        b'  "estimatedUploads": 5,\n'
+        b'  "estimatedSpaces": 1,\n'
+        b'  "customers": [],\n'
+        b'  "spaceAssignments": {\n'
+        b'    "did:mailto:a.org:whale": [\n'
+        b'      "did:key:s2",\n'
+        b'      "did:key:s3"\n'
+        b"    ]\n"
+        b"  },\n"
+        b'  "createdAt": "2026-11-29T16:00:00.000Z"\n'
+        b"}\n"
+    )
+    # With the flag, every file has the key, even with nothing split on it.
+    third = orjson.loads((tmp_path / "instance-3-customers.json").read_bytes())
+    assert third["spaceAssignments"] == {}
+
+
+def test_without_the_flag_the_documents_keep_the_runners_keys(tmp_path: Path) -> None:
+    write_plan(tmp_path, balance(LOADS, 3), created_at=CREATED)
+    for document in read_plan(tmp_path).values():
+        assert list(document) == [
+            "instanceId",
+            "totalCustomers",
+            "estimatedUploads",
+            "estimatedSpaces",
+            "customers",
+            "createdAt",
+        ]
+
+
+# --- the census keeps the spaces of large customers ---------------------------------------------
+
+
+def test_census_space_counts() -> None:
+    census = Census(CustomerFilter(), keep_space_dids=True)
+    rows = [
+        ("did:key:a", WHALE),
+        ("did:key:b", WHALE),
+        ("did:key:a", WHALE),  # a second provider: one space
+        ("did:key:c", "did:mailto:b.org:x"),
+        ("did:key:c", WHALE),  # shared with x
+        ("did:key:d", "did:mailto:b.org:x"),
+    ]
+    counts = {"did:key:a": 7, "did:key:b": 0, "did:key:c": 2, "did:key:d": 1}
+    for did, customer in rows:
+        number = census.claim(did, customer)
+        if number >= 0:
+            census.set_count(number, counts[did])
+    census.summarize(0)
+    assert census.space_counts({WHALE}) == {WHALE: {"did:key:a": 7, "did:key:b": 0, "did:key:c": 2}}
+    assert census.space_counts({"did:mailto:b.org:x", "did:mailto:nobody"}) == {
+        "did:mailto:b.org:x": {"did:key:c": 2, "did:key:d": 1}
+    }
+
+
+def test_census_space_counts_needs_the_dids() -> None:
+    census = Census(CustomerFilter())
+    with pytest.raises(ValueError, match="keep_space_dids"):
+        census.space_counts({WHALE})
+
+
+# --- against DynamoDB Local ------------------------------------------------------------------
+
+
+@pytest.mark.db
+async def test_the_tally_holds_the_spaces_of_customers_above_the_fair_share(
+    loaded: tuple[Dataset, Tables], tmp_path: Path
+) -> None:
+    dataset, tables = loaded
+    truth = dataset.truth()
+    outcome = await run(
+        settings=CountSettings(tables=tables),
+        instances=5,
+        output_dir=tmp_path,
+        write=False,
+        split_for=5,
+    )
+    fair = truth.total_uploads / 5
+    large = [c for c, n in truth.uploads_by_customer.items() if n > fair]
+    assert len(large) == 1
+    assert outcome.tally.space_counts == {large[0]: whale_spaces(dataset, large[0])}
+    assert outcome.plan is not None
+    assert outcome.plan.split_customers == (large[0],)
+
+
+@pytest.mark.db
+async def test_without_split_the_tally_keeps_no_spaces(
+    loaded: tuple[Dataset, Tables], tmp_path: Path
+) -> None:
+    outcome = await run(
+        settings=CountSettings(tables=loaded[1]), instances=5, output_dir=tmp_path, write=False
+    )
+    assert outcome.tally.space_counts is None
+    assert outcome.plan is not None
+    assert not outcome.plan.split_large
+
+
+@pytest.mark.db
+def test_generate_splits_the_whale_across_instances(
+    loaded: tuple[Dataset, Tables], tmp_path: Path
+) -> None:
+    dataset, tables = loaded
+    truth = dataset.truth()
+    result = distro(
+        "generate",
+        "--instances",
+        "5",
+        "--split-large-customers",
+        *table_args(tables),
+        "--output-dir",
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    whale = max(truth.uploads_by_customer, key=truth.uploads_by_customer.__getitem__)
+    spaces = whale_spaces(dataset, whale)
+    assert len(spaces) == 25
+    plan = read_plan(tmp_path)
+    assert sorted(plan) == [1, 2, 3, 4, 5]
+    listed = [c for doc in plan.values() for c in doc["customers"]]
+    assert sorted(listed) == sorted(set(truth.uploads_by_customer) - {whale})  # once each
+    assigned = [
+        (customer, s)
+        for doc in plan.values()
+        for customer, split in doc["spaceAssignments"].items()
+        for s in split
+    ]
+    assert sorted(assigned) == sorted((whale, s) for s in spaces)  # every space once
+    assert len({n for n, doc in plan.items() if doc["spaceAssignments"]}) > 1
+    for doc in plan.values():
+        assert set(doc) == {*DOCUMENT_KEYS, "spaceAssignments"}
+        mine = doc["spaceAssignments"].get(whale, [])
+        assert doc["estimatedUploads"] == sum(
+            truth.uploads_by_customer[c] for c in doc["customers"]
+        ) + sum(spaces[s] for s in mine)
+        assert doc["estimatedSpaces"] == sum(
+            truth.spaces_with_uploads_by_customer[c] for c in doc["customers"]
+        ) + sum(1 for s in mine if spaces[s])
+    assert sum(doc["estimatedUploads"] for doc in plan.values()) == truth.total_uploads
+    # The largest space (3,000 uploads) is now the bound; the whale alone held 3,781.
+    assert max(doc["estimatedUploads"] for doc in plan.values()) == max(spaces.values()) == 3000
+    manifest = orjson.loads((tmp_path / MANIFEST_NAME).read_bytes())
+    assert manifest["parameters"]["splitLargeCustomers"] is True
+    assert manifest["totals"]["splitCustomers"] == 1
+    assert manifest["totals"]["splitSpaces"] == 25
+    assert manifest["totals"]["customers"] == len(truth.uploads_by_customer)
+    text = " ".join(result.stdout.split())  # the report wraps long lines
+    assert f"Planned space by space (--split-large-customers): {whale}." in text
+    assert f" of {whale} alone holds 3,000 uploads" in text
+
+    verified = distro("verify", "--output-dir", tmp_path)
+    assert verified.returncode == 0, verified.stdout
+    assert verified.stdout.startswith("OK: 5 instance files")
+
+
+@pytest.mark.db
+def test_generate_without_split_names_the_whale_and_the_flag(
+    loaded: tuple[Dataset, Tables], tmp_path: Path
+) -> None:
+    dataset, tables = loaded
+    truth = dataset.truth()
+    result = distro("generate", "--instances", "5", *table_args(tables), "--output-dir", tmp_path)
+    assert result.returncode == 0, result.stderr
+    whale, uploads = max(truth.uploads_by_customer.items(), key=lambda item: item[1])
+    text = " ".join(result.stdout.split())  # the report wraps long lines
+    assert f"{whale} alone holds {uploads:,} uploads" in text
+    saturation = -(-truth.total_uploads // uploads)  # ceil
+    assert f"From {saturation:,} instances on" in text
+    assert "--split-large-customers plans its spaces one by one instead." in text
+    for document in read_plan(tmp_path).values():
+        assert list(document) == [
+            "instanceId",
+            "totalCustomers",
+            "estimatedUploads",
+            "estimatedSpaces",
+            "customers",
+            "createdAt",
+        ]
+
+
+@pytest.mark.db
+def test_analyze_sizes_with_split(loaded: tuple[Dataset, Tables], tmp_path: Path) -> None:
+    dataset, tables = loaded
+    truth = dataset.truth()
+    out = tmp_path / "state"
+    plain = distro("analyze", "--json", *table_args(tables), "--output-dir", out)
+    split = distro(
+        "analyze", "--json", "--split-large-customers", *table_args(tables), "--output-dir", out
+    )
+    assert plain.returncode == 0, plain.stderr
+    assert split.returncode == 0, split.stderr
+    whale = max(truth.uploads_by_customer.values())
+    largest_space = 3000
+    plain_rows = {r["instances"]: r["maxUploads"] for r in orjson.loads(plain.stdout)["sizing"]}
+    split_rows = {r["instances"]: r["maxUploads"] for r in orjson.loads(split.stdout)["sizing"]}
+    assert plain_rows[20] == whale  # the whale alone sets the finish line
+    assert split_rows[20] == largest_space  # split, its largest space does
+    assert all(split_rows[n] <= plain_rows[n] for n in plain_rows)
+    assert not out.exists() or list(out.iterdir()) == []

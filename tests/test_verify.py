@@ -1,0 +1,354 @@
+"""`distro verify`: a fresh plan passes; each kind of damage fails with one line naming it."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from test_cli import distro, read_plan, table_args
+
+from distro.balance import CustomerLoad, balance
+from distro.dataset import Dataset
+from distro.emit import JOURNAL_NAME, MANIFEST_NAME, PlanParameters, write_plan
+from distro.settings import CountSettings, Tables, Throughput
+from distro.verify import describe_plan, verify_plan
+
+CREATED = "2026-11-29T16:00:00.000Z"
+INSTANCES = 5
+
+
+@pytest.fixture(scope="module")
+def generated(loaded: tuple[Dataset, Tables], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of one `distro generate --instances 5` on the session's dataset."""
+    _, tables = loaded
+    out = tmp_path_factory.mktemp("generated")
+    result = distro("generate", "--instances", INSTANCES, *table_args(tables), "--output-dir", out)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.fixture
+def plan_dir(generated: Path, tmp_path: Path) -> Path:
+    """A copy of the generated folder that a test may damage."""
+    return Path(shutil.copytree(generated, tmp_path / "plan"))
+
+
+def verify(directory: Path) -> subprocess.CompletedProcess[str]:
+    return distro("verify", "--output-dir", directory)
+
+
+def assert_fails_with(directory: Path, *expected: str) -> None:
+    """`distro verify` exits 1 and prints exactly the *expected* problem lines (as prefixes)."""
+    result = verify(directory)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(expected), result.stdout
+    for line, start in zip(lines, expected, strict=True):
+        assert line.startswith(start), (line, start)
+    error = result.stderr.strip().splitlines()
+    assert len(error) == 1
+    assert error[0].startswith(f"Error: {len(expected)} problem(s): the files in {directory}/")
+    assert "Traceback" not in result.stderr
+
+
+def manifest(directory: Path) -> dict[str, Any]:
+    document: dict[str, Any] = orjson.loads((directory / MANIFEST_NAME).read_bytes())
+    return document
+
+
+def rewrite(directory: Path, name: str, document: dict[str, Any], *, reseal: bool) -> None:
+    """Replace *name* with *document*; with *reseal*, update its SHA-256 in the manifest too."""
+    data = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+    (directory / name).write_bytes(data)
+    if reseal:
+        sealed = manifest(directory)
+        entry = next(f for f in sealed["files"] if f["name"] == name)
+        entry["sha256"] = hashlib.sha256(data).hexdigest()
+        entry["customers"] = len(document["customers"])
+        (directory / MANIFEST_NAME).write_bytes(orjson.dumps(sealed, option=orjson.OPT_INDENT_2))
+
+
+# --- a fresh plan --------------------------------------------------------------------------
+
+
+@pytest.mark.db
+def test_generate_writes_a_manifest_of_the_plan(
+    loaded: tuple[Dataset, Tables], generated: Path
+) -> None:
+    dataset, tables = loaded
+    truth = dataset.truth()
+    written = manifest(generated)
+    plan = read_plan(generated)
+    assert list(written) == [
+        "distroManifest",
+        "createdAt",
+        "parameters",
+        "tables",
+        "totals",
+        "balance",
+        "files",
+    ]
+    assert written["createdAt"] == plan[1]["createdAt"]
+    assert written["parameters"] == {
+        "instances": 5,
+        "workersPerInstance": 10,
+        "uploadsPerMinute": 27.0,
+        "minUploads": 0,
+        "filter": [],
+        "skip": [
+            "did:mailto:mailslurp.biz",
+            "did:mailto:mailslurp.com",
+            "did:mailto:mailslurp.net",
+        ],
+        "splitLargeCustomers": False,
+    }
+    assert written["tables"] == {
+        "consumer": tables.consumer,
+        "upload": tables.upload,
+        "region": tables.region,
+    }
+    assert written["totals"] == {
+        "customers": len(truth.uploads_by_customer),
+        "uploads": truth.total_uploads,
+        "spaces": sum(truth.spaces_with_uploads_by_customer.values()),
+        "splitCustomers": 0,
+        "splitSpaces": 0,
+    }
+    largest = max(truth.uploads_by_customer.values())
+    assert written["balance"] == {
+        "lowerBound": max(truth.total_uploads / 5, largest),
+        "makespan": max(doc["estimatedUploads"] for doc in plan.values()),
+    }
+    assert written["files"] == [
+        {
+            "name": f"instance-{n}-customers.json",
+            "customers": len(plan[n]["customers"]),
+            "splitSpaces": 0,
+            "sha256": hashlib.sha256(
+                (generated / f"instance-{n}-customers.json").read_bytes()
+            ).hexdigest(),
+        }
+        for n in range(1, 6)
+    ]
+
+
+@pytest.mark.db
+def test_verify_passes_on_a_fresh_generate(loaded: tuple[Dataset, Tables], generated: Path) -> None:
+    truth = loaded[0].truth()
+    result = verify(generated)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines() == [
+        f"OK: 5 instance files in {generated}/ match {MANIFEST_NAME}: "
+        f"{len(truth.uploads_by_customer):,} customers, {truth.total_uploads:,} uploads, "
+        "every customer assigned once"
+    ]
+    assert result.stderr == ""
+
+
+# --- damage ------------------------------------------------------------------------------
+
+
+@pytest.mark.db
+def test_a_tampered_file_fails(plan_dir: Path) -> None:
+    path = plan_dir / "instance-2-customers.json"
+    path.write_bytes(path.read_bytes().replace(b'"estimatedUploads": ', b'"estimatedUploads": 1'))
+    assert_fails_with(
+        plan_dir,
+        "instance-2-customers.json: SHA-256 differs from distribution.json: the file was changed",
+        "totals.uploads: distribution.json says ",
+        "balance.makespan: distribution.json says ",
+    )
+
+
+@pytest.mark.db
+def test_a_changed_byte_alone_fails(plan_dir: Path) -> None:
+    path = plan_dir / "instance-4-customers.json"
+    path.write_bytes(path.read_bytes().replace(b"\n}", b"}"))  # same JSON, other bytes
+    assert_fails_with(
+        plan_dir,
+        "instance-4-customers.json: SHA-256 differs from distribution.json: the file was changed",
+    )
+
+
+@pytest.mark.db
+def test_a_missing_file_fails(plan_dir: Path) -> None:
+    (plan_dir / "instance-3-customers.json").unlink()
+    assert_fails_with(plan_dir, "instance-3-customers.json is missing")
+
+
+@pytest.mark.db
+def test_an_extra_file_fails(plan_dir: Path) -> None:
+    shutil.copy(plan_dir / "instance-5-customers.json", plan_dir / "instance-6-customers.json")
+    assert_fails_with(
+        plan_dir,
+        "instance-6-customers.json is not in distribution.json: a stray file the fleet would read",
+    )
+
+
+@pytest.mark.db
+def test_a_customer_listed_twice_fails(plan_dir: Path) -> None:
+    plan = read_plan(plan_dir)
+    twice = plan[1]["customers"][-1]
+    document = plan[2]
+    document["customers"].append(twice)
+    document["totalCustomers"] += 1
+    # Sealed again, so that the duplicate is the only thing wrong.
+    rewrite(plan_dir, "instance-2-customers.json", document, reseal=True)
+    assert_fails_with(
+        plan_dir,
+        f"{twice} is assigned 2 times (instance-1-customers.json, instance-2-customers.json)",
+    )
+
+
+@pytest.mark.db
+def test_a_customer_listed_twice_in_one_file_fails(plan_dir: Path) -> None:
+    document = read_plan(plan_dir)[3]
+    twice = document["customers"][0]
+    document["customers"].append(twice)
+    document["totalCustomers"] += 1
+    rewrite(plan_dir, "instance-3-customers.json", document, reseal=True)
+    assert_fails_with(
+        plan_dir,
+        f"{twice} is assigned 2 times (instance-3-customers.json, instance-3-customers.json)",
+    )
+
+
+@pytest.mark.db
+def test_a_wrong_total_fails(loaded: tuple[Dataset, Tables], plan_dir: Path) -> None:
+    total = loaded[0].truth().total_uploads
+    sealed = manifest(plan_dir)
+    sealed["totals"]["uploads"] = total + 1
+    (plan_dir / MANIFEST_NAME).write_bytes(orjson.dumps(sealed))
+    assert_fails_with(
+        plan_dir,
+        f"totals.uploads: distribution.json says {total + 1}, the files add up to {total}",
+    )
+
+
+@pytest.mark.db
+def test_a_wrong_count_in_the_manifest_fails(plan_dir: Path) -> None:
+    sealed = manifest(plan_dir)
+    listed = sealed["files"][0]["customers"]
+    sealed["files"][0]["customers"] = listed + 2
+    (plan_dir / MANIFEST_NAME).write_bytes(orjson.dumps(sealed))
+    assert_fails_with(
+        plan_dir,
+        f"instance-1-customers.json: lists {listed} customers, distribution.json says {listed + 2}",
+    )
+
+
+@pytest.mark.db
+def test_a_total_customers_that_disagrees_with_the_list_fails(plan_dir: Path) -> None:
+    document = read_plan(plan_dir)[5]
+    document["totalCustomers"] += 1
+    rewrite(plan_dir, "instance-5-customers.json", document, reseal=True)
+    assert_fails_with(
+        plan_dir,
+        f"instance-5-customers.json: totalCustomers is {document['totalCustomers']} but "
+        f"{document['totalCustomers'] - 1} are listed",
+    )
+
+
+@pytest.mark.db
+def test_a_file_that_is_not_json_fails(plan_dir: Path) -> None:
+    (plan_dir / "instance-1-customers.json").write_bytes(b"{not json")
+    assert_fails_with(
+        plan_dir,
+        "instance-1-customers.json: SHA-256 differs from distribution.json",
+        "instance-1-customers.json is not JSON",
+    )
+
+
+@pytest.mark.db
+def test_an_interrupted_commit_is_reported(plan_dir: Path) -> None:
+    (plan_dir / JOURNAL_NAME).write_bytes(b'{"rename": [], "remove": []}')
+    (plan_dir / "instance-1-customers.json.staged").write_bytes(b"{}")
+    assert_fails_with(
+        plan_dir,
+        f"{JOURNAL_NAME}: a commit was interrupted; run distro generate again to finish it",
+        "instance-1-customers.json.staged: a staged file of an unfinished write",
+    )
+
+
+def test_a_folder_without_a_manifest_fails(tmp_path: Path) -> None:
+    assert_fails_with(tmp_path, f"{MANIFEST_NAME} is missing from {tmp_path}: run distro generate")
+
+
+def test_a_folder_that_does_not_exist_fails(tmp_path: Path) -> None:
+    assert_fails_with(tmp_path / "nowhere", f"{tmp_path / 'nowhere'} is not a folder")
+
+
+def test_a_manifest_that_is_not_one_fails(tmp_path: Path) -> None:
+    (tmp_path / MANIFEST_NAME).write_bytes(b'{"distroManifest": 99}')
+    assert_fails_with(tmp_path, f"{MANIFEST_NAME} is not a distro manifest (format 1)")
+    (tmp_path / MANIFEST_NAME).write_bytes(b"[")
+    assert_fails_with(tmp_path, f"{MANIFEST_NAME} is not JSON")
+
+
+def test_verify_has_help() -> None:
+    result = distro("verify", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage: distro verify" in result.stdout
+    assert "--output-dir" in result.stdout
+
+
+# --- split plans, in process ---------------------------------------------------------------
+
+SPLIT = {"did:mailto:a.org:whale": {"did:key:s1": 6, "did:key:s2": 5, "did:key:s3": 0}}
+LOADS = [
+    CustomerLoad("did:mailto:a.org:whale", 11, 2),
+    CustomerLoad("did:mailto:b.org:x", 4, 1),
+    CustomerLoad("did:mailto:b.org:y", 3, 1),
+]
+
+
+def parameters(split: bool) -> PlanParameters:
+    return PlanParameters(CountSettings(Tables("c", "u", "r")), Throughput(), split)
+
+
+def test_a_split_plan_verifies(tmp_path: Path) -> None:
+    plan = balance(LOADS, 3, split=SPLIT)
+    write_plan(tmp_path, plan, created_at=CREATED, parameters=parameters(True))
+    assert verify_plan(tmp_path) == []
+    assert describe_plan(tmp_path) == (
+        f"3 instance files in {tmp_path}/ match {MANIFEST_NAME}: 3 customers, 18 uploads, "
+        "every customer assigned once"
+    )
+
+
+def test_a_split_space_assigned_twice_fails(tmp_path: Path) -> None:
+    plan = balance(LOADS, 3, split=SPLIT)
+    write_plan(tmp_path, plan, created_at=CREATED, parameters=parameters(True))
+    documents = read_plan(tmp_path)
+    owner = next(n for n, d in documents.items() if "did:key:s1" in str(d["spaceAssignments"]))
+    other = next(n for n in documents if n != owner)
+    documents[other]["spaceAssignments"].setdefault("did:mailto:a.org:whale", []).append(
+        "did:key:s1"
+    )
+    sealed = manifest(tmp_path)
+    sealed["files"][other - 1]["splitSpaces"] += 1
+    (tmp_path / MANIFEST_NAME).write_bytes(orjson.dumps(sealed))
+    rewrite(tmp_path, f"instance-{other}-customers.json", documents[other], reseal=True)
+    assert (owner, other) == (1, 2)
+    assert verify_plan(tmp_path) == [
+        "space did:key:s1 of did:mailto:a.org:whale is assigned 2 times "
+        "(instance-1-customers.json, instance-2-customers.json)"
+    ]
+
+
+def test_a_split_customer_also_listed_whole_fails(tmp_path: Path) -> None:
+    plan = balance(LOADS, 3, split=SPLIT)
+    write_plan(tmp_path, plan, created_at=CREATED, parameters=parameters(True))
+    document = read_plan(tmp_path)[3]
+    document["customers"].append("did:mailto:a.org:whale")
+    document["totalCustomers"] += 1
+    rewrite(tmp_path, "instance-3-customers.json", document, reseal=True)
+    assert verify_plan(tmp_path) == [
+        "did:mailto:a.org:whale is listed whole (instance-3-customers.json) and split "
+        "(instance-1-customers.json, instance-2-customers.json)"
+    ]

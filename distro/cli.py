@@ -22,11 +22,11 @@ from distro import __version__, console
 from distro.aws import DEFAULT_POLICY, RetryPolicy
 from distro.checkpoint import CHECKPOINT_NAME
 from distro.demo import run_demo
-from distro.emit import INSTANCE_FILE
+from distro.emit import INSTANCE_FILE, MANIFEST_NAME
 from distro.errors import DistroError, SettingsError
 from distro.pipeline import Outcome, run
 from distro.progress import Progress
-from distro.report import render
+from distro.report import check_html_path, render, render_outputs, save_html
 from distro.settings import (
     DEFAULT_SKIP,
     UPLOADS_PER_MINUTE,
@@ -38,6 +38,14 @@ from distro.settings import (
     resolve_tables,
     split_patterns,
 )
+from distro.summary import (
+    DEFAULT_HOURLY_COST,
+    DEFAULT_TOP,
+    SIZING_INSTANCES,
+    summarize,
+    to_json,
+)
+from distro.verify import describe_plan, verify_plan
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -144,6 +152,42 @@ def table_options(command: F) -> F:
     return command
 
 
+def report_options(command: F) -> F:
+    """Options that shape the report: how much it shows, what it assumes, where it goes."""
+    options = [
+        click.option(
+            "--top",
+            type=click.IntRange(min=0),
+            default=DEFAULT_TOP,
+            show_default=True,
+            help="List the N customers with the most uploads (0: none).",
+        ),
+        click.option(
+            "--instance-hourly-cost",
+            type=click.FloatRange(min=0),
+            default=DEFAULT_HOURLY_COST,
+            show_default=True,
+            metavar="USD",
+            help="Price of one instance-hour, for the fleet cost estimate.",
+        ),
+        click.option(
+            "--json",
+            "json_output",
+            is_flag=True,
+            help="Print the whole analysis as one JSON document on stdout instead of the report.",
+        ),
+        click.option(
+            "--report-html",
+            type=click.Path(dir_okay=False, path_type=Path),
+            metavar="PATH",
+            help="Also save the report, as it looks on a terminal, as an HTML file.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 def retry_policy(environ: Mapping[str, str]) -> RetryPolicy:
     """The retry policy, with waits and the per-call deadline tunable from the environment.
 
@@ -166,9 +210,17 @@ def _seconds(environ: Mapping[str, str], variable: str, default: float) -> float
         value = float(raw)
     except ValueError:
         value = -1.0
-    if value < 0:
-        raise SettingsError(f"{variable} must be a number of seconds, got {raw!r}")
+    if not value >= 0 or (variable == "DISTRO_CALL_TIMEOUT" and value == 0):
+        raise SettingsError(f"{variable} must be a positive number of seconds, got {raw!r}")
     return value
+
+
+def _patterns(option: str, values: tuple[str, ...]) -> tuple[str, ...]:
+    patterns = split_patterns(values)
+    if values and not patterns:
+        # An empty --filter would silently plan everyone: the opposite of what was asked.
+        raise SettingsError(f"{option} needs a pattern, got {', '.join(map(repr, values))}")
+    return patterns
 
 
 def _count_settings(options: dict[str, Any]) -> CountSettings:
@@ -182,8 +234,8 @@ def _count_settings(options: dict[str, Any]) -> CountSettings:
             endpoint_url=options["endpoint_url"],
         ),
         customer_filter=CustomerFilter(
-            skip=skip + split_patterns(options["skip"]),
-            include=split_patterns(options["include"]),
+            skip=skip + _patterns("--skip", options["skip"]),
+            include=_patterns("--filter", options["include"]),
         ),
         parallel_segments=options["parallel_segments"],
         concurrency=options["concurrency"],
@@ -198,9 +250,18 @@ def cli() -> None:
     """Plan a parallel migration: count every customer's uploads, split customers across instances."""
 
 
+SPLIT_OPTION = click.option(
+    "--split-large-customers",
+    is_flag=True,
+    help="Plan each customer above the fair share space by space, across instances.",
+)
+
+
 @cli.command()
 @click.option("--instances", type=int, help="Also show the plan for N instances.")
+@SPLIT_OPTION
 @table_options
+@report_options
 def analyze(instances: int | None, **options: Any) -> None:
     """Count and report; write no instance file."""
     _plan_and_report(instances=instances, write=False, options=options)
@@ -209,12 +270,22 @@ def analyze(instances: int | None, **options: Any) -> None:
 @cli.command()
 @click.option("--instances", type=int, required=True, help="Number of migration instances.")
 @click.option("--yes", "-y", is_flag=True, help="Replace existing instance files without asking.")
+@click.option(
+    "--assignments-table",
+    metavar="NAME",
+    help="Also put a pending record per customer into this DynamoDB table (key: customer), "
+    "replacing the records of the same customers.",
+)
+@SPLIT_OPTION
 @table_options
-def generate(instances: int, yes: bool, **options: Any) -> None:
+@report_options
+def generate(instances: int, yes: bool, assignments_table: str | None, **options: Any) -> None:
     """Count, plan for N instances, and write one file per instance."""
     require_instances(instances)
     _confirm_replace(options["output_dir"], assume_yes=yes)
-    _plan_and_report(instances=instances, write=True, options=options)
+    _plan_and_report(
+        instances=instances, write=True, options=options, assignments_table=assignments_table
+    )
 
 
 @cli.command()
@@ -248,16 +319,43 @@ def demo(customers: int, instances: int, seed: int, output_dir: Path, quiet: boo
         ),
         output_dir=output_dir,
     )
-    render(
-        console.stdout, outcome.tally, plan=outcome.plan, throughput=throughput, files=outcome.files
-    )
+    render(console.stdout, summarize(outcome, throughput=throughput))
 
 
-def _plan_and_report(*, instances: int | None, write: bool, options: dict[str, Any]) -> None:
+@cli.command()
+@click.option(
+    "--output-dir",
+    type=click.Path(path_type=Path),
+    default=default_output_dir(),
+    show_default=True,
+    help="The folder generate wrote the plan to.",
+)
+def verify(output_dir: Path) -> None:
+    """Check the instance files against distribution.json, the manifest written with them."""
+    problems = verify_plan(output_dir)
+    for problem in problems:
+        console.stdout.print(Text(problem), soft_wrap=True)
+    if problems:
+        raise click.ClickException(
+            f"{len(problems)} problem(s): the files in {output_dir}/ do not match {MANIFEST_NAME}"
+        )
+    console.stdout.print(Text(f"OK: {describe_plan(output_dir)}", style="green"), soft_wrap=True)
+
+
+def _plan_and_report(
+    *,
+    instances: int | None,
+    write: bool,
+    options: dict[str, Any],
+    assignments_table: str | None = None,
+) -> None:
     settings = _count_settings(options)
     throughput = Throughput(options["workers_per_instance"], options["uploads_per_minute"])
     if instances is not None:
         require_instances(instances)
+    html: Path | None = options["report_html"]
+    if html is not None:
+        check_html_path(html)  # before the count, not after an hour of it
     progress = Progress()
     with console.show_progress(progress, enabled=not options["quiet"]):
         outcome: Outcome = _run_async(
@@ -269,12 +367,31 @@ def _plan_and_report(*, instances: int | None, write: bool, options: dict[str, A
                 restart=options["restart"],
                 progress=progress,
                 policy=retry_policy(os.environ),
+                assignments_table=assignments_table,
+                throughput=throughput,
+                # Without --instances the report sizes up to max(SIZING_INSTANCES) instances.
+                split_for=(instances or max(SIZING_INSTANCES))
+                if options["split_large_customers"]
+                else None,
             ),
             output_dir=options["output_dir"],
         )
-    render(
-        console.stdout, outcome.tally, plan=outcome.plan, throughput=throughput, files=outcome.files
+    summary = summarize(
+        outcome,
+        throughput=throughput,
+        hourly_cost=options["instance_hourly_cost"],
+        top=options["top"],
+        assignments_table=assignments_table,
+        report_html=html,
     )
+    if html is not None:
+        save_html(summary, html)
+    if options["json_output"]:
+        # stdout carries the document alone; what was written is said on stderr.
+        console.write_stdout(to_json(summary))
+        render_outputs(console.stderr, summary)
+    else:
+        render(console.stdout, summary)
 
 
 def _confirm_replace(output_dir: Path, *, assume_yes: bool) -> None:
@@ -316,7 +433,9 @@ def _run_async(coroutine: Coroutine[Any, Any, T], *, output_dir: Path) -> T:
         code = EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
         checkpoint = output_dir / CHECKPOINT_NAME
         saved = f"progress is saved in {checkpoint}; " if checkpoint.exists() else ""
-        console.stderr.print(f"Interrupted: {saved}run the same command again to resume.")
+        console.stderr.print(
+            f"Interrupted: {saved}run the same command again to resume.", soft_wrap=True
+        )
         sys.exit(code)
 
 

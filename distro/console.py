@@ -6,6 +6,7 @@ counters of ``distro.progress.Progress``; the pipeline never waits for the scree
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -24,6 +25,13 @@ from distro.progress import Progress
 
 stdout = Console(highlight=False)
 stderr = Console(stderr=True, highlight=False)
+
+
+def write_stdout(data: bytes) -> None:
+    """Write *data* to stdout as it is, past rich: machine-readable output such as ``--json``."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
 
 
 class _ProgressView:

@@ -4,29 +4,32 @@
 ``random.Random``; ``create_tables`` and ``load`` write them into DynamoDB
 (Local); ``Dataset.truth`` is the plain oracle tests compare distro against.
 The oracle is written independently of distro's own counting on purpose: it
-imports nothing from distro but the errors.
+imports nothing from distro but the errors and the batch writer ``load`` uses.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import random
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import islice
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any
 
 from botocore.exceptions import ClientError
 
-from distro.errors import LocalDynamoError, SettingsError, TableError
+from distro.aws import (
+    DEFAULT_BATCH_RETRY,
+    BatchRetry,
+    BatchWriteClient,
+    batch_requests,
+    batch_write,
+)
+from distro.errors import LocalDynamoError, SettingsError, TableError, WriteIncomplete
 
 AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
-# BatchWriteItem's RequestItems and UnprocessedItems: table name -> write requests.
-WriteRequests = dict[str, list[dict[str, Any]]]
 
 DEFAULT_SKIP = ("did:mailto:mailslurp.biz", "did:mailto:mailslurp.com", "did:mailto:mailslurp.net")
 PROVIDERS = ("did:web:web3.storage", "did:web:up.storacha.network")
@@ -45,7 +48,6 @@ CI_DOMAINS = ("mailslurp.com", "mailslurp.biz", "mailslurp.net")
 NAMES = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy")
 BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 MIN_CUSTOMERS = 3  # the whale plus two ordinary customers to share a space
-BATCH_SIZE = 25  # BatchWriteItem's limit
 EPOCH = datetime(2023, 1, 1, tzinfo=UTC).timestamp()
 THREE_YEARS = 3 * 365 * 86_400
 
@@ -381,34 +383,8 @@ def _upload_item(rng: random.Random, space: str, root: str) -> Item:
 # --- loading ------------------------------------------------------------------
 
 
-class BatchWriteClient(Protocol):
-    """The one call ``load`` makes: a DynamoDB client, or a test's wrapper of one."""
-
-    async def batch_write_item(self, **kwargs: Any) -> dict[str, Any]:
-        """BatchWriteItem, as aiobotocore's low-level client offers it."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class LoadRetry:
-    """How ``load`` retries ``UnprocessedItems``: full-jitter exponential waits.
-
-    The *n*-th wait is uniform in [0, min(*cap*, *base* * 2**n)]; after
-    *attempts* replies that still leave items, ``load`` gives up. *sleep* is
-    injectable so tests never wait for real.
-    """
-
-    attempts: int = 12
-    base: float = 0.05
-    cap: float = 2.0
-    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
-
-    def delay(self, retry: int) -> float:
-        """The wait before retry number *retry* (0-based)."""
-        return random.uniform(0.0, min(self.cap, self.base * 2**retry))
-
-
-DEFAULT_LOAD_RETRY = LoadRetry()
+# ``load`` shares distro's batch writer (distro.aws) and its retry settings.
+LoadRetry = BatchRetry
 _KEYS = {"consumer": ("subscription", "provider"), "upload": ("space", "root")}
 
 
@@ -472,7 +448,7 @@ async def load(
     upload_table: str,
     concurrency: int = 8,
     on_progress: Callable[[int], None] | None = None,
-    retry: LoadRetry = DEFAULT_LOAD_RETRY,
+    retry: BatchRetry = DEFAULT_BATCH_RETRY,
 ) -> None:
     """Write every consumer row and upload of *dataset*, *concurrency* batches at a time.
 
@@ -480,18 +456,17 @@ async def load(
     ``dataset.total_items``. The client's connection pool should hold
     *concurrency* connections.
     """
-    slots = asyncio.Semaphore(concurrency)
     try:
-        async with asyncio.TaskGroup() as group:
-            for batch in _batches(_puts(dataset, consumer_table, upload_table)):
-                # Waiting for a slot before spawning keeps at most *concurrency*
-                # tasks alive, and holds the lazy item stream back meanwhile.
-                await slots.acquire()
-                group.create_task(_write_then_release(client, batch, retry, on_progress, slots))
-    except* Exception as failures:
-        # Callers expect the error itself, not the TaskGroup's wrapper of it;
-        # when several batches fail, they fail for the same reason.
-        raise failures.exceptions[0] from None
+        await batch_write(
+            lambda request: client.batch_write_item(RequestItems=request),
+            batch_requests(_puts(dataset, consumer_table, upload_table)),
+            what="BatchWriteItem",
+            retry=retry,
+            concurrency=concurrency,
+            on_written=on_progress,
+        )
+    except WriteIncomplete as exc:
+        raise LocalDynamoError(f"{exc}; load with a lower concurrency") from None
 
 
 def _puts(dataset: Dataset, consumer_table: str, upload_table: str) -> Iterator[tuple[str, Item]]:
@@ -500,55 +475,3 @@ def _puts(dataset: Dataset, consumer_table: str, upload_table: str) -> Iterator[
     for space in dataset.uploads:
         for item in dataset.upload_items(space):
             yield upload_table, item
-
-
-def _batches(puts: Iterable[tuple[str, Item]]) -> Iterator[WriteRequests]:
-    """Group puts into BatchWriteItem requests of at most 25 items."""
-    stream = iter(puts)
-    while chunk := list(islice(stream, BATCH_SIZE)):
-        request: WriteRequests = {}
-        for table, item in chunk:
-            request.setdefault(table, []).append({"PutRequest": {"Item": item}})
-        yield request
-
-
-async def _write_then_release(
-    client: BatchWriteClient,
-    request: WriteRequests,
-    retry: LoadRetry,
-    on_progress: Callable[[int], None] | None,
-    slots: asyncio.Semaphore,
-) -> None:
-    try:
-        await _write(client, request, retry, on_progress)
-    finally:
-        slots.release()
-
-
-async def _write(
-    client: BatchWriteClient,
-    request: WriteRequests,
-    retry: LoadRetry,
-    on_progress: Callable[[int], None] | None,
-) -> None:
-    """Send *request*, then resend whatever comes back unprocessed until nothing does."""
-    pending = request
-    for attempt in range(retry.attempts):
-        if attempt:
-            await retry.sleep(retry.delay(attempt - 1))
-        reply = await client.batch_write_item(RequestItems=pending)
-        left: WriteRequests = reply.get("UnprocessedItems") or {}
-        written = _count(pending) - _count(left)
-        if on_progress is not None and written:
-            on_progress(written)
-        if not left:
-            return
-        pending = left
-    raise LocalDynamoError(
-        f"DynamoDB left {_count(pending)} items unprocessed after {retry.attempts} attempts; "
-        "load with a lower concurrency"
-    )
-
-
-def _count(requests: WriteRequests) -> int:
-    return sum(len(puts) for puts in requests.values())

@@ -18,6 +18,7 @@ and exit codes.
     │   ├── CheckpointMismatch
     │   └── CheckpointCorrupt
     ├── OutputError            the output directory cannot take the files
+    ├── WriteIncomplete        DynamoDB would not take every item of a batch write
     ├── NothingToPlan          every customer was filtered out
     └── LocalDynamoError       DynamoDB Local cannot be installed or started
 """
@@ -79,6 +80,10 @@ class CheckpointCorrupt(CheckpointError):
 
 class OutputError(DistroError):
     """The output directory cannot take the instance files."""
+
+
+class WriteIncomplete(DistroError):
+    """DynamoDB kept handing back a batch write's items unprocessed."""
 
 
 class NothingToPlan(DistroError):

@@ -1,11 +1,16 @@
 """The report for the people running the migration, rendered with rich.
 
-On a terminal it has colour and boxes; elsewhere the same content is plain
-text, so it reads well in a log or a pasted ticket.
+On a terminal it has colour, boxes and solid bars; elsewhere the same content
+is plain text with bars of ``#``, so it reads well in a log or a pasted ticket.
+Every number comes from a ``distro.summary.Summary``, the same data ``--json``
+prints; nothing here computes a figure of its own.
 """
 
 from __future__ import annotations
 
+import html
+import io
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,40 +20,118 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from distro.balance import Plan, balance
-from distro.pipeline import Tally
-from distro.settings import Throughput
+from distro.errors import OutputError
+from distro.files import atomic_write
+from distro.summary import (
+    Assumptions,
+    Bucket,
+    DataQuality,
+    Outputs,
+    PlanSummary,
+    SizingRow,
+    Summary,
+    Totals,
+    Whale,
+)
 
-# DynamoDB on-demand list price: $0.125 per million read request units (us-east-1,
-# since the price cut of November 2024). Other regions cost up to about 30% more.
-USD_PER_READ_UNIT = 0.125 / 1_000_000
-SIZING_INSTANCES = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20)
+BAR_WIDTH = 20  # a histogram row stays within 80 columns
+CHART_WIDTH = 40
+HTML_WIDTH = 110  # columns of the recorded console: wide enough for every table
+HTML_PAGE = """<!DOCTYPE html>
+<html>
+<head>
+<meta charset="UTF-8">
+<title>{title}</title>
+<style>
+{{stylesheet}}
+body {{{{
+    color: {{foreground}};
+    background-color: {{background}};
+}}}}
+</style>
+</head>
+<body>
+    <pre style="font-family:Menlo,'DejaVu Sans Mono',consolas,'Courier New',monospace"><code style="font-family:inherit">{{code}}</code></pre>
+</body>
+</html>
+"""
 
 
-def render(
-    console: Console,
-    tally: Tally,
-    *,
-    plan: Plan | None,
-    throughput: Throughput,
-    files: Sequence[Path] = (),
-) -> None:
-    """Print the whole report for *tally* and, if given, *plan* to *console*."""
+def render(console: Console, summary: Summary) -> None:
+    """Print the whole report of *summary* to *console*."""
     plain = not console.is_terminal
-    parts: list[RenderableType] = [_totals(tally, plain), _data_quality(tally, plain)]
+    parts: list[RenderableType] = [
+        _totals(summary.totals, plain),
+        _histogram(summary.histogram, plain),
+    ]
+    if summary.top_customers:
+        parts.append(_top(summary, plain))
+    parts.append(_data_quality(summary.data_quality, plain))
+    plan = summary.plan
     if plan is not None:
-        parts += [_instances(plan, throughput, plain), _balance(plan, throughput)]
+        parts += [
+            _instances(plan, summary.assumptions, plain),
+            _balance(plan, summary.assumptions),
+            _estimates(plan, summary.assumptions, plain),
+        ]
     else:
-        parts.append(_sizing(tally, throughput, plain))
-    if files:
-        parts.append(
-            Text(f"Wrote {len(files)} instance files to {files[0].parent}/", style="green")
-        )
+        parts.append(_sizing(summary.sizing, summary.assumptions, plain))
     console.print(Group(*parts))
+    render_outputs(console, summary)
 
 
-def _duration(days: float) -> str:
-    return f"{days * 24:,.1f} hours" if days < 1 else f"{days:,.1f} days"
+def save_html(summary: Summary, path: Path) -> None:
+    """Render the report of *summary* as it looks on a terminal and save it as HTML at *path*."""
+    recorder = Console(
+        record=True,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        width=HTML_WIDTH,
+        highlight=False,
+    )
+    render(recorder, summary)
+    title = html.escape(f"distro report, {summary.generated_at}")
+    page = recorder.export_html(code_format=HTML_PAGE.format(title=title), inline_styles=True)
+    try:
+        atomic_write(path, page.encode())
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write the HTML report to {path} ({exc.strerror}): pass another --report-html"
+        ) from None
+
+
+def check_html_path(path: Path) -> None:
+    """Fail early, in one line, if the HTML report cannot be written at *path*."""
+    folder = path.parent
+    if path.is_dir():
+        problem = "it is a directory"
+    elif not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        problem = f"{folder}/ is not a writable directory"
+    else:
+        return
+    raise OutputError(
+        f"cannot write the HTML report to {path}: {problem}; pass another --report-html"
+    )
+
+
+def _bar(value: float, largest: float, plain: bool, width: int = BAR_WIDTH) -> Text:
+    """A bar of *value* on a scale where *largest* fills *width*; never empty above 0."""
+    cells = round(width * value / largest) if largest else 0
+    cells = max(cells, 1) if value > 0 else 0
+    return Text("#" * cells) if plain else Text("\u2588" * cells, style="cyan")
+
+
+def _table(plain: bool) -> Table:
+    return Table(box=box.ASCII2 if plain else box.SIMPLE_HEAVY)
+
+
+def _duration(hours: float) -> str:
+    return f"{hours:,.1f} hours" if hours < 24 else f"{hours / 24:,.1f} days"
+
+
+def _usd(amount: float) -> str:
+    return f"${amount:,.2f}"
 
 
 def _section(title: str, body: RenderableType, plain: bool) -> RenderableType:
@@ -66,58 +149,114 @@ def _facts(rows: Sequence[tuple[str, str]]) -> Table:
     return table
 
 
-def _totals(tally: Tally, plain: bool) -> RenderableType:
-    customers = len(tally.customers)
-    average = tally.total_uploads / customers if customers else 0
+def _totals(totals: Totals, plain: bool) -> RenderableType:
     rows = [
-        ("Total customers", f"{customers:,}"),
-        ("Total uploads", f"{tally.total_uploads:,}"),
-        ("Spaces with uploads", f"{tally.total_spaces:,}"),
-        ("Empty spaces", f"{tally.empty_spaces:,}"),
-        ("Average uploads/customer", f"{average:,.0f}"),
+        ("Total customers", f"{totals.customers:,}"),
+        ("Total uploads", f"{totals.uploads:,}"),
+        ("Spaces (distinct, empty ones included)", f"{totals.spaces:,}"),
+        ("Spaces with uploads", f"{totals.spaces_with_uploads:,}"),
+        ("Empty spaces", f"{totals.empty_spaces:,} ({totals.empty_space_share:.1%})"),
+        ("Average uploads/customer", f"{totals.average_uploads_per_customer:,.0f}"),
+        ("Average spaces with uploads/customer", f"{totals.average_spaces_per_customer:,.1f}"),
     ]
     return _section("Customer Distribution Analysis", _facts(rows), plain)
 
 
-def _data_quality(tally: Tally, plain: bool) -> RenderableType:
+def _histogram(buckets: Sequence[Bucket], plain: bool) -> RenderableType:
+    table = _table(plain)
+    table.add_column("Uploads per customer", justify="right")
+    table.add_column("Customers", justify="right")
+    table.add_column("", justify="left", no_wrap=True)
+    table.add_column("Their uploads", justify="right")
+    customers = sum(b.customers for b in buckets)
+    uploads = sum(b.uploads for b in buckets)
+    largest = max((b.customers for b in buckets), default=0)
+    for bucket in buckets:
+        table.add_row(
+            bucket.label,
+            f"{bucket.customers:,} ({bucket.customers / (customers or 1):.1%})",
+            _bar(bucket.customers, largest, plain),
+            f"{bucket.uploads:,} ({bucket.uploads / (uploads or 1):.1%})",
+        )
+    return _section("Customers by Uploads", table, plain)
+
+
+def _top(summary: Summary, plain: bool) -> RenderableType:
+    table = _table(plain)  # no rank column: the order says it, and DIDs need the room
+    table.add_column("Customer", overflow="fold")
+    for name in ("Uploads", "Share", "Spaces"):
+        table.add_column(name, justify="right")
+    planned = summary.plan is not None
+    if planned:
+        table.add_column("Instance", justify="right")
+    for c in summary.top_customers:
+        row = [c.customer, f"{c.uploads:,}", f"{c.share:.1%}", f"{c.spaces:,}"]
+        if planned:
+            row.append(",".join(map(str, c.instances)))
+        table.add_row(*row)
+    title = f"Top {len(summary.top_customers)} Customers by Uploads"
+    return _section(title, table, plain)
+
+
+def _data_quality(quality: DataQuality, plain: bool) -> RenderableType:
     rows = [
-        ("Consumer rows scanned", f"{tally.rows_scanned:,}"),
-        ("Rows without a customer (skipped)", f"{tally.orphan_rows:,}"),
-        ("Customers on the skip list", f"{len(tally.skipped):,}"),
-        ("Customers outside --filter", f"{len(tally.filtered):,}"),
-        ("Customers below --min-uploads", f"{len(tally.below_min_uploads):,}"),
-        ("Spaces claimed by several customers", f"{len(tally.shared_spaces):,}"),
+        ("Consumer rows scanned", f"{quality.rows_scanned:,}"),
+        ("Rows without a customer (skipped)", f"{quality.rows_without_customer:,}"),
+        ("Customers on the skip list", f"{quality.skipped_customers:,}"),
+        ("Customers outside --filter", f"{quality.filtered_customers:,}"),
+        ("Customers below --min-uploads", f"{quality.below_min_uploads:,}"),
+        ("Spaces claimed by several customers", f"{quality.shared_spaces:,}"),
+        (
+            "Uploads counted twice because of them",
+            f"{quality.double_counted_uploads:,}",
+        ),
         (
             "Spaces counted now / from checkpoint",
-            f"{tally.spaces_counted:,} / {tally.spaces_resumed:,}",
+            f"{quality.spaces_counted:,} / {quality.spaces_resumed:,}",
         ),
         (
             "Read capacity units consumed",
-            f"{tally.read_units:,.1f} (${tally.read_units * USD_PER_READ_UNIT:,.4f} on-demand)",
+            f"{quality.read_units:,.1f} (${quality.read_cost_usd:,.4f} on-demand)",
         ),
     ]
-    return _section("Data Quality", _facts(rows), plain)
+    body: list[RenderableType] = [_facts(rows)]
+    if quality.shared_spaces:
+        body.append(
+            Text(
+                "\nA shared space is migrated with each customer that claims it, so its "
+                "uploads count once per customer in the totals above.",
+                style="yellow",
+            )
+        )
+    return _section("Data Quality", Group(*body), plain)
 
 
-def _instances(plan: Plan, throughput: Throughput, plain: bool) -> RenderableType:
-    workers = throughput.workers_per_instance
-    table = Table(box=box.ASCII2 if plain else box.SIMPLE_HEAVY)
+def _instances(plan: PlanSummary, assumptions: Assumptions, plain: bool) -> RenderableType:
+    table = _table(plain)
     for name in ("Instance", "Customers", "Uploads", "Share", "Spaces"):
         table.add_column(name, justify="right")
-    table.add_column(f"Est. time ({workers} workers)", justify="right")
-    total = plan.total_uploads or 1
+    table.add_column(f"Est. time ({assumptions.workers_per_instance} workers)", justify="right")
+    # The load as bars, apart from the table so that both fit in 80 columns.
+    chart = Table.grid(padding=(0, 1))
+    chart.add_column(justify="right")
+    chart.add_column(no_wrap=True)
+    chart.add_column(justify="right")
     for instance in plan.instances:
-        days = throughput.days(instance.uploads)
         table.add_row(
             str(instance.instance_id),
-            f"{len(instance.customers):,}",
+            f"{instance.customers:,}",
             f"{instance.uploads:,}",
-            f"{instance.uploads / total:.1%}",
+            f"{instance.share:.1%}",
             f"{instance.spaces:,}",
-            _duration(days),
+            _duration(instance.hours),
+        )
+        chart.add_row(
+            str(instance.instance_id),
+            _bar(instance.uploads, plan.max_uploads, plain, CHART_WIDTH),
+            f"{instance.uploads:,}",
         )
     empty = sum(1 for i in plan.instances if not i.customers)
-    body: list[RenderableType] = [table]
+    body: list[RenderableType] = [table, Text("\nUploads per instance", style="bold"), chart]
     if empty:
         body.append(
             Text(f"{empty} instance(s) get no customer: there are fewer customers than instances.")
@@ -125,38 +264,107 @@ def _instances(plan: Plan, throughput: Throughput, plain: bool) -> RenderableTyp
     return _section("Instance Distribution", Group(*body), plain)
 
 
-def _balance(plan: Plan, throughput: Throughput) -> RenderableType:
-    loads = [i.uploads for i in plan.instances]
-    days = throughput.days(plan.makespan)
+def _balance(plan: PlanSummary, assumptions: Assumptions) -> RenderableType:
+    largest = "largest space" if plan.split_customers else "largest customer"
     rows = [
-        ("Min uploads/instance", f"{min(loads):,}"),
-        ("Max uploads/instance", f"{max(loads):,}"),
-        ("Lower bound, max(total/N, largest customer)", f"{plan.lower_bound:,.0f}"),
-        ("Plan above the lower bound", f"{plan.gap:.1%}"),
-        ("Critical path", _duration(days)),
+        ("Min uploads/instance", f"{plan.min_uploads:,}"),
+        (f"Lower bound, max(total/N, {largest})", f"{plan.lower_bound:,.0f}"),
+        ("Plan makespan (max uploads/instance)", f"{plan.max_uploads:,}"),
+        ("Plan above the lower bound", f"{plan.gap:.2%}"),
+        ("Critical path", _duration(plan.critical_path_hours)),
     ]
     body: list[RenderableType] = [_facts(rows)]
-    whale = plan.whale
-    if whale is not None:
+    if plan.split_customers:
         body.append(
             Text(
-                f"\n{whale.customer} alone holds {whale.uploads:,} uploads, more than the fair "
-                f"share of {plan.fair_share:,.0f} per instance. Its instance sets the finish "
-                f"line ({_duration(days)}); more instances will not shorten the critical path.",
-                style="yellow",
+                f"\nPlanned space by space (--split-large-customers): "
+                f"{', '.join(plan.split_customers)}."
             )
         )
+    if plan.whale is not None:
+        body.append(_whale(plan, plan.whale, assumptions))
     return Group(Text("\nLoad Balance", style="bold"), *body)
 
 
-def _sizing(tally: Tally, throughput: Throughput, plain: bool) -> RenderableType:
-    table = Table(box=box.ASCII2 if plain else box.SIMPLE_HEAVY)
-    for name in ("Instances", "Max uploads/instance", "Above lower bound"):
+def _whale(plan: PlanSummary, whale: Whale, assumptions: Assumptions) -> Text:
+    """Why one customer sets the finish line, and from how many instances on more stop helping."""
+    who = whale.customer if whale.space is None else f"Space {whale.space} of {whale.customer}"
+    advice = (
+        ""
+        if plan.split_large or whale.space is not None
+        else " --split-large-customers plans its spaces one by one instead."
+    )
+    return Text(
+        f"\n{who} alone holds {whale.uploads:,} uploads, more than the fair share of "
+        f"{plan.fair_share:,.0f} per instance: it alone needs "
+        f"{_duration(whale.hours)} at {assumptions.workers_per_instance} workers, and no plan "
+        f"finishes sooner. From {whale.saturation:,} instances on (total uploads / its "
+        f"uploads, rounded up: where the fair share falls to its size) the lower bound is this "
+        f"{'space' if whale.space else 'customer'} alone, so more instances do not shorten the "
+        f"critical path; this plan has {len(plan.instances)}.{advice}",
+        style="yellow",
+    )
+
+
+def _estimates(plan: PlanSummary, assumptions: Assumptions, plain: bool) -> RenderableType:
+    table = _table(plain)
+    for name in ("Workers/instance", "Critical path", "Fleet cost"):
         table.add_column(name, justify="right")
-    table.add_column(f"Est. time ({throughput.workers_per_instance} workers)", justify="right")
-    for n in SIZING_INSTANCES:
-        plan = balance(tally.customers, n)
-        days = throughput.days(plan.makespan)
-        table.add_row(str(n), f"{plan.makespan:,}", f"{plan.gap:.1%}", _duration(days))
+    for estimate in plan.estimates:
+        chosen = estimate.workers_per_instance == assumptions.workers_per_instance
+        table.add_row(
+            f"{estimate.workers_per_instance}{' (chosen)' if chosen else ''}",
+            _duration(estimate.critical_path_hours),
+            _usd(estimate.fleet_cost_usd),
+            style="bold" if chosen and not plain else None,
+        )
+    note = _cost_note(len(plan.instances), assumptions)
+    return _section("Time and Cost Estimates", Group(table, note), plain)
+
+
+def _cost_note(instances: int | str, assumptions: Assumptions) -> Text:
+    return Text(
+        f"Fleet cost = {instances} instances x critical path x "
+        f"{_usd(assumptions.instance_hourly_cost)}/h: every instance runs until the last one "
+        f"finishes.\nTimes assume {assumptions.uploads_per_minute:g} uploads per minute per worker."
+    )
+
+
+def _sizing(rows: Sequence[SizingRow], assumptions: Assumptions, plain: bool) -> RenderableType:
+    table = _table(plain)
+    for name in ("Instances", "Max uploads", "Above lower bound"):
+        table.add_column(name, justify="right")
+    table.add_column(f"Time ({assumptions.workers_per_instance} workers)", justify="right")
+    table.add_column("Fleet cost", justify="right")
+    for row in rows:
+        table.add_row(
+            str(row.instances),
+            f"{row.max_uploads:,}",
+            f"{row.gap:.1%}",
+            _duration(row.critical_path_hours),
+            _usd(row.fleet_cost_usd),
+        )
     hint = Text("Pass --instances N to see the customers each instance would get.")
-    return _section("Instances Needed", Group(table, hint), plain)
+    return _section("Instances Needed", Group(table, _cost_note("N", assumptions), hint), plain)
+
+
+def render_outputs(console: Console, summary: Summary) -> None:
+    """Print what the run wrote: the report's last lines, or all of it with ``--json``."""
+    for line in _outputs(summary.outputs):
+        # A Text, not markup: paths may hold brackets. Unwrapped, so they copy whole.
+        console.print(Text(line, style="green"), soft_wrap=True)
+
+
+def _outputs(outputs: Outputs) -> list[str]:
+    said: list[str] = []
+    if outputs.files:
+        folder = Path(outputs.files[0]).parent
+        said.append(f"Wrote {len(outputs.files)} instance files to {folder}/")
+    if outputs.assignments_table is not None:
+        said.append(
+            f"Wrote {outputs.assignment_records:,} assignment records to "
+            f"{outputs.assignments_table}"
+        )
+    if outputs.report_html is not None:
+        said.append(f"Saved the report as HTML to {outputs.report_html}")
+    return said

@@ -114,7 +114,8 @@ def test_generate_writes_the_exact_plan(loaded: tuple[Dataset, Tables], tmp_path
     plan = read_plan(tmp_path)
     assert sorted(plan) == [1, 2, 3, 4, 5]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        f"instance-{n}-customers.json" for n in range(1, 6)
+        "distribution.json",
+        *(f"instance-{n}-customers.json" for n in range(1, 6)),
     ]  # and no checkpoint left behind
     assigned = [c for doc in plan.values() for c in doc["customers"]]
     assert sorted(assigned) == sorted(truth.uploads_by_customer)  # each exactly once

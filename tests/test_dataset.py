@@ -10,15 +10,13 @@ from typing import Any
 import aioboto3
 import pytest
 
+from distro.aws import BATCH_SIZE, BatchRetry, WriteRequests
 from distro.dataset import (
-    BATCH_SIZE,
     DEFAULT_SKIP,
     PROVIDERS,
     ConsumerRow,
     Dataset,
     Item,
-    LoadRetry,
-    WriteRequests,
     create_tables,
     generate,
     load,
@@ -37,7 +35,7 @@ async def no_sleep(_: float) -> None:
     """Retry waits in tests take no time."""
 
 
-NO_WAIT = LoadRetry(sleep=no_sleep)
+NO_WAIT = BatchRetry(sleep=no_sleep)
 
 
 @pytest.fixture(scope="module")
@@ -297,7 +295,7 @@ async def test_load_gives_up_after_the_last_attempt() -> None:
     async def record(seconds: float) -> None:
         waits.append(seconds)
 
-    policy = LoadRetry(attempts=5, base=0.1, cap=0.3, sleep=record)
+    policy = BatchRetry(attempts=5, base=0.1, cap=0.3, sleep=record)
     client = FakeDynamo(leave=lambda puts, call: puts)
     with pytest.raises(LocalDynamoError, match="unprocessed after 5 attempts"):
         # One batch in flight: its failure cancels the rest before they start.

@@ -1,0 +1,131 @@
+"""Assignment records: one ``pending`` item per planned customer in the migration's tracking table.
+
+The migration tracks each customer's progress in a DynamoDB table keyed by
+``customer`` (``DATA_MODEL.md``). ``distro generate --assignments-table``
+seeds it once the instance files are committed. Every record is a
+PutRequest: a re-run replaces the records of the customers it plans (their
+progress counters included) and leaves the records of other customers alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from distro.aws import (
+    DEFAULT_BATCH_RETRY,
+    DEFAULT_POLICY,
+    PREFLIGHT_POLICY,
+    BatchRetry,
+    BatchWriteClient,
+    RetryPolicy,
+    WriteRequests,
+    batch_requests,
+    batch_write,
+    call_with_retry,
+)
+from distro.balance import Plan
+from distro.errors import TableSchemaMismatch
+
+ASSIGNMENT_KEYS = {"customer": "HASH"}
+PENDING = "pending"
+WRITE_CONCURRENCY = 8  # batches in flight: 200 items at a time
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """What one record says: a customer's work and the instance(s) that migrate it."""
+
+    customer: str
+    uploads: int
+    spaces: int
+    instance_id: str  # "2", or "2,5" for a customer split across instances
+
+
+def assignments(plan: Plan) -> list[Assignment]:
+    """One assignment per customer of *plan*, in instance order.
+
+    A customer split across instances gets one record (a table keyed by
+    customer holds no more) with the sum of its parts and every instance.
+    """
+    loads: dict[str, list[int]] = {}  # customer -> [uploads, spaces]
+    where: dict[str, list[int]] = {}
+    for instance in plan.instances:
+        for unit in (*instance.customers, *instance.split_spaces):
+            totals = loads.setdefault(unit.customer, [0, 0])
+            totals[0] += unit.uploads
+            totals[1] += unit.spaces
+            ids = where.setdefault(unit.customer, [])
+            if instance.instance_id not in ids:
+                ids.append(instance.instance_id)
+    return [
+        Assignment(customer, uploads, spaces, ",".join(map(str, where[customer])))
+        for customer, (uploads, spaces) in loads.items()
+    ]
+
+
+def assignment_item(assignment: Assignment, *, include: Sequence[str], at: str) -> dict[str, Any]:
+    """The record of *assignment* in DynamoDB's wire format, assigned and updated *at*.
+
+    ``filter`` is the include filter joined by commas, or NULL when there is none.
+    """
+    joined = ",".join(include)
+    return {
+        "customer": {"S": assignment.customer},
+        "status": {"S": PENDING},
+        "totalSpaces": {"N": str(assignment.spaces)},
+        "completedSpaces": {"N": "0"},
+        "totalUploads": {"N": str(assignment.uploads)},
+        "completedUploads": {"N": "0"},
+        "instanceId": {"S": assignment.instance_id},
+        "filter": {"S": joined} if joined else {"NULL": True},
+        "assignedAt": {"S": at},
+        "updatedAt": {"S": at},
+    }
+
+
+async def check_assignments_table(client: Any, table: str) -> None:
+    """Fail early, in one line, if *table* is missing or not keyed by ``customer``."""
+    reply = await call_with_retry(
+        PREFLIGHT_POLICY,
+        lambda: client.describe_table(TableName=table),
+        what=f"DescribeTable {table}",
+    )
+    schema = {k["AttributeName"]: k["KeyType"] for k in reply["Table"]["KeySchema"]}
+    if schema != ASSIGNMENT_KEYS:
+        raise TableSchemaMismatch(
+            f"table {table} has key schema {schema}, expected {ASSIGNMENT_KEYS}: "
+            "check --assignments-table"
+        )
+
+
+async def write_assignments(
+    client: BatchWriteClient,
+    table: str,
+    plan: Plan,
+    *,
+    include: Sequence[str],
+    at: str,
+    policy: RetryPolicy = DEFAULT_POLICY,
+    retry: BatchRetry = DEFAULT_BATCH_RETRY,
+    concurrency: int = WRITE_CONCURRENCY,
+) -> int:
+    """Put one ``pending`` record per customer of *plan* into *table*; return how many.
+
+    Each BatchWriteItem call runs under *policy* (throttling, 5xx, timeouts);
+    the items a reply leaves unprocessed are resent under *retry* until none
+    are left.
+    """
+    what = f"BatchWriteItem on {table}"
+
+    async def send(request: WriteRequests) -> dict[str, Any]:
+        reply: dict[str, Any] = await call_with_retry(
+            policy, lambda: client.batch_write_item(RequestItems=request), what=what
+        )
+        return reply
+
+    records = assignments(plan)
+    puts = ((table, assignment_item(a, include=include, at=at)) for a in records)
+    await batch_write(send, batch_requests(puts), what=what, retry=retry, concurrency=concurrency)
+    return len(records)

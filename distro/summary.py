@@ -1,0 +1,395 @@
+"""The analysis and the plan as plain data: the one source of every number distro shows.
+
+``summarize`` turns what a run found into frozen records. The rich report reads
+them, and ``--json`` prints them as they are (keys in camelCase, like the
+instance files), so the screen and the JSON cannot disagree.
+
+Cost: the fleet is paid until its last instance finishes, so a plan costs
+instances x critical-path hours x the hourly price of one instance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from distro.balance import CustomerLoad, Plan, balance, order
+from distro.emit import timestamp
+from distro.pipeline import Outcome, Tally
+from distro.settings import Throughput
+
+DEFAULT_TOP = 20
+DEFAULT_HOURLY_COST = 0.10  # US dollars per instance-hour
+ESTIMATE_WORKERS = (5, 10, 15, 20)
+SIZING_INSTANCES = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20)
+# (label, least uploads, most uploads or None for no limit), as the operators asked for them.
+UPLOAD_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
+    ("0", 0, 0),
+    ("1-10", 1, 10),
+    ("11-100", 11, 100),
+    ("101-1,000", 101, 1_000),
+    ("1,001-10,000", 1_001, 10_000),
+    ("10,001-100,000", 10_001, 100_000),
+    ("100,001+", 100_001, None),
+)
+# DynamoDB on-demand list price: $0.125 per million read request units (us-east-1,
+# since the price cut of November 2024). Other regions cost up to about 30% more.
+USD_PER_READ_UNIT = 0.125 / 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Assumptions:
+    """The rates the estimates use."""
+
+    workers_per_instance: int
+    uploads_per_minute: float
+    instance_hourly_cost: float
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Customers, uploads and spaces of the planned customers.
+
+    *spaces* counts distinct spaces, empty ones included; *spaces_with_uploads*
+    counts per customer, like the instance files' ``estimatedSpaces``.
+    """
+
+    customers: int
+    uploads: int
+    spaces: int
+    spaces_with_uploads: int
+    empty_spaces: int
+    empty_space_share: float
+    average_uploads_per_customer: float
+    average_spaces_per_customer: float  # spaces with uploads
+
+
+@dataclass(frozen=True, slots=True)
+class DataQuality:
+    """What the data and the filters left out or counted more than once."""
+
+    rows_scanned: int
+    rows_without_customer: int
+    skipped_customers: int
+    filtered_customers: int
+    below_min_uploads: int
+    shared_spaces: int
+    double_counted_uploads: int
+    spaces_counted: int
+    spaces_resumed: int
+    read_units: float
+    read_cost_usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class TopCustomer:
+    """One of the customers with the most uploads, and the instances it went to (if planned)."""
+
+    rank: int
+    customer: str
+    uploads: int
+    share: float
+    spaces: int
+    instances: tuple[int, ...]  # more than one for a customer split across instances
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """Customers whose uploads lie in [*min_uploads*, *max_uploads*] (None: no upper limit)."""
+
+    label: str
+    min_uploads: int
+    max_uploads: int | None
+    customers: int
+    uploads: int
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceLoad:
+    """One instance of the plan; *hours* at the assumed workers per instance."""
+
+    instance_id: int
+    customers: int
+    uploads: int
+    share: float
+    spaces: int
+    hours: float
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """How long the plan takes and what the fleet costs with *workers* per instance."""
+
+    workers_per_instance: int
+    critical_path_hours: float
+    fleet_cost_usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class Whale:
+    """A customer (or, split, one of its spaces) that alone holds more than the fair share.
+
+    *hours*: what it alone needs on one instance, which no plan can beat.
+    *saturation*: ceil(total uploads / its uploads), the instance count from
+    which the fair share is no larger than it, so more instances do not shorten
+    the critical path.
+    """
+
+    customer: str
+    uploads: int
+    space: str | None = None
+    hours: float = 0.0
+    saturation: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSummary:
+    """The plan for N instances and how good it is."""
+
+    instances: tuple[InstanceLoad, ...]
+    min_uploads: int
+    max_uploads: int
+    fair_share: float
+    lower_bound: float
+    gap: float  # the plan above the lower bound, as a fraction
+    critical_path_hours: float
+    fleet_cost_usd: float
+    whale: Whale | None
+    estimates: tuple[Estimate, ...]
+    split_large: bool = False  # --split-large-customers was given
+    split_customers: tuple[str, ...] = ()  # the customers planned space by space
+
+
+@dataclass(frozen=True, slots=True)
+class SizingRow:
+    """What *instances* instances would give, without a plan asked for."""
+
+    instances: int
+    max_uploads: int
+    gap: float
+    critical_path_hours: float
+    fleet_cost_usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class Outputs:
+    """What the run wrote."""
+
+    files: tuple[str, ...]
+    assignments_table: str | None
+    assignment_records: int
+    report_html: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Everything the report shows, as plain data; *plan* or *sizing*, never both."""
+
+    generated_at: str
+    assumptions: Assumptions
+    totals: Totals
+    data_quality: DataQuality
+    top_customers: tuple[TopCustomer, ...]
+    histogram: tuple[Bucket, ...]
+    plan: PlanSummary | None
+    sizing: tuple[SizingRow, ...]
+    outputs: Outputs
+
+
+def summarize(
+    outcome: Outcome,
+    *,
+    throughput: Throughput,
+    hourly_cost: float = DEFAULT_HOURLY_COST,
+    top: int = DEFAULT_TOP,
+    assignments_table: str | None = None,
+    report_html: Path | None = None,
+    generated_at: str | None = None,
+) -> Summary:
+    """Everything worth showing about *outcome*, with estimates at *throughput* and *hourly_cost*.
+
+    *top* customers by uploads are listed.
+    """
+    tally, plan = outcome.tally, outcome.plan
+    return Summary(
+        generated_at=generated_at or timestamp(),
+        assumptions=Assumptions(
+            throughput.workers_per_instance, throughput.uploads_per_minute, hourly_cost
+        ),
+        totals=_totals(tally),
+        data_quality=_data_quality(tally),
+        top_customers=_top(tally, plan, top),
+        histogram=histogram(tally.customers),
+        plan=_plan(plan, throughput, hourly_cost) if plan is not None else None,
+        sizing=_sizing(tally, throughput, hourly_cost) if plan is None else (),
+        outputs=Outputs(
+            tuple(str(f) for f in outcome.files),
+            assignments_table,
+            outcome.assignments,
+            str(report_html) if report_html is not None else None,
+        ),
+    )
+
+
+def to_json(summary: Summary) -> bytes:
+    """*summary* as one indented JSON document, keys in camelCase, ending in a newline."""
+    return orjson.dumps(_camel(dataclasses.asdict(summary)), option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def _camel(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_camel_key(k): _camel(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_camel(v) for v in value]
+    return value
+
+
+def _camel_key(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(word.title() for word in rest)
+
+
+def histogram(customers: Sequence[CustomerLoad]) -> tuple[Bucket, ...]:
+    """Customers and their uploads per bucket of ``UPLOAD_BUCKETS``."""
+    counts = [0] * len(UPLOAD_BUCKETS)
+    uploads = [0] * len(UPLOAD_BUCKETS)
+    for customer in customers:
+        index = next(
+            i
+            for i, (_, _, most) in enumerate(UPLOAD_BUCKETS)
+            if most is None or customer.uploads <= most
+        )
+        counts[index] += 1
+        uploads[index] += customer.uploads
+    return tuple(
+        Bucket(label, least, most, counts[i], uploads[i])
+        for i, (label, least, most) in enumerate(UPLOAD_BUCKETS)
+    )
+
+
+def _ratio(part: float, whole: float) -> float:
+    return part / whole if whole else 0.0
+
+
+def _hours(throughput: Throughput, uploads: float) -> float:
+    return throughput.days(uploads) * 24
+
+
+def _totals(tally: Tally) -> Totals:
+    customers = len(tally.customers)
+    return Totals(
+        customers=customers,
+        uploads=tally.total_uploads,
+        spaces=tally.planned_spaces,
+        spaces_with_uploads=tally.total_spaces,
+        empty_spaces=tally.empty_spaces,
+        empty_space_share=_ratio(tally.empty_spaces, tally.planned_spaces),
+        average_uploads_per_customer=_ratio(tally.total_uploads, customers),
+        average_spaces_per_customer=_ratio(tally.total_spaces, customers),
+    )
+
+
+def _data_quality(tally: Tally) -> DataQuality:
+    return DataQuality(
+        rows_scanned=tally.rows_scanned,
+        rows_without_customer=tally.orphan_rows,
+        skipped_customers=len(tally.skipped),
+        filtered_customers=len(tally.filtered),
+        below_min_uploads=len(tally.below_min_uploads),
+        shared_spaces=len(tally.shared_spaces),
+        double_counted_uploads=tally.double_counted_uploads,
+        spaces_counted=tally.spaces_counted,
+        spaces_resumed=tally.spaces_resumed,
+        read_units=tally.read_units,
+        read_cost_usd=tally.read_units * USD_PER_READ_UNIT,
+    )
+
+
+def _top(tally: Tally, plan: Plan | None, top: int) -> tuple[TopCustomer, ...]:
+    where: dict[str, list[int]] = {}
+    for instance in plan.instances if plan else ():
+        for unit in (*instance.customers, *instance.split_spaces):
+            ids = where.setdefault(unit.customer, [])
+            if instance.instance_id not in ids:
+                ids.append(instance.instance_id)
+    total = tally.total_uploads
+    return tuple(
+        TopCustomer(
+            rank,
+            c.customer,
+            c.uploads,
+            _ratio(c.uploads, total),
+            c.spaces,
+            tuple(where.get(c.customer, ())),
+        )
+        for rank, c in enumerate(order(tally.customers)[:top], start=1)
+    )
+
+
+def _plan(plan: Plan, throughput: Throughput, hourly_cost: float) -> PlanSummary:
+    loads = [i.uploads for i in plan.instances]
+    estimates = [
+        _estimate(plan, Throughput(workers, throughput.uploads_per_minute), hourly_cost)
+        for workers in sorted({*ESTIMATE_WORKERS, throughput.workers_per_instance})
+    ]
+    chosen = _estimate(plan, throughput, hourly_cost)
+    whale = plan.whale
+    return PlanSummary(
+        instances=tuple(
+            InstanceLoad(
+                i.instance_id,
+                len({u.customer for u in (*i.customers, *i.split_spaces)}),
+                i.uploads,
+                _ratio(i.uploads, plan.total_uploads),
+                i.spaces,
+                _hours(throughput, i.uploads),
+            )
+            for i in plan.instances
+        ),
+        min_uploads=min(loads),
+        max_uploads=max(loads),
+        fair_share=plan.fair_share,
+        lower_bound=plan.lower_bound,
+        gap=plan.gap,
+        critical_path_hours=chosen.critical_path_hours,
+        fleet_cost_usd=chosen.fleet_cost_usd,
+        whale=(
+            Whale(
+                whale.customer,
+                whale.uploads,
+                whale.space,
+                _hours(throughput, whale.uploads),
+                plan.saturation,
+            )
+            if whale
+            else None
+        ),
+        estimates=tuple(estimates),
+        split_large=plan.split_large,
+        split_customers=plan.split_customers,
+    )
+
+
+def _estimate(plan: Plan, throughput: Throughput, hourly_cost: float) -> Estimate:
+    hours = _hours(throughput, plan.makespan)
+    return Estimate(
+        throughput.workers_per_instance, hours, len(plan.instances) * hours * hourly_cost
+    )
+
+
+def _sizing(tally: Tally, throughput: Throughput, hourly_cost: float) -> tuple[SizingRow, ...]:
+    rows = []
+    for n in SIZING_INSTANCES:
+        plan = balance(tally.customers, n, split=tally.space_counts)
+        estimate = _estimate(plan, throughput, hourly_cost)
+        rows.append(
+            SizingRow(
+                n, plan.makespan, plan.gap, estimate.critical_path_hours, estimate.fleet_cost_usd
+            )
+        )
+    return tuple(rows)

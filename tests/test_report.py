@@ -1,0 +1,396 @@
+"""The analysis: one summary behind the report, the JSON and the HTML, every number from the truth."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from rich.console import Console
+
+from distro.balance import CustomerLoad, balance
+from distro.dataset import Dataset
+from distro.pipeline import Outcome, Tally
+from distro.report import render
+from distro.settings import Tables, Throughput
+from distro.summary import (
+    ESTIMATE_WORKERS,
+    UPLOAD_BUCKETS,
+    Summary,
+    histogram,
+    summarize,
+    to_json,
+)
+
+ALICE = CustomerLoad("did:mailto:example.org:alice", 9_000, 3)
+BOB = CustomerLoad("did:mailto:gmail.com:bob", 2_500, 2)
+CAROL = CustomerLoad("did:mailto:storacha.network:carol", 2_500, 1)
+DAN = CustomerLoad("did:mailto:proton.me:dan", 0, 0)
+
+
+def distro(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "distro", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+def table_args(tables: Tables) -> list[str]:
+    assert tables.endpoint_url is not None
+    return [
+        *("--endpoint-url", tables.endpoint_url),
+        *("--consumer-table", tables.consumer, "--upload-table", tables.upload),
+        "--quiet",
+    ]
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
+    assert result.returncode == code, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("Error: ")
+    assert all(word in line for word in words), line
+
+
+def read_plan(directory: Path) -> dict[int, dict[str, Any]]:
+    files = directory.glob("instance-*-customers.json")
+    return {int(p.name.split("-")[1]): orjson.loads(p.read_bytes()) for p in files}
+
+
+# The buckets the operators asked for, by their largest value, written out again here.
+PLAIN_BUCKETS = (
+    (0, "0"),
+    (10, "1-10"),
+    (100, "11-100"),
+    (1_000, "101-1,000"),
+    (10_000, "1,001-10,000"),
+    (100_000, "10,001-100,000"),
+)
+
+
+def bucket_of(uploads: int) -> str:
+    """The histogram bucket of *uploads*, found plainly."""
+    for most, label in PLAIN_BUCKETS:
+        if uploads <= most:
+            return label
+    return "100,001+"
+
+
+def tally_of(*customers: CustomerLoad, **extra: Any) -> Tally:
+    fields: dict[str, Any] = {
+        "below_min_uploads": frozenset(),
+        "skipped": frozenset({"did:mailto:mailslurp.com:ci"}),
+        "filtered": frozenset(),
+        "orphan_rows": 2,
+        "shared_spaces": frozenset({"S"}),
+        "double_counted_uploads": 7,
+        "planned_spaces": 8,
+        "empty_spaces": 2,
+        "rows_scanned": 12,
+        "spaces_counted": 8,
+        "spaces_resumed": 0,
+        "read_units": 40.0,
+    }
+    fields.update(extra)
+    return Tally(customers=tuple(customers), **fields)
+
+
+def outcome_of(tally: Tally, instances: int | None) -> Outcome:
+    plan = balance(tally.customers, instances) if instances else None
+    return Outcome(tally, plan, ())
+
+
+def recorded(summary: Summary, *, terminal: bool) -> str:
+    console = Console(file=io.StringIO(), force_terminal=terminal, width=120, record=True)
+    render(console, summary)
+    return console.export_text()
+
+
+# --- the summary, without a database ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "uploads",
+    [0, 1, 10, 11, 100, 101, 1_000, 1_001, 10_000, 10_001, 100_000, 100_001, 7_405_764],
+)
+def test_histogram_bucket_edges(uploads: int) -> None:
+    buckets = histogram([CustomerLoad("did:mailto:x:y", uploads, 1)])
+    assert [b.label for b in buckets] == [label for label, _, _ in UPLOAD_BUCKETS]
+    (hit,) = [b for b in buckets if b.customers]
+    assert hit.label == bucket_of(uploads)
+    assert hit.uploads == uploads
+    assert hit.min_uploads <= uploads
+    assert hit.max_uploads is None or uploads <= hit.max_uploads
+
+
+def test_plan_estimates_and_cost() -> None:
+    summary = summarize(
+        outcome_of(tally_of(ALICE, BOB, CAROL, DAN), 2),
+        throughput=Throughput(12, 27.0),
+        hourly_cost=0.5,
+        top=3,
+    )
+    plan = summary.plan
+    assert plan is not None
+    assert summary.sizing == ()
+    # 9,000 uploads on the busiest instance, 12 workers at 27 uploads a minute each.
+    assert plan.critical_path_hours == pytest.approx(9_000 / 12 / 27 / 60)
+    # The fleet is paid until the last instance finishes: N x critical path x price.
+    assert plan.fleet_cost_usd == pytest.approx(2 * plan.critical_path_hours * 0.5)
+    assert [e.workers_per_instance for e in plan.estimates] == sorted({*ESTIMATE_WORKERS, 12})
+    for estimate in plan.estimates:
+        hours = 9_000 / estimate.workers_per_instance / 27 / 60
+        assert estimate.critical_path_hours == pytest.approx(hours)
+        assert estimate.fleet_cost_usd == pytest.approx(2 * hours * 0.5)
+    assert plan.whale is not None
+    assert plan.whale.customer == ALICE.customer
+    assert [i.uploads for i in plan.instances] == [9_000, 5_000]
+    assert [i.customers for i in plan.instances] == [1, 3]
+    # Ties by DID; the instance each went to is named.
+    assert [(c.rank, c.customer, c.instances) for c in summary.top_customers] == [
+        (1, ALICE.customer, (1,)),
+        (2, BOB.customer, (2,)),
+        (3, CAROL.customer, (2,)),
+    ]
+    assert summary.top_customers[0].share == pytest.approx(9_000 / 14_000)
+
+
+def test_totals_and_data_quality() -> None:
+    summary = summarize(outcome_of(tally_of(ALICE, BOB, CAROL, DAN), None), throughput=Throughput())
+    totals = summary.totals
+    assert (totals.customers, totals.uploads, totals.spaces_with_uploads) == (4, 14_000, 6)
+    assert (totals.spaces, totals.empty_spaces, totals.empty_space_share) == (8, 2, 0.25)
+    assert totals.average_uploads_per_customer == 3_500
+    assert totals.average_spaces_per_customer == 1.5
+    quality = summary.data_quality
+    assert (quality.rows_without_customer, quality.skipped_customers) == (2, 1)
+    assert (quality.shared_spaces, quality.double_counted_uploads) == (1, 7)
+    assert summary.plan is None
+    assert [row.instances for row in summary.sizing][:3] == [1, 2, 3]
+    one = summary.sizing[0]
+    assert one.fleet_cost_usd == pytest.approx(one.critical_path_hours * 0.10)
+
+
+def test_nothing_found_still_summarizes() -> None:
+    tally = tally_of(planned_spaces=0, empty_spaces=0, shared_spaces=frozenset())
+    summary = summarize(outcome_of(tally, 3), throughput=Throughput())
+    assert summary.totals.empty_space_share == 0.0
+    assert summary.totals.average_uploads_per_customer == 0.0
+    assert summary.top_customers == ()
+    assert sum(b.customers for b in summary.histogram) == 0
+    document = orjson.loads(to_json(summary))
+    assert document["plan"]["gap"] == 0.0
+    assert "Customer Distribution Analysis" in recorded(summary, terminal=False)
+
+
+def test_json_keys_are_camel_case() -> None:
+    summary = summarize(outcome_of(tally_of(ALICE, BOB), 2), throughput=Throughput(), top=1)
+    document = orjson.loads(to_json(summary))
+    assert document["totals"]["emptySpaceShare"] == 0.25
+    assert document["dataQuality"]["doubleCountedUploads"] == 7
+    assert document["topCustomers"] == [
+        {
+            "rank": 1,
+            "customer": ALICE.customer,
+            "uploads": 9_000,
+            "share": 9_000 / 11_500,
+            "spaces": 3,
+            "instances": [1],
+        }
+    ]
+    assert document["plan"]["estimates"][0]["workersPerInstance"] == 5
+    assert document["outputs"] == {
+        "files": [],
+        "assignmentsTable": None,
+        "assignmentRecords": 0,
+        "reportHtml": None,
+    }
+
+    def keys(value: Any) -> set[str]:
+        if isinstance(value, dict):
+            return set(value) | {k for v in value.values() for k in keys(v)}
+        if isinstance(value, list):
+            return {k for v in value for k in keys(v)}
+        return set()
+
+    assert not {k for k in keys(document) if "_" in k}
+
+
+# --- the rendered report ---------------------------------------------------------
+
+
+def test_report_draws_bars_and_says_how_cost_is_counted() -> None:
+    summary = summarize(outcome_of(tally_of(ALICE, BOB, CAROL, DAN), 2), throughput=Throughput())
+    plain = recorded(summary, terminal=False)
+    assert "#" * 40 in plain  # the busiest instance fills its bar
+    assert "\u2588" not in plain
+    assert "every instance runs until the last one finishes" in " ".join(plain.split())
+    assert "Top 4 Customers by Uploads" in plain
+    assert "Uploads counted twice because of them" in plain
+    terminal = recorded(summary, terminal=True)
+    assert "\u2588" * 40 in terminal
+
+
+def test_top_zero_hides_the_list() -> None:
+    summary = summarize(outcome_of(tally_of(ALICE, BOB), None), throughput=Throughput(), top=0)
+    assert summary.top_customers == ()
+    assert "Customers by Uploads" in recorded(summary, terminal=False)
+    assert "Top " not in recorded(summary, terminal=False)
+
+
+# --- the command line -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--top", "-1"], ["--top", "-1"]),
+        (["--instance-hourly-cost", "-0.5"], ["--instance-hourly-cost", "-0.5"]),
+    ],
+)
+def test_bad_report_options_are_usage_errors(args: list[str], words: list[str]) -> None:
+    assert_one_line_error(distro("analyze", *args), 2, *words)
+
+
+def test_unwritable_html_path_fails_before_counting(tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "report.html"
+    # No endpoint answers on port 9: the HTML check must fail before any table is read.
+    result = distro("analyze", "--endpoint-url", "http://127.0.0.1:9", "--report-html", target)
+    assert_one_line_error(result, 1, str(target), "--report-html")
+
+
+def planned_spaces(dataset: Dataset, planned: set[str]) -> dict[str, set[str]]:
+    """Each space of a planned customer, with its planned claimants."""
+    claimants: dict[str, set[str]] = {}
+    for row in dataset.consumer_rows:
+        if row.customer in planned:
+            claimants.setdefault(row.space, set()).add(row.customer)
+    return claimants
+
+
+@pytest.mark.db
+def test_analyze_json_equals_the_truth(loaded: tuple[Dataset, Tables], tmp_path: Path) -> None:
+    dataset, tables = loaded
+    truth = dataset.truth()
+    result = distro("analyze", *table_args(tables), "--output-dir", tmp_path, "--json")
+    assert result.returncode == 0, result.stderr
+    assert "Customer Distribution Analysis" not in result.stdout + result.stderr
+    document = orjson.loads(result.stdout)  # stdout is the document and nothing else
+
+    uploads = dict(truth.uploads_by_customer)
+    totals = document["totals"]
+    assert totals["customers"] == len(uploads)
+    assert totals["uploads"] == truth.total_uploads
+    assert totals["spacesWithUploads"] == sum(truth.spaces_with_uploads_by_customer.values())
+    claimants = planned_spaces(dataset, set(uploads))
+    assert totals["spaces"] == len(claimants)
+    empty = sum(1 for s in claimants if dataset.uploads[s] == 0)
+    assert totals["emptySpaces"] == empty
+    assert totals["emptySpaceShare"] == pytest.approx(empty / len(claimants))
+    assert totals["averageUploadsPerCustomer"] == pytest.approx(truth.total_uploads / len(uploads))
+
+    # The histogram is a plain recount of the truth, and covers every customer once.
+    recount = Counter(bucket_of(n) for n in uploads.values())
+    buckets = document["histogram"]
+    assert {b["label"]: b["customers"] for b in buckets} == {
+        label: recount[label] for label, _, _ in UPLOAD_BUCKETS
+    }
+    assert sum(b["customers"] for b in buckets) == totals["customers"]
+    assert sum(b["uploads"] for b in buckets) == truth.total_uploads
+
+    ranked = sorted(uploads.items(), key=lambda kv: (-kv[1], kv[0]))[:20]
+    assert [(c["customer"], c["uploads"]) for c in document["topCustomers"]] == ranked
+    assert all(c["instances"] == [] for c in document["topCustomers"])  # no plan asked for
+
+    quality = document["dataQuality"]
+    assert quality["rowsScanned"] == len(dataset.consumer_rows)
+    assert quality["rowsWithoutCustomer"] == truth.orphan_rows
+    assert quality["skippedCustomers"] == len(truth.skipped_customers)
+    assert quality["filteredCustomers"] == 0
+    shared = {s: who for s, who in claimants.items() if len(who) > 1}
+    assert shared, "the dataset has spaces claimed twice"
+    assert quality["sharedSpaces"] == len(shared)
+    assert quality["doubleCountedUploads"] == sum(
+        dataset.uploads[s] * (len(who) - 1) for s, who in shared.items()
+    )
+    assert document["plan"] is None
+    assert document["sizing"][0]["instances"] == 1
+    assert document["sizing"][0]["maxUploads"] == truth.total_uploads
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.db
+def test_generate_json_and_html(loaded: tuple[Dataset, Tables], tmp_path: Path) -> None:
+    dataset, tables = loaded
+    truth = dataset.truth()
+    out, page = tmp_path / "state", tmp_path / "report.html"
+    result = distro(
+        "generate",
+        "--instances",
+        "4",
+        *table_args(tables),
+        "--output-dir",
+        out,
+        "--json",
+        "--top",
+        "5",
+        "--instance-hourly-cost",
+        "0.25",
+        "--report-html",
+        page,
+    )
+    assert result.returncode == 0, result.stderr
+    document = orjson.loads(result.stdout)
+    assert "Wrote 4 instance files" in result.stderr
+    assert f"Saved the report as HTML to {page}" in result.stderr
+
+    files = read_plan(out)
+    plan = document["plan"]
+    assert [i["uploads"] for i in plan["instances"]] == [
+        files[n]["estimatedUploads"] for n in sorted(files)
+    ]
+    assert sum(i["uploads"] for i in plan["instances"]) == truth.total_uploads
+    assert plan["maxUploads"] == max(f["estimatedUploads"] for f in files.values())
+    chosen = next(e for e in plan["estimates"] if e["workersPerInstance"] == 10)
+    assert chosen["criticalPathHours"] == pytest.approx(plan["maxUploads"] / 10 / 27 / 60)
+    assert chosen["fleetCostUsd"] == pytest.approx(4 * chosen["criticalPathHours"] * 0.25)
+    assert document["sizing"] == []
+    top = document["topCustomers"]
+    assert len(top) == 5
+    for customer in top:
+        (where,) = customer["instances"]
+        assert customer["customer"] in files[where]["customers"]
+    assert document["outputs"]["files"] == [
+        str(out / f"instance-{n}-customers.json") for n in (1, 2, 3, 4)
+    ]
+
+    html = page.read_text()
+    assert html.startswith("<!DOCTYPE html>")
+    assert "<title>distro report, " in html
+    for number in (truth.total_uploads, len(truth.uploads_by_customer)):
+        assert f"{number:,}" in html
+    assert "Customer Distribution Analysis" in html
+    assert "Instance Distribution" in html
+
+
+@pytest.mark.db
+def test_report_shows_the_analysis(loaded: tuple[Dataset, Tables], tmp_path: Path) -> None:
+    dataset, tables = loaded
+    truth = dataset.truth()
+    result = distro("generate", "--instances", "3", *table_args(tables), "--output-dir", tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = result.stdout
+    for title in (
+        "Customers by Uploads",
+        "Top 20 Customers by Uploads",
+        "Data Quality",
+        "Time and Cost Estimates",
+    ):
+        assert title in report
+    whale, most = max(truth.uploads_by_customer.items(), key=lambda kv: kv[1])
+    assert whale in report
+    assert f"{most:,}" in report
+    assert "#" in report  # bars, in plain text off a terminal
+    assert "\u2588" not in report

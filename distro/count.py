@@ -7,6 +7,9 @@ import asyncio
 from distro.checkpoint import Checkpoint
 from distro.progress import Progress
 from distro.reader import TableReader
+from distro.scan import Census
+
+Job = tuple[int, str]  # a space's number in the census, and its DID
 
 
 async def count_space(reader: TableReader, space: str, progress: Progress) -> int:
@@ -20,6 +23,7 @@ async def count_space(reader: TableReader, space: str, progress: Progress) -> in
         page = await reader.count_page(space, key)
         total += page.count
         progress.read_units += page.read_units
+        progress.queries += 1
         key = page.next_key
         if key is None:
             return total
@@ -27,15 +31,20 @@ async def count_space(reader: TableReader, space: str, progress: Progress) -> in
 
 async def count_worker(
     reader: TableReader,
-    queue: asyncio.Queue[str | None],
+    queue: asyncio.Queue[Job | None],
+    census: Census,
     checkpoint: Checkpoint,
     progress: Progress,
 ) -> None:
-    """Count spaces from *queue* until it yields None, the end of the input."""
-    counts = checkpoint.counts
-    while (space := await queue.get()) is not None:
+    """Count spaces from *queue* until it yields None, the end of the input.
+
+    Each count goes to the *census* (for the totals) and to the *checkpoint*
+    (for a resumed run).
+    """
+    while (job := await queue.get()) is not None:
+        number, space = job
         uploads = await count_space(reader, space, progress)
-        counts[space] = uploads
+        census.set_count(number, uploads)
         checkpoint.record(space, uploads)
         progress.spaces_counted += 1
         progress.uploads_counted += uploads

@@ -10,21 +10,23 @@ one ``DistroError``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from distro.assignments import WRITE_CONCURRENCY, check_assignments_table, write_assignments
 from distro.aws import DEFAULT_POLICY, RetryPolicy, dynamodb_client
 from distro.balance import CustomerLoad, Plan, balance
 from distro.checkpoint import Checkpoint
-from distro.count import count_worker
-from distro.emit import timestamp, write_plan
+from distro.count import Job, count_worker
+from distro.emit import PlanParameters, timestamp, write_plan
 from distro.errors import DistroError, NothingToPlan
+from distro.fastquery import make_reader
 from distro.pacing import PacedReader, TokenBucket
 from distro.progress import Progress
 from distro.reader import SdkReader, TableReader
 from distro.scan import Census, scan_segment
-from distro.settings import CountSettings
+from distro.settings import CountSettings, Throughput
 
 FLUSH_INTERVAL = 1.0  # seconds of counting a killed run can lose
 
@@ -39,11 +41,16 @@ class Tally:
     filtered: frozenset[str]
     orphan_rows: int
     shared_spaces: frozenset[str]  # claimed by two or more planned customers
+    double_counted_uploads: int  # uploads of shared spaces, once per extra planned claimant
+    planned_spaces: int  # distinct spaces of planned customers, empty ones included
     empty_spaces: int
     rows_scanned: int
     spaces_counted: int
     spaces_resumed: int
     read_units: float
+    # With --split-large-customers: each customer above total / split_for, its spaces and
+    # their uploads (see count_uploads); None when splitting was not asked for.
+    space_counts: Mapping[str, Mapping[str, int]] | None = None
 
     @property
     def total_uploads(self) -> int:
@@ -58,11 +65,12 @@ class Tally:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What a run found, the plan it made, and the files it wrote (none for analyze)."""
+    """What a run found, the plan it made, the files and assignment records it wrote."""
 
     tally: Tally
     plan: Plan | None
     files: tuple[Path, ...]
+    assignments: int = 0  # records written to the assignments table
 
 
 async def count_uploads(
@@ -72,11 +80,16 @@ async def count_uploads(
     progress: Progress,
     *,
     flush_interval: float = FLUSH_INTERVAL,
+    split_for: int | None = None,
 ) -> Tally:
-    """Scan, count every space not in *checkpoint*, and total the uploads per customer."""
-    census = Census(settings.customer_filter)
-    counts = checkpoint.counts
-    queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=settings.concurrency * 4)
+    """Scan, count every space not in *checkpoint*, and total the uploads per customer.
+
+    With *split_for* (N), the tally also holds the spaces, and their uploads, of
+    each customer above total / N: those a plan for up to N instances may split.
+    """
+    census = Census(settings.customer_filter, keep_space_dids=split_for is not None)
+    resumed = checkpoint.counts
+    queue: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=settings.concurrency * 4)
     progress.segments = settings.parallel_segments
 
     async def scan(segment: int) -> None:
@@ -84,12 +97,17 @@ async def count_uploads(
             progress.rows_scanned += len(page.rows)
             progress.read_units += page.read_units
             for space, customer in page.rows:
-                if census.add(space, customer):
-                    progress.spaces_found += 1
-                    if space in counts:
-                        progress.spaces_resumed += 1
-                    else:
-                        await queue.put(space)
+                number = census.claim(space, customer)
+                if number < 0:
+                    continue
+                progress.spaces_found += 1
+                assert space is not None  # a new space has a DID
+                uploads = resumed.get(space)
+                if uploads is None:
+                    await queue.put((number, space))
+                else:
+                    census.set_count(number, uploads)
+                    progress.spaces_resumed += 1
         progress.segments_done += 1
 
     async def produce() -> None:
@@ -105,7 +123,7 @@ async def count_uploads(
         async with asyncio.TaskGroup() as group:
             group.create_task(produce())
             workers = [
-                group.create_task(count_worker(reader, queue, checkpoint, progress))
+                group.create_task(count_worker(reader, queue, census, checkpoint, progress))
                 for _ in range(settings.concurrency)
             ]
             finished = asyncio.Event()
@@ -116,7 +134,7 @@ async def count_uploads(
         raise _first_domain_error(group_error) from None
     finally:
         checkpoint.flush()
-    return _tally(census, counts, settings.min_uploads, progress)
+    return _tally(census, settings.min_uploads, progress, split_for=split_for)
 
 
 async def _flush_periodically(
@@ -146,30 +164,30 @@ def _first_domain_error(group: BaseExceptionGroup[BaseException]) -> BaseExcepti
     return group
 
 
-def _tally(census: Census, counts: dict[str, int], min_uploads: int, progress: Progress) -> Tally:
-    loads: list[CustomerLoad] = []
-    below: set[str] = set()
-    for customer, spaces in census.spaces_of.items():
-        space_counts = [counts[s] for s in spaces]
-        load = CustomerLoad(customer, sum(space_counts), sum(1 for n in space_counts if n))
-        if load.uploads >= min_uploads:
-            loads.append(load)
-        else:
-            below.add(customer)
-    planned_spaces = {s for c in loads for s in census.spaces_of[c.customer]}
-    planned = {c.customer for c in loads}
+def _tally(
+    census: Census, min_uploads: int, progress: Progress, *, split_for: int | None = None
+) -> Tally:
+    summary = census.summarize(min_uploads)
+    space_counts = None
+    if split_for is not None:
+        total = sum(c.uploads for c in summary.loads)
+        large = {c.customer for c in summary.loads if c.uploads * split_for > total}
+        space_counts = census.space_counts(large)
     return Tally(
-        customers=tuple(loads),
-        below_min_uploads=frozenset(below),
+        customers=tuple(summary.loads),
+        below_min_uploads=frozenset(summary.below_min_uploads),
         skipped=frozenset(census.skipped),
         filtered=frozenset(census.filtered),
         orphan_rows=census.orphan_rows,
-        shared_spaces=frozenset(s for s, who in census.claimants.items() if len(who & planned) > 1),
-        empty_spaces=sum(1 for s in planned_spaces if counts[s] == 0),
+        shared_spaces=summary.shared_spaces,
+        double_counted_uploads=summary.double_counted_uploads,
+        planned_spaces=summary.planned_spaces,
+        empty_spaces=summary.empty_spaces,
         rows_scanned=progress.rows_scanned,
         spaces_counted=progress.spaces_counted,
         spaces_resumed=progress.spaces_resumed,
         read_units=progress.read_units,
+        space_counts=space_counts,
     )
 
 
@@ -182,11 +200,19 @@ async def run(
     restart: bool = False,
     progress: Progress | None = None,
     policy: RetryPolicy = DEFAULT_POLICY,
+    assignments_table: str | None = None,
+    throughput: Throughput | None = None,
+    split_for: int | None = None,
 ) -> Outcome:
     """Count, plan for *instances* (if given), and write the files when *write*.
 
     The checkpoint in *output_dir* is resumed (or discarded on *restart*) and
-    removed once the run has finished.
+    removed once the run has finished. With *assignments_table* (and *write*),
+    the table is checked before counting and gets one record per customer once
+    the files are committed; if that write fails, the checkpoint stays, so a
+    re-run counts nothing again. With *split_for* (``--split-large-customers``;
+    *instances*, or the most instances the report sizes), customers above the
+    fair share are planned space by space. *throughput* goes into the manifest.
     """
     progress = progress or Progress()
     checkpoint = Checkpoint.open(output_dir, settings, restart=restart)
@@ -194,18 +220,42 @@ async def run(
     async with dynamodb_client(settings.tables, pool_size=pool, policy=policy) as client:
         sdk_reader = SdkReader(client, settings.tables, policy)
         await sdk_reader.check_tables()
-        reader: TableReader = sdk_reader
+        if write and assignments_table is not None:
+            await check_assignments_table(client, assignments_table)
+        # The hot Query loop goes through the lean path when it can sign exactly as the SDK.
+        reader: TableReader = await make_reader(client, settings.tables, policy)
         if settings.max_read_units is not None:
             reader = PacedReader(reader, TokenBucket(settings.max_read_units))
-        tally = await count_uploads(reader, settings, checkpoint, progress)
-    plan = balance(tally.customers, instances) if instances else None
+        tally = await count_uploads(reader, settings, checkpoint, progress, split_for=split_for)
+    plan = balance(tally.customers, instances, split=tally.space_counts) if instances else None
     files: Sequence[Path] = ()
+    records = 0
     if write:
         if plan is None or not tally.customers:
             checkpoint.remove()
             raise NothingToPlan(
                 "no customer is left after the filters: check --filter, --skip and --min-uploads"
             )
-        files = write_plan(output_dir, plan, created_at=timestamp())
+        created_at = timestamp()
+        parameters = PlanParameters(settings, throughput or Throughput(), split_for is not None)
+        files = write_plan(output_dir, plan, created_at=created_at, parameters=parameters)
+        if assignments_table is not None:
+            records = await _assign(settings, plan, assignments_table, created_at, policy)
     checkpoint.remove()
-    return Outcome(tally, plan, tuple(files))
+    return Outcome(tally, plan, tuple(files), records)
+
+
+async def _assign(
+    settings: CountSettings, plan: Plan, table: str, created_at: str, policy: RetryPolicy
+) -> int:
+    async with dynamodb_client(
+        settings.tables, pool_size=WRITE_CONCURRENCY, policy=policy
+    ) as client:
+        return await write_assignments(
+            client,
+            table,
+            plan,
+            include=settings.customer_filter.include,
+            at=created_at,
+            policy=policy,
+        )

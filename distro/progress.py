@@ -20,6 +20,7 @@ class Progress:
     spaces_resumed: int = 0
     spaces_counted: int = 0
     uploads_counted: int = 0
+    queries: int = 0  # Query requests answered, pages of big spaces included
     read_units: float = 0.0
 
     @property

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pytest
 
+from distro.balance import CustomerLoad
 from distro.reader import CountPage, Key, ScanPage
-from distro.scan import Census, scan_segment
+from distro.scan import Census, DidIndex, scan_segment
 from distro.settings import CustomerFilter, Verdict
 
 
@@ -31,6 +34,23 @@ def key(page: int) -> Key:
 
 async def collect(reader: FakeReader, segment: int, total: int) -> list[ScanPage]:
     return [page async for page in scan_segment(reader, segment, total)]
+
+
+def spaces_of(census: Census, candidates: Iterable[str]) -> dict[str, set[str]]:
+    """Each included customer's spaces, checking the census holds none outside *candidates*."""
+    relation: dict[str, set[str]] = {}
+    for space in candidates:
+        for customer in census.customers_of(space):
+            relation.setdefault(customer, set()).add(space)
+    assert census.spaces_per_customer() == {c: len(s) for c, s in relation.items()}
+    return relation
+
+
+def owners(census: Census, candidates: Iterable[str]) -> dict[str, str]:
+    """Each space's first claimant, checking the census holds no space outside *candidates*."""
+    found = {s: owner for s in candidates if (owner := census.owner_of(s)) is not None}
+    assert len(census) == len(found)
+    return found
 
 
 # --- scan_segment --------------------------------------------------------------------------
@@ -92,8 +112,8 @@ def test_rows_without_customer_or_space_are_orphans() -> None:
     assert census.add(None, "did:mailto:a.org:x") is False
     assert census.add(None, None) is False
     assert census.orphan_rows == 3
-    assert census.spaces_of == {}
-    assert census.owner == {}
+    assert spaces_of(census, ["did:key:legacy"]) == {}
+    assert owners(census, ["did:key:legacy"]) == {}
     assert census.verdicts == {}
 
 
@@ -102,8 +122,12 @@ def test_a_space_under_two_providers_is_one_space() -> None:
     assert census.add("did:key:s1", "did:mailto:a.org:x") is True
     assert census.add("did:key:s1", "did:mailto:a.org:x") is False
     assert census.add("did:key:s2", "did:mailto:a.org:x") is True
-    assert census.spaces_of == {"did:mailto:a.org:x": {"did:key:s1", "did:key:s2"}}
-    assert census.owner == {"did:key:s1": "did:mailto:a.org:x", "did:key:s2": "did:mailto:a.org:x"}
+    spaces = ["did:key:s1", "did:key:s2"]
+    assert spaces_of(census, spaces) == {"did:mailto:a.org:x": {"did:key:s1", "did:key:s2"}}
+    assert owners(census, spaces) == {
+        "did:key:s1": "did:mailto:a.org:x",
+        "did:key:s2": "did:mailto:a.org:x",
+    }
     assert census.shared_spaces == set()
     assert census.orphan_rows == 0
 
@@ -115,8 +139,8 @@ def test_a_space_under_two_customers_is_shared_and_counted_once() -> None:
     assert census.add("did:key:s", "did:mailto:b.org:y") is False  # its second provider
     assert census.add("did:key:s", "did:mailto:a.org:x") is False
     assert census.shared_spaces == {"did:key:s"}
-    assert census.owner == {"did:key:s": "did:mailto:a.org:x"}
-    assert census.spaces_of == {
+    assert owners(census, ["did:key:s"]) == {"did:key:s": "did:mailto:a.org:x"}
+    assert spaces_of(census, ["did:key:s"]) == {
         "did:mailto:a.org:x": {"did:key:s"},
         "did:mailto:b.org:y": {"did:key:s"},
     }
@@ -130,8 +154,9 @@ def test_skipped_and_filtered_customers_are_recorded() -> None:
     assert census.add("did:key:s4", "did:mailto:storacha.network:alice") is True
     assert census.skipped == {"did:mailto:mailslurp.com:ci"}
     assert census.filtered == {"did:mailto:gmail.com:bob"}
-    assert census.spaces_of == {"did:mailto:storacha.network:alice": {"did:key:s4"}}
-    assert census.owner == {"did:key:s4": "did:mailto:storacha.network:alice"}
+    spaces = ["did:key:s1", "did:key:s2", "did:key:s3", "did:key:s4"]
+    assert spaces_of(census, spaces) == {"did:mailto:storacha.network:alice": {"did:key:s4"}}
+    assert owners(census, spaces) == {"did:key:s4": "did:mailto:storacha.network:alice"}
     assert census.verdicts == {
         "did:mailto:mailslurp.com:ci": Verdict.SKIPPED,
         "did:mailto:gmail.com:bob": Verdict.FILTERED,
@@ -146,7 +171,7 @@ def test_a_space_of_a_skipped_customer_is_new_for_an_included_one() -> None:
     assert census.add("did:key:s", "did:mailto:mailslurp.net:ci") is False
     assert census.add("did:key:s", "did:mailto:a.org:x") is True
     assert census.shared_spaces == set()
-    assert census.spaces_of == {"did:mailto:a.org:x": {"did:key:s"}}
+    assert spaces_of(census, ["did:key:s"]) == {"did:mailto:a.org:x": {"did:key:s"}}
     assert census.skipped == {"did:mailto:mailslurp.net:ci"}
 
 
@@ -195,7 +220,7 @@ async def test_census_of_scanned_pages() -> None:
         async for page in scan_segment(reader, segment, 2):
             new.extend(space for space, customer in page.rows if census.add(space, customer))
     assert new == ["did:key:s1", "did:key:s2"]
-    assert census.spaces_of == {
+    assert spaces_of(census, ["did:key:s1", "did:key:s2", "did:key:s3", "did:key:legacy"]) == {
         "did:mailto:a.org:x": {"did:key:s1", "did:key:s2"},
         "did:mailto:b.org:y": {"did:key:s2"},
     }
@@ -203,3 +228,99 @@ async def test_census_of_scanned_pages() -> None:
     assert census.orphan_rows == 1
     assert census.skipped == {"did:mailto:mailslurp.biz:ci"}
     assert census.filtered == set()
+
+
+# --- SpaceIndex and the end of a census ----------------------------------------------------
+
+
+def test_did_index_numbers_dids_in_order_first_seen() -> None:
+    index = DidIndex()
+    dids = [f"did:key:z6Mk{n:044d}" for n in range(5000)]  # grows the table several times
+    assert [index.intern(d) for d in dids] == list(range(5000))
+    assert [index.intern(d) for d in reversed(dids)] == list(reversed(range(5000)))
+    assert len(index) == 5000
+    assert [index.find(d) for d in dids[::97]] == list(range(0, 5000, 97))
+    assert index.find("did:key:z6Mk-never-seen") is None
+    assert index.find("") is None
+    assert index.intern("") == 5000  # any string is a key, even an empty one
+
+
+def test_claim_returns_the_number_of_a_new_space_only() -> None:
+    census = Census(CustomerFilter())
+    assert census.claim("did:key:a", "did:mailto:a.org:x") == 0
+    assert census.claim("did:key:b", "did:mailto:b.org:y") == 1
+    assert census.claim("did:key:a", "did:mailto:b.org:y") == -1
+    assert census.claim("did:key:c", "did:mailto:mailslurp.com:ci") == -1
+    assert census.claim("did:key:c", None) == -1
+    assert census.claim("did:key:c", "did:mailto:a.org:x") == 2
+    assert len(census) == 3
+
+
+def counted(census: Census, counts: dict[str, int]) -> None:
+    for space, uploads in counts.items():
+        number = census.number_of(space)
+        assert number is not None
+        census.set_count(number, uploads)
+        assert census.count_of(space) == uploads
+
+
+def test_summary_totals_each_customer_and_counts_a_shared_space_for_each() -> None:
+    census = Census(CustomerFilter())
+    rows = [
+        ("did:key:a1", "did:mailto:a.org:a"),
+        ("did:key:a2", "did:mailto:a.org:a"),
+        ("did:key:a2", "did:mailto:a.org:a"),  # second provider
+        ("did:key:shared", "did:mailto:a.org:a"),
+        ("did:key:shared", "did:mailto:b.org:b"),
+        ("did:key:b-empty", "did:mailto:b.org:b"),
+        ("did:key:ci", "did:mailto:mailslurp.net:ci"),
+        ("did:key:orphan", None),
+    ]
+    for space, customer in rows:
+        census.add(space, customer)
+    assert census.count_of("did:key:a1") is None
+    with pytest.raises(ValueError, match="counted"):
+        census.summarize(0)
+    counted(census, {"did:key:a1": 5, "did:key:a2": 0, "did:key:shared": 7, "did:key:b-empty": 0})
+    summary = census.summarize(0)
+    assert summary.loads == [
+        CustomerLoad("did:mailto:a.org:a", 12, 2),
+        CustomerLoad("did:mailto:b.org:b", 7, 1),
+    ]
+    assert summary.below_min_uploads == set()
+    assert summary.shared_spaces == {"did:key:shared"}
+    assert summary.double_counted_uploads == 7
+    assert summary.planned_spaces == 4
+    assert summary.empty_spaces == 2
+    assert census.spaces_per_customer() == {"did:mailto:a.org:a": 3, "did:mailto:b.org:b": 2}
+
+
+def test_summary_after_min_uploads_keeps_a_space_of_any_planned_claimant() -> None:
+    census = Census(CustomerFilter())
+    for space, customer in [
+        ("did:key:big", "did:mailto:a.org:big"),
+        ("did:key:shared-empty", "did:mailto:a.org:small"),  # owned by the one left out
+        ("did:key:shared-empty", "did:mailto:a.org:big"),
+        ("did:key:small", "did:mailto:a.org:small"),
+    ]:
+        census.add(space, customer)
+    counted(census, {"did:key:big": 50, "did:key:shared-empty": 0, "did:key:small": 3})
+    summary = census.summarize(10)
+    assert summary.loads == [CustomerLoad("did:mailto:a.org:big", 50, 1)]
+    assert summary.below_min_uploads == {"did:mailto:a.org:small"}
+    assert summary.shared_spaces == frozenset()  # only one planned claimant is left
+    assert summary.double_counted_uploads == 0
+    assert summary.planned_spaces == 2  # big, and the shared one through its planned claimant
+    assert summary.empty_spaces == 1
+
+
+def test_a_summarized_census_takes_no_more_rows() -> None:
+    census = Census(CustomerFilter())
+    census.add("did:key:a", "did:mailto:a.org:x")
+    counted(census, {"did:key:a": 4})
+    assert census.summarize(0).loads == [CustomerLoad("did:mailto:a.org:x", 4, 1)]
+    assert census.spaces_per_customer() == {"did:mailto:a.org:x": 1}
+    with pytest.raises(RuntimeError, match="summarized"):
+        census.add("did:key:b", "did:mailto:a.org:x")
+    with pytest.raises(RuntimeError, match="summarized"):
+        census.count_of("did:key:a")

@@ -1,0 +1,75 @@
+"""distro's own counting loop, in a child process, with one reader or the other.
+
+    python -m benchmarks.readers --endpoint URL --reader lean|sdk
+
+runs ``distro.pipeline.count_uploads`` (scan, count, checkpoint; no report)
+on the benchmark tables with the ``LeanReader`` of ``distro.fastquery`` or
+the plain ``SdkReader``, and prints one JSON object: Query requests, wall
+and CPU time of the loop, and what the checkpoint's flushes cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import data
+from benchmarks.scale import TimedCheckpoint
+from distro.aws import DEFAULT_POLICY, dynamodb_client
+from distro.checkpoint import Checkpoint
+from distro.fastquery import make_reader
+from distro.pipeline import count_uploads
+from distro.progress import Progress
+from distro.reader import SdkReader, TableReader
+from distro.settings import CountSettings, Tables
+
+CONCURRENCY = 20
+SEGMENTS = 4
+
+
+async def count(tables: Tables, kind: str, folder: Path) -> dict[str, Any]:
+    """One count of the benchmark tables with the reader *kind*."""
+    settings = CountSettings(tables=tables, concurrency=CONCURRENCY, parallel_segments=SEGMENTS)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    async with dynamodb_client(tables, pool_size=CONCURRENCY + SEGMENTS) as client:
+        reader: TableReader
+        if kind == "lean":
+            reader = await make_reader(client, tables, DEFAULT_POLICY)
+        else:
+            reader = SdkReader(client, tables, DEFAULT_POLICY)
+        checkpoint = TimedCheckpoint(Checkpoint.open(folder, settings, restart=True))
+        progress = Progress()
+        tally = await count_uploads(reader, settings, checkpoint, progress)
+    return {
+        "reader": type(reader).__name__,
+        "requests": progress.queries,
+        "uploads": tally.total_uploads,
+        "loop_wall": time.perf_counter() - wall0,
+        "loop_cpu": time.process_time() - cpu0,
+        "flushes": len(checkpoint.flushes),
+        "flush_seconds": sum(f[2] for f in checkpoint.flushes),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Count once and print the figures as JSON."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.readers")
+    parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--reader", choices=("lean", "sdk"), required=True)
+    args = parser.parse_args(argv)
+    tables = Tables(*data.TABLES, region=data.REGION, endpoint_url=args.endpoint)
+    with tempfile.TemporaryDirectory(prefix="distro-bench-") as folder:
+        result = asyncio.run(count(tables, args.reader, Path(folder)))
+    json.dump(result, sys.stdout)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -299,7 +299,7 @@ def db_table(f: dict[str, Any]) -> list[str]:
         cpu = x["loop_cpu"] if loop else x["process_cpu"]
         lines.append(
             f"| {label} | {wall:.2f} s | {wall / ceiling:.2f}x | {cpu:.2f} s "
-            f"| {cpu / requests * 1000:.3f} ms | {x['peak_rss'] / MB:.0f} MB "
+            f"| {cpu / requests * 1000:.3f} ms | {x['peak_rss'] / MB:.0f} MiB "
             f"| {x['server_cpu']:.2f} s |"
         )
     distro = v["distro"]
@@ -347,7 +347,7 @@ def scale_table(s: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {spaces:,} | {r['customers']:,} | {r['rows']:,} | {r['count_wall']:.1f} s "
             f"| {gross:.1f} µs | {reader:.1f} µs | {gross - reader:.1f} µs "
-            f"| {r['plan_wall']:.2f} s | {r['child_peak_rss'] / MB:.0f} MB | {growth:.0f} B "
+            f"| {r['plan_wall']:.2f} s | {r['child_peak_rss'] / MB:.0f} MiB | {growth:.0f} B "
             f"| {share:.1%} ({len(flushes)} flushes) | {early:.2f} → {late:.2f} |"
         )
     b = s["balancer"]
@@ -395,9 +395,10 @@ NOTES = [
     "pays it once (both tables at once) before counting, the loops and the ceiling do not.",
     "- The benchmark dataset loads at a few hundred items a second into a data folder; the first "
     "`make bench` on a machine takes 10-30 minutes for it, later ones reuse `.cache/bench/`.",
-    "- Peak RSS at 5M spaces moves by up to ±15 % between runs of the same code: the census "
-    "arrays grow by realloc, and how much glibc's heap fragments depends on timing "
-    "(`MALLOC_MMAP_THRESHOLD_=131072` pins it at ~0.80 GB).",
+    "- Peak RSS at 5M spaces varied from 0.67 to 0.95 GiB between runs of the same code until "
+    "the census trimmed the heap (`malloc_trim`) after each big free: its arrays grow by "
+    "realloc and left holes in glibc's heap whose pages stayed resident. Four runs since: "
+    "0.65-0.69 GiB.",
     "- The checkpoint share of the 100k-space run is one final flush of every space in a "
     "one-second run; in a database-bound run (first table) it is a fraction of a percent.",
 ]

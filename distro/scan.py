@@ -5,8 +5,8 @@ distinct space gets a number, and per space number it stores only a 128-bit
 fingerprint of the DID, the first customer that claimed it and its count;
 customers are numbered the same way, and only their DIDs are kept as strings.
 Measured at 5 million spaces and 2 million customers (``make bench``), the
-whole pipeline peaks at 0.69 GB where dicts of DID strings and sets of them
-took 2.0 GB: the census itself is about 60 bytes a space.
+whole pipeline peaks at about 0.7 GB where dicts of DID strings and sets of them
+took 2.1 GB: the census itself is about 60 bytes a space.
 """
 
 from __future__ import annotations

@@ -26,11 +26,16 @@ from typing import Any
 import pytest
 from aiohttp import web
 from faultproxy import ERROR_PREFIX, JSON_TYPE, TARGET_PREFIX, THROTTLE_CODES, FaultProxy, Faults
-from test_cli import DOCUMENT_KEYS, assert_one_line_error, read_plan
+from test_cli import (
+    assert_exact_plan,
+    assert_one_line_error,
+    read_plan,
+    without_created_at,
+)
 
 from distro.aws import dynamodb_client
 from distro.checkpoint import CHECKPOINT_NAME, Checkpoint
-from distro.dataset import Dataset, Truth
+from distro.dataset import Dataset
 from distro.localdb import LocalDynamo
 from distro.settings import CountSettings, CustomerFilter, Tables
 
@@ -122,33 +127,6 @@ def generate_args(tables: Tables, endpoint: str, output_dir: Path, *more: str) -
 
 
 # --- what a correct result looks like -----------------------------------------------------
-
-
-def assert_exact_plan(plan: Mapping[int, Mapping[str, Any]], truth: Truth, instances: int) -> None:
-    """Every included customer once; each file's numbers are the sums of the truth."""
-    assert sorted(plan) == list(range(1, instances + 1))
-    assigned = [c for doc in plan.values() for c in doc["customers"]]
-    assert sorted(assigned) == sorted(truth.uploads_by_customer)
-    for number, doc in plan.items():
-        assert set(doc) == DOCUMENT_KEYS
-        assert doc["instanceId"] == number
-        assert doc["totalCustomers"] == len(doc["customers"])
-        assert doc["estimatedUploads"] == sum(
-            truth.uploads_by_customer[c] for c in doc["customers"]
-        )
-        assert doc["estimatedSpaces"] == sum(
-            truth.spaces_with_uploads_by_customer[c] for c in doc["customers"]
-        )
-    assert sum(doc["estimatedUploads"] for doc in plan.values()) == truth.total_uploads
-    assert sum(doc["estimatedSpaces"] for doc in plan.values()) == sum(
-        truth.spaces_with_uploads_by_customer.values()
-    )
-    created = {doc["createdAt"] for doc in plan.values()}
-    assert len(created) == 1, "the files come from more than one run"
-
-
-def without_created_at(plan: Mapping[int, Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
-    return {n: {k: v for k, v in doc.items() if k != "createdAt"} for n, doc in plan.items()}
 
 
 def assert_only_instance_files(directory: Path, instances: int) -> None:

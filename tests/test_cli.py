@@ -14,14 +14,16 @@ import pytest
 from distro.dataset import Dataset, Truth
 from distro.settings import Tables
 
-DOCUMENT_KEYS = {
+# The keys the migration runner reads, in the order distro writes them.
+RUNNER_KEYS = [
     "instanceId",
     "totalCustomers",
     "estimatedUploads",
     "estimatedSpaces",
     "customers",
     "createdAt",
-}
+]
+DOCUMENT_KEYS = set(RUNNER_KEYS)
 
 
 def distro(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:

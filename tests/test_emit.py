@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from test_cli import RUNNER_KEYS
 
 from distro import emit
 from distro.balance import CustomerLoad, InstancePlan, Plan, balance
@@ -70,14 +71,7 @@ def test_instance_document_has_exactly_the_runner_keys() -> None:
         ),
     )
     document = instance_document(instance, CREATED)
-    assert list(document) == [
-        "instanceId",
-        "totalCustomers",
-        "estimatedUploads",
-        "estimatedSpaces",
-        "customers",
-        "createdAt",
-    ]
+    assert list(document) == RUNNER_KEYS
     assert document == {
         "instanceId": 1,
         "totalCustomers": 2,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from test_cli import DOCUMENT_KEYS, distro, read_plan, table_args
+from test_cli import DOCUMENT_KEYS, RUNNER_KEYS, distro, read_plan, table_args
 
 from distro.balance import CustomerLoad, InstancePlan, balance, split_units
 from distro.dataset import Dataset
@@ -159,14 +159,7 @@ def test_the_split_files_bytes(tmp_path: Path) -> None:
 def test_without_the_flag_the_documents_keep_the_runners_keys(tmp_path: Path) -> None:
     write_plan(tmp_path, balance(LOADS, 3), created_at=CREATED)
     for document in read_plan(tmp_path).values():
-        assert list(document) == [
-            "instanceId",
-            "totalCustomers",
-            "estimatedUploads",
-            "estimatedSpaces",
-            "customers",
-            "createdAt",
-        ]
+        assert list(document) == RUNNER_KEYS
 
 
 # --- the census keeps the spaces of large customers ---------------------------------------------
@@ -308,14 +301,7 @@ def test_generate_without_split_names_the_whale_and_the_flag(
     assert f"From {saturation:,} instances on" in text
     assert "--split-large-customers plans its spaces one by one instead." in text
     for document in read_plan(tmp_path).values():
-        assert list(document) == [
-            "instanceId",
-            "totalCustomers",
-            "estimatedUploads",
-            "estimatedSpaces",
-            "customers",
-            "createdAt",
-        ]
+        assert list(document) == RUNNER_KEYS
 
 
 @pytest.mark.db

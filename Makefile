@@ -1,5 +1,8 @@
 # One entry point for people and CI. Every target installs what it needs.
-PYTHON ?= python3.11
+# The first Python >= 3.11 on the PATH (override: make PYTHON=/path/to/python).
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11 python; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { echo $$p; break; }; \
+	done)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
@@ -10,6 +13,7 @@ install: $(STAMP)
 	$(BIN)/python -m distro.localdb install
 
 $(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "make: no Python 3.11 or newer on the PATH; install one or pass PYTHON=/path/to/python" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

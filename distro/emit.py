@@ -15,6 +15,7 @@ the plan was made from, its totals, and each instance file's SHA-256, so
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -27,6 +28,7 @@ from typing import Any
 import orjson
 
 from distro.balance import InstancePlan, Plan
+from distro.errors import OutputError
 from distro.files import atomic_write, ensure_output_dir, sync_dir, write_synced
 from distro.settings import CountSettings, Throughput
 
@@ -128,28 +130,71 @@ def write_plan(
 
     With *parameters*, the manifest is written in the same commit; without, an
     older manifest is removed with the files it described. Returns the
-    instance files.
+    instance files. An ``OSError`` (a full disk) becomes an ``OutputError``:
+    before the journal, the staged files are removed and the old set stays;
+    after it, the new set is decided and the next run finishes the commit.
     """
     ensure_output_dir(directory)
-    recover(directory)
+    files = _documents(plan, created_at, parameters)
+    try:
+        recover(directory)
+        journal = _stage(directory, files)
+    except OSError as exc:
+        if (directory / JOURNAL_NAME).exists():
+            raise _unfinished(directory, exc) from None
+        _discard_staged(directory, files)
+        raise OutputError(
+            f"cannot write the instance files in {directory}/ ({_cause(exc)}): the previous "
+            "files are unchanged; free some space, then run the same command again"
+        ) from None
+    try:
+        _apply(directory, journal)
+    except OSError as exc:
+        raise _unfinished(directory, exc) from None
+    return [directory / name for name in journal["rename"] if name != MANIFEST_NAME]
+
+
+def _documents(plan: Plan, created_at: str, parameters: PlanParameters | None) -> dict[str, bytes]:
+    """The bytes of every file of the set, by name, the manifest (if any) last."""
     files = {
         instance_file_name(i.instance_id): _json(
             instance_document(i, created_at, split=plan.split_large)
         )
-        for i in plan.instances
+        for i in sorted(plan.instances, key=lambda i: instance_file_name(i.instance_id))
     }
-    names = sorted(files)
     if parameters is not None:
         # Renamed last, so a reader that sees the new manifest sees the new files.
         files[MANIFEST_NAME] = _json(manifest_document(plan, files, parameters, created_at))
-        names.append(MANIFEST_NAME)
+    return files
+
+
+def _stage(directory: Path, files: Mapping[str, bytes]) -> dict[str, list[str]]:
+    """Write *files* under staged names, then the journal that decides the commit."""
     for name, data in files.items():
         write_synced(directory / (name + STAGED_SUFFIX), data)
     stale = sorted(p.name for p in directory.iterdir() if _is_plan_file(p.name))
-    journal = {"rename": names, "remove": [n for n in stale if n not in files]}
+    journal = {"rename": list(files), "remove": [n for n in stale if n not in files]}
     atomic_write(directory / JOURNAL_NAME, orjson.dumps(journal))
-    _apply(directory, journal)
-    return [directory / name for name in names if name != MANIFEST_NAME]
+    return journal
+
+
+def _discard_staged(directory: Path, files: Mapping[str, bytes]) -> None:
+    """Remove what a failed attempt staged, so it does not hold the space it took."""
+    for name in files:
+        with contextlib.suppress(OSError):
+            (directory / (name + STAGED_SUFFIX)).unlink(missing_ok=True)
+
+
+def _unfinished(directory: Path, exc: OSError) -> OutputError:
+    return OutputError(
+        f"cannot finish writing the instance files in {directory}/ ({_cause(exc)}): the new "
+        f"set is decided in {JOURNAL_NAME}; free some space, then run the same command again "
+        "to finish it"
+    )
+
+
+def _cause(exc: OSError) -> str:
+    return exc.strerror or str(exc)
 
 
 def _json(document: Mapping[str, Any]) -> bytes:
@@ -161,14 +206,47 @@ def _is_plan_file(name: str) -> bool:
 
 
 def recover(directory: Path) -> None:
-    """Finish a commit a killed run decided on, or drop the staged files of one it did not."""
+    """Finish a commit a killed run decided on, or drop the staged files of one it did not.
+
+    The journal is only ever written whole (temp file, fsync, rename), so one
+    that is not what ``write_plan`` writes (torn JSON, another shape, a name that
+    is not a plan file, such as ``../x``) means tampering or a damaged disk. It
+    is not applied and not discarded: a half-applied commit may be behind it,
+    and only a person can tell, so it is refused with ``OutputError``.
+    """
     journal_path = directory / JOURNAL_NAME
     if journal_path.exists():
-        _apply(directory, orjson.loads(journal_path.read_bytes()))
+        _apply(directory, _read_journal(journal_path))
     for leftover in directory.glob("*" + STAGED_SUFFIX):
         leftover.unlink()
     for leftover in directory.glob(".*.tmp-*"):  # an atomic_write that a kill cut short
         leftover.unlink()
+
+
+def _read_journal(path: Path) -> dict[str, list[str]]:
+    try:
+        journal = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError:
+        raise _damaged(path, "not JSON") from None
+    if not isinstance(journal, dict) or sorted(journal) != ["remove", "rename"]:
+        raise _damaged(path, "not a commit journal")
+    rename, remove = journal["rename"], journal["remove"]
+    for names in (rename, remove):
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise _damaged(path, "not a commit journal")
+        for name in names:
+            if not _is_plan_file(name):
+                raise _damaged(path, f"{name!r} is not a plan file")
+    if set(rename) & set(remove):
+        raise _damaged(path, "it would remove a file it installs")
+    return journal
+
+
+def _damaged(path: Path, why: str) -> OutputError:
+    return OutputError(
+        f"{path} is damaged ({why}), so the commit it records cannot be finished safely: "
+        "delete it and any *.staged file next to it, then run the same command again"
+    )
 
 
 def _apply(directory: Path, journal: dict[str, list[str]]) -> None:

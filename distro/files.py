@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -11,8 +12,14 @@ from distro.errors import OutputError
 def atomic_write(path: Path, data: bytes) -> None:
     """Replace *path* with *data*: temp file, fsync, rename, fsync of the folder."""
     temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    write_synced(temp, data)
-    os.replace(temp, path)
+    try:
+        write_synced(temp, data)
+        os.replace(temp, path)
+    except OSError:
+        # A disk-full write leaves a partial temp file: do not let it hold the space.
+        with contextlib.suppress(OSError):
+            temp.unlink(missing_ok=True)
+        raise
     sync_dir(path.parent)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -27,6 +29,7 @@ from distro.emit import (
     write_plan,
 )
 from distro.errors import OutputError
+from distro.files import atomic_write
 from distro.settings import CountSettings, CustomerFilter, Tables, Throughput
 
 CREATED = "2026-11-29T16:00:00.000Z"
@@ -213,6 +216,13 @@ def test_the_output_directory_is_created(tmp_path: Path) -> None:
 # --- crashes -------------------------------------------------------------------------------
 
 
+def unfinished_message(directory: Path, cause: str) -> str:
+    return (
+        f"cannot finish writing the instance files in {directory}/ ({cause}): the new set is "
+        f"decided in {JOURNAL_NAME}; free some space, then run the same command again to finish it"
+    )
+
+
 def staged_bytes(instance: InstancePlan, created_at: str) -> bytes:
     return orjson.dumps(instance_document(instance, created_at), option=orjson.OPT_INDENT_2) + b"\n"
 
@@ -264,9 +274,10 @@ def test_a_crash_after_the_first_rename_is_finished_by_recover(
         real_replace(source, target)
 
     monkeypatch.setattr("distro.emit.os.replace", dying_replace)
-    with pytest.raises(OSError, match="killed"):
+    with pytest.raises(OutputError) as failed:
         write_plan(tmp_path, balance(CUSTOMERS, 3), created_at=LATER)
     monkeypatch.undo()
+    assert str(failed.value) == unfinished_message(tmp_path, "killed")
 
     # the state a killed run leaves: journal decided, one file moved, the rest staged
     assert renames == ["instance-1-customers.json"]
@@ -306,6 +317,152 @@ def test_recover_in_a_clean_directory_changes_nothing(tmp_path: Path) -> None:
     write_plan(tmp_path, balance(CUSTOMERS, 2), created_at=CREATED)
     before = snapshot(tmp_path)
     recover(tmp_path)
+    assert snapshot(tmp_path) == before
+
+
+# --- a full disk ----------------------------------------------------------------------------
+
+NO_SPACE = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def unchanged_message(directory: Path) -> str:
+    return (
+        f"cannot write the instance files in {directory}/ (No space left on device): the previous "
+        "files are unchanged; free some space, then run the same command again"
+    )
+
+
+def fail_at_call(monkeypatch: pytest.MonkeyPatch, function: str, failing: int) -> list[int]:
+    """Make ``os.<function>`` raise ENOSPC at its *failing*-th call; returns the call counter."""
+    real = getattr(os, function)
+    calls = [0]
+
+    def failing_call(*args: Any) -> Any:
+        calls[0] += 1
+        if calls[0] == failing:
+            raise NO_SPACE
+        return real(*args)
+
+    monkeypatch.setattr(f"distro.files.os.{function}", failing_call)
+    return calls
+
+
+# Three staged files and the journal: one os.write each, all before the commit is decided.
+@pytest.mark.parametrize("failing", [1, 2, 3, 4])
+def test_a_full_disk_before_the_journal_keeps_the_old_set_and_no_staged_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: int
+) -> None:
+    write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED, parameters=PARAMETERS)
+    old = snapshot(tmp_path)
+    calls = fail_at_call(monkeypatch, "write", failing)
+    with pytest.raises(OutputError) as failed:
+        write_plan(tmp_path, balance(CUSTOMERS, 2), created_at=LATER, parameters=PARAMETERS)
+    monkeypatch.undo()
+    assert calls[0] == failing  # nothing written after the failure
+    assert str(failed.value) == unchanged_message(tmp_path)
+    assert snapshot(tmp_path) == old  # no staged file, no temp file, no journal
+
+
+def test_a_full_disk_at_the_journal_rename_keeps_the_old_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED)
+    old = snapshot(tmp_path)
+    fail_at_call(monkeypatch, "replace", 1)  # the journal's rename is the first
+    with pytest.raises(OutputError) as failed:
+        write_plan(tmp_path, balance(CUSTOMERS, 3), created_at=LATER)
+    monkeypatch.undo()
+    assert str(failed.value) == unchanged_message(tmp_path)
+    assert snapshot(tmp_path) == old
+
+
+def test_a_failed_rename_after_the_journal_is_one_error_and_the_next_write_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED)
+    real_replace = os.replace
+    moved: list[str] = []
+
+    def failing_replace(source: os.PathLike[str], target: os.PathLike[str]) -> None:
+        if str(source).endswith(STAGED_SUFFIX) and moved:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        moved.append(Path(target).name)
+        real_replace(source, target)
+
+    monkeypatch.setattr("distro.emit.os.replace", failing_replace)
+    with pytest.raises(OutputError) as failed:
+        write_plan(tmp_path, balance(CUSTOMERS, 3), created_at=LATER)
+    monkeypatch.undo()
+    assert str(failed.value) == unfinished_message(tmp_path, "Input/output error")
+    assert (tmp_path / JOURNAL_NAME).exists()  # decided: the staged files are kept for it
+
+    write_plan(tmp_path, balance(CUSTOMERS, 3), created_at=LATER)
+    expected = tmp_path.parent / "expected"
+    write_plan(expected, balance(CUSTOMERS, 3), created_at=LATER)
+    assert snapshot(tmp_path) == snapshot(expected)
+
+
+def test_a_partial_atomic_write_is_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fail_at_call(monkeypatch, "fsync", 1)  # the data went out, then the disk failed
+    with pytest.raises(OSError, match="No space left on device"):
+        atomic_write(tmp_path / "state.json", b"{}")
+    monkeypatch.undo()
+    assert names(tmp_path) == []
+
+
+# --- a damaged journal -----------------------------------------------------------------------
+
+DAMAGED = [
+    (b'{"rename": ["instance-1-customers.json"], "remo', "not JSON"),
+    (b"[]", "not a commit journal"),
+    (b'{"rename": ["instance-1-customers.json"]}', "not a commit journal"),
+    (b'{"rename": "instance-1-customers.json", "remove": []}', "not a commit journal"),
+    (b'{"rename": [1], "remove": []}', "not a commit journal"),
+    (b'{"rename": ["../victim"], "remove": []}', "'../victim' is not a plan file"),
+    (b'{"rename": [], "remove": ["../victim"]}', "'../victim' is not a plan file"),
+    (b'{"rename": ["notes.txt"], "remove": []}', "'notes.txt' is not a plan file"),
+    (
+        b'{"rename": ["instance-1-customers.json"], "remove": ["instance-1-customers.json"]}',
+        "it would remove a file it installs",
+    ),
+]
+
+
+def damaged_message(directory: Path, why: str) -> str:
+    return (
+        f"{directory / JOURNAL_NAME} is damaged ({why}), so the commit it records cannot be "
+        "finished safely: delete it and any *.staged file next to it, then run the same command "
+        "again"
+    )
+
+
+@pytest.mark.parametrize(("journal", "why"), DAMAGED)
+def test_a_damaged_journal_is_refused_and_nothing_is_touched(
+    tmp_path: Path, journal: bytes, why: str
+) -> None:
+    folder = tmp_path / "state"
+    write_plan(folder, balance(CUSTOMERS, 5), created_at=CREATED)
+    (folder / ("instance-1-customers.json" + STAGED_SUFFIX)).write_bytes(b"{}\n")
+    (folder / ("victim" + STAGED_SUFFIX)).write_bytes(b"outside the plan\n")
+    (tmp_path / "victim").write_bytes(b"outside the folder\n")
+    (folder / JOURNAL_NAME).write_bytes(journal)
+    before = snapshot(folder)
+
+    with pytest.raises(OutputError) as failed:
+        recover(folder)
+
+    assert str(failed.value) == damaged_message(folder, why)
+    assert snapshot(folder) == before
+    assert (tmp_path / "victim").read_bytes() == b"outside the folder\n"
+
+
+def test_write_plan_refuses_a_damaged_journal_before_staging_anything(tmp_path: Path) -> None:
+    write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED)
+    (tmp_path / JOURNAL_NAME).write_bytes(b'{"rename": ["../x"], "remove": []}')
+    before = snapshot(tmp_path)
+    with pytest.raises(OutputError) as failed:
+        write_plan(tmp_path, balance(CUSTOMERS, 3), created_at=LATER)
+    assert str(failed.value) == damaged_message(tmp_path, "'../x' is not a plan file")
     assert snapshot(tmp_path) == before
 
 
@@ -438,9 +595,10 @@ def test_a_crash_after_the_journal_installs_the_new_manifest(
         real_replace(source, target)
 
     monkeypatch.setattr("distro.emit.os.replace", dying_replace)
-    with pytest.raises(OSError, match="killed"):
+    with pytest.raises(OutputError) as failed:
         write_plan(tmp_path, balance(CUSTOMERS, 3), created_at=LATER, parameters=PARAMETERS)
     monkeypatch.undo()
+    assert str(failed.value) == unfinished_message(tmp_path, "killed")
     # the new files are in place, the old manifest still names five: the journal decides
     assert (tmp_path / JOURNAL_NAME).exists()
     recover(tmp_path)

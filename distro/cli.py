@@ -23,7 +23,8 @@ from distro.aws import DEFAULT_POLICY, RetryPolicy
 from distro.checkpoint import CHECKPOINT_NAME
 from distro.demo import run_demo
 from distro.emit import INSTANCE_FILE, MANIFEST_NAME
-from distro.errors import DistroError, SettingsError
+from distro.errors import DistroError, OutputLocked, SettingsError
+from distro.files import output_lock
 from distro.pipeline import Outcome, run
 from distro.progress import Progress
 from distro.report import check_html_path, render, render_outputs, save_html
@@ -313,12 +314,18 @@ def generate(instances: int, yes: bool, assignments_table: str | None, **options
 def demo(customers: int, instances: int, seed: int, output_dir: Path, quiet: bool) -> None:
     """Run the whole job on a local DynamoDB seeded with a synthetic dataset."""
     require_instances(instances)
-    outcome, throughput = _run_async(
-        run_demo(
-            customers=customers, instances=instances, seed=seed, output_dir=output_dir, quiet=quiet
-        ),
-        output_dir=output_dir,
-    )
+    # Before DynamoDB Local starts and the data loads: a second demo fails at once.
+    with output_lock(output_dir):
+        outcome, throughput = _run_async(
+            run_demo(
+                customers=customers,
+                instances=instances,
+                seed=seed,
+                output_dir=output_dir,
+                quiet=quiet,
+            ),
+            output_dir=output_dir,
+        )
     render(console.stdout, summarize(outcome, throughput=throughput))
 
 
@@ -356,8 +363,15 @@ def _plan_and_report(
     html: Path | None = options["report_html"]
     if html is not None:
         check_html_path(html)  # before the count, not after an hour of it
+    policy = retry_policy(os.environ)  # a usage error: found before the folder is locked
     progress = Progress()
-    with console.show_progress(progress, enabled=not options["quiet"]):
+    # Held from before the checkpoint is opened until the files are committed and the
+    # checkpoint removed. generate asks its question before taking it: a question left
+    # unanswered must not lock the folder, and it only looks at which files are there.
+    with (
+        output_lock(options["output_dir"]),
+        console.show_progress(progress, enabled=not options["quiet"]),
+    ):
         outcome: Outcome = _run_async(
             run(
                 settings=settings,
@@ -366,7 +380,7 @@ def _plan_and_report(
                 write=write,
                 restart=options["restart"],
                 progress=progress,
-                policy=retry_policy(os.environ),
+                policy=policy,
                 assignments_table=assignments_table,
                 throughput=throughput,
                 # Without --instances the report sizes up to max(SIZING_INSTANCES) instances.
@@ -453,6 +467,8 @@ def main(argv: list[str] | None = None) -> None:
         _fail(error.format_message(), EXIT_FAILURE)
     except SettingsError as error:
         _fail(str(error), EXIT_USAGE)
+    except OutputLocked as error:
+        _fail(f"{error}, or pass another --output-dir", EXIT_FAILURE)
     except DistroError as error:
         _fail(str(error), EXIT_FAILURE)
 

@@ -18,6 +18,7 @@ and exit codes.
     │   ├── CheckpointMismatch
     │   └── CheckpointCorrupt
     ├── OutputError            the output directory cannot take the files
+    │   └── OutputLocked       another distro run is using the output directory
     ├── WriteIncomplete        DynamoDB would not take every item of a batch write
     ├── NothingToPlan          every customer was filtered out
     └── LocalDynamoError       DynamoDB Local cannot be installed or started
@@ -80,6 +81,10 @@ class CheckpointCorrupt(CheckpointError):
 
 class OutputError(DistroError):
     """The output directory cannot take the instance files."""
+
+
+class OutputLocked(OutputError):
+    """Another distro run holds the output directory's lock."""
 
 
 class WriteIncomplete(DistroError):

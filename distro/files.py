@@ -1,12 +1,19 @@
-"""Crash-safe file writes: a reader sees the old bytes or the new, never a mix."""
+"""Crash-safe file writes: a reader sees the old bytes or the new, never a mix.
+
+Also the output folder's lock: one run at a time may use a folder.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
-from distro.errors import OutputError
+from distro.errors import OutputError, OutputLocked
+
+LOCK_NAME = ".distro.lock"
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -69,3 +76,56 @@ def ensure_output_dir(directory: Path) -> None:
         raise OutputError(
             f"output directory {directory} is not writable ({exc.strerror}): pass another --output-dir"
         ) from None
+
+
+@contextlib.contextmanager
+def output_lock(directory: Path) -> Iterator[None]:
+    """Hold *directory*'s lock for the ``with`` block, or raise ``OutputLocked`` at once.
+
+    An ``flock`` on ``.distro.lock``, not a file whose existence is the lock:
+    the kernel drops it when the holder dies, so a killed run never blocks the
+    next. The file stays in place: unlinking it could let a run that had
+    opened it lock an orphan while a third run locks a new file of that name.
+    The holder writes its process id into it for the message of the others.
+    """
+    ensure_output_dir(directory)
+    path = directory / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot open the lock file {path} ({exc.strerror}): check its permissions"
+        ) from None
+    try:
+        _lock(fd, path, directory)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _lock(fd: int, path: Path, directory: Path) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _holder(fd)
+        who = f" (process {holder})" if holder else ""
+        raise OutputLocked(
+            f"another distro run{who} is using {directory}/: wait for it to finish"
+        ) from None
+    except OSError as exc:
+        raise OutputError(
+            f"cannot lock {path} ({exc.strerror}): use a folder on a local disk"
+        ) from None
+    # The id only makes the others' message clearer; the lock holds without it.
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        write_all(fd, f"{os.getpid()}\n".encode())
+
+
+def _holder(fd: int) -> str:
+    """The process id the lock's holder wrote, or "" if it has not written it yet."""
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    except OSError:
+        return ""
+    return text if text.isdigit() else ""

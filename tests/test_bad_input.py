@@ -33,6 +33,7 @@ from distro.balance import CustomerLoad, balance
 from distro.checkpoint import CHECKPOINT_NAME, Checkpoint
 from distro.dataset import Dataset
 from distro.emit import write_plan
+from distro.files import LOCK_NAME
 from distro.localdb import LocalDynamo
 from distro.settings import Tables
 
@@ -68,9 +69,10 @@ def generate(tables: Tables, out: Path, *more: str, **env: str) -> Any:
 
 
 def files_of(directory: Path) -> dict[str, bytes]:
-    return (
-        {p.name: p.read_bytes() for p in sorted(directory.iterdir())} if directory.exists() else {}
-    )
+    """What a failed run must leave as it was: every file but the folder's lock, which stays."""
+    if not directory.exists():
+        return {}
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.name != LOCK_NAME}
 
 
 def assert_no_instance_files(directory: Path) -> None:

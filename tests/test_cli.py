@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from distro.dataset import Dataset, Truth
+from distro.files import LOCK_NAME
 from distro.settings import Tables
 
 # The keys the migration runner reads, in the order distro writes them.
@@ -144,6 +145,7 @@ def test_generate_writes_the_exact_plan(loaded: tuple[Dataset, Tables], tmp_path
     plan = read_plan(tmp_path)
     assert sorted(plan) == [1, 2, 3, 4, 5]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
+        LOCK_NAME,
         "distribution.json",
         *(f"instance-{n}-customers.json" for n in range(1, 6)),
     ]  # and no checkpoint left behind
@@ -170,4 +172,4 @@ def test_analyze_writes_no_file(loaded: tuple[Dataset, Tables], tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     assert f"{dataset.truth().total_uploads:,}" in result.stdout
     assert "Instances Needed" in result.stdout
-    assert not out.exists() or list(out.iterdir()) == []
+    assert [p.name for p in out.iterdir()] == [LOCK_NAME]  # the lock stays, nothing else

@@ -36,6 +36,7 @@ from test_cli import (
 from distro.aws import dynamodb_client
 from distro.checkpoint import CHECKPOINT_NAME, Checkpoint
 from distro.dataset import Dataset
+from distro.files import LOCK_NAME
 from distro.localdb import LocalDynamo
 from distro.settings import CountSettings, CustomerFilter, Tables
 
@@ -132,10 +133,16 @@ def generate_args(tables: Tables, endpoint: str, output_dir: Path, *more: str) -
 def assert_only_instance_files(directory: Path, instances: int) -> None:
     """The finished state: the instance files and their manifest, and no checkpoint, journal or staged file.
 
+    The folder's lock file stays: it is never unlinked (see ``files.output_lock``).
+
     A temp file of a killed atomic write (``.<name>.tmp-<pid>``) is tolerated: recovery
     does not remove it yet (test_crash.py has the failing test).
     """
-    names = [p.name for p in directory.iterdir() if not re.search(r"\.tmp-\d+$", p.name)]
+    names = [
+        p.name
+        for p in directory.iterdir()
+        if not re.search(r"\.tmp-\d+$", p.name) and p.name != LOCK_NAME
+    ]
     assert sorted(names) == sorted(
         ["distribution.json", *(f"instance-{n}-customers.json" for n in range(1, instances + 1))]
     )

@@ -11,6 +11,7 @@ from test_cli import DOCUMENT_KEYS, RUNNER_KEYS, distro, read_plan, table_args
 from distro.balance import CustomerLoad, InstancePlan, balance, split_units
 from distro.dataset import Dataset
 from distro.emit import MANIFEST_NAME, instance_document, write_plan
+from distro.files import LOCK_NAME
 from distro.pipeline import run
 from distro.scan import Census
 from distro.settings import CountSettings, CustomerFilter, Tables
@@ -322,4 +323,4 @@ def test_analyze_sizes_with_split(loaded: tuple[Dataset, Tables], tmp_path: Path
     assert plain_rows[20] == whale  # the whale alone sets the finish line
     assert split_rows[20] == largest_space  # split, its largest space does
     assert all(split_rows[n] <= plain_rows[n] for n in plain_rows)
-    assert not out.exists() or list(out.iterdir()) == []
+    assert [p.name for p in out.iterdir()] == [LOCK_NAME]  # the lock stays, nothing else

@@ -2,7 +2,7 @@
 
 The runs here are real processes: the first counts through the fault proxy,
 which holds every Query for a moment so that it is surely still counting when
-the second one starts. Between tests nothing sleeps: the proxy's hold is
+the second one starts. The tests themselves never sleep: the proxy's hold is
 lifted as soon as the second run has been seen to stop.
 """
 

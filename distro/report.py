@@ -154,8 +154,17 @@ def _totals(totals: Totals, plain: bool) -> RenderableType:
         ("Total customers", f"{totals.customers:,}"),
         ("Total uploads", f"{totals.uploads:,}"),
         ("Spaces (distinct, empty ones included)", f"{totals.spaces:,}"),
-        ("Spaces with uploads", f"{totals.spaces_with_uploads:,}"),
-        ("Empty spaces", f"{totals.empty_spaces:,} ({totals.empty_space_share:.1%})"),
+        ("  with uploads (distinct)", f"{totals.distinct_spaces_with_uploads:,}"),
+        (
+            "  empty (distinct)",
+            f"{totals.empty_spaces:,} ({totals.empty_space_share:.1%})",
+        ),
+        # Per customer, a shared space counts once per claimant: a different unit, so
+        # it is a line of its own rather than a part of the distinct spaces above.
+        (
+            "Spaces with uploads, per customer (sum of estimatedSpaces)",
+            f"{totals.space_claims_with_uploads:,}",
+        ),
         ("Average uploads/customer", f"{totals.average_uploads_per_customer:,.0f}"),
         ("Average spaces with uploads/customer", f"{totals.average_spaces_per_customer:,.1f}"),
     ]

@@ -55,18 +55,21 @@ class Assumptions:
 class Totals:
     """Customers, uploads and spaces of the planned customers.
 
-    *spaces* counts distinct spaces, empty ones included; *spaces_with_uploads*
-    counts per customer, like the instance files' ``estimatedSpaces``.
+    *spaces*, *distinct_spaces_with_uploads* and *empty_spaces* count distinct
+    spaces, so the last two add up to the first. *space_claims_with_uploads*
+    counts a shared space once per planned customer claiming it: the sum of
+    the instance files' ``estimatedSpaces``.
     """
 
     customers: int
     uploads: int
     spaces: int
-    spaces_with_uploads: int
+    distinct_spaces_with_uploads: int
     empty_spaces: int
     empty_space_share: float
+    space_claims_with_uploads: int
     average_uploads_per_customer: float
-    average_spaces_per_customer: float  # spaces with uploads
+    average_spaces_per_customer: float  # space claims with uploads
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,9 +289,11 @@ def _totals(tally: Tally) -> Totals:
         customers=customers,
         uploads=tally.total_uploads,
         spaces=tally.planned_spaces,
-        spaces_with_uploads=tally.total_spaces,
+        # Both census figures count distinct spaces, so their difference does too.
+        distinct_spaces_with_uploads=tally.planned_spaces - tally.empty_spaces,
         empty_spaces=tally.empty_spaces,
         empty_space_share=_ratio(tally.empty_spaces, tally.planned_spaces),
+        space_claims_with_uploads=tally.total_spaces,
         average_uploads_per_customer=_ratio(tally.total_uploads, customers),
         average_spaces_per_customer=_ratio(tally.total_spaces, customers),
     )

@@ -16,9 +16,9 @@ from rich.console import Console
 from distro.balance import CustomerLoad, balance
 from distro.dataset import Dataset
 from distro.files import LOCK_NAME
-from distro.pipeline import Outcome, Tally
+from distro.pipeline import Outcome, Tally, run
 from distro.report import render
-from distro.settings import Tables, Throughput
+from distro.settings import CountSettings, Tables, Throughput
 from distro.summary import (
     ESTIMATE_WORKERS,
     UPLOAD_BUCKETS,
@@ -161,8 +161,9 @@ def test_plan_estimates_and_cost() -> None:
 def test_totals_and_data_quality() -> None:
     summary = summarize(outcome_of(tally_of(ALICE, BOB, CAROL, DAN), None), throughput=Throughput())
     totals = summary.totals
-    assert (totals.customers, totals.uploads, totals.spaces_with_uploads) == (4, 14_000, 6)
+    assert (totals.customers, totals.uploads, totals.space_claims_with_uploads) == (4, 14_000, 6)
     assert (totals.spaces, totals.empty_spaces, totals.empty_space_share) == (8, 2, 0.25)
+    assert totals.distinct_spaces_with_uploads == 6
     assert totals.average_uploads_per_customer == 3_500
     assert totals.average_spaces_per_customer == 1.5
     quality = summary.data_quality
@@ -284,11 +285,12 @@ def test_analyze_json_equals_the_truth(loaded: tuple[Dataset, Tables], tmp_path:
     totals = document["totals"]
     assert totals["customers"] == len(uploads)
     assert totals["uploads"] == truth.total_uploads
-    assert totals["spacesWithUploads"] == sum(truth.spaces_with_uploads_by_customer.values())
+    assert totals["spaceClaimsWithUploads"] == sum(truth.spaces_with_uploads_by_customer.values())
     claimants = planned_spaces(dataset, set(uploads))
     assert totals["spaces"] == len(claimants)
     empty = sum(1 for s in claimants if dataset.uploads[s] == 0)
     assert totals["emptySpaces"] == empty
+    assert totals["distinctSpacesWithUploads"] == len(claimants) - empty
     assert totals["emptySpaceShare"] == pytest.approx(empty / len(claimants))
     assert totals["averageUploadsPerCustomer"] == pytest.approx(truth.total_uploads / len(uploads))
 
@@ -395,3 +397,37 @@ def test_report_shows_the_analysis(loaded: tuple[Dataset, Tables], tmp_path: Pat
     assert f"{most:,}" in report
     assert "#" in report  # bars, in plain text off a terminal
     assert "\u2588" not in report
+
+
+@pytest.mark.db
+async def test_space_totals_add_up(loaded: tuple[Dataset, Tables], tmp_path: Path) -> None:
+    """Distinct spaces split into with uploads + empty; claims per customer stand apart."""
+    dataset, tables = loaded
+    truth = dataset.truth()
+    outcome = await run(
+        settings=CountSettings(tables=tables), instances=None, output_dir=tmp_path, write=False
+    )
+    summary = summarize(outcome, throughput=Throughput())
+
+    claimants = planned_spaces(dataset, set(truth.uploads_by_customer))
+    with_uploads = sum(1 for s in claimants if dataset.uploads[s] > 0)
+    claims = sum(truth.spaces_with_uploads_by_customer.values())
+    # The session dataset, counted plainly: a shared space with uploads makes claims
+    # one more than the distinct spaces with uploads, which is how the sums broke.
+    assert (len(claimants), with_uploads, claims) == (417, 267, 268)
+
+    totals = orjson.loads(to_json(summary))["totals"]
+    assert "spacesWithUploads" not in totals  # its meaning changed, so did its name
+    assert (totals["spaces"], totals["distinctSpacesWithUploads"], totals["emptySpaces"]) == (
+        417,
+        267,
+        150,
+    )
+    assert totals["distinctSpacesWithUploads"] + totals["emptySpaces"] == totals["spaces"]
+    assert totals["spaceClaimsWithUploads"] == 268
+
+    lines = [" ".join(line.split()) for line in recorded(summary, terminal=False).splitlines()]
+    assert "Spaces (distinct, empty ones included) 417" in lines
+    assert "with uploads (distinct) 267" in lines
+    assert "empty (distinct) 150 (36.0%)" in lines
+    assert "Spaces with uploads, per customer (sum of estimatedSpaces) 268" in lines

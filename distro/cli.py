@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.text import Text
 
 from distro import __version__, console
 from distro.aws import DEFAULT_POLICY, RetryPolicy
@@ -341,12 +340,15 @@ def verify(output_dir: Path) -> None:
     """Check the instance files against distribution.json, the manifest written with them."""
     problems = verify_plan(output_dir)
     for problem in problems:
-        console.stdout.print(Text(problem), soft_wrap=True)
+        # Problems quote DIDs read from the files: shown literally, controls escaped.
+        console.stdout.print(console.literal(problem), soft_wrap=True)
     if problems:
         raise click.ClickException(
             f"{len(problems)} problem(s): the files in {output_dir}/ do not match {MANIFEST_NAME}"
         )
-    console.stdout.print(Text(f"OK: {describe_plan(output_dir)}", style="green"), soft_wrap=True)
+    console.stdout.print(
+        console.literal(f"OK: {describe_plan(output_dir)}", style="green"), soft_wrap=True
+    )
 
 
 def _plan_and_report(
@@ -448,7 +450,8 @@ def _run_async(coroutine: Coroutine[Any, Any, T], *, output_dir: Path) -> T:
         checkpoint = output_dir / CHECKPOINT_NAME
         saved = f"progress is saved in {checkpoint}; " if checkpoint.exists() else ""
         console.stderr.print(
-            f"Interrupted: {saved}run the same command again to resume.", soft_wrap=True
+            console.literal(f"Interrupted: {saved}run the same command again to resume."),
+            soft_wrap=True,
         )
         sys.exit(code)
 
@@ -474,6 +477,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _fail(message: str, code: int) -> None:
-    # A Text, not markup: messages quote user input and DynamoDB replies, brackets and all.
-    console.stderr.print(Text.assemble(("Error: ", "bold red"), message), soft_wrap=True)
+    # Literal, not markup: messages quote user input, DIDs and DynamoDB replies, brackets,
+    # newlines and escape sequences and all; escaped, they also stay on one line.
+    console.stderr.print(console.error_line(message), soft_wrap=True)
     sys.exit(code)

@@ -2,11 +2,16 @@
 
 Progress is drawn on stderr by rich's own refresh thread, which reads the plain
 counters of ``distro.progress.Progress``; the pipeline never waits for the screen.
+
+Whatever a table holds is untrusted: a DID may carry rich markup, HTML, escape
+sequences or bidi overrides. It reaches a console only through ``literal``:
+a ``Text`` (never markup) whose control characters are shown as escapes.
 """
 
 from __future__ import annotations
 
 import sys
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -20,11 +25,53 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.progress import Progress as Bars
+from rich.text import Text
 
 from distro.progress import Progress
 
 stdout = Console(highlight=False)
 stderr = Console(stderr=True, highlight=False)
+
+
+# Characters shown as escapes on a console: controls (Cc: ESC, newline, ...), format
+# characters (Cf: bidi marks and overrides, zero-width ones), lone surrogates (Cs), and
+# the line and paragraph separators (Zl, Zp) that some terminals break lines at.
+ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_SHORT_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """*text* with every character of ``ESCAPED_CATEGORIES`` written as a Python-style escape.
+
+    ESC becomes ``\\x1b``, a newline ``\\n``, U+202E ``\\u202e``; a backslash is
+    doubled, so an escape always means one character and the text can be read
+    back. Valid DIDs hold neither backslashes nor controls: they show unchanged.
+    """
+    if text.isprintable() and "\\" not in text:
+        return text  # the common case, checked in C
+    return "".join(_escape(char) for char in text)
+
+
+def _escape(char: str) -> str:
+    short = _SHORT_ESCAPES.get(char)
+    if short is not None:
+        return short
+    if unicodedata.category(char) not in ESCAPED_CATEGORIES:
+        return char  # printable, or harmless (a non-breaking space, private use)
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def literal(text: str, style: str = "") -> Text:
+    """*text* to print as it is, in *style*: no markup read in it, control characters escaped."""
+    return Text(printable(text), style=style)
+
+
+def error_line(message: str) -> Text:
+    """The one line an error is shown as: ``Error:`` and *message*, literally."""
+    return Text.assemble(("Error: ", "bold red"), printable(message))
 
 
 def write_stdout(data: bytes) -> None:

@@ -37,8 +37,11 @@ async def run_demo(
             *DEMO_TABLES, region=local_client_env()["AWS_REGION"], endpoint_url=db.endpoint_url
         )
         console.stderr.print(
-            f"DynamoDB Local at {db.endpoint_url}; loading {len(dataset.consumer_rows):,} consumer "
-            f"rows and {dataset.total_uploads:,} uploads ({customers:,} customers, seed {seed})"
+            console.literal(
+                f"DynamoDB Local at {db.endpoint_url}; loading {len(dataset.consumer_rows):,} "
+                f"consumer rows and {dataset.total_uploads:,} uploads "
+                f"({customers:,} customers, seed {seed})"
+            )
         )
         await _seed(tables, dataset, quiet=quiet)
         progress = Progress()
@@ -82,10 +85,16 @@ def _check_against_truth(outcome: Outcome, dataset: Dataset) -> None:
             for k in found.keys() | truth.uploads_by_customer.keys()
             if found.get(k) != truth.uploads_by_customer.get(k)
         )
+        # The CLI prints this literally (console.error_line): the DID may hold anything.
         raise DistroError(
-            f"the demo's counts differ from the dataset for {len(wrong)} customers, e.g. {wrong[0]}"
+            f"the demo's counts differ from the dataset for {len(wrong)} customers, "
+            f"e.g. {wrong[0]} (counted {found.get(wrong[0], 0):,}, "
+            f"expected {truth.uploads_by_customer.get(wrong[0], 0):,})"
         )
     console.stderr.print(
-        f"Checked: all {len(found):,} customers and {truth.total_uploads:,} uploads match the dataset exactly.",
-        style="green",
+        console.literal(
+            f"Checked: all {len(found):,} customers and {truth.total_uploads:,} uploads "
+            "match the dataset exactly.",
+            style="green",
+        )
     )

@@ -3,7 +3,9 @@
 On a terminal it has colour, boxes and solid bars; elsewhere the same content
 is plain text with bars of ``#``, so it reads well in a log or a pasted ticket.
 Every number comes from a ``distro.summary.Summary``, the same data ``--json``
-prints; nothing here computes a figure of its own.
+prints; nothing here computes a figure of its own. Every string read from a
+table (DIDs) goes in as ``distro.console.literal``/``printable``: shown as stored,
+never read as markup, control characters escaped.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from distro.console import literal, printable
 from distro.errors import OutputError
 from distro.files import atomic_write
 from distro.summary import (
@@ -199,7 +202,13 @@ def _top(summary: Summary, plain: bool) -> RenderableType:
     if planned:
         table.add_column("Instance", justify="right")
     for c in summary.top_customers:
-        row = [c.customer, f"{c.uploads:,}", f"{c.share:.1%}", f"{c.spaces:,}"]
+        # A Text, not a str: a str cell is read as markup, and a DID is not to be trusted.
+        row: list[Text | str] = [
+            literal(c.customer),
+            f"{c.uploads:,}",
+            f"{c.share:.1%}",
+            f"{c.spaces:,}",
+        ]
         if planned:
             row.append(",".join(map(str, c.instances)))
         table.add_row(*row)
@@ -287,7 +296,7 @@ def _balance(plan: PlanSummary, assumptions: Assumptions) -> RenderableType:
         body.append(
             Text(
                 f"\nPlanned space by space (--split-large-customers): "
-                f"{', '.join(plan.split_customers)}."
+                f"{', '.join(map(printable, plan.split_customers))}."
             )
         )
     if plan.whale is not None:
@@ -297,7 +306,8 @@ def _balance(plan: PlanSummary, assumptions: Assumptions) -> RenderableType:
 
 def _whale(plan: PlanSummary, whale: Whale, assumptions: Assumptions) -> Text:
     """Why one customer sets the finish line, and from how many instances on more stop helping."""
-    who = whale.customer if whale.space is None else f"Space {whale.space} of {whale.customer}"
+    customer = printable(whale.customer)
+    who = customer if whale.space is None else f"Space {printable(whale.space)} of {customer}"
     advice = (
         ""
         if plan.split_large or whale.space is not None
@@ -360,8 +370,8 @@ def _sizing(rows: Sequence[SizingRow], assumptions: Assumptions, plain: bool) ->
 def render_outputs(console: Console, summary: Summary) -> None:
     """Print what the run wrote: the report's last lines, or all of it with ``--json``."""
     for line in _outputs(summary.outputs):
-        # A Text, not markup: paths may hold brackets. Unwrapped, so they copy whole.
-        console.print(Text(line, style="green"), soft_wrap=True)
+        # Literal: paths and table names may hold brackets. Unwrapped, so they copy whole.
+        console.print(literal(line, style="green"), soft_wrap=True)
 
 
 def _outputs(outputs: Outputs) -> list[str]:

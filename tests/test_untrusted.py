@@ -1,0 +1,239 @@
+"""Whatever a table holds is shown as stored: in files and JSON exactly, on a terminal escaped.
+
+One pair of tables in DynamoDB Local holds customers and spaces whose DIDs carry
+rich markup, HTML, quotes, thousands of characters, non-Latin scripts, bidi
+controls, newlines, ANSI escape sequences and other control characters. The real
+CLI plans them, and every output is checked against the stored strings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import os
+import re
+import subprocess
+import sys
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from distro.aws import dynamodb_client
+from distro.console import ESCAPED_CATEGORIES, printable
+from distro.dataset import ConsumerRow, Dataset, create_tables, load
+from distro.localdb import LocalDynamo
+from distro.settings import Tables
+
+LONG_TAIL = "".join(chr(ord("a") + i % 26) for i in range(4_000))
+HOSTILE = (
+    "did:mailto:x.com:[/]",
+    "did:mailto:x.com:[bold red]boom[/]",
+    "did:mailto:smile:x",  # ":smile:" is an emoji code in rich markup
+    'did:mailto:x.com:<script>alert("x")</script>',
+    "did:mailto:x.com:'single' \"double\" &amp;",
+    f"did:mailto:long.example:{LONG_TAIL}",
+    "did:mailto:例子.中国:用户",
+    "did:mailto:مثال.السعودية:مستخدم",
+    "did:mailto:x.com:\u202eevil\u202c\u200fmark\u2066isolate\u2069",
+    "did:mailto:x.com:one\ntwo\r\nthree\u2028four\u2029five",
+    "did:mailto:x.com:\x1b[31mred\x1b[0m\x1b[2J\x1b[1;1H\x1b]0;owned\x07",
+    "did:mailto:x.com:nul\x00bs\x08tab\tdel\x7fcsi\x9b31m",
+    "did:mailto:x.com:back\\slash\\x1b",
+)
+WHALE = "did:mailto:whale.example:[blink]W[/]\x1b[5m<b>"
+WHALE_SPACES = {
+    "did:key:z6Mk[red]big[/]\x1b[2K<i>\u202e": 120,
+    "did:key:z6Mk\nsmall\u200b": 10,
+}
+EMPTY_SPACE = "did:key:z6Mk[/]empty\x1b[0m"
+SGR = re.compile(r"\x1b\[[0-9;]*m")  # rich's own styling on a terminal
+
+
+def hostile_dataset() -> Dataset:
+    """Each hostile customer with one space of its own number of uploads; a split whale."""
+    rows = [
+        ConsumerRow(f"sub-{n}", "did:web:up.storacha.network", f"did:key:z6Mk{n}", customer)
+        for n, customer in enumerate(HOSTILE, start=1)
+    ]
+    uploads = {f"did:key:z6Mk{n}": n for n in range(1, len(HOSTILE) + 1)}
+    rows += [
+        ConsumerRow(f"whale-{n}", "did:web:up.storacha.network", space, WHALE)
+        for n, space in enumerate(WHALE_SPACES)
+    ]
+    uploads |= WHALE_SPACES
+    rows.append(ConsumerRow("empty", "did:web:up.storacha.network", EMPTY_SPACE, HOSTILE[4]))
+    uploads[EMPTY_SPACE] = 0
+    return Dataset(tuple(rows), uploads, seed=3)
+
+
+@pytest.fixture(scope="module")
+def hostile(dynamo: LocalDynamo) -> tuple[Dataset, Tables]:
+    dataset = hostile_dataset()
+    tables = Tables("hostile-consumer", "hostile-upload", "us-east-2", dynamo.endpoint_url)
+
+    async def seed() -> None:
+        async with dynamodb_client(tables, pool_size=4) as client:
+            await create_tables(
+                client, consumer_table=tables.consumer, upload_table=tables.upload, replace=True
+            )
+            await load(client, dataset, consumer_table=tables.consumer, upload_table=tables.upload)
+
+    asyncio.run(seed())
+    return dataset, tables
+
+
+def distro(*args: str | Path, terminal: bool = False) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "20000", "PYTHONIOENCODING": "utf-8"}
+    for name in ("FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE"):
+        env.pop(name, None)
+    if terminal:  # rich then writes to the pipe as to a colour terminal
+        env |= {"FORCE_COLOR": "1", "TERM": "xterm-256color"}
+    return subprocess.run(
+        [sys.executable, "-m", "distro", *map(str, args)],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+        check=False,
+        env=env,
+    )
+
+
+def generate(tables: Tables, output_dir: Path, *extra: str | Path, terminal: bool = False) -> str:
+    assert tables.endpoint_url is not None
+    result = distro(
+        "generate",
+        *("--instances", "2", "--split-large-customers", "--top", "50", "--quiet"),
+        *("--endpoint-url", tables.endpoint_url),
+        *("--consumer-table", tables.consumer, "--upload-table", tables.upload),
+        *("--output-dir", output_dir),
+        *extra,
+        terminal=terminal,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+def steering(text: str) -> list[str]:
+    """The characters of *text* that could steer a terminal (line ends aside)."""
+    return sorted({c for c in text if c != "\n" and unicodedata.category(c) in ESCAPED_CATEGORIES})
+
+
+def first_cells(page: str) -> str:
+    """The first cell of every line drawn in a box, joined: a DID folded over lines reads whole.
+
+    The HTML report is 110 columns wide, so long DIDs fold within their cell.
+    """
+    return "".join(re.findall(r"^│ +(\S+(?: \S+)*)", page, re.MULTILINE))
+
+
+def assert_shown_escaped(output: str) -> None:
+    assert steering(output) == []
+    for did in (*HOSTILE, WHALE):
+        assert printable(did) in output, did
+    big = next(iter(WHALE_SPACES))
+    assert f"Space {printable(big)} of {printable(WHALE)} alone holds 120 uploads" in output
+    assert ":smile:" in output
+    assert "\U0001f604" not in output
+
+
+def test_printable_escapes_what_steers_a_terminal() -> None:
+    assert printable("did:mailto:例子.中国:用户 [b]<i>") == "did:mailto:例子.中国:用户 [b]<i>"
+    assert printable("a\x1b[2Jb\n\t\r\x00\x7f\x9b") == "a\\x1b[2Jb\\n\\t\\r\\x00\\x7f\\x9b"
+    assert printable("\u202e\u200f\u2028\u2029\U000e0001") == (
+        "\\u202e\\u200f\\u2028\\u2029\\U000e0001"
+    )
+    # A backslash is doubled, so "\x1b" written out never reads as an escaped ESC.
+    assert printable("back\\x1b") == "back\\\\x1b"
+
+
+@pytest.mark.db
+def test_files_json_and_html_hold_the_stored_strings(
+    hostile: tuple[Dataset, Tables], tmp_path: Path
+) -> None:
+    _, tables = hostile
+    page = tmp_path / "report.html"
+    document = orjson.loads(generate(tables, tmp_path / "plan", "--json", "--report-html", page))
+    files = [orjson.loads(p.read_bytes()) for p in sorted((tmp_path / "plan").glob("instance-*"))]
+    assert len(files) == 2
+    whole = [c for f in files for c in f["customers"]]
+    assert sorted(whole) == sorted(HOSTILE)  # byte for byte, after JSON decoding
+    big, small = WHALE_SPACES
+    # The whale is planned space by space: its big space alone, its small one with the rest.
+    assert [f["spaceAssignments"] for f in files] == [{WHALE: [big]}, {WHALE: [small]}]
+
+    top = [c["customer"] for c in document["topCustomers"]]
+    assert top == [WHALE, *reversed(HOSTILE)]  # by uploads: 130, then 13 down to 1
+    whale = document["plan"]["whale"]
+    assert (whale["customer"], whale["space"], whale["uploads"]) == (WHALE, big, 120)
+    assert document["plan"]["splitCustomers"] == [WHALE]
+
+    shown = page.read_text(encoding="utf-8")
+    assert "<script>" not in shown
+    assert "<b>" not in shown
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in shown
+    assert steering(shown) == []
+    cells = first_cells(shown)
+    for did in (*HOSTILE, WHALE):
+        assert html.escape(printable(did)) in cells, did
+
+
+@pytest.mark.db
+def test_plain_report_shows_them_literally(hostile: tuple[Dataset, Tables], tmp_path: Path) -> None:
+    _, tables = hostile
+    report = generate(tables, tmp_path / "plan")
+    assert "Top 14 Customers by Uploads" in report
+    assert_shown_escaped(report)
+    assert "[bold red]boom[/]" in report
+    assert f"Planned space by space (--split-large-customers): {printable(WHALE)}." in report
+
+
+@pytest.mark.db
+def test_terminal_report_shows_them_escaped(
+    hostile: tuple[Dataset, Tables], tmp_path: Path
+) -> None:
+    _, tables = hostile
+    report = generate(tables, tmp_path / "plan", terminal=True)
+    assert SGR.search(report), "not drawn as on a terminal"
+    assert_shown_escaped(SGR.sub("", report))
+    assert "\u2588" in report  # solid bars: the terminal layout
+
+
+@pytest.mark.db
+def test_verify_and_errors_quote_them_escaped(
+    hostile: tuple[Dataset, Tables], tmp_path: Path
+) -> None:
+    _, tables = hostile
+    plan = tmp_path / "plan"
+    generate(tables, plan)
+    ansi = HOSTILE[10]
+    files = sorted(plan.glob("instance-*"))
+    holder = next(p for p in files if ansi in orjson.loads(p.read_bytes())["customers"])
+    (other,) = [p for p in files if p != holder]
+    # Listed in the other file too: verify quotes the DID in the problem it reports.
+    document: dict[str, Any] = orjson.loads(other.read_bytes())
+    document["customers"].append(ansi)
+    other.write_bytes(orjson.dumps(document))
+
+    result = distro("verify", "--output-dir", plan)
+    assert result.returncode == 1
+    names = ", ".join(sorted((holder.name, other.name)))
+    assert f"{printable(ansi)} is assigned 2 times ({names})" in result.stdout.splitlines()
+    assert steering(result.stdout + result.stderr) == []
+
+    assert tables.endpoint_url is not None
+    missing = "no-such\x1b[2J[/]table"
+    result = distro(
+        "analyze",
+        *("--endpoint-url", tables.endpoint_url, "--quiet", "--output-dir", tmp_path / "x"),
+        *("--consumer-table", tables.consumer, "--upload-table", missing),
+    )
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("Error: ")
+    assert printable(missing) in line
+    assert steering(result.stderr) == []

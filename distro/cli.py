@@ -404,7 +404,7 @@ def _plan_and_report(
         save_html(summary, html)
     if options["json_output"]:
         # stdout carries the document alone; what was written is said on stderr.
-        console.write_stdout(to_json(summary))
+        console.write_json(to_json(summary))
         render_outputs(console.stderr, summary)
     else:
         render(console.stdout, summary)

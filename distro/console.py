@@ -81,6 +81,30 @@ def write_stdout(data: bytes) -> None:
     sys.stdout.buffer.flush()
 
 
+def write_json(document: bytes) -> None:
+    """Write the JSON *document* to stdout, safe to land on a terminal and still exact.
+
+    orjson escapes only characters below U+0020; DEL, the C1 controls, bidi
+    overrides and the rest of ``ESCAPED_CATEGORIES`` would reach a terminal raw.
+    As ``\\u`` escapes they decode to the very same strings.
+    """
+    text = document.decode()
+    if not text.isascii():
+        document = "".join(map(_json_escape, text)).encode()
+    write_stdout(document)
+
+
+def _json_escape(char: str) -> str:
+    code = ord(char)
+    # Below DEL, only the document's own line breaks are left raw: orjson escaped the rest.
+    if code < 0x7F or unicodedata.category(char) not in ESCAPED_CATEGORIES:
+        return char
+    if code > 0xFFFF:  # JSON spells these as a UTF-16 surrogate pair
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
 class _ProgressView:
     """Renders the counters as two bars: scanning rows, counting spaces."""
 

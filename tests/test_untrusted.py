@@ -37,7 +37,7 @@ HOSTILE = (
     f"did:mailto:long.example:{LONG_TAIL}",
     "did:mailto:例子.中国:用户",
     "did:mailto:مثال.السعودية:مستخدم",
-    "did:mailto:x.com:\u202eevil\u202c\u200fmark\u2066isolate\u2069",
+    "did:mailto:x.com:\u202eevil\u202c\u200fmark\u2066isolate\u2069\U000e0001tag",
     "did:mailto:x.com:one\ntwo\r\nthree\u2028four\u2029five",
     "did:mailto:x.com:\x1b[31mred\x1b[0m\x1b[2J\x1b[1;1H\x1b]0;owned\x07",
     "did:mailto:x.com:nul\x00bs\x08tab\tdel\x7fcsi\x9b31m",
@@ -157,7 +157,11 @@ def test_files_json_and_html_hold_the_stored_strings(
 ) -> None:
     _, tables = hostile
     page = tmp_path / "report.html"
-    document = orjson.loads(generate(tables, tmp_path / "plan", "--json", "--report-html", page))
+    output = generate(tables, tmp_path / "plan", "--json", "--report-html", page)
+    # Exact once decoded, yet nothing raw that a terminal would act on (as \u escapes).
+    assert steering(output) == []
+    assert "\\u202e" in output
+    document = orjson.loads(output)
     files = [orjson.loads(p.read_bytes()) for p in sorted((tmp_path / "plan").glob("instance-*"))]
     assert len(files) == 2
     whole = [c for f in files for c in f["customers"]]

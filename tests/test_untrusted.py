@@ -22,9 +22,14 @@ import orjson
 import pytest
 
 from distro.aws import dynamodb_client
+from distro.balance import CustomerLoad
+from distro.cli import _fail
 from distro.console import ESCAPED_CATEGORIES, printable
 from distro.dataset import ConsumerRow, Dataset, create_tables, load
+from distro.demo import _check_against_truth
+from distro.errors import DistroError
 from distro.localdb import LocalDynamo
+from distro.pipeline import Outcome, Tally
 from distro.settings import Tables
 
 LONG_TAIL = "".join(chr(ord("a") + i % 26) for i in range(4_000))
@@ -149,6 +154,38 @@ def test_printable_escapes_what_steers_a_terminal() -> None:
     )
     # A backslash is doubled, so "\x1b" written out never reads as an escaped ESC.
     assert printable("back\\x1b") == "back\\\\x1b"
+
+
+def test_the_demos_mismatch_error_quotes_the_did_escaped(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    dataset = hostile_dataset()
+    ansi = HOSTILE[10]
+    counted = {**dataset.truth().uploads_by_customer, ansi: 5}
+    none: frozenset[str] = frozenset()
+    tally = Tally(
+        customers=tuple(CustomerLoad(c, n, 1) for c, n in counted.items()),
+        below_min_uploads=none,
+        skipped=none,
+        filtered=none,
+        orphan_rows=0,
+        shared_spaces=none,
+        double_counted_uploads=0,
+        planned_spaces=0,
+        empty_spaces=0,
+        rows_scanned=0,
+        spaces_counted=0,
+        spaces_resumed=0,
+        read_units=0.0,
+    )
+    with pytest.raises(DistroError) as error:
+        _check_against_truth(Outcome(tally, None, ()), dataset)
+    with pytest.raises(SystemExit):
+        _fail(str(error.value), 1)  # as the CLI shows every error
+    assert capsys.readouterr().err == (
+        "Error: the demo's counts differ from the dataset for 1 customers, e.g. "
+        f"{printable(ansi)} (counted 5, expected 11)\n"
+    )
 
 
 @pytest.mark.db

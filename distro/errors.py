@@ -72,7 +72,7 @@ class CheckpointError(DistroError):
 
 
 class CheckpointMismatch(CheckpointError):
-    """The checkpoint was made with other tables or filters."""
+    """The checkpoint was made with other tables, another endpoint or other filters."""
 
 
 class CheckpointCorrupt(CheckpointError):

@@ -25,7 +25,7 @@ from distro.fastquery import make_reader
 from distro.pacing import PacedReader, TokenBucket
 from distro.progress import Progress
 from distro.reader import SdkReader, TableReader
-from distro.scan import Census, scan_segment
+from distro.scan import Census, release_free_memory, scan_segment
 from distro.settings import CountSettings, Throughput
 
 FLUSH_INTERVAL = 1.0  # seconds of counting a killed run can lose
@@ -88,7 +88,6 @@ async def count_uploads(
     each customer above total / N: those a plan for up to N instances may split.
     """
     census = Census(settings.customer_filter, keep_space_dids=split_for is not None)
-    resumed = checkpoint.counts
     queue: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=settings.concurrency * 4)
     progress.segments = settings.parallel_segments
 
@@ -102,7 +101,7 @@ async def count_uploads(
                     continue
                 progress.spaces_found += 1
                 assert space is not None  # a new space has a DID
-                uploads = resumed.get(space)
+                uploads = checkpoint.resumed.get(space)
                 if uploads is None:
                     await queue.put((number, space))
                 else:
@@ -114,6 +113,9 @@ async def count_uploads(
         async with asyncio.TaskGroup() as scanners:
             for segment in range(settings.parallel_segments):
                 scanners.create_task(scan(segment))
+        # Every space has been looked up: the resumed counts are in the census now.
+        checkpoint.forget_resumed()
+        release_free_memory()
         # The end of input is a sentinel per worker, so workers finish their
         # current space instead of being cancelled in the middle of it.
         for _ in range(settings.concurrency):

@@ -390,7 +390,7 @@ def test_a_checkpoint_of_other_tables_or_filters_is_refused(
     before = files_of(tmp_path)
 
     result = generate(tables, tmp_path)
-    assert_one_line_error(result, 1, "other tables or filters", "--restart")
+    assert_one_line_error(result, 1, "other tables, endpoint or filters", "--restart")
     assert files_of(tmp_path) == before, "the refused run changed the output directory"
     if other == "tables":  # --restart is shown once, with the filters
         return

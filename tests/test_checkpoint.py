@@ -22,6 +22,7 @@ HEADER = {
         "consumerTable": "c",
         "uploadTable": "u",
         "region": "us-east-2",
+        "endpoint": None,
         "skip": sorted(DEFAULT_SKIP),
         "include": [],
     },
@@ -30,6 +31,12 @@ HEADER = {
 
 def open_checkpoint(directory: Path, settings: CountSettings = SETTINGS) -> Checkpoint:
     return Checkpoint.open(directory, settings, restart=False)
+
+
+def assert_resumes(checkpoint: Checkpoint, expected: dict[str, int]) -> None:
+    """*checkpoint* resumes exactly the spaces of *expected*, with their counts."""
+    assert {space: checkpoint.resumed.get(space) for space in expected} == expected
+    assert len(checkpoint.resumed) == len(expected)
 
 
 def header_line() -> bytes:
@@ -50,16 +57,77 @@ def test_fingerprint_holds_tables_and_sorted_filters() -> None:
         "consumerTable": "c",
         "uploadTable": "u",
         "region": "us-east-2",
+        "endpoint": "http://localhost:8000",
         "skip": ["a", "z"],
         "include": ["b", "y"],
     }
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "recorded"),
+    [
+        ("http://user:secret@db.example:8000/x?y=1", "http://db.example:8000/x?y=1"),
+        (
+            "https://AKIDEXAMPLE@dynamodb.us-east-2.amazonaws.com",
+            "https://dynamodb.us-east-2.amazonaws.com",
+        ),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+        (None, None),
+    ],
+)
+def test_the_fingerprint_records_the_endpoint_without_its_password(
+    tmp_path: Path, endpoint: str | None, recorded: str | None
+) -> None:
+    checkpoint = open_checkpoint(tmp_path, CountSettings(tables=Tables("c", "u", "r", endpoint)))
+    checkpoint.record("did:key:a", 3)
+    checkpoint.flush()
+    header = orjson.loads(checkpoint.path.read_bytes().splitlines()[0])
+    assert header["fingerprint"]["endpoint"] == recorded
+    assert b"secret" not in checkpoint.path.read_bytes()
+
+
+def test_a_checkpoint_of_another_endpoint_is_refused(tmp_path: Path) -> None:
+    first = CountSettings(tables=Tables("c", "u", "us-east-2", "http://127.0.0.1:8000"))
+    checkpoint = open_checkpoint(tmp_path, first)
+    checkpoint.record("did:key:a", 3)
+    checkpoint.flush()
+    other = CountSettings(tables=Tables("c", "u", "us-east-2", "http://u:pw@127.0.0.1:9000"))
+    with pytest.raises(CheckpointMismatch) as caught:
+        open_checkpoint(tmp_path, other)
+    assert str(caught.value) == (
+        f"{checkpoint.path} was made with other tables, endpoint or filters"
+        " (endpoint: 'http://127.0.0.1:8000' != 'http://127.0.0.1:9000'):"
+        " run the same command as before to resume, or add --restart to discard it"
+    )
+
+
+def test_a_checkpoint_made_before_endpoints_were_recorded_is_refused(tmp_path: Path) -> None:
+    """Even for the SDK's default endpoint: nobody can tell which database it counted."""
+    old = {
+        "distroCheckpoint": 1,
+        "fingerprint": {
+            "consumerTable": "c",
+            "uploadTable": "u",
+            "region": "us-east-2",
+            "skip": sorted(DEFAULT_SKIP),
+            "include": [],
+        },
+    }
+    path = tmp_path / CHECKPOINT_NAME
+    path.write_bytes(orjson.dumps(old) + b"\n" + counts_line({"did:key:a": 3}))
+    with pytest.raises(CheckpointMismatch) as caught:
+        open_checkpoint(tmp_path)
+    assert str(caught.value) == (
+        f"{path} was made with other tables, endpoint or filters (endpoint: not recorded != None):"
+        " run the same command as before to resume, or add --restart to discard it"
+    )
 
 
 def test_a_new_checkpoint_is_written_by_its_first_flush(tmp_path: Path) -> None:
     checkpoint = open_checkpoint(tmp_path)
     path = tmp_path / CHECKPOINT_NAME
     assert checkpoint.path == path
-    assert checkpoint.counts == {}
+    assert len(checkpoint.resumed) == 0
     assert checkpoint.pending == 0
     assert not path.exists()  # a run that fails before counting leaves nothing behind
     checkpoint.record("did:key:a", 3)
@@ -80,11 +148,11 @@ def test_recorded_counts_are_on_disk_only_after_flush(tmp_path: Path) -> None:
     checkpoint.record("did:key:a", 3)
     checkpoint.record("did:key:b", 0)
     assert checkpoint.pending == 2
-    assert open_checkpoint(tmp_path).counts == {}
+    assert len(open_checkpoint(tmp_path).resumed) == 0
     checkpoint.flush()
     assert checkpoint.pending == 0
     reopened = open_checkpoint(tmp_path)
-    assert reopened.counts == {"did:key:a": 3, "did:key:b": 0}
+    assert_resumes(reopened, {"did:key:a": 3, "did:key:b": 0})
 
 
 def test_flush_without_pending_counts_writes_nothing(tmp_path: Path) -> None:
@@ -113,17 +181,14 @@ def test_flushes_accumulate_and_append_only_the_new_records(tmp_path: Path) -> N
     assert second[len(first) :] == counts_line({"did:key:c": 7})
 
     resumed = open_checkpoint(tmp_path)
-    assert resumed.counts == {"did:key:a": 3, "did:key:b": 5, "did:key:c": 7}
+    assert_resumes(resumed, {"did:key:a": 3, "did:key:b": 5, "did:key:c": 7})
     resumed.record("did:key:d", 1)
     resumed.flush()
     third = resumed.path.read_bytes()
     assert third == second + counts_line({"did:key:d": 1})
-    assert open_checkpoint(tmp_path).counts == {
-        "did:key:a": 3,
-        "did:key:b": 5,
-        "did:key:c": 7,
-        "did:key:d": 1,
-    }
+    assert_resumes(
+        open_checkpoint(tmp_path), {"did:key:a": 3, "did:key:b": 5, "did:key:c": 7, "did:key:d": 1}
+    )
 
 
 def test_a_later_line_overrides_an_earlier_count_of_the_same_space(tmp_path: Path) -> None:
@@ -132,7 +197,7 @@ def test_a_later_line_overrides_an_earlier_count_of_the_same_space(tmp_path: Pat
     checkpoint.flush()
     checkpoint.record("did:key:a", 4)
     checkpoint.flush()
-    assert open_checkpoint(tmp_path).counts == {"did:key:a": 4}
+    assert_resumes(open_checkpoint(tmp_path), {"did:key:a": 4})
 
 
 def test_a_torn_last_line_is_dropped_and_cut_off(tmp_path: Path) -> None:
@@ -145,26 +210,26 @@ def test_a_torn_last_line_is_dropped_and_cut_off(tmp_path: Path) -> None:
         f.write(torn)
 
     resumed = open_checkpoint(tmp_path)
-    assert resumed.counts == {"did:key:a": 3}
+    assert_resumes(resumed, {"did:key:a": 3})
     assert checkpoint.path.read_bytes() == complete
 
     resumed.record("did:key:x", 9)
     resumed.flush()
     assert checkpoint.path.read_bytes() == complete + counts_line({"did:key:x": 9})
-    assert open_checkpoint(tmp_path).counts == {"did:key:a": 3, "did:key:x": 9}
+    assert_resumes(open_checkpoint(tmp_path), {"did:key:a": 3, "did:key:x": 9})
 
 
 def test_a_torn_line_right_after_the_header_is_dropped(tmp_path: Path) -> None:
     path = tmp_path / CHECKPOINT_NAME
     path.write_bytes(header_line() + b'{"counts":{"did:k')
-    assert open_checkpoint(tmp_path).counts == {}
+    assert len(open_checkpoint(tmp_path).resumed) == 0
     assert path.read_bytes() == header_line()
 
 
 def test_a_torn_line_that_happens_to_be_valid_json_is_still_dropped(tmp_path: Path) -> None:
     path = tmp_path / CHECKPOINT_NAME
     path.write_bytes(header_line() + counts_line({"did:key:a": 1}).rstrip(b"\n"))
-    assert open_checkpoint(tmp_path).counts == {}
+    assert len(open_checkpoint(tmp_path).resumed) == 0
     assert path.read_bytes() == header_line()
 
 
@@ -269,7 +334,7 @@ def test_invalid_counts_are_refused(tmp_path: Path, entry: dict[str, object]) ->
 def test_a_line_with_empty_counts_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / CHECKPOINT_NAME
     path.write_bytes(header_line() + counts_line({}) + counts_line({"did:key:a": 2}))
-    assert open_checkpoint(tmp_path).counts == {"did:key:a": 2}
+    assert_resumes(open_checkpoint(tmp_path), {"did:key:a": 2})
 
 
 @pytest.mark.parametrize(
@@ -295,7 +360,9 @@ def test_a_checkpoint_of_other_tables_or_filters_is_refused(
     with pytest.raises(CheckpointMismatch, match="--restart") as caught:
         open_checkpoint(tmp_path, other)
     message = str(caught.value)
-    assert message.startswith(f"{checkpoint.path} was made with other tables or filters ({field}: ")
+    assert message.startswith(
+        f"{checkpoint.path} was made with other tables, endpoint or filters ({field}: "
+    )
     assert message.endswith(
         "run the same command as before to resume, or add --restart to discard it"
     )
@@ -316,7 +383,7 @@ def test_settings_that_do_not_change_counts_resume_the_checkpoint(tmp_path: Path
     checkpoint.record("did:key:a", 3)
     checkpoint.flush()
     other = CountSettings(tables=TABLES, min_uploads=100, parallel_segments=8, concurrency=5)
-    assert open_checkpoint(tmp_path, other).counts == {"did:key:a": 3}
+    assert_resumes(open_checkpoint(tmp_path, other), {"did:key:a": 3})
 
 
 def test_filter_order_does_not_matter(tmp_path: Path) -> None:
@@ -325,7 +392,7 @@ def test_filter_order_does_not_matter(tmp_path: Path) -> None:
     checkpoint = open_checkpoint(tmp_path, first)
     checkpoint.record("did:key:a", 3)
     checkpoint.flush()
-    assert open_checkpoint(tmp_path, second).counts == {"did:key:a": 3}
+    assert_resumes(open_checkpoint(tmp_path, second), {"did:key:a": 3})
 
 
 def test_restart_discards_an_existing_checkpoint(tmp_path: Path) -> None:
@@ -333,18 +400,29 @@ def test_restart_discards_an_existing_checkpoint(tmp_path: Path) -> None:
     checkpoint.record("did:key:a", 3)
     checkpoint.flush()
     fresh = Checkpoint.open(tmp_path, SETTINGS, restart=True)
-    assert fresh.counts == {}
+    assert len(fresh.resumed) == 0
     fresh.record("did:key:b", 1)
-    fresh.flush()  # the old journal is replaced in one step, by the new one's first flush
+    fresh.flush()
     assert fresh.path.read_bytes() == header_line() + counts_line({"did:key:b": 1})
-    assert open_checkpoint(tmp_path).counts == {"did:key:b": 1}
+    assert_resumes(open_checkpoint(tmp_path), {"did:key:b": 1})
+
+
+def test_restart_discards_the_old_checkpoint_before_counting_anything(tmp_path: Path) -> None:
+    """A --restart run killed before its first flush must not leave the old counts to resume."""
+    checkpoint = open_checkpoint(tmp_path)
+    checkpoint.record("did:key:a", 3)
+    checkpoint.flush()
+    killed = Checkpoint.open(tmp_path, SETTINGS, restart=True)
+    killed.record("did:key:b", 1)  # counted, never flushed: the process dies here
+    assert not checkpoint.path.exists()
+    assert len(open_checkpoint(tmp_path).resumed) == 0
 
 
 def test_restart_discards_a_corrupt_checkpoint(tmp_path: Path) -> None:
     path = tmp_path / CHECKPOINT_NAME
     path.write_bytes(b"garbage\n{{{\n")
     fresh = Checkpoint.open(tmp_path, SETTINGS, restart=True)
-    assert fresh.counts == {}
+    assert len(fresh.resumed) == 0
     fresh.record("did:key:b", 1)
     fresh.flush()
     assert path.read_bytes() == header_line() + counts_line({"did:key:b": 1})
@@ -356,10 +434,10 @@ def test_restart_discards_a_checkpoint_of_other_tables(tmp_path: Path) -> None:
     old.record("did:key:a", 3)
     old.flush()
     fresh = Checkpoint.open(tmp_path, SETTINGS, restart=True)
-    assert fresh.counts == {}
+    assert len(fresh.resumed) == 0
     fresh.record("did:key:b", 1)
     fresh.flush()
-    assert open_checkpoint(tmp_path).counts == {"did:key:b": 1}
+    assert_resumes(open_checkpoint(tmp_path), {"did:key:b": 1})
 
 
 def test_remove_deletes_the_checkpoint(tmp_path: Path) -> None:
@@ -370,7 +448,7 @@ def test_remove_deletes_the_checkpoint(tmp_path: Path) -> None:
     assert not checkpoint.path.exists()
     assert list(tmp_path.iterdir()) == []
     checkpoint.remove()  # a second remove is harmless
-    assert open_checkpoint(tmp_path).counts == {}
+    assert len(open_checkpoint(tmp_path).resumed) == 0
 
 
 def test_an_output_directory_that_is_a_file_is_refused(tmp_path: Path) -> None:
@@ -407,4 +485,4 @@ def test_a_flush_that_fails_part_way_does_not_corrupt_the_next_one(
     monkeypatch.undo()
 
     checkpoint.flush()  # what the pipeline's final flush does after the periodic one failed
-    assert open_checkpoint(tmp_path).counts == {"did:key:a": 3, "did:key:b": 5}
+    assert_resumes(open_checkpoint(tmp_path), {"did:key:a": 3, "did:key:b": 5})

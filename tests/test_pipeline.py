@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+from test_cli import read_plan, without_created_at
 
 from distro.aws import DEFAULT_POLICY, dynamodb_client
 from distro.checkpoint import CHECKPOINT_NAME, Checkpoint
-from distro.dataset import Dataset
+from distro.dataset import Dataset, create_tables, generate, load
+from distro.errors import CheckpointMismatch
+from distro.localdb import LocalDynamo
 from distro.pipeline import count_uploads, run
 from distro.progress import Progress
 from distro.reader import CountPage, Key, ScanPage, SdkReader
@@ -104,7 +109,7 @@ async def test_resume_counts_nothing_twice(loaded: tuple[Dataset, Tables], tmp_p
         checkpoint = Checkpoint.open(tmp_path, settings, restart=False)
         with pytest.raises(ExceptionGroup):
             await count_uploads(first, settings, checkpoint, Progress())
-        saved = Checkpoint.open(tmp_path, settings, restart=False).counts
+        saved = journal_counts(tmp_path / CHECKPOINT_NAME)
         # Only spaces in flight when the run stopped are lost; every saved count is exact.
         assert set(saved) <= set(first.queried)
         assert len(saved) >= len(first.queried) - settings.concurrency
@@ -121,5 +126,75 @@ async def test_resume_counts_nothing_twice(loaded: tuple[Dataset, Tables], tmp_p
     assert (tmp_path / CHECKPOINT_NAME).exists()  # removing it is run()'s job, after the plan
 
 
+def journal_counts(path: Path) -> dict[str, int]:
+    """Every count in the checkpoint journal at *path*, by space DID (later lines win)."""
+    counts: dict[str, int] = {}
+    for line in path.read_bytes().splitlines()[1:]:
+        counts.update(orjson.loads(line)["counts"])
+    return counts
+
+
 def _spaces(dataset: Dataset, customer: str) -> set[str]:
     return {row.space for row in dataset.consumer_rows if row.customer == customer}
+
+
+async def test_a_resumed_run_writes_the_files_of_an_uninterrupted_one(
+    loaded: tuple[Dataset, Tables], tmp_path: Path
+) -> None:
+    """The compact resume (fingerprints and counts in arrays) gives back every count exactly."""
+    dataset, tables = loaded
+    settings = CountSettings(tables=tables, concurrency=4)
+    whole = await run(settings=settings, instances=5, output_dir=tmp_path / "whole", write=True)
+    async with dynamodb_client(tables, pool_size=8) as client:
+        stopped = RecordingReader(SdkReader(client, tables, DEFAULT_POLICY), fail_after=120)
+        checkpoint = Checkpoint.open(tmp_path / "resumed", settings, restart=False)
+        with pytest.raises(ExceptionGroup):
+            await count_uploads(stopped, settings, checkpoint, Progress())
+    saved = journal_counts(tmp_path / "resumed" / CHECKPOINT_NAME)
+    assert all(dataset.uploads[space] == n for space, n in saved.items())
+    resumed = Checkpoint.open(tmp_path / "resumed", settings, restart=False)
+    assert len(resumed.resumed) == len(saved) >= 120 - settings.concurrency
+    assert {space: resumed.resumed.get(space) for space in saved} == saved
+    again = await run(settings=settings, instances=5, output_dir=tmp_path / "resumed", write=True)
+    assert again.tally.spaces_resumed == len(saved)
+    assert set(again.tally.customers) == set(whole.tally.customers)
+    assert without_created_at(read_plan(tmp_path / "resumed")) == without_created_at(
+        read_plan(tmp_path / "whole")
+    )
+
+
+async def test_a_checkpoint_of_another_database_is_refused(
+    loaded: tuple[Dataset, Tables], tmp_path: Path
+) -> None:
+    """Same table names and region, another DynamoDB holding other data: its counts are not ours."""
+    _, tables = loaded
+    settings = CountSettings(tables=tables, concurrency=4)
+    async with dynamodb_client(tables, pool_size=8) as client:
+        stopped = RecordingReader(SdkReader(client, tables, DEFAULT_POLICY), fail_after=50)
+        checkpoint = Checkpoint.open(tmp_path, settings, restart=False)
+        with pytest.raises(ExceptionGroup):
+            await count_uploads(stopped, settings, checkpoint, Progress())
+    assert journal_counts(tmp_path / CHECKPOINT_NAME)
+    with LocalDynamo() as other:
+        there = replace(tables, endpoint_url=other.endpoint_url)
+        async with dynamodb_client(there, pool_size=8) as client:
+            await create_tables(client, consumer_table=there.consumer, upload_table=there.upload)
+            await load(
+                client,
+                generate(customers=10, seed=3),
+                consumer_table=there.consumer,
+                upload_table=there.upload,
+            )
+        with pytest.raises(CheckpointMismatch) as caught:
+            await run(
+                settings=replace(settings, tables=there),
+                instances=5,
+                output_dir=tmp_path,
+                write=True,
+            )
+    assert str(caught.value) == (
+        f"{tmp_path / CHECKPOINT_NAME} was made with other tables, endpoint or filters"
+        f" (endpoint: {tables.endpoint_url!r} != {other.endpoint_url!r}):"
+        " run the same command as before to resume, or add --restart to discard it"
+    )
+    assert not read_plan(tmp_path)

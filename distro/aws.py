@@ -52,6 +52,9 @@ from distro.errors import (
 from distro.settings import Tables
 
 T = TypeVar("T")
+# Wraps every attempt of a call, retries included, outside its deadline: it may
+# wait before the attempt and account for it after (``distro.pacing.Lane``).
+Pace = Callable[[Callable[[], Awaitable[T]]], Awaitable[T]]
 
 RETRYABLE_CODES = frozenset(
     {
@@ -104,14 +107,19 @@ def is_transient(exc: BaseException) -> bool:
 
 
 async def call_with_retry(
-    policy: RetryPolicy, operation: Callable[[], Awaitable[T]], *, what: str
+    policy: RetryPolicy,
+    operation: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    pace: Pace[T] | None = None,
 ) -> T:
     """Run *operation* under *policy*; translate the final failure into a ``DistroError``.
 
-    *what* names the call in messages (``"Query on staging-w3infra-upload"``).
+    *what* names the call in messages (``"Query on staging-w3infra-upload"``);
+    *pace*, if given, wraps each attempt (its wait is not part of the deadline).
     """
     try:
-        result: T = await _retrier(policy)(operation, policy.call_timeout)
+        result: T = await _retrier(policy)(operation, policy.call_timeout, pace)
         return result
     except DistroError:
         raise
@@ -119,7 +127,11 @@ async def call_with_retry(
         raise translate(exc, what=what) from exc
 
 
-async def _attempt(operation: Callable[[], Awaitable[T]], deadline: float) -> T:
+async def _attempt(
+    operation: Callable[[], Awaitable[T]], deadline: float, pace: Pace[T] | None = None
+) -> T:
+    if pace is not None:
+        return await pace(lambda: _attempt(operation, deadline))
     async with asyncio.timeout(deadline):
         return await operation()
 

@@ -53,6 +53,7 @@ from botocore.httpsession import mask_proxy_url
 from yarl import URL
 
 from distro.aws import PREFLIGHT_POLICY, RetryPolicy, call_with_retry
+from distro.pacing import Lane, TokenBucket
 from distro.reader import CountPage, Key, ScanPage, SdkReader, TableReader, count_request
 from distro.settings import Tables
 
@@ -101,15 +102,18 @@ class Template:
     service: str
 
 
-async def make_reader(client: Any, tables: Tables, policy: RetryPolicy) -> TableReader:
+async def make_reader(
+    client: Any, tables: Tables, policy: RetryPolicy, *, bucket: TokenBucket | None = None
+) -> TableReader:
     """The fastest reader for *client*: a ``LeanReader`` when it can copy the SDK exactly.
 
     The lean path makes one attempt per call, like distro's own clients
     (``distro.aws.client_config`` turns the SDK's retries off): any other
     client, one that signs with anything but SigV4, or one without an
-    aiobotocore HTTP session keeps the plain ``SdkReader``.
+    aiobotocore HTTP session keeps the plain ``SdkReader``. Either paces every
+    attempt through *bucket*, if given.
     """
-    sdk = SdkReader(client, tables, policy)
+    sdk = SdkReader(client, tables, policy, bucket=bucket)
     http = getattr(getattr(client, "_endpoint", None), "http_session", None)
     retries = getattr(client.meta.config, "retries", None) or {}
     if not hasattr(http, "_get_session") or retries.get("total_max_attempts") != 1:
@@ -121,7 +125,7 @@ async def make_reader(client: Any, tables: Tables, policy: RetryPolicy) -> Table
     )
     if template is None:
         return sdk
-    return LeanReader(client, tables, policy, template=template, sdk=sdk)
+    return LeanReader(client, tables, policy, template=template, sdk=sdk, bucket=bucket)
 
 
 async def learn_template(client: Any, table: str) -> Template | None:
@@ -163,6 +167,10 @@ def _template(request: AWSPreparedRequest) -> Template | None:
         region=scope[-3],
         service=scope[-2],
     )
+
+
+def _page_units(page: CountPage) -> float:
+    return page.read_units
 
 
 def _text(value: str | bytes) -> str:
@@ -227,8 +235,10 @@ class LeanReader:
         *,
         template: Template,
         sdk: SdkReader,
+        bucket: TokenBucket | None = None,
     ) -> None:
         self._client = client
+        self._pace = None if bucket is None else Lane(bucket, _page_units)
         self._tables = tables
         self._policy = policy
         self._template = template
@@ -260,7 +270,9 @@ class LeanReader:
         """Count one page of *space*'s uploads, retried as every DynamoDB call is."""
         # The SDK serializes with json.dumps: the same call gives the same bytes.
         body = json.dumps(count_request(self._tables.upload, space, start_key)).encode()
-        return await call_with_retry(self._policy, lambda: self._query(body), what=self._what)
+        return await call_with_retry(
+            self._policy, lambda: self._query(body), what=self._what, pace=self._pace
+        )
 
     async def _query(self, body: bytes) -> CountPage:
         """One attempt: sign, send, read."""

@@ -22,7 +22,7 @@ from distro.count import Job, count_worker
 from distro.emit import PlanParameters, timestamp, write_plan
 from distro.errors import DistroError, NothingToPlan
 from distro.fastquery import make_reader
-from distro.pacing import PacedReader, TokenBucket
+from distro.pacing import TokenBucket
 from distro.progress import Progress
 from distro.reader import SdkReader, TableReader
 from distro.scan import Census, release_free_memory, scan_segment
@@ -219,15 +219,14 @@ async def run(
     progress = progress or Progress()
     checkpoint = Checkpoint.open(output_dir, settings, restart=restart)
     pool = settings.concurrency + settings.parallel_segments
+    bucket = None if settings.max_read_units is None else TokenBucket(settings.max_read_units)
     async with dynamodb_client(settings.tables, pool_size=pool, policy=policy) as client:
         sdk_reader = SdkReader(client, settings.tables, policy)
         await sdk_reader.check_tables()
         if write and assignments_table is not None:
             await check_assignments_table(client, assignments_table)
         # The hot Query loop goes through the lean path when it can sign exactly as the SDK.
-        reader: TableReader = await make_reader(client, settings.tables, policy)
-        if settings.max_read_units is not None:
-            reader = PacedReader(reader, TokenBucket(settings.max_read_units))
+        reader: TableReader = await make_reader(client, settings.tables, policy, bucket=bucket)
         tally = await count_uploads(reader, settings, checkpoint, progress, split_for=split_for)
     plan = balance(tally.customers, instances, split=tally.space_counts) if instances else None
     files: Sequence[Path] = ()

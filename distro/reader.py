@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from distro.aws import PREFLIGHT_POLICY, RetryPolicy, call_with_retry
 from distro.errors import TableSchemaMismatch
+from distro.pacing import Lane, TokenBucket
 from distro.settings import Tables
 
 Key = dict[str, Any]  # a LastEvaluatedKey, in DynamoDB's wire format
@@ -52,12 +53,19 @@ class TableReader(Protocol):
 
 
 class SdkReader:
-    """A ``TableReader`` over an aiobotocore DynamoDB *client*, retried by *policy*."""
+    """A ``TableReader`` over an aiobotocore DynamoDB *client*, retried by *policy*.
 
-    def __init__(self, client: Any, tables: Tables, policy: RetryPolicy) -> None:
+    With a *bucket*, every attempt of a Scan or Query passes it (``--max-read-units``).
+    """
+
+    def __init__(
+        self, client: Any, tables: Tables, policy: RetryPolicy, *, bucket: TokenBucket | None = None
+    ) -> None:
         self._client = client
         self._tables = tables
         self._policy = policy
+        self._scan_pace = None if bucket is None else Lane(bucket, _read_units)
+        self._count_pace = None if bucket is None else Lane(bucket, _read_units)
 
     async def check_tables(self) -> None:
         """Fail early, in one line, if a table is missing, unreadable or shaped otherwise.
@@ -110,6 +118,7 @@ class SdkReader:
             self._policy,
             lambda: self._client.scan(**request),
             what=f"Scan of {self._tables.consumer}",
+            pace=self._scan_pace,
         )
         rows = [
             (item.get("consumer", {}).get("S"), item.get("customer", {}).get("S"))
@@ -124,6 +133,7 @@ class SdkReader:
             self._policy,
             lambda: self._client.query(**request),
             what=f"Query of {self._tables.upload}",
+            pace=self._count_pace,
         )
         return CountPage(reply["Count"], reply.get("LastEvaluatedKey"), _read_units(reply))
 

@@ -10,7 +10,8 @@
    CPU time and peak RSS, the server's CPU, the ratios to the ceiling, and
    the checkpoint's share of the lean loop.
 2. With no database: the pipeline's own cost per space at 100k, 1M and 5M
-   spaces (each in a fresh child, for its own peak RSS), and the balancer
+   spaces (each in a fresh child, for its own peak RSS), the same 5M-space
+   run resumed from a checkpoint that holds every space, and the balancer
    on 1,000,000 customers over 100 instances.
 
 The figures are printed and written to ``benchmarks/RESULTS.md`` with the
@@ -246,11 +247,17 @@ def scale_benchmarks(sizes: Sequence[tuple[int, int]]) -> dict[str, Any]:
         result["child_cpu"] = child.cpu
         results.append(result)
         print(f"  pipeline {spaces:,} spaces: {result['count_wall']:.1f} s", flush=True)
+    spaces, customers = sizes[-1]
+    argv = [sys.executable, "-m", "benchmarks.scale", "resume"]
+    child = measure.run_child([*argv, "--spaces", str(spaces), "--customers", str(customers)])
+    # Its own getrusage, not the child's wait4 figure, which would take in the journal writer.
+    resumed = json.loads(child.check().stdout)
+    print(f"  resume {spaces:,} spaces: {resumed['peak_rss'] / MB:.0f} MiB peak", flush=True)
     balancer = json.loads(
         measure.run_child([sys.executable, "-m", "benchmarks.scale", "balance"]).check().stdout
     )
     print(f"  balancer: {measure.median(balancer['walls']):.2f} s", flush=True)
-    return {"pipeline": results, "balancer": balancer}
+    return {"pipeline": results, "resume": resumed, "balancer": balancer}
 
 
 # --- reporting -----------------------------------------------------------------------------
@@ -350,6 +357,7 @@ def scale_table(s: dict[str, Any]) -> list[str]:
             f"| {r['plan_wall']:.2f} s | {r['child_peak_rss'] / MB:.0f} MiB | {growth:.0f} B "
             f"| {share:.1%} ({len(flushes)} flushes) | {early:.2f} → {late:.2f} |"
         )
+    lines += ["", *resume_line(s["resume"])]
     b = s["balancer"]
     lines += [
         "",
@@ -359,6 +367,17 @@ def scale_table(s: dict[str, Any]) -> list[str]:
         f"{', '.join(f'{c:.2f}' for c in b['cpus'])} s).",
     ]
     return lines
+
+
+def resume_line(r: dict[str, Any]) -> list[str]:
+    """The resume from a checkpoint of every space, in one paragraph."""
+    return [
+        f"Resume from a checkpoint of all {r['spaces']:,} spaces ({r['customers']:,} customers, "
+        f"journal {r['journal_bytes'] / MB:.0f} MiB), `python -m benchmarks.scale resume`: "
+        f"**{r['peak_rss'] / MB:.0f} MiB** peak RSS (after loading the journal "
+        f"{r['load_peak_rss'] / MB:.0f} MiB); load {r['load_wall']:.1f} s, scan with every "
+        f"space resumed {r['count_wall']:.1f} s, plan {r['plan_wall']:.2f} s."
+    ]
 
 
 def _per_space(flushes: Sequence[Sequence[float]]) -> float:

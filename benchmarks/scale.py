@@ -7,6 +7,10 @@ KIND ...``) that prints one JSON object, so its peak RSS is its own:
   table whose reader answers at once, then the plan (``balance``). The
   reader's own cost (making the rows) is measured alone and reported apart.
   The checkpoint is timed flush by flush.
+- ``resume``: the same run resumed from a checkpoint that holds every space
+  (written beforehand by a child of its own, ``journal``, so that writing it
+  is not in the figure): loading the journal, the scan looking every space
+  up in it, and the plan.
 - ``balance``: ``distro.balance.balance`` on random customers.
 """
 
@@ -17,6 +21,7 @@ import asyncio
 import json
 import random
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from distro.balance import CustomerLoad, balance
-from distro.checkpoint import Checkpoint
+from distro.checkpoint import CHECKPOINT_NAME, Checkpoint
 from distro.pipeline import count_uploads
 from distro.progress import Progress
 from distro.reader import CountPage, Key, ScanPage
@@ -33,6 +38,7 @@ from distro.settings import CountSettings, Tables
 PAGE_ROWS = 1_000  # spaces per Scan page (a real 1 MB page holds a few thousand rows)
 DOMAINS = ("gmail.com", "gmail.com", "example.org", "storacha.network", "proton.me", "outlook.com")
 PLAN_INSTANCES = 100
+JOURNAL_LINE_SPACES = 115_000  # spaces per journal line: what a 1 s flush of a fast run holds
 
 
 class SyntheticReader:
@@ -68,7 +74,7 @@ class SyntheticReader:
         rows: list[tuple[str | None, str | None]] = []
         names, customers = self.names, self.customers
         for i in range(start, stop):
-            space = f"did:key:z6Mk{i:044d}"
+            space = space_did(i)
             owner = names[i % customers]
             rows.append((space, owner))
             if i % 12 == 0:
@@ -82,6 +88,11 @@ class SyntheticReader:
     async def count_page(self, space: str, start_key: Key | None) -> CountPage:
         """The count of *space*, at once, in one page."""
         return CountPage(uploads_of(int(space[12:])), None, 0.5)
+
+
+def space_did(i: int) -> str:
+    """The DID of synthetic space *i* (``count_page`` reads *i* back from it)."""
+    return f"did:key:z6Mk{i:044d}"
 
 
 def uploads_of(i: int) -> int:
@@ -132,17 +143,26 @@ async def _reader_alone(reader: SyntheticReader, segments: int) -> None:
                 break
 
 
+def _settings(segments: int = 4, concurrency: int = 20) -> CountSettings:
+    return CountSettings(
+        tables=Tables("bench-consumer", "bench-upload", "us-east-2"),
+        parallel_segments=segments,
+        concurrency=concurrency,
+    )
+
+
+def _expected_uploads(spaces: int) -> int:
+    # A space claimed by two customers is in both customers' totals.
+    return sum(uploads_of(i) * (2 if i % 100 == 1 else 1) for i in range(spaces))
+
+
 def pipeline(
     spaces: int, customers: int, *, segments: int = 4, concurrency: int = 20
 ) -> dict[str, Any]:
     """Run count_uploads and the plan over the synthetic table; return the figures."""
     baseline_rss = _peak_rss()
     reader = SyntheticReader(spaces, customers)
-    settings = CountSettings(
-        tables=Tables("bench-consumer", "bench-upload", "us-east-2"),
-        parallel_segments=segments,
-        concurrency=concurrency,
-    )
+    settings = _settings(segments, concurrency)
     with tempfile.TemporaryDirectory(prefix="distro-bench-") as folder:
         checkpoint = TimedCheckpoint(Checkpoint.open(Path(folder), settings, restart=True))
         progress = Progress()
@@ -153,8 +173,7 @@ def pipeline(
         plan = balance(tally.customers, PLAN_INSTANCES)
         cpu2, wall2 = _cpu(), time.perf_counter()
         journal_bytes = checkpoint.path.stat().st_size
-    # A space claimed by two customers is in both customers' totals.
-    expected = sum(uploads_of(i) * (2 if i % 100 == 1 else 1) for i in range(spaces))
+    expected = _expected_uploads(spaces)
     found = sum(i.uploads for i in plan.instances)
     if found != expected or progress.spaces_counted != spaces:
         raise AssertionError(f"wrong totals: {found} != {expected} or {progress.spaces_counted}")
@@ -176,6 +195,57 @@ def pipeline(
         "peak_rss": _peak_rss(),
         "flushes": checkpoint.flushes,
         "journal_bytes": journal_bytes,
+    }
+
+
+def journal(spaces: int, folder: Path) -> int:
+    """Write a checkpoint in *folder* holding all *spaces* synthetic spaces; return its size."""
+    checkpoint = Checkpoint.open(folder, _settings(), restart=True)
+    for start in range(0, spaces, JOURNAL_LINE_SPACES):
+        for i in range(start, min(start + JOURNAL_LINE_SPACES, spaces)):
+            checkpoint.record(space_did(i), uploads_of(i))
+        checkpoint.flush()
+    return checkpoint.path.stat().st_size
+
+
+def resume(spaces: int, customers: int) -> dict[str, Any]:
+    """Resume a run whose checkpoint holds every space: load it, scan, plan; return the figures."""
+    baseline_rss = _peak_rss()
+    reader = SyntheticReader(spaces, customers)
+    settings = _settings()
+    with tempfile.TemporaryDirectory(prefix="distro-bench-") as folder:
+        # Another process writes the journal, so that none of its memory is in this one's peak.
+        argv = [sys.executable, "-m", "benchmarks.scale", "journal", "--spaces", str(spaces)]
+        subprocess.run([*argv, "--folder", folder], check=True, stdout=subprocess.DEVNULL)
+        journal_bytes = (Path(folder) / CHECKPOINT_NAME).stat().st_size
+        cpu0, wall0 = _cpu(), time.perf_counter()
+        checkpoint = Checkpoint.open(Path(folder), settings, restart=False)
+        wall1 = time.perf_counter()
+        load_rss = _peak_rss()
+        progress = Progress()
+        tally = asyncio.run(count_uploads(reader, settings, checkpoint, progress))
+        wall2 = time.perf_counter()
+        count_rss = _peak_rss()
+        plan = balance(tally.customers, PLAN_INSTANCES)
+        cpu3, wall3 = _cpu(), time.perf_counter()
+    found = sum(i.uploads for i in plan.instances)
+    if found != _expected_uploads(spaces) or (progress.spaces_resumed, progress.queries) != (
+        spaces,
+        0,
+    ):
+        raise AssertionError(f"wrong resume: {found} uploads, {progress.spaces_resumed} resumed")
+    return {
+        "spaces": spaces,
+        "customers": customers,
+        "journal_bytes": journal_bytes,
+        "load_wall": wall1 - wall0,
+        "count_wall": wall2 - wall1,
+        "plan_wall": wall3 - wall2,
+        "cpu": cpu3 - cpu0,
+        "baseline_rss": baseline_rss,
+        "load_peak_rss": load_rss,
+        "count_peak_rss": count_rss,
+        "peak_rss": _peak_rss(),
     }
 
 
@@ -206,12 +276,16 @@ def balancer(customers: int, instances: int, rounds: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m benchmarks.scale pipeline|balance ...``: print one JSON object."""
+    """``python -m benchmarks.scale pipeline|resume|journal|balance ...``: print one JSON object."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scale")
     kinds = parser.add_subparsers(dest="kind", required=True)
-    run = kinds.add_parser("pipeline")
-    run.add_argument("--spaces", type=int, required=True)
-    run.add_argument("--customers", type=int, required=True)
+    for kind in ("pipeline", "resume"):
+        run = kinds.add_parser(kind)
+        run.add_argument("--spaces", type=int, required=True)
+        run.add_argument("--customers", type=int, required=True)
+    write = kinds.add_parser("journal")
+    write.add_argument("--spaces", type=int, required=True)
+    write.add_argument("--folder", type=Path, required=True)
     plan = kinds.add_parser("balance")
     plan.add_argument("--customers", type=int, default=1_000_000)
     plan.add_argument("--instances", type=int, default=100)
@@ -219,6 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.kind == "pipeline":
         result = pipeline(args.spaces, args.customers)
+    elif args.kind == "resume":
+        result = resume(args.spaces, args.customers)
+    elif args.kind == "journal":
+        result = {"journal_bytes": journal(args.spaces, args.folder)}
     else:
         result = balancer(args.customers, args.instances, args.rounds)
     json.dump(result, sys.stdout)

@@ -18,34 +18,50 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
+import os
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 import aioboto3
 import backoff
+import orjson
 from aiobotocore.config import AioConfig
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConfigParseError,
+    ConnectionClosedError,
     ConnectionError,
+    CredentialRetrievalError,
     HTTPClientError,
     IncompleteReadError,
     InvalidRegionError,
     NoCredentialsError,
     PartialCredentialsError,
+    ProfileNotFound,
+    SSOError,
+    TokenRetrievalError,
 )
 
 from distro.errors import (
     AccessDenied,
+    AwsConfigError,
     CountingFailed,
     CredentialsMissing,
+    CredentialsRejected,
+    CredentialsUnavailable,
     DistroError,
     EndpointUnreachable,
+    NotDynamoDB,
     SettingsError,
+    SsoLoginNeeded,
     TableNotFound,
     WriteIncomplete,
 )
@@ -55,6 +71,11 @@ T = TypeVar("T")
 # Wraps every attempt of a call, retries included, outside its deadline: it may
 # wait before the attempt and account for it after (``distro.pacing.Lane``).
 Pace = Callable[[Callable[[], Awaitable[T]]], Awaitable[T]]
+
+# distro reports every failure in one line; botocore would also log some of them (a failed
+# credential refresh) with a traceback, through logging's last-resort handler on stderr.
+for _sdk_logger in ("botocore", "aiobotocore"):
+    logging.getLogger(_sdk_logger).addHandler(logging.NullHandler())
 
 RETRYABLE_CODES = frozenset(
     {
@@ -69,9 +90,29 @@ RETRYABLE_CODES = frozenset(
         "RequestTimeoutException",
     }
 )
-DENIED_CODES = frozenset(
-    {"AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException"}
-)
+# DynamoDB's words for credentials it will not take, each with the one thing to check.
+REJECTED_CREDENTIALS = {
+    "UnrecognizedClientException": (
+        "DynamoDB does not recognise the access key",
+        "check the access key ID (AWS_ACCESS_KEY_ID or the profile's aws_access_key_id)",
+    ),
+    "InvalidSignatureException": (
+        "DynamoDB rejected the request signature",
+        "check the secret access key (AWS_SECRET_ACCESS_KEY or the profile's "
+        "aws_secret_access_key)",
+    ),
+    "ExpiredTokenException": (
+        "the AWS session token has expired",
+        "refresh the session token (new temporary credentials, or `aws sso login`)",
+    ),
+}
+# Environment variables whose values must never reach a message.
+SECRET_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+# Shorter values are dummies (DynamoDB Local's "local"); masking them would garble messages.
+MIN_SECRET_LENGTH = 12
+_USERINFO = re.compile(r"(?<=://)[^/@\s\"']+@")
+_ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
+JSON_OBJECT_START = b"{"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +136,52 @@ DEFAULT_POLICY = RetryPolicy()
 PREFLIGHT_POLICY = RetryPolicy(max_tries=3, max_time=15.0, base=0.2, call_timeout=10.0)
 
 
+class ForeignReply(Exception):
+    """A reply no DynamoDB sends (an HTML page, plain text, an empty 2xx): a wrong endpoint."""
+
+    def __init__(self, status: int, content_type: str) -> None:
+        super().__init__(f"HTTP {status}, {content_type or 'no content type'}")
+        self.status = status
+
+
+def dynamodb_document(
+    status: int, headers: Mapping[str, str], body: bytes
+) -> dict[str, Any] | None:
+    """The JSON object of a reply with *status*, *headers* and *body*; None for a bare 5xx.
+
+    DynamoDB answers every call with a JSON object, and names the type of
+    every error (``__type`` or ``x-amzn-ErrorType``). Anything else raises
+    ``ForeignReply``, so a wrong endpoint is not mistaken for an empty table
+    or a throttling DynamoDB. A 5xx without a body is what a load balancer in
+    front of DynamoDB sends, and stays a server error.
+    """
+    if not body and status >= 500:
+        return None
+    try:
+        document = orjson.loads(body) if body[:1] == JSON_OBJECT_START else None
+    except orjson.JSONDecodeError:
+        document = None
+    lower = {name.lower(): value for name, value in headers.items()} if status >= 300 else {}
+    typed = status < 300 or "x-amzn-errortype" in lower or "__type" in (document or {})
+    if not isinstance(document, dict) or not typed:
+        if not lower:
+            lower = {name.lower(): value for name, value in headers.items()}
+        raise ForeignReply(status, lower.get("content-type", "").split(";")[0])
+    return document
+
+
+def refuse_foreign_reply(response_dict: dict[str, Any], **_: Any) -> None:
+    """A ``before-parse`` hook: raise ``ForeignReply`` before botocore reads a wrong endpoint's reply."""
+    dynamodb_document(response_dict["status_code"], response_dict["headers"], response_dict["body"])
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for failures another attempt may cure: throttling, 5xx, timeouts, lost connections."""
+    if isinstance(exc, ForeignReply):
+        # A gateway's 5xx page (502, 503, 504) is what a proxy in front of a restarting
+        # DynamoDB sends: worth another try. Any other foreign reply (a web page with 200,
+        # a 404) comes from the wrong server, and asking again cannot change that.
+        return exc.status >= 500
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
@@ -153,30 +238,110 @@ def _retrier(policy: RetryPolicy) -> Callable[..., Awaitable[Any]]:
     )(_attempt)
 
 
-def translate(exc: BaseException, *, what: str) -> DistroError:  # noqa: PLR0911 - a table of cases
-    """Turn an SDK or network failure into one line that names problem and fix."""
+def translate(exc: BaseException, *, what: str) -> DistroError:
+    """Turn an SDK or network failure into one line that names problem and fix.
+
+    *what* names the call (``"Scan of staging-w3infra-consumer"``). The line
+    holds no secret: see ``redact``.
+    """
+    error = _setup_error(exc)
+    if error is None and isinstance(exc, ClientError):
+        error = _refusal(exc, what=what)
+    if error is None:
+        error = _failure(exc, what=what)
+    return type(error)(redact(" ".join(str(error).split())))
+
+
+def redact(text: str) -> str:
+    """*text* without secrets: a URL's user and password, access keys, secret keys, tokens."""
+    text = _USERINFO.sub("***@", text)
+    for name in SECRET_VARIABLES:
+        value = os.environ.get(name, "")
+        if len(value) >= MIN_SECRET_LENGTH:
+            text = text.replace(value, "***")
+    return _ACCESS_KEY_ID.sub("***", text)
+
+
+def _profile() -> str:
+    return os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE") or "default"
+
+
+def _setup_error(exc: BaseException) -> DistroError | None:  # noqa: PLR0911 - a table of cases
+    """The one line for a mistake in the AWS configuration, or None if *exc* is not one."""
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return CredentialsMissing(
             "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
         )
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code, message = error.get("Code", "?"), error.get("Message", "")
-        if code == "ResourceNotFoundException":
-            return TableNotFound(
-                f"{what}: table not found ({message}); check --env, the table options and --region"
+    if isinstance(exc, ProfileNotFound):
+        return AwsConfigError(
+            f"AWS profile {exc.kwargs.get('profile')!r} is not in the AWS config files: set "
+            "AWS_PROFILE to a profile that `aws configure list-profiles` lists"
+        )
+    if isinstance(exc, ConfigParseError):
+        return AwsConfigError(
+            f"cannot parse the AWS config file {exc.kwargs.get('path')}: fix its syntax "
+            "(sections look like [default] or [profile NAME], then key = value lines)"
+        )
+    if isinstance(exc, SSOError | TokenRetrievalError):
+        profile = _profile()
+        return SsoLoginNeeded(
+            f"AWS profile {profile!r} needs an SSO login (its SSO token is missing or expired): "
+            f"run `aws sso login --profile {profile}`"
+        )
+    if isinstance(exc, CredentialRetrievalError):
+        detail = exc.kwargs.get("error_msg", "").strip() or "no message"
+        if exc.kwargs.get("provider") == "custom-process":
+            return CredentialsUnavailable(
+                f"the credential_process of AWS profile {_profile()!r} failed ({detail}): run "
+                "that command by hand to see why, then fix it or the profile"
             )
-        if code in DENIED_CODES:
-            return AccessDenied(
-                f"{what}: {code}: {message}; check the credentials and their policy"
-            )
-        if is_transient(exc):
-            return CountingFailed(
-                f"{what} kept failing after every retry: {code}: {message}; run the same "
-                "command again to resume (if DynamoDB is throttling, lower --concurrency "
-                "or set --max-read-units)"
-            )
-        return DistroError(f"{what} was refused: {code}: {message}")
+        return CredentialsUnavailable(
+            f"cannot get AWS credentials from {exc.kwargs.get('provider')} ({detail}): "
+            "check the AWS profile and its credential settings"
+        )
+    return None
+
+
+def _refusal(exc: ClientError, *, what: str) -> DistroError:
+    """The one line for an error reply of DynamoDB's own."""
+    error = exc.response.get("Error", {})
+    code, message = error.get("Code", "?"), error.get("Message", "")
+    if code == "ResourceNotFoundException":
+        return TableNotFound(
+            f"{what}: table not found ({message}); check --env, the table options and --region"
+        )
+    if code == "AccessDeniedException":
+        action = f"dynamodb:{exc.operation_name}"
+        return AccessDenied(
+            f"{what}: access denied: these credentials may not call {action} on that table; "
+            f"allow {action} on it in their IAM policy ({message})"
+        )
+    if code in REJECTED_CREDENTIALS:
+        problem, fix = REJECTED_CREDENTIALS[code]
+        return CredentialsRejected(f"{what}: {problem} ({code}): {fix}")
+    if is_transient(exc):
+        return CountingFailed(
+            f"{what} kept failing after every retry: {code}: {message}; run the same "
+            "command again to resume (if DynamoDB is throttling, lower --concurrency "
+            "or set --max-read-units)"
+        )
+    return DistroError(f"{what} was refused: {code}: {message}")
+
+
+def _failure(exc: BaseException, *, what: str) -> DistroError:
+    """The one line for a failure that is not a reply of DynamoDB's."""
+    if isinstance(exc, ForeignReply):
+        return NotDynamoDB(
+            f"{what}: the endpoint did not answer like DynamoDB ({exc}): check --endpoint-url "
+            "(or AWS_ENDPOINT_URL) and --region"
+        )
+    if isinstance(exc, ConnectionClosedError):
+        # Also what a TLS server says to plain HTTP: it hangs up without a byte in reply.
+        return CountingFailed(
+            f"{what}: the endpoint hung up without a reply on every attempt, so it did not "
+            "answer like DynamoDB: if it serves HTTPS, use an https:// --endpoint-url; "
+            "otherwise check the network and run the same command again to resume"
+        )
     if isinstance(exc, ConnectionError):
         return EndpointUnreachable(
             f"{what}: cannot connect to DynamoDB ({exc}); check --endpoint-url, --region "
@@ -211,10 +376,14 @@ def client_config(*, pool_size: int, policy: RetryPolicy = DEFAULT_POLICY) -> Ai
 async def dynamodb_client(
     tables: Tables, *, pool_size: int, policy: RetryPolicy = DEFAULT_POLICY
 ) -> AsyncIterator[Any]:
-    """Yield a low-level DynamoDB client for *tables*' region and endpoint."""
-    session = aioboto3.Session(region_name=tables.region)
+    """Yield a low-level DynamoDB client for *tables*' region and endpoint.
+
+    The client refuses replies that are not DynamoDB's (``ForeignReply``).
+    """
     async with AsyncExitStack() as stack:
         try:
+            # The profile and its files are read here, and the credentials resolved.
+            session = aioboto3.Session(region_name=tables.region)
             client = await stack.enter_async_context(
                 session.client(
                     "dynamodb",
@@ -228,10 +397,32 @@ async def dynamodb_client(
             ) from None
         except ValueError as exc:  # botocore's word for an endpoint it cannot parse
             raise SettingsError(
-                f"--endpoint-url {tables.endpoint_url!r} is not a URL ({exc}): "
-                "use one like http://127.0.0.1:8000"
+                redact(
+                    f"--endpoint-url {tables.endpoint_url!r} is not a URL ({exc}): "
+                    "use one like http://127.0.0.1:8000"
+                )
             ) from None
+        except BotoCoreError as exc:
+            raise translate(exc, what="creating the DynamoDB client") from None
+        _refuse_userinfo(client.meta.endpoint_url)
+        client.meta.events.register("before-parse.dynamodb", refuse_foreign_reply)
         yield client
+
+
+def _refuse_userinfo(endpoint_url: str) -> None:
+    """Refuse an endpoint with a user or password: every request is signed with AWS keys.
+
+    aiohttp would turn the URL's password into an Authorization header of its
+    own, which clashes with the signature's, and fail every call.
+    """
+    parts = urlsplit(endpoint_url)
+    if parts.username is not None or parts.password is not None:
+        raise SettingsError(
+            redact(
+                f"the endpoint URL {endpoint_url} holds a user name or password, which DynamoDB "
+                "does not use (requests are signed with the AWS credentials): remove them"
+            )
+        )
 
 
 # --- batch writes -----------------------------------------------------------------

@@ -7,8 +7,13 @@ and exit codes.
     DistroError
     ├── SettingsError          an option or environment value is invalid (usage)
     ├── AwsSetupError          credentials, endpoint or permissions
+    │   ├── AwsConfigError
     │   ├── CredentialsMissing
+    │   ├── CredentialsUnavailable
+    │   ├── SsoLoginNeeded
+    │   ├── CredentialsRejected
     │   ├── EndpointUnreachable
+    │   ├── NotDynamoDB
     │   └── AccessDenied
     ├── TableError             the tables are not what distro reads
     │   ├── TableNotFound
@@ -39,16 +44,36 @@ class AwsSetupError(DistroError):
     """The AWS client cannot be used as configured."""
 
 
+class AwsConfigError(AwsSetupError):
+    """The AWS config or credentials files name no such profile, or cannot be parsed."""
+
+
 class CredentialsMissing(AwsSetupError):
     """No AWS credentials were found in the standard credential chain."""
+
+
+class CredentialsUnavailable(AwsSetupError):
+    """The profile's way of getting credentials (a credential_process, ...) failed."""
+
+
+class SsoLoginNeeded(AwsSetupError):
+    """The profile uses SSO and has no valid cached token."""
+
+
+class CredentialsRejected(AwsSetupError):
+    """DynamoDB does not accept the credentials: unknown key, wrong secret, expired token."""
 
 
 class EndpointUnreachable(AwsSetupError):
     """The DynamoDB endpoint does not answer."""
 
 
+class NotDynamoDB(AwsSetupError):
+    """The endpoint answers, but not as DynamoDB does."""
+
+
 class AccessDenied(AwsSetupError):
-    """The credentials are not allowed to read a table."""
+    """The credentials are not allowed to make a call on a table."""
 
 
 class TableError(DistroError):

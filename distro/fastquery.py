@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import orjson
 from aiobotocore.parsers import AioResponseParserFactory
 from botocore.auth import SIGNED_HEADERS_BLACKLIST, SigV4Auth, _host_from_url
 from botocore.awsrequest import AWSPreparedRequest
@@ -52,7 +51,7 @@ from botocore.exceptions import (
 from botocore.httpsession import mask_proxy_url
 from yarl import URL
 
-from distro.aws import PREFLIGHT_POLICY, RetryPolicy, call_with_retry
+from distro.aws import PREFLIGHT_POLICY, RetryPolicy, call_with_retry, dynamodb_document
 from distro.pacing import Lane, TokenBucket
 from distro.reader import CountPage, Key, ScanPage, SdkReader, TableReader, count_request
 from distro.settings import Tables
@@ -292,9 +291,10 @@ class LeanReader:
             raise
         except Exception as exc:
             raise self._network_error(exc) from exc
-        if response.status >= 300:
+        # The SDK path's check (``distro.aws.refuse_foreign_reply``): a wrong endpoint fails alike.
+        reply = dynamodb_document(response.status, response.headers, content)
+        if reply is None or response.status >= 300:
             raise await self._error(response, content)
-        reply = orjson.loads(content)
         capacity = reply.get("ConsumedCapacity") or {}
         return CountPage(
             reply["Count"], reply.get("LastEvaluatedKey"), float(capacity.get("CapacityUnits", 0.0))

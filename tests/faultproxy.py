@@ -395,3 +395,67 @@ def _empty_scan_page(operation: str, body: bytes) -> web.Response | None:
         page["Items"] = []
     page["LastEvaluatedKey"] = request["ExclusiveStartKey"]
     return _json_reply(200, page)
+
+
+# --- canned replies: a chosen answer for chosen calls ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Canned:
+    """A reply the proxy sends instead of forwarding each call to `operations` on `table`.
+
+    `table` None matches every table; otherwise the call's TableName (or a
+    BatchWriteItem's RequestItems) must name it. `error` builds a DynamoDB
+    error; any other body (an HTML page, plain text) is sent as given.
+    """
+
+    operations: frozenset[str]
+    status: int
+    body: bytes
+    content_type: str = JSON_TYPE
+    table: str | None = None
+
+    @classmethod
+    def error(
+        cls,
+        operations: frozenset[str],
+        code: str,
+        message: str,
+        *,
+        status: int = 400,
+        table: str | None = None,
+    ) -> Canned:
+        """DynamoDB's own error reply with *code* and *message*."""
+        body = json.dumps({"__type": ERROR_PREFIX + code, "message": message}).encode()
+        return cls(operations, status, body, table=table)
+
+    def matches(self, operation: str, body: bytes) -> bool:
+        """Whether the call to *operation* with request *body* gets this reply."""
+        if operation not in self.operations:
+            return False
+        if self.table is None:
+            return True
+        request = json.loads(body or b"{}")
+        return self.table == request.get("TableName") or self.table in request.get(
+            "RequestItems", {}
+        )
+
+
+class CannedProxy(FaultProxy):
+    """A FaultProxy that answers the calls `canned` matches itself (counted as ``"canned"``)."""
+
+    def __init__(self, upstream: str, faults: Faults, *, canned: Canned) -> None:
+        super().__init__(upstream, faults)
+        self.canned = canned
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()  # aiohttp keeps the body, so the proxy reads it again
+        operation = request.headers.get("X-Amz-Target", "").removeprefix(TARGET_PREFIX)
+        if not self.canned.matches(operation, body):
+            return await super()._handle(request)
+        self._count("canned")
+        return web.Response(
+            status=self.canned.status,
+            body=self.canned.body,
+            headers={"Content-Type": self.canned.content_type},
+        )

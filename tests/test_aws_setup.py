@@ -423,3 +423,72 @@ async def test_both_read_paths_refuse_a_foreign_reply_alike(
         )
     )
     assert canned_calls == 2 * (2 if status >= 500 else 1)
+
+
+# --- no secret in any output -----------------------------------------------------------------
+
+SECRETS = {
+    "AWS_ACCESS_KEY_ID": "AKIAQWERTYUIOPASDFGH",
+    "AWS_SECRET_ACCESS_KEY": "Zx9/SecretAccessKeyOnlyDistroTestsUse+0001",
+    "AWS_SESSION_TOKEN": "IQoJb3JpZ2luX2VjSessionTokenOnlyDistroTestsUse",
+}
+PASSWORD = "hunter2-endpoint-password"
+
+
+def leaks(result: subprocess.CompletedProcess[str], folder: Path) -> list[str]:
+    """Where a secret shows up: stdout, stderr, or the name of a file under *folder*."""
+    outputs = {"stdout": result.stdout, "stderr": result.stderr}
+    outputs |= {str(p): p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file()}
+    return [
+        f"{secret} in {where}"
+        for where, text in outputs.items()
+        for secret in (*SECRETS.values(), PASSWORD)
+        if secret in text
+    ]
+
+
+@pytest.mark.db
+def test_no_secret_reaches_any_output(loaded: tuple[Dataset, Tables], tmp_path: Path) -> None:
+    _, tables = loaded
+    assert tables.endpoint_url is not None
+    env = os.environ | SECRETS | FAST_RETRIES
+    report = ["--json", "--report-html", tmp_path / "report.html"]
+    ok = run_cli(
+        "generate",
+        *table_args(tables, tables.endpoint_url),
+        *("--instances", "2", "--output-dir", tmp_path / "ok", *report),
+        env=env,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert (tmp_path / "ok" / "distribution.json").exists()
+
+    # A refusal that quotes the key and the token back, after some spaces were counted and
+    # checkpointed: the message is masked, and the checkpoint holds neither.
+    echoed = f"The key {SECRETS['AWS_ACCESS_KEY_ID']} with token {SECRETS['AWS_SESSION_TOKEN']}"
+    canned = Canned.error(frozenset({"Query"}), "UnrecognizedClientException", echoed)
+    with CannedProxy(tables.endpoint_url, Faults(), canned=canned) as proxy:
+        refused = run_cli(
+            "analyze",
+            *table_args(tables, proxy.url),
+            *("--output-dir", tmp_path / "refused"),
+            env=env,
+        )
+    assert only_line(refused) == (
+        f"Error: Query of {tables.upload}: DynamoDB does not recognise the access key "
+        "(UnrecognizedClientException): check the access key ID (AWS_ACCESS_KEY_ID or the "
+        "profile's aws_access_key_id)"
+    )
+
+    # A password in the endpoint URL is never used, and never shown.
+    endpoint = tables.endpoint_url.replace("http://", f"http://planner:{PASSWORD}@")
+    with_password = run_cli(
+        "analyze", *table_args(tables, endpoint), "--output-dir", tmp_path / "pw", env=env
+    )
+    assert with_password.returncode == 2
+    assert with_password.stderr.strip() == (
+        f"Error: the endpoint URL {endpoint.replace(f'planner:{PASSWORD}', '***')} holds a user "
+        "name or password, which DynamoDB does not use (requests are signed with the AWS "
+        "credentials): remove them"
+    )
+    found = leaks(ok, tmp_path / "ok") + leaks(refused, tmp_path) + leaks(with_password, tmp_path)
+    assert not found

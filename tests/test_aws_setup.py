@@ -11,6 +11,7 @@ on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import ssl
@@ -121,9 +122,24 @@ def test_a_malformed_config_or_credentials_file_is_named(tmp_path: Path, broken:
     )
 
 
-@pytest.mark.parametrize("profile", ["legacy", "modern"])
-def test_an_sso_profile_without_a_cached_token_needs_a_login(tmp_path: Path, profile: str) -> None:
+@pytest.mark.parametrize(
+    ("profile", "expired"), [("legacy", False), ("modern", False), ("modern", True)]
+)
+def test_an_sso_profile_without_a_valid_token_needs_a_login(
+    tmp_path: Path, profile: str, expired: bool
+) -> None:
     env = profile_env(tmp_path, SSO_PROFILE, AWS_PROFILE=profile)
+    if expired:
+        # The SDK caches an sso-session's token under the SHA-1 of the session's name.
+        cache = tmp_path / ".aws" / "sso" / "cache"
+        cache.mkdir(parents=True)
+        token = {
+            "startUrl": "https://example.awsapps.com/start",
+            "region": "us-east-1",
+            "accessToken": "stale",
+            "expiresAt": "2020-01-01T00:00:00Z",
+        }
+        (cache / f"{hashlib.sha1(b'corp').hexdigest()}.json").write_text(json.dumps(token))
     assert only_line(run_cli("analyze", "--endpoint-url", NOWHERE, env=env)) == (
         f"Error: AWS profile {profile!r} needs an SSO login (its SSO token is missing or "
         f"expired): run `aws sso login --profile {profile}`"

@@ -255,6 +255,7 @@ def test_sigkill_while_writing_the_files_leaves_one_complete_set(tmp_path: Path)
         names = sorted(p.name for p in tmp_path.iterdir() if INSTANCE_FILE.fullmatch(p.name))
         assert not [p for p in tmp_path.iterdir() if p.name.endswith(STAGED_SUFFIX)]
         assert not (tmp_path / JOURNAL_NAME).exists()
+        assert not [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name]
         if not names:
             assert not written, "a complete set was lost"
             continue

@@ -352,7 +352,8 @@ async def test_a_reply_past_a_timeout_is_the_same_error(
     error: type[Exception],
 ) -> None:
     space = next(iter(loaded[0].uploads))
-    proxy.faults = Faults(delay=1.0, delay_seconds=1.5)
+    # Held far past both timeouts, so a busy machine cannot let the reply win the race.
+    proxy.faults = Faults(delay=1.0, delay_seconds=30.0)
     policy = RetryPolicy(max_tries=1, base=0.0, call_timeout=deadline)
     client_policy = RetryPolicy(call_timeout=read_timeout)
     async with readers(through(proxy, loaded), policy, client_policy) as (sdk, lean):

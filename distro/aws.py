@@ -157,17 +157,29 @@ def dynamodb_document(
     """
     if not body and status >= 500:
         return None
-    try:
-        document = orjson.loads(body) if body[:1] == JSON_OBJECT_START else None
-    except orjson.JSONDecodeError:
-        document = None
-    lower = {name.lower(): value for name, value in headers.items()} if status >= 300 else {}
-    typed = status < 300 or "x-amzn-errortype" in lower or "__type" in (document or {})
-    if not isinstance(document, dict) or not typed:
-        if not lower:
-            lower = {name.lower(): value for name, value in headers.items()}
-        raise ForeignReply(status, lower.get("content-type", "").split(";")[0])
+    document = _json_object(body)
+    if document is None or (status >= 300 and not _names_its_error(document, headers)):
+        raise ForeignReply(status, _header(headers, "content-type").split(";")[0])
     return document
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    if body[:1] != JSON_OBJECT_START:  # spares parsing an HTML page
+        return None
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _names_its_error(document: dict[str, Any], headers: Mapping[str, str]) -> bool:
+    return "__type" in document or bool(_header(headers, "x-amzn-errortype"))
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    """The value of header *name* (lower case) in *headers*, whatever their case; "" if absent."""
+    return next((value for key, value in headers.items() if key.lower() == name), "")
 
 
 def refuse_foreign_reply(response_dict: dict[str, Any], **_: Any) -> None:

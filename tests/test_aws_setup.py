@@ -23,14 +23,16 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+from aiobotocore.credentials import AioRefreshableCredentials
 from aiohttp import web
+from botocore.exceptions import SSOTokenLoadError
 from faultproxy import JSON_TYPE, Canned, CannedProxy, Faults
 from test_assignments import create_table
 from test_cli import assert_one_line_error
 
 from distro.aws import RetryPolicy, dynamodb_client
 from distro.dataset import Dataset
-from distro.errors import DistroError, NotDynamoDB
+from distro.errors import DistroError, NotDynamoDB, SsoLoginNeeded
 from distro.fastquery import LeanReader, make_reader
 from distro.localdb import LocalDynamo
 from distro.reader import SdkReader
@@ -508,3 +510,38 @@ def test_no_secret_reaches_any_output(loaded: tuple[Dataset, Tables], tmp_path: 
     )
     found = leaks(ok, tmp_path / "ok") + leaks(refused, tmp_path) + leaks(with_password, tmp_path)
     assert not found
+
+
+@pytest.mark.db
+async def test_an_sso_token_expiring_mid_run_is_one_line_on_both_read_paths(
+    loaded: tuple[Dataset, Tables], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Credentials that must be refreshed before a call, when the refresh needs an SSO login.
+
+    The lean path resolves them itself (``LeanReader.sign``), the SDK inside the call.
+    """
+    _, tables = loaded
+    policy = RetryPolicy(max_tries=3, base=0.0)
+
+    async def refresh() -> dict[str, str]:
+        raise SSOTokenLoadError(error_msg="Token for corp does not exist")
+
+    expired = AioRefreshableCredentials.create_from_metadata(
+        {"access_key": "k", "secret_key": "s", "token": "t", "expiry_time": "2020-01-01T00:00:00Z"},
+        refresh_using=refresh,
+        method="sso",
+    )
+    async with dynamodb_client(tables, pool_size=2, policy=policy) as client:
+        lean = await make_reader(client, tables, policy)
+        assert isinstance(lean, LeanReader)
+        client._request_signer._credentials = expired  # what the client refreshes before a call
+        monkeypatch.setenv("AWS_PROFILE", "reader")  # the profile the message names
+        messages = []
+        for reader in (SdkReader(client, tables, policy), lean):
+            with pytest.raises(SsoLoginNeeded) as refused:
+                await reader.count_page("did:key:z6MkAnySpace", None)
+            messages.append(str(refused.value))
+    assert messages == 2 * [
+        "AWS profile 'reader' needs an SSO login (its SSO token is missing or expired): "
+        "run `aws sso login --profile reader`"
+    ]

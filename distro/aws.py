@@ -12,6 +12,13 @@ deadline, because a call can otherwise wait forever for a pooled connection.
 Batch writes have a second kind of retry: a BatchWriteItem reply may succeed
 yet hand back ``UnprocessedItems``; ``batch_write`` resends those, with waits
 of their own, until none are left.
+
+What a failure means is decided once, in ``translate``: a mistake in the AWS
+configuration can surface when the client is made, or inside a call when
+credentials are first resolved or refreshed (also in ``fastquery``'s own
+signing), and every one of those places sends it through ``translate``. A
+reply that is not DynamoDB's (a web page, a gateway's error page) is caught
+by ``dynamodb_document`` on both read paths before anything parses it.
 """
 
 from __future__ import annotations

@@ -354,8 +354,7 @@ def _failure(exc: BaseException, *, what: str) -> DistroError:
             f"{what}: the endpoint did not answer like DynamoDB ({exc}): check --endpoint-url "
             "(or AWS_ENDPOINT_URL) and --region"
         )
-    if isinstance(exc, ConnectionClosedError):
-        # Also what a TLS server says to plain HTTP: it hangs up without a byte in reply.
+    if _hung_up_on_plain_http(exc):
         return CountingFailed(
             f"{what}: the endpoint hung up without a reply on every attempt, so it did not "
             "answer like DynamoDB: if it serves HTTPS, use an https:// --endpoint-url; "
@@ -374,6 +373,13 @@ def _failure(exc: BaseException, *, what: str) -> DistroError:
     if isinstance(exc, BotoCoreError):
         return DistroError(f"{what}: {exc}")
     return DistroError(f"{what}: unexpected {type(exc).__name__}: {exc}")
+
+
+def _hung_up_on_plain_http(exc: BaseException) -> bool:
+    # What a TLS server does to a plain-HTTP request: it hangs up without a byte in reply.
+    return isinstance(exc, ConnectionClosedError) and str(
+        exc.kwargs.get("endpoint_url", "")
+    ).startswith("http://")
 
 
 def client_config(*, pool_size: int, policy: RetryPolicy = DEFAULT_POLICY) -> AioConfig:

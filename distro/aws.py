@@ -30,6 +30,7 @@ import backoff
 from aiobotocore.config import AioConfig
 from botocore.exceptions import (
     BotoCoreError,
+    ChecksumError,
     ClientError,
     ConnectionError,
     HTTPClientError,
@@ -93,13 +94,22 @@ PREFLIGHT_POLICY = RetryPolicy(max_tries=3, max_time=15.0, base=0.2, call_timeou
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True for failures another attempt may cure: throttling, 5xx, timeouts, lost connections."""
+    """True for failures another attempt may cure: throttling, 5xx, timeouts, lost connections.
+
+    A reply whose body fails DynamoDB's CRC32 was damaged on the way: botocore retries it too.
+    """
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return error.get("Code") in RETRYABLE_CODES or status >= 500
     return isinstance(
-        exc, TimeoutError | ConnectionError | HTTPClientError | IncompleteReadError | OSError
+        exc,
+        TimeoutError
+        | ConnectionError
+        | HTTPClientError
+        | IncompleteReadError
+        | OSError
+        | ChecksumError,
     )
 
 

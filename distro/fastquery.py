@@ -17,7 +17,10 @@ repeats:
 - *Sent on the client's own aiohttp session*: its pool (sized for every
   concurrent call), proxy, TLS settings and timeouts. Network failures become
   the botocore exceptions aiobotocore raises for them.
-- *Replies*: a 2xx body is read with orjson; anything else goes through
+- *Replies*: the body's CRC32 is checked against DynamoDB's ``x-amz-crc32``
+  (a mismatch is a transient ``ChecksumError``, retried like a lost
+  connection, so a body damaged on the way is never counted); a 2xx body is
+  read with orjson; anything else goes through
   botocore's own parser and is raised as the client's own exception class,
   so ``is_transient`` and ``translate`` see exactly what the SDK would give.
 
@@ -31,6 +34,7 @@ import json
 import os
 import socket
 import uuid
+from binascii import crc32
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +45,7 @@ from aiobotocore.parsers import AioResponseParserFactory
 from botocore.auth import SIGNED_HEADERS_BLACKLIST, SigV4Auth, _host_from_url
 from botocore.awsrequest import AWSPreparedRequest
 from botocore.exceptions import (
+    ChecksumError,
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
@@ -58,6 +63,7 @@ from distro.settings import Tables
 
 OPERATION = "Query"
 SIGV4 = "AWS4-HMAC-SHA256"
+CRC32_HEADER = "x-amz-crc32"
 # Headers that change from one request to the next; the others are the template's.
 _PER_REQUEST = frozenset(
     {
@@ -163,6 +169,21 @@ def _template(request: AWSPreparedRequest) -> Template | None:
         region=scope[-3],
         service=scope[-2],
     )
+
+
+def check_crc32(expected: str | None, body: bytes) -> None:
+    """Raise ``ChecksumError`` when *body* does not have the CRC32 DynamoDB sent as *expected*.
+
+    As botocore checks DynamoDB replies: over the raw bytes, and skipped when
+    the header is absent (DynamoDB Local and some proxies leave it out).
+    """
+    if expected is None:
+        return
+    actual = crc32(body) & 0xFFFFFFFF
+    if actual != int(expected):
+        raise ChecksumError(
+            checksum_type="crc32", expected_checksum=int(expected), actual_checksum=actual
+        )
 
 
 def _text(value: str | bytes) -> str:
@@ -280,6 +301,7 @@ class LeanReader:
             raise
         except Exception as exc:
             raise self._network_error(exc) from exc
+        check_crc32(response.headers.get(CRC32_HEADER), content)
         if response.status >= 300:
             raise await self._error(response, content)
         reply = orjson.loads(content)

@@ -10,25 +10,400 @@ two records must be equal.
 from __future__ import annotations
 
 import datetime
+import json
 import re
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import aiohttp
+import botocore.auth
 import pytest
-from faultproxy import FaultProxy, Faults
+from aiohttp import web
+from aiohttp.connector import BaseConnector
+from faultproxy import JSON_TYPE, FaultProxy, Faults
 
 from distro.aws import RetryPolicy, dynamodb_client
 from distro.dataset import Dataset
 from distro.errors import DistroError
 from distro.fastquery import LeanReader, make_reader
-from distro.reader import CountPage, TableReader
+from distro.reader import CountPage, Key, SdkReader, TableReader
 from distro.settings import Tables
 
 FIXED_TIME = datetime.datetime(2026, 11, 29, 16, 0, 7)
 FIXED_ID = uuid.UUID("12345678-1234-5678-9abc-123456789abc")
 SPACE = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
 ONE_TRY = RetryPolicy(max_tries=1, base=0.0, call_timeout=10.0)
+
+
+# --- the request where it would go on the wire ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Wire:
+    """One request as aiohttp was about to send it: every header aiohttp adds included."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    proxy: str | None
+    proxy_headers: tuple[tuple[str, str], ...]
+
+    def header(self, name: str) -> str:
+        return dict((k.lower(), v) for k, v in self.headers)[name.lower()]
+
+
+class Wiretap:
+    """Notes each request at the connector and refuses it: nothing leaves the process."""
+
+    def __init__(self) -> None:
+        self.sent: list[Wire] = []
+
+    async def connect(self, connector: BaseConnector, req: Any) -> None:
+        body = b"" if req.body == b"" else await req.body.as_bytes()
+        proxy_headers = tuple((req.proxy_headers or {}).items())
+        self.sent.append(
+            Wire(
+                req.method,
+                str(req.url),
+                tuple(req.headers.items()),
+                body,
+                None if req.proxy is None else str(req.proxy),
+                proxy_headers,
+            )
+        )
+        # A refused connection: transient, so the retry policy makes its next attempt.
+        raise aiohttp.ClientConnectionError("wiretap: not sent")
+
+    def take(self) -> list[Wire]:
+        taken, self.sent = self.sent, []
+        return taken
+
+
+class Clock:
+    """botocore's signing clock: a second later at each signature, from a fixed start."""
+
+    def __init__(self) -> None:
+        self.ticks = 0
+
+    def __call__(self) -> datetime.datetime:
+        self.ticks += 1
+        return FIXED_TIME + datetime.timedelta(seconds=self.ticks - 1)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    started = Clock()
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", started)
+    monkeypatch.setattr(uuid, "uuid4", lambda: FIXED_ID)
+    return started
+
+
+@pytest.fixture
+def wiretap(monkeypatch: pytest.MonkeyPatch) -> Wiretap:
+    tap = Wiretap()
+
+    async def connect(connector: BaseConnector, req: Any, *_: Any, **__: Any) -> None:
+        await tap.connect(connector, req)
+
+    monkeypatch.setattr(BaseConnector, "connect", connect)
+    return tap
+
+
+async def sent_by_both(
+    tables: Tables,
+    wiretap: Wiretap,
+    clock: Clock,
+    *,
+    space: str = SPACE,
+    start_key: Key | None = None,
+    policy: RetryPolicy = ONE_TRY,
+) -> tuple[list[Wire], list[Wire]]:
+    """What the SDK and the lean path send for the same count, from the same clock."""
+    async with dynamodb_client(tables, pool_size=4, policy=policy) as client:
+        lean = await make_reader(client, tables, policy)
+        assert isinstance(lean, LeanReader)
+        assert wiretap.take() == []  # the lean path's dry run sent nothing
+        sdk = SdkReader(client, tables, policy)
+        clock.ticks = 0
+        with pytest.raises(DistroError):
+            await sdk.count_page(space, start_key)
+        from_sdk = wiretap.take()
+        clock.ticks = 0
+        with pytest.raises(DistroError):
+            await lean.count_page(space, start_key)
+        from_lean = wiretap.take()
+    return from_sdk, from_lean
+
+
+def aws(region: str, consumer: str = "c-consumer", upload: str = "c-upload") -> Tables:
+    """Tables as a real run names them: no endpoint URL, the SDK resolves it."""
+    return Tables(consumer, upload, region, None)
+
+
+@pytest.mark.parametrize("region", ["us-east-2", "us-west-2", "eu-central-1"])
+async def test_the_sdks_own_endpoint_gets_the_sdks_own_bytes(
+    region: str, wiretap: Wiretap, clock: Clock
+) -> None:
+    sdk, lean = await sent_by_both(aws(region), wiretap, clock)
+    assert lean == sdk
+    (wire,) = lean
+    assert wire.url == f"https://dynamodb.{region}.amazonaws.com/"
+    assert wire.header("Host") == f"dynamodb.{region}.amazonaws.com"
+    assert wire.header("Authorization").startswith(
+        f"AWS4-HMAC-SHA256 Credential=local/20261129/{region}/dynamodb/aws4_request, "
+        "SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature="
+    )
+    assert wire.proxy is None
+
+
+async def test_temporary_credentials_send_their_token_as_the_sdk_does(
+    wiretap: Wiretap, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "ASIAEXAMPLEEXAMPLE")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "IQoJb3JpZ2luX2VjE+/=token-of-an-assumed-role")
+    sdk, lean = await sent_by_both(aws("us-west-2"), wiretap, clock)
+    assert lean == sdk
+    (wire,) = lean
+    assert wire.header("X-Amz-Security-Token") == "IQoJb3JpZ2luX2VjE+/=token-of-an-assumed-role"
+    assert wire.header("Authorization").startswith(
+        "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLEEXAMPLE/20261129/us-west-2/dynamodb/aws4_request, "
+        "SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target, Signature="
+    )
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "url", "host"),
+    [
+        (
+            "https://ddb.example.internal:8443",
+            "https://ddb.example.internal:8443/",
+            "ddb.example.internal:8443",
+        ),
+        (
+            "https://gateway.example.internal/dynamodb/v1",
+            "https://gateway.example.internal/dynamodb/v1",
+            "gateway.example.internal",
+        ),
+        (
+            "http://127.0.0.1:18000/some/path/",
+            "http://127.0.0.1:18000/some/path/",
+            "127.0.0.1:18000",
+        ),
+    ],
+)
+async def test_an_endpoint_with_a_port_or_a_path_gets_the_sdks_bytes(
+    endpoint: str, url: str, host: str, wiretap: Wiretap, clock: Clock
+) -> None:
+    sdk, lean = await sent_by_both(Tables("c", "u", "us-east-2", endpoint), wiretap, clock)
+    assert lean == sdk
+    (wire,) = lean
+    assert (wire.url, wire.header("Host")) == (url, host)
+
+
+FIPS_DUALSTACK = [
+    ({"AWS_USE_FIPS_ENDPOINT": "true"}, "", "https://dynamodb-fips.us-east-2.amazonaws.com/"),
+    ({"AWS_USE_DUALSTACK_ENDPOINT": "true"}, "", "https://dynamodb.us-east-2.api.aws/"),
+    (
+        {"AWS_USE_FIPS_ENDPOINT": "true", "AWS_USE_DUALSTACK_ENDPOINT": "true"},
+        "",
+        "https://dynamodb-fips.us-east-2.api.aws/",
+    ),
+    ({}, "use_fips_endpoint = true\n", "https://dynamodb-fips.us-east-2.amazonaws.com/"),
+    ({}, "use_dualstack_endpoint = true\n", "https://dynamodb.us-east-2.api.aws/"),
+]
+
+
+@pytest.mark.parametrize(
+    "case",
+    FIPS_DUALSTACK,
+    ids=["fips env", "dualstack env", "both env", "fips config", "dualstack config"],
+)
+async def test_fips_and_dualstack_endpoints_get_the_sdks_bytes(
+    case: tuple[dict[str, str], str, str],
+    wiretap: Wiretap,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    environ, config, url = case
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    if config:
+        (tmp_path / "config").write_text("[default]\n" + config)
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    sdk, lean = await sent_by_both(aws("us-east-2"), wiretap, clock)
+    assert lean == sdk
+    assert [wire.url for wire in lean] == [url]
+
+
+# Every character DynamoDB allows in a table name, and a DID with what JSON must escape.
+LONGEST_TABLE = ("azAZ09_.-" * 29)[:255]
+ODD_SPACE = 'did:key:"quoted"\\back\\slash/\x00\x01\x1f\x7f\u00e9\u2028\ufeff\U0001d11e\U0001f600'
+
+
+@pytest.mark.parametrize(
+    ("upload", "space", "start_key"),
+    [
+        ("a.-", SPACE, None),
+        (LONGEST_TABLE, SPACE, None),
+        ("Upload_Table-2026.v1", ODD_SPACE, None),
+        ("u-_.", ODD_SPACE, {"space": {"S": ODD_SPACE}, "root": {"S": "bafy\u00e9\U0001d11e"}}),
+    ],
+    ids=["shortest table", "longest table", "odd DID", "odd DID and key"],
+)
+async def test_every_allowed_character_gets_the_sdks_bytes(
+    upload: str, space: str, start_key: Key | None, wiretap: Wiretap, clock: Clock
+) -> None:
+    tables = aws("us-east-2", upload=upload)
+    sdk, lean = await sent_by_both(tables, wiretap, clock, space=space, start_key=start_key)
+    assert lean == sdk
+    (wire,) = lean
+    sent = json.loads(wire.body)
+    assert sent["TableName"] == upload
+    assert sent["ExpressionAttributeValues"] == {":space": {"S": space}}
+    assert sent.get("ExclusiveStartKey") == start_key
+
+
+async def test_each_retry_is_signed_afresh_as_the_sdk_signs_it(
+    wiretap: Wiretap, clock: Clock
+) -> None:
+    policy = RetryPolicy(max_tries=3, base=0.0, call_timeout=10.0)
+    sdk, lean = await sent_by_both(aws("us-east-2"), wiretap, clock, policy=policy)
+    assert lean == sdk
+    assert [wire.header("X-Amz-Date") for wire in lean] == [
+        "20261129T160007Z",
+        "20261129T160008Z",
+        "20261129T160009Z",
+    ]
+    assert len({wire.header("Authorization") for wire in lean}) == 3
+
+
+# --- proxies ------------------------------------------------------------------------------
+
+PROXY = "http://proxy-user:proxy%40secret@127.0.0.1:3128"
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ({"HTTPS_PROXY": PROXY}, None, PROXY),
+        ({"https_proxy": PROXY}, None, PROXY),
+        ({"HTTPS_PROXY": PROXY, "NO_PROXY": ".amazonaws.com"}, None, None),
+        ({"HTTP_PROXY": PROXY}, None, None),  # an https endpoint ignores the http proxy
+        ({"HTTP_PROXY": PROXY}, "http://ddb.example.internal:8000", PROXY),
+        (
+            {"HTTP_PROXY": PROXY, "NO_PROXY": "example.internal"},
+            "http://ddb.example.internal:8000",
+            None,
+        ),
+    ],
+    ids=[
+        "HTTPS_PROXY",
+        "https_proxy",
+        "NO_PROXY",
+        "HTTP_PROXY on https",
+        "HTTP_PROXY",
+        "NO_PROXY on http",
+    ],
+)
+async def test_the_proxy_settings_choose_the_same_proxy(
+    case: tuple[dict[str, str], str | None, str | None],
+    wiretap: Wiretap,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    environ, endpoint, proxy = case
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    tables = Tables("c-consumer", "c-upload", "us-east-2", endpoint)
+    sdk, lean = await sent_by_both(tables, wiretap, clock)
+    assert lean == sdk
+    assert [wire.proxy for wire in lean] == [proxy]
+
+
+@dataclass(frozen=True)
+class Passed:
+    """One request as a forward proxy (or the server itself) received it."""
+
+    method: str
+    target: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+class CountServer:
+    """A local HTTP server that notes what reaches it and answers like a count Query.
+
+    As a forward proxy it receives the absolute URL of the endpoint behind it.
+    """
+
+    def __init__(self) -> None:
+        self.passed: list[Passed] = []
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def __aenter__(self) -> CountServer:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        target = str(request.url)  # through a proxy: the absolute URL of the request line
+        self.passed.append(Passed(request.method, target, tuple(request.headers.items()), body))
+        reply = {"Count": 3, "ScannedCount": 3, "ConsumedCapacity": {"CapacityUnits": 0.5}}
+        return web.Response(body=json.dumps(reply).encode(), content_type=JSON_TYPE)
+
+
+async def count_through_both(tables: Tables) -> tuple[CountPage, CountPage]:
+    async with dynamodb_client(tables, pool_size=4, policy=ONE_TRY) as client:
+        lean = await make_reader(client, tables, ONE_TRY)
+        assert isinstance(lean, LeanReader)
+        return (
+            await SdkReader(client, tables, ONE_TRY).count_page(SPACE, None),
+            await lean.count_page(SPACE, None),
+        )
+
+
+async def test_both_paths_go_through_the_proxy(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with CountServer() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        # Resolvable by the proxy alone: a request that bypassed it could not be answered.
+        tables = Tables("c-consumer", "c-upload", "us-east-2", "http://dynamodb.invalid:8000")
+        clock.ticks = 0
+        pages = await count_through_both(tables)
+    assert pages == (CountPage(3, None, 0.5), CountPage(3, None, 0.5))
+    sdk, lean = proxy.passed
+    assert lean.target == sdk.target == "http://dynamodb.invalid:8000/"
+    assert dict(lean.headers)["Host"] == "dynamodb.invalid:8000"
+    assert lean.body == sdk.body
+
+
+async def test_no_proxy_sends_both_paths_around_the_proxy(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with CountServer() as proxy, CountServer() as server:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        tables = Tables("c-consumer", "c-upload", "us-east-2", server.url)
+        pages = await count_through_both(tables)
+    assert pages == (CountPage(3, None, 0.5), CountPage(3, None, 0.5))
+    assert proxy.passed == []
+    assert [passed.target for passed in server.passed] == [server.url + "/"] * 2
 
 
 async def pages(reader: TableReader, space: str) -> list[CountPage]:

@@ -21,6 +21,8 @@ from typing import Any
 import aiohttp
 import botocore.auth
 import pytest
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
 from aiohttp import web
 from aiohttp.connector import BaseConnector
 from faultproxy import JSON_TYPE, FaultProxy, Faults
@@ -124,19 +126,33 @@ async def sent_by_both(
 ) -> tuple[list[Wire], list[Wire]]:
     """What the SDK and the lean path send for the same count, from the same clock."""
     async with dynamodb_client(tables, pool_size=4, policy=policy) as client:
-        lean = await make_reader(client, tables, policy)
-        assert isinstance(lean, LeanReader)
-        assert wiretap.take() == []  # the lean path's dry run sent nothing
-        sdk = SdkReader(client, tables, policy)
-        clock.ticks = 0
-        with pytest.raises(DistroError):
-            await sdk.count_page(space, start_key)
-        from_sdk = wiretap.take()
-        clock.ticks = 0
-        with pytest.raises(DistroError):
-            await lean.count_page(space, start_key)
-        from_lean = wiretap.take()
-    return from_sdk, from_lean
+        return await sent_by_client(
+            client, tables, wiretap, clock, space=space, start_key=start_key, policy=policy
+        )
+
+
+async def sent_by_client(
+    client: Any,
+    tables: Tables,
+    wiretap: Wiretap,
+    clock: Clock,
+    *,
+    space: str = SPACE,
+    start_key: Key | None = None,
+    policy: RetryPolicy = ONE_TRY,
+) -> tuple[list[Wire], list[Wire]]:
+    """What *client* sends for one count through the SDK, and then on the lean path."""
+    lean = await make_reader(client, tables, policy)
+    assert isinstance(lean, LeanReader)
+    assert wiretap.take() == []  # the lean path's dry run sent nothing
+    clock.ticks = 0
+    with pytest.raises(DistroError):
+        await SdkReader(client, tables, policy).count_page(space, start_key)
+    from_sdk = wiretap.take()
+    clock.ticks = 0
+    with pytest.raises(DistroError):
+        await lean.count_page(space, start_key)
+    return from_sdk, wiretap.take()
 
 
 def aws(region: str, consumer: str = "c-consumer", upload: str = "c-upload") -> Tables:
@@ -323,6 +339,24 @@ async def test_the_proxy_settings_choose_the_same_proxy(
     sdk, lean = await sent_by_both(tables, wiretap, clock)
     assert lean == sdk
     assert [wire.proxy for wire in lean] == [proxy]
+
+
+async def test_the_clients_own_proxy_settings_are_the_lean_paths(
+    wiretap: Wiretap, clock: Clock
+) -> None:
+    # distro's clients set no proxies, but a client that does is copied as well.
+    config = AioConfig(
+        proxies={"https": PROXY},
+        proxies_config={"proxy_use_forwarding_for_https": False},
+        retries={"mode": "standard", "total_max_attempts": 1},
+    )
+    tables = aws("eu-central-1")
+    async with get_session().create_client(
+        "dynamodb", region_name=tables.region, config=config
+    ) as client:
+        sdk, lean = await sent_by_client(client, tables, wiretap, clock)
+    assert lean == sdk
+    assert [wire.proxy for wire in lean] == [PROXY]
 
 
 @dataclass(frozen=True)

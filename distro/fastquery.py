@@ -39,7 +39,6 @@ import json
 import os
 import socket
 import uuid
-from binascii import crc32
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -50,7 +49,6 @@ from aiobotocore.parsers import AioResponseParserFactory
 from botocore.auth import SIGNED_HEADERS_BLACKLIST, SigV4Auth, _host_from_url
 from botocore.awsrequest import AWSPreparedRequest
 from botocore.exceptions import (
-    ChecksumError,
     ClientError,
     ConnectionClosedError,
     ConnectTimeoutError,
@@ -63,14 +61,13 @@ from botocore.exceptions import (
 from botocore.httpsession import mask_proxy_url
 from yarl import URL
 
-from distro.aws import PREFLIGHT_POLICY, RetryPolicy, call_with_retry
+from distro.aws import CRC32_HEADER, PREFLIGHT_POLICY, RetryPolicy, call_with_retry, check_crc32
 from distro.errors import DistroError, SettingsError
 from distro.reader import CountPage, Key, ScanPage, SdkReader, TableReader, count_request
 from distro.settings import Tables
 
 OPERATION = "Query"
 SIGV4 = "AWS4-HMAC-SHA256"
-CRC32_HEADER = "x-amz-crc32"
 ReaderChoice = Literal["auto", "sdk", "lean"]  # --reader
 ReadPath = Literal["lean", "sdk"]  # the path that counted
 READER_CHOICES: tuple[ReaderChoice, ...] = ("auto", "sdk", "lean")
@@ -244,21 +241,6 @@ def _template(request: AWSPreparedRequest) -> Template | None:
         region=scope[-3],
         service=scope[-2],
     )
-
-
-def check_crc32(expected: str | None, body: bytes) -> None:
-    """Raise ``ChecksumError`` when *body* does not have the CRC32 DynamoDB sent as *expected*.
-
-    As botocore checks DynamoDB replies: over the raw bytes, and skipped when
-    the header is absent (DynamoDB Local and some proxies leave it out).
-    """
-    if expected is None:
-        return
-    actual = crc32(body) & 0xFFFFFFFF
-    if actual != int(expected):
-        raise ChecksumError(
-            checksum_type="crc32", expected_checksum=int(expected), actual_checksum=actual
-        )
 
 
 def _text(value: str | bytes) -> str:

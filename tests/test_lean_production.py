@@ -500,3 +500,36 @@ async def test_a_reply_damaged_on_every_attempt_fails_in_one_line(
         str(caught.value),
     )
     assert proxy.counts["corrupt"] == 2
+
+
+@pytest.mark.db
+async def test_the_sdk_path_retries_a_damaged_count_too(
+    proxy: FaultProxy, loaded: tuple[Dataset, Tables]
+) -> None:
+    # The safety net and --reader sdk count through the SDK.
+    dataset, _ = loaded
+    space = max(dataset.uploads, key=dataset.uploads.__getitem__)
+    tables = through(proxy, loaded)
+    policy = RetryPolicy(max_tries=3, base=0.0, call_timeout=10.0)
+    async with dynamodb_client(tables, pool_size=4, policy=policy) as client:
+        sdk = SdkReader(client, tables, policy)
+        proxy.faults = Faults(corrupt=1.0, max_faults=1, operations=frozenset({"Query"}))
+        found = await pages(sdk, space)
+    assert sum(page.count for page in found) == dataset.uploads[space]
+    assert proxy.counts["corrupt"] == 1
+    assert proxy.counts["forwarded:Query"] == len(found) + 1
+
+
+@pytest.mark.db
+async def test_a_damaged_scan_page_is_retried(
+    proxy: FaultProxy, loaded: tuple[Dataset, Tables]
+) -> None:
+    tables = through(proxy, loaded)
+    policy = RetryPolicy(max_tries=3, base=0.0, call_timeout=10.0)
+    async with dynamodb_client(tables, pool_size=4, policy=policy) as client:
+        sdk = SdkReader(client, tables, policy)
+        undamaged = await sdk.scan_page(0, 4, None)
+        proxy.faults = Faults(corrupt=1.0, max_faults=1, operations=frozenset({"Scan"}))
+        assert await sdk.scan_page(0, 4, None) == undamaged
+    assert proxy.counts["corrupt"] == 1
+    assert proxy.counts["forwarded:Scan"] == 3  # the undamaged page, the damaged one, its retry

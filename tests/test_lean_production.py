@@ -12,8 +12,12 @@ from __future__ import annotations
 import datetime
 import json
 import re
+import shutil
+import socket
+import ssl
+import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +28,9 @@ import pytest
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from aiohttp import web
+from aiohttp.abc import ResolveResult
 from aiohttp.connector import BaseConnector
+from aiohttp.resolver import ThreadedResolver
 from faultproxy import JSON_TYPE, FaultProxy, Faults
 
 from distro.aws import RetryPolicy, dynamodb_client
@@ -375,9 +381,10 @@ class CountServer:
     As a forward proxy it receives the absolute URL of the endpoint behind it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
         self.passed: list[Passed] = []
         self.url = ""
+        self._ssl_context = ssl_context
         self._runner: web.AppRunner | None = None
 
     async def __aenter__(self) -> CountServer:
@@ -385,8 +392,9 @@ class CountServer:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        await web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._ssl_context).start()
+        scheme = "https" if self._ssl_context else "http"
+        self.url = f"{scheme}://127.0.0.1:{self._runner.addresses[0][1]}"
         return self
 
     async def __aexit__(self, *_: object) -> None:
@@ -401,14 +409,15 @@ class CountServer:
         return web.Response(body=json.dumps(reply).encode(), content_type=JSON_TYPE)
 
 
-async def count_through_both(tables: Tables) -> tuple[CountPage, CountPage]:
+async def count_through_both(tables: Tables, clock: Clock) -> tuple[CountPage, CountPage]:
+    """One count through the SDK, then one on the lean path, each signed at the same time."""
     async with dynamodb_client(tables, pool_size=4, policy=ONE_TRY) as client:
         lean = await make_reader(client, tables, ONE_TRY)
         assert isinstance(lean, LeanReader)
-        return (
-            await SdkReader(client, tables, ONE_TRY).count_page(SPACE, None),
-            await lean.count_page(SPACE, None),
-        )
+        clock.ticks = 0
+        by_sdk = await SdkReader(client, tables, ONE_TRY).count_page(SPACE, None)
+        clock.ticks = 0
+        return by_sdk, await lean.count_page(SPACE, None)
 
 
 async def test_both_paths_go_through_the_proxy(
@@ -418,13 +427,12 @@ async def test_both_paths_go_through_the_proxy(
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
         # Resolvable by the proxy alone: a request that bypassed it could not be answered.
         tables = Tables("c-consumer", "c-upload", "us-east-2", "http://dynamodb.invalid:8000")
-        clock.ticks = 0
-        pages = await count_through_both(tables)
+        pages = await count_through_both(tables, clock)
     assert pages == (CountPage(3, None, 0.5), CountPage(3, None, 0.5))
     sdk, lean = proxy.passed
     assert lean.target == sdk.target == "http://dynamodb.invalid:8000/"
     assert dict(lean.headers)["Host"] == "dynamodb.invalid:8000"
-    assert lean.body == sdk.body
+    assert lean == sdk
 
 
 async def test_no_proxy_sends_both_paths_around_the_proxy(
@@ -434,10 +442,105 @@ async def test_no_proxy_sends_both_paths_around_the_proxy(
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")
         tables = Tables("c-consumer", "c-upload", "us-east-2", server.url)
-        pages = await count_through_both(tables)
+        pages = await count_through_both(tables, clock)
     assert pages == (CountPage(3, None, 0.5), CountPage(3, None, 0.5))
     assert proxy.passed == []
-    assert [passed.target for passed in server.passed] == [server.url + "/"] * 2
+    sdk, lean = server.passed
+    assert lean == sdk
+    assert lean.target == server.url + "/"
+
+
+# --- over TLS, to the SDK's own host name -----------------------------------------------------
+
+AWS_HOSTS = ("dynamodb.us-east-2.amazonaws.com", "dynamodb-fips.us-west-2.amazonaws.com")
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """A throwaway CA, and a certificate it signed for AWS's host names: (ca, cert, key)."""
+    if shutil.which("openssl") is None:  # pragma: no cover - every CI image has it
+        pytest.skip("needs the openssl command to make a test CA")
+    folder = tmp_path_factory.mktemp("tls")
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    (folder / "ext.cnf").write_text(
+        "subjectAltName=" + ",".join(f"DNS:{host}" for host in AWS_HOSTS) + "\n"
+        "extendedKeyUsage=serverAuth\n"
+    )
+    commands = [
+        [
+            *("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2"),
+            *("-subj", "/CN=distro test CA", "-addext", "basicConstraints=critical,CA:TRUE"),
+            *("-addext", "keyUsage=critical,keyCertSign,cRLSign"),
+        ],
+        ["req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=dynamodb"],
+        [
+            *("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key"),
+            *("-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf"),
+        ],
+    ]
+    for command in commands:
+        subprocess.run(["openssl", *command], cwd=folder, check=True, capture_output=True)
+    return folder / "ca.pem", folder / "server.pem", folder / "server.key"
+
+
+@pytest.fixture
+async def aws_over_tls(
+    certificates: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[CountServer]:
+    """A count server on loopback that AWS's host names resolve to, with a certificate for them.
+
+    The client trusts the test CA through ``AWS_CA_BUNDLE``, as a user's client
+    trusts a corporate one; nothing else about the connection is changed.
+    """
+    ca, cert, key = certificates
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(ca))
+    async with CountServer(ssl_context=context) as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        resolve = ThreadedResolver.resolve
+
+        async def to_loopback(
+            resolver: ThreadedResolver, host: str, *args: Any, **kwargs: Any
+        ) -> list[ResolveResult]:
+            if host not in AWS_HOSTS:
+                return await resolve(resolver, host, *args, **kwargs)
+            return [
+                ResolveResult(
+                    hostname=host,
+                    host="127.0.0.1",
+                    port=port,
+                    family=socket.AF_INET,
+                    proto=0,
+                    flags=socket.AI_NUMERICHOST,
+                )
+            ]
+
+        monkeypatch.setattr(ThreadedResolver, "resolve", to_loopback)
+        yield server
+
+
+@pytest.mark.parametrize(
+    ("region", "fips"), [("us-east-2", False), ("us-west-2", True)], ids=["plain", "fips"]
+)
+async def test_over_tls_the_server_reads_the_same_bytes_from_both_paths(
+    aws_over_tls: CountServer,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    region: str,
+    fips: bool,
+) -> None:
+    if fips:
+        monkeypatch.setenv("AWS_USE_FIPS_ENDPOINT", "true")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "token-of-the-session")
+    pages = await count_through_both(aws(region), clock)
+    assert pages == (CountPage(3, None, 0.5), CountPage(3, None, 0.5))
+    sdk, lean = aws_over_tls.passed
+    assert lean == sdk
+    host = f"dynamodb{'-fips' if fips else ''}.{region}.amazonaws.com"
+    assert lean.target == f"https://{host}/"
+    assert dict(lean.headers)["Host"] == host
+    assert dict(lean.headers)["X-Amz-Security-Token"] == "token-of-the-session"
 
 
 async def pages(reader: TableReader, space: str) -> list[CountPage]:

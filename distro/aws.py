@@ -89,8 +89,6 @@ class RetryPolicy:
     call_timeout: float = 30.0
 
 
-CRC32_HEADER = "x-amz-crc32"
-
 DEFAULT_POLICY = RetryPolicy()
 # Checking the tables before a run should fail fast when nothing answers.
 PREFLIGHT_POLICY = RetryPolicy(max_tries=3, max_time=15.0, base=0.2, call_timeout=10.0)
@@ -206,6 +204,9 @@ def client_config(*, pool_size: int, policy: RetryPolicy = DEFAULT_POLICY) -> Ai
         read_timeout=policy.call_timeout,
         tcp_keepalive=True,
     )
+
+
+CRC32_HEADER = "x-amz-crc32"  # DynamoDB's checksum of every reply's body
 
 
 def check_crc32(expected: str | None, body: bytes) -> None:

@@ -19,10 +19,10 @@ repeats:
   the botocore exceptions aiobotocore raises for them.
 - *Replies*: the body's CRC32 is checked against DynamoDB's ``x-amz-crc32``
   (a mismatch is a transient ``ChecksumError``, retried like a lost
-  connection, so a body damaged on the way is never counted); a 2xx body is
-  read with orjson; anything else goes through
-  botocore's own parser and is raised as the client's own exception class,
-  so ``is_transient`` and ``translate`` see exactly what the SDK would give.
+  connection, so a body damaged on the way is never counted). A 2xx body is
+  read with orjson; anything else goes through botocore's own parser and is
+  raised as the client's own exception class, so ``is_transient`` and
+  ``translate`` see exactly what the SDK would give.
 
 Scans and the table checks stay on the SDK (``SdkReader``): they are few.
 
@@ -173,7 +173,7 @@ async def choose_reader(
     if choice == "lean":
         raise SettingsError(
             "--reader lean: the lean path cannot copy this client's requests "
-            "(it signs with SigV4 only); use --reader auto or sdk"
+            "(only SigV4-signed clients that make one attempt per call); use --reader auto or sdk"
         )
     assert isinstance(reader, SdkReader)
     return reader

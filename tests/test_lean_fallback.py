@@ -171,8 +171,8 @@ async def test_forcing_the_lean_path_on_a_client_it_cannot_copy_is_a_usage_error
         with pytest.raises(SettingsError) as caught:
             await choose_reader(client, tables, ONE_TRY, choice="lean")
     assert str(caught.value) == (
-        "--reader lean: the lean path cannot copy this client's requests (it signs with "
-        "SigV4 only); use --reader auto or sdk"
+        "--reader lean: the lean path cannot copy this client's requests (only SigV4-signed "
+        "clients that make one attempt per call); use --reader auto or sdk"
     )
 
 

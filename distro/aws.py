@@ -29,6 +29,7 @@ import logging
 import os
 import random
 import re
+from binascii import crc32
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ import orjson
 from aiobotocore.config import AioConfig
 from botocore.exceptions import (
     BotoCoreError,
+    ChecksumError,
     ClientError,
     ConfigParseError,
     ConnectionClosedError,
@@ -195,7 +197,10 @@ def refuse_foreign_reply(response_dict: dict[str, Any], **_: Any) -> None:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True for failures another attempt may cure: throttling, 5xx, timeouts, lost connections."""
+    """True for failures another attempt may cure: throttling, 5xx, timeouts, lost connections.
+
+    A reply whose body fails DynamoDB's CRC32 was damaged on the way: botocore retries it too.
+    """
     if isinstance(exc, ForeignReply):
         # A gateway's 5xx page (502, 503, 504) is what a proxy in front of a restarting
         # DynamoDB sends: worth another try. Any other foreign reply (a web page with 200,
@@ -206,7 +211,13 @@ def is_transient(exc: BaseException) -> bool:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return error.get("Code") in RETRYABLE_CODES or status >= 500
     return isinstance(
-        exc, TimeoutError | ConnectionError | HTTPClientError | IncompleteReadError | OSError
+        exc,
+        TimeoutError
+        | ConnectionError
+        | HTTPClientError
+        | IncompleteReadError
+        | OSError
+        | ChecksumError,
     )
 
 
@@ -397,6 +408,32 @@ def client_config(*, pool_size: int, policy: RetryPolicy = DEFAULT_POLICY) -> Ai
     )
 
 
+CRC32_HEADER = "x-amz-crc32"  # DynamoDB's checksum of every reply's body
+
+
+def check_crc32(expected: str | None, body: bytes) -> None:
+    """Raise ``ChecksumError`` when *body* does not have the CRC32 DynamoDB sent as *expected*.
+
+    As botocore checks DynamoDB replies: over the raw bytes, and skipped when
+    the header is absent (DynamoDB Local and some proxies leave it out).
+    """
+    if expected is None:
+        return
+    actual = crc32(body) & 0xFFFFFFFF
+    # A header that is not a number was damaged too (or is not DynamoDB's): never a crash.
+    wanted = int(expected) if expected.isdigit() else -1
+    if actual != wanted:
+        raise ChecksumError(checksum_type="crc32", expected_checksum=wanted, actual_checksum=actual)
+
+
+def _check_reply_crc32(response_dict: dict[str, Any], **_: Any) -> None:
+    # With one attempt per call, botocore's standard mode only counts a CRC32 mismatch as a
+    # reason to retry, then returns the damaged reply: checked here, before it is parsed.
+    body = response_dict.get("body")
+    if isinstance(body, bytes):
+        check_crc32(response_dict["headers"].get(CRC32_HEADER), body)
+
+
 @asynccontextmanager
 async def dynamodb_client(
     tables: Tables, *, pool_size: int, policy: RetryPolicy = DEFAULT_POLICY
@@ -430,6 +467,9 @@ async def dynamodb_client(
         except BotoCoreError as exc:
             raise translate(exc, what="creating the DynamoDB client") from None
         _refuse_userinfo(client.meta.endpoint_url)
+        # The checksum first: a damaged DynamoDB reply is retried, not judged foreign for a
+        # flipped brace. A wrong endpoint's page carries no checksum, so it is named next.
+        client.meta.events.register("before-parse.dynamodb", _check_reply_crc32)
         client.meta.events.register("before-parse.dynamodb", refuse_foreign_reply)
         yield client
 

@@ -19,10 +19,12 @@ import click
 
 from distro import __version__, console
 from distro.aws import DEFAULT_POLICY, RetryPolicy
+from distro.check import PROBE_SPACE, compare_paths
 from distro.checkpoint import CHECKPOINT_NAME
 from distro.demo import run_demo
 from distro.emit import INSTANCE_FILE, MANIFEST_NAME
 from distro.errors import DistroError, OutputLocked, SettingsError
+from distro.fastquery import READER_CHOICES
 from distro.files import output_lock
 from distro.pipeline import Outcome, run
 from distro.progress import Progress
@@ -32,6 +34,7 @@ from distro.settings import (
     UPLOADS_PER_MINUTE,
     CountSettings,
     CustomerFilter,
+    Tables,
     Throughput,
     default_output_dir,
     require_instances,
@@ -61,8 +64,8 @@ class Terminated(Exception):
     """The process was asked to stop with SIGTERM."""
 
 
-def table_options(command: F) -> F:
-    """Options that say which tables to read and which customers to plan."""
+def connection_options(command: F) -> F:
+    """Options that say where the tables are and what they are called."""
     options = [
         click.option("--env", help="staging or production (default: $STORACHA_ENV or staging)."),
         click.option(
@@ -79,6 +82,16 @@ def table_options(command: F) -> F:
             "--endpoint-url",
             help="DynamoDB endpoint (default: $AWS_ENDPOINT_URL_DYNAMODB, $AWS_ENDPOINT_URL or AWS).",
         ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def table_options(command: F) -> F:
+    """Options that say which tables to read and which customers to plan."""
+    options = [
+        connection_options,
         click.option(
             "--filter",
             "include",
@@ -152,6 +165,16 @@ def table_options(command: F) -> F:
     return command
 
 
+READER_OPTION = click.option(
+    "--reader",
+    type=click.Choice(READER_CHOICES),
+    default="auto",
+    show_default=True,
+    help="How the uploads are counted: the lean Query path with the SDK as a safety net "
+    "(auto), or only one of them.",
+)
+
+
 def report_options(command: F) -> F:
     """Options that shape the report: how much it shows, what it assumes, where it goes."""
     options = [
@@ -223,16 +246,20 @@ def _patterns(option: str, values: tuple[str, ...]) -> tuple[str, ...]:
     return patterns
 
 
+def _tables(options: dict[str, Any]) -> Tables:
+    return resolve_tables(
+        env=options["env"],
+        consumer_table=options["consumer_table"],
+        upload_table=options["upload_table"],
+        region=options["region"],
+        endpoint_url=options["endpoint_url"],
+    )
+
+
 def _count_settings(options: dict[str, Any]) -> CountSettings:
     skip = () if options["no_default_skip"] else DEFAULT_SKIP
     return CountSettings(
-        tables=resolve_tables(
-            env=options["env"],
-            consumer_table=options["consumer_table"],
-            upload_table=options["upload_table"],
-            region=options["region"],
-            endpoint_url=options["endpoint_url"],
-        ),
+        tables=_tables(options),
         customer_filter=CustomerFilter(
             skip=skip + _patterns("--skip", options["skip"]),
             include=_patterns("--filter", options["include"]),
@@ -260,6 +287,7 @@ SPLIT_OPTION = click.option(
 @cli.command()
 @click.option("--instances", type=int, help="Also show the plan for N instances.")
 @SPLIT_OPTION
+@READER_OPTION
 @table_options
 @report_options
 def analyze(instances: int | None, **options: Any) -> None:
@@ -277,6 +305,7 @@ def analyze(instances: int | None, **options: Any) -> None:
     "replacing the records of the same customers.",
 )
 @SPLIT_OPTION
+@READER_OPTION
 @table_options
 @report_options
 def generate(instances: int, yes: bool, assignments_table: str | None, **options: Any) -> None:
@@ -351,6 +380,29 @@ def verify(output_dir: Path) -> None:
     )
 
 
+@cli.command()
+@click.option(
+    "--space",
+    default=PROBE_SPACE,
+    show_default=True,
+    metavar="DID",
+    help="The space whose uploads the two counting Queries count.",
+)
+@connection_options
+def check(space: str, **options: Any) -> None:
+    """Before a run: describe both tables and count one space on both paths; do they agree?"""
+    tables = _tables(options)
+    comparison = _run_async(
+        compare_paths(tables, space=space, policy=retry_policy(os.environ)),
+        output_dir=Path(os.devnull),
+    )
+    if not comparison.agree:
+        raise click.ClickException(comparison.describe())
+    console.stdout.print(
+        console.literal(f"OK: {comparison.describe()}", style="green"), soft_wrap=True
+    )
+
+
 def _plan_and_report(
     *,
     instances: int | None,
@@ -389,6 +441,8 @@ def _plan_and_report(
                 split_for=(instances or max(SIZING_INSTANCES))
                 if options["split_large_customers"]
                 else None,
+                reader=options["reader"],
+                on_notice=_notice,
             ),
             output_dir=options["output_dir"],
         )
@@ -408,6 +462,11 @@ def _plan_and_report(
         render_outputs(console.stderr, summary)
     else:
         render(console.stdout, summary)
+
+
+def _notice(line: str) -> None:
+    # Literal, not markup: the line quotes DynamoDB's error code.
+    console.stderr.print(console.note_line(line), soft_wrap=True)
 
 
 def _confirm_replace(output_dir: Path, *, assume_yes: bool) -> None:

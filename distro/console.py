@@ -74,6 +74,11 @@ def error_line(message: str) -> Text:
     return Text.assemble(("Error: ", "bold red"), printable(message))
 
 
+def note_line(message: str) -> Text:
+    """The one line a notice is shown as: ``Note:`` and *message*, literally."""
+    return Text.assemble(("Note: ", "bold yellow"), printable(message))
+
+
 def write_stdout(data: bytes) -> None:
     """Write *data* to stdout as it is, past rich: machine-readable output such as ``--json``."""
     sys.stdout.flush()

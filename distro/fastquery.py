@@ -17,11 +17,19 @@ repeats:
 - *Sent on the client's own aiohttp session*: its pool (sized for every
   concurrent call), proxy, TLS settings and timeouts. Network failures become
   the botocore exceptions aiobotocore raises for them.
-- *Replies*: a 2xx body is read with orjson; anything else goes through
-  botocore's own parser and is raised as the client's own exception class,
-  so ``is_transient`` and ``translate`` see exactly what the SDK would give.
+- *Replies*: the body's CRC32 is checked against DynamoDB's ``x-amz-crc32``
+  (a mismatch is a transient ``ChecksumError``, retried like a lost
+  connection, so a body damaged on the way is never counted). A 2xx body is
+  read with orjson; anything else goes through botocore's own parser and is
+  raised as the client's own exception class, so ``is_transient`` and
+  ``translate`` see exactly what the SDK would give.
 
 Scans and the table checks stay on the SDK (``SdkReader``): they are few.
+
+A safety net (``FallbackReader``, what ``choose_reader`` gives by default):
+should DynamoDB refuse a lean request as unauthenticated or malformed, the
+same call goes through the SDK; if the SDK's succeeds, the run goes on with
+the SDK, and says so once. ``--reader sdk|lean`` forces one path.
 """
 
 from __future__ import annotations
@@ -31,15 +39,16 @@ import json
 import os
 import socket
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 from aiobotocore.parsers import AioResponseParserFactory
 from botocore.auth import SIGNED_HEADERS_BLACKLIST, SigV4Auth, _host_from_url
 from botocore.awsrequest import AWSPreparedRequest
 from botocore.exceptions import (
+    ClientError,
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
@@ -51,13 +60,35 @@ from botocore.exceptions import (
 from botocore.httpsession import mask_proxy_url
 from yarl import URL
 
-from distro.aws import PREFLIGHT_POLICY, RetryPolicy, call_with_retry, dynamodb_document
+from distro.aws import (
+    CRC32_HEADER,
+    PREFLIGHT_POLICY,
+    RetryPolicy,
+    call_with_retry,
+    check_crc32,
+    dynamodb_document,
+)
+from distro.errors import DistroError, SettingsError
 from distro.pacing import Lane, TokenBucket
 from distro.reader import CountPage, Key, ScanPage, SdkReader, TableReader, count_request
 from distro.settings import Tables
 
 OPERATION = "Query"
 SIGV4 = "AWS4-HMAC-SHA256"
+ReaderChoice = Literal["auto", "sdk", "lean"]  # --reader
+ReadPath = Literal["lean", "sdk"]  # the path that counted
+READER_CHOICES: tuple[ReaderChoice, ...] = ("auto", "sdk", "lean")
+# How DynamoDB refuses a request it cannot authenticate or read: the lean path's own
+# doing, perhaps, if the SDK's request for the same call is accepted.
+REFUSED_CODES = frozenset(
+    {
+        "InvalidSignatureException",
+        "UnrecognizedClientException",
+        "IncompleteSignatureException",
+        "MissingAuthenticationTokenException",
+    }
+)
+FORBIDDEN = 403
 # Headers that change from one request to the next; the others are the template's.
 _PER_REQUEST = frozenset(
     {
@@ -125,6 +156,63 @@ async def make_reader(
     if template is None:
         return sdk
     return LeanReader(client, tables, policy, template=template, sdk=sdk, bucket=bucket)
+
+
+async def choose_reader(
+    client: Any,
+    tables: Tables,
+    policy: RetryPolicy,
+    *,
+    choice: ReaderChoice = "auto",
+    on_fallback: Callable[[str], None] = lambda _: None,
+    bucket: TokenBucket | None = None,
+) -> SdkReader | LeanReader | FallbackReader:
+    """The reader of the count Queries that *choice* asks for.
+
+    ``auto``: the lean path behind the SDK as a safety net (``FallbackReader``),
+    or the SDK alone when the lean path cannot copy it; *on_fallback* gets the
+    one line to show if the net is ever used. ``sdk``: the SDK. ``lean``: the
+    lean path and nothing else; ``SettingsError`` if it cannot copy the SDK.
+    Every path paces its attempts through *bucket*, if given.
+    """
+    if choice == "sdk":
+        return SdkReader(client, tables, policy, bucket=bucket)
+    reader = await make_reader(client, tables, policy, bucket=bucket)
+    if isinstance(reader, LeanReader):
+        if choice == "lean":
+            return reader
+        sdk = SdkReader(client, tables, policy, bucket=bucket)
+        return FallbackReader(reader, sdk, on_fallback)
+    if choice == "lean":
+        raise SettingsError(
+            "--reader lean: the lean path cannot copy this client's requests "
+            "(only SigV4-signed clients that make one attempt per call); use --reader auto or sdk"
+        )
+    assert isinstance(reader, SdkReader)
+    return reader
+
+
+def read_path(reader: SdkReader | LeanReader | FallbackReader) -> ReadPath:
+    """Which path counted (or counts now) for *reader*."""
+    if isinstance(reader, FallbackReader):
+        return reader.path
+    return "lean" if isinstance(reader, LeanReader) else "sdk"
+
+
+def refused(exc: BaseException | None) -> bool:
+    """True when DynamoDB refused the request itself, its signature or credentials, not the call."""
+    if not isinstance(exc, ClientError):
+        return False
+    code = exc.response.get("Error", {}).get("Code")
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return code in REFUSED_CODES or status == FORBIDDEN
+
+
+def refusal(exc: BaseException | None) -> str:
+    """The error code (or status) of a refusal, for the line that reports it."""
+    assert isinstance(exc, ClientError)
+    code = exc.response.get("Error", {}).get("Code")
+    return str(code or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
 
 
 async def learn_template(client: Any, table: str) -> Template | None:
@@ -291,7 +379,10 @@ class LeanReader:
             raise
         except Exception as exc:
             raise self._network_error(exc) from exc
-        # The SDK path's check (``distro.aws.refuse_foreign_reply``): a wrong endpoint fails alike.
+        # A body damaged on the way is retried (CRC32), before it is judged foreign: a flipped
+        # brace would otherwise read as another server's page. Then the SDK path's check
+        # (``distro.aws.refuse_foreign_reply``): a wrong endpoint fails alike on both paths.
+        check_crc32(response.headers.get(CRC32_HEADER), content)
         reply = dynamodb_document(response.status, response.headers, content)
         if reply is None or response.status >= 300:
             raise await self._error(response, content)
@@ -355,3 +446,46 @@ class LeanReader:
         parsed.setdefault("ResponseMetadata", {}).update(RetryAttempts=0, MaxAttemptsReached=True)
         error: Exception = self._client.exceptions.from_code(code)(parsed, OPERATION)
         return error
+
+
+class FallbackReader:
+    """Counts on *lean*; a call DynamoDB refuses there is made again through *sdk*.
+
+    If the SDK's call succeeds, the SDK counts from then on and *on_fallback*
+    gets one line saying so; if it fails, its error is the one raised, as if
+    the SDK had counted all along. Scans and table checks go through *sdk*.
+    """
+
+    def __init__(
+        self, lean: LeanReader, sdk: SdkReader, on_fallback: Callable[[str], None]
+    ) -> None:
+        self._lean = lean
+        self._sdk = sdk
+        self._on_fallback = on_fallback
+        self.path: ReadPath = "lean"
+
+    async def check_tables(self) -> None:
+        """The SDK's table check (see ``SdkReader.check_tables``)."""
+        await self._sdk.check_tables()
+
+    async def scan_page(self, segment: int, total_segments: int, start_key: Key | None) -> ScanPage:
+        """A Scan page, through the SDK."""
+        return await self._sdk.scan_page(segment, total_segments, start_key)
+
+    async def count_page(self, space: str, start_key: Key | None) -> CountPage:
+        """Count one page of *space*'s uploads, on the lean path while DynamoDB accepts it."""
+        if self.path == "sdk":
+            return await self._sdk.count_page(space, start_key)
+        try:
+            return await self._lean.count_page(space, start_key)
+        except DistroError as error:
+            if not refused(error.__cause__):
+                raise
+            page = await self._sdk.count_page(space, start_key)
+            if self.path == "lean":  # several workers may get here at once: say it once
+                self.path = "sdk"
+                self._on_fallback(
+                    f"DynamoDB refused the lean Query path ({refusal(error.__cause__)}) but "
+                    "accepted the SDK's request: counting goes on through the SDK"
+                )
+            return page

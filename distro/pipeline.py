@@ -10,8 +10,8 @@ one ``DistroError``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from distro.assignments import WRITE_CONCURRENCY, check_assignments_table, write_assignments
@@ -21,7 +21,7 @@ from distro.checkpoint import Checkpoint
 from distro.count import Job, count_worker
 from distro.emit import PlanParameters, timestamp, write_plan
 from distro.errors import DistroError, NothingToPlan
-from distro.fastquery import make_reader
+from distro.fastquery import ReaderChoice, ReadPath, choose_reader, read_path
 from distro.pacing import TokenBucket
 from distro.progress import Progress
 from distro.reader import SdkReader, TableReader
@@ -51,6 +51,7 @@ class Tally:
     # With --split-large-customers: each customer above total / split_for, its spaces and
     # their uploads (see count_uploads); None when splitting was not asked for.
     space_counts: Mapping[str, Mapping[str, int]] | None = None
+    read_path: ReadPath = "sdk"  # which path counted: the lean one, or the SDK's
 
     @property
     def total_uploads(self) -> int:
@@ -205,6 +206,8 @@ async def run(
     assignments_table: str | None = None,
     throughput: Throughput | None = None,
     split_for: int | None = None,
+    reader: ReaderChoice = "auto",
+    on_notice: Callable[[str], None] = lambda _: None,
 ) -> Outcome:
     """Count, plan for *instances* (if given), and write the files when *write*.
 
@@ -215,6 +218,8 @@ async def run(
     re-run counts nothing again. With *split_for* (``--split-large-customers``;
     *instances*, or the most instances the report sizes), customers above the
     fair share are planned space by space. *throughput* goes into the manifest.
+    *reader* picks the count path (``--reader``); *on_notice* gets the one line
+    saying the run left the lean path for the SDK's, if it does.
     """
     progress = progress or Progress()
     checkpoint = Checkpoint.open(output_dir, settings, restart=restart)
@@ -226,8 +231,16 @@ async def run(
         if write and assignments_table is not None:
             await check_assignments_table(client, assignments_table)
         # The hot Query loop goes through the lean path when it can sign exactly as the SDK.
-        reader: TableReader = await make_reader(client, settings.tables, policy, bucket=bucket)
-        tally = await count_uploads(reader, settings, checkpoint, progress, split_for=split_for)
+        counter = await choose_reader(
+            client,
+            settings.tables,
+            policy,
+            choice=reader,
+            on_fallback=on_notice,
+            bucket=bucket,
+        )
+        tally = await count_uploads(counter, settings, checkpoint, progress, split_for=split_for)
+        tally = replace(tally, read_path=read_path(counter))
     plan = balance(tally.customers, instances, split=tally.space_counts) if instances else None
     files: Sequence[Path] = ()
     records = 0

@@ -216,6 +216,9 @@ def _top(summary: Summary, plain: bool) -> RenderableType:
     return _section(title, table, plain)
 
 
+READ_PATHS = {"lean": "the lean Query path", "sdk": "the SDK (aiobotocore)"}
+
+
 def _data_quality(quality: DataQuality, plain: bool) -> RenderableType:
     rows = [
         ("Consumer rows scanned", f"{quality.rows_scanned:,}"),
@@ -236,6 +239,7 @@ def _data_quality(quality: DataQuality, plain: bool) -> RenderableType:
             "Read capacity units consumed",
             f"{quality.read_units:,.1f} (${quality.read_cost_usd:,.4f} on-demand)",
         ),
+        ("Uploads counted through", READ_PATHS.get(quality.read_path, quality.read_path)),
     ]
     body: list[RenderableType] = [_facts(rows)]
     if quality.shared_spaces:

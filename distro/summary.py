@@ -87,6 +87,7 @@ class DataQuality:
     spaces_resumed: int
     read_units: float
     read_cost_usd: float
+    read_path: str = "sdk"  # "lean" or "sdk": which Query path counted the uploads
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +313,7 @@ def _data_quality(tally: Tally) -> DataQuality:
         spaces_resumed=tally.spaces_resumed,
         read_units=tally.read_units,
         read_cost_usd=tally.read_units * USD_PER_READ_UNIT,
+        read_path=tally.read_path,
     )
 
 

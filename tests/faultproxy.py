@@ -5,7 +5,9 @@ its own it cannot show that distro survives the failures real DynamoDB produces.
 This proxy sits in the middle and, per request and with chosen probabilities,
 answers in DynamoDB's own words instead of forwarding: a throttling error, a
 server error, a dropped connection, a reply held past the client's read
-timeout, or an empty Scan page that still carries a ``LastEvaluatedKey``.
+timeout, an empty Scan page that still carries a ``LastEvaluatedKey``, a
+reply whose body was damaged on the way (its ``x-amz-crc32`` left as it was),
+or a refusal of the request's signature.
 
 DynamoDB's JSON protocol makes this simple: every call is ``POST /`` with the
 operation in ``X-Amz-Target`` and a JSON body. Requests are forwarded with
@@ -49,6 +51,11 @@ THROTTLE_MESSAGES = {
     "RequestLimitExceeded": "Throughput exceeds the current throughput limit for your account.",
 }
 THROTTLE_CODES = tuple(THROTTLE_MESSAGES)
+SIGNATURE_MESSAGE = (
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your AWS Secret Access Key and signing method. "
+    "Consult the service documentation for details."
+)
 SERVER_ERROR_STATUSES = (500, 503)
 
 # Headers that describe one hop rather than the message, or that aiohttp computes itself.
@@ -99,6 +106,15 @@ class Faults:
     """Answer a Scan continuation with an empty page whose LastEvaluatedKey is the
     request's ExclusiveStartKey, without forwarding: legal in DynamoDB, and a
     client that treats an empty page as the end loses the rest of the segment."""
+    corrupt: float = 0.0
+    """Forward, then damage the reply's body: one digit of its ``Count`` changed (or,
+    without one, its last byte flipped), its ``x-amz-crc32`` header left as it came."""
+    reject_signature: float = 0.0
+    """Reply 400 InvalidSignatureException, as DynamoDB refuses a signature it does
+    not accept, without forwarding."""
+    max_faults: int | None = None
+    """Inject at most this many faults in all (None: no limit); later requests are
+    forwarded unchanged. ``Faults(corrupt=1.0, max_faults=1)`` damages the first reply."""
     operations: frozenset[str] = frozenset({"Scan", "Query"})
     seed: int = 0
 
@@ -121,6 +137,8 @@ class Faults:
             "drop": self.drop,
             "delay": self.delay,
             "empty_scan_page": self.empty_scan_page,
+            "corrupt": self.corrupt,
+            "reject_signature": self.reject_signature,
         }
 
 
@@ -145,7 +163,7 @@ class FaultProxy:
     request forwarded (``"forwarded:<Operation>"``; a delayed request counts as
     both); ``"upstream_error"`` counts calls the upstream failed to answer, which
     get a 502. Assigning `faults` takes effect for the next request and restarts
-    the random sequence from the new seed.
+    the random sequence (and the `max_faults` allowance) from the new seed.
     """
 
     def __init__(self, upstream: str, faults: Faults) -> None:
@@ -157,6 +175,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._faults = faults
         self._rng = random.Random(faults.seed)
+        self._injected = 0  # faults drawn since `faults` was assigned, for max_faults
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -174,6 +193,7 @@ class FaultProxy:
         with self._lock:
             self._faults = faults
             self._rng = random.Random(faults.seed)
+            self._injected = 0
 
     # --- lifecycle (called from the test's thread) ---
 
@@ -262,7 +282,11 @@ class FaultProxy:
         if decision.fault == "delay" and not await self._hold(decision.seconds):
             # Stopping: end the held request rather than make stop() wait it out.
             return _hang_up(request)
-        return await self._forward(request, operation, body)
+        reply = await self._forward(request, operation, body)
+        if decision.fault == "corrupt" and reply.status < 300:
+            self._count("corrupt")
+            reply.body = _damaged(reply.body)
+        return reply
 
     def _fake_reply(self, decision: _Decision, operation: str, body: bytes) -> web.Response | None:
         """The proxy's own answer for a drawn fault that replies, or None to go upstream."""
@@ -273,6 +297,8 @@ class FaultProxy:
             reply = _server_error_reply(decision.status)
         elif decision.fault == "empty_scan_page":
             reply = _empty_scan_page(operation, body)
+        elif decision.fault == "reject_signature":
+            reply = _error_reply(400, "InvalidSignatureException", SIGNATURE_MESSAGE)
         if reply is not None:
             assert decision.fault is not None
             self._count(decision.fault)
@@ -284,11 +310,14 @@ class FaultProxy:
             faults = self._faults
             if operation not in faults.operations:
                 return _Decision()
+            if faults.max_faults is not None and self._injected >= faults.max_faults:
+                return _Decision()
             # One draw split into consecutive slices, one per fault, keeps each probability exact.
             draw = self._rng.random()
             for kind, probability in faults.probabilities().items():
                 draw -= probability
                 if draw < 0:
+                    self._injected += 1
                     return self._detail(kind)
             return _Decision()
 
@@ -379,6 +408,23 @@ def _server_error_reply(status: int) -> web.Response:
         # A bare 503, as a load balancer sends it: no body, so the client only has the status.
         return web.Response(status=503)
     return _error_reply(500, "InternalServerError", "Internal server error")
+
+
+def _damaged(body: Any) -> bytes:
+    """*body* with the first digit of its ``Count`` changed, or else its last byte flipped.
+
+    Still valid JSON with another count: only the checksum can tell.
+    """
+    damaged = bytearray(body)
+    at = damaged.find(b'"Count":')
+    if at >= 0:
+        at += len(b'"Count":')
+        while damaged[at : at + 1] == b" ":
+            at += 1
+        damaged[at] = ord("0") + (damaged[at] - ord("0") + 1) % 10
+    else:
+        damaged[-1] ^= 0x01
+    return bytes(damaged)
 
 
 def _empty_scan_page(operation: str, body: bytes) -> web.Response | None:

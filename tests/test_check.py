@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from faultproxy import SIGNATURE_MESSAGE, FaultProxy, Faults
+from faultproxy import FaultProxy, Faults
 
 from distro.aws import DEFAULT_POLICY, dynamodb_client
 from distro.check import PROBE_SPACE, Comparison
@@ -107,8 +107,9 @@ def test_when_both_are_refused_the_error_is_the_sdks(
     result = check(through(proxy, loaded))
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        f"Error: Query of it-upload: InvalidSignatureException: {SIGNATURE_MESSAGE}; "
-        "check the credentials and their policy"
+        "Error: Query of it-upload: DynamoDB rejected the request signature "
+        "(InvalidSignatureException): check the secret access key (AWS_SECRET_ACCESS_KEY "
+        "or the profile's aws_secret_access_key)"
     ]
 
 

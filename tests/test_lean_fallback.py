@@ -22,13 +22,13 @@ import pytest
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
-from faultproxy import SIGNATURE_MESSAGE, FaultProxy, Faults
+from faultproxy import FaultProxy, Faults
 from test_pipeline import assert_matches_truth
 
 from distro.aws import RetryPolicy, dynamodb_client
 from distro.checkpoint import Checkpoint
 from distro.dataset import Dataset
-from distro.errors import AccessDenied, CountingFailed, SettingsError
+from distro.errors import CountingFailed, CredentialsRejected, SettingsError
 from distro.fastquery import FallbackReader, LeanReader, choose_reader, refused
 from distro.pipeline import count_uploads
 from distro.progress import Progress
@@ -41,9 +41,10 @@ FALLBACK_LINE = (
     "DynamoDB refused the lean Query path (InvalidSignatureException) but accepted the "
     "SDK's request: counting goes on through the SDK"
 )
+# distro's translation of the refusal the SDK gets: what the run ends with.
 REFUSED_LINE = (
-    f"Query of it-upload: InvalidSignatureException: {SIGNATURE_MESSAGE}; "
-    "check the credentials and their policy"
+    "Query of it-upload: DynamoDB rejected the request signature (InvalidSignatureException): "
+    "check the secret access key (AWS_SECRET_ACCESS_KEY or the profile's aws_secret_access_key)"
 )
 
 
@@ -126,9 +127,9 @@ async def test_when_the_sdk_is_refused_too_the_error_is_the_sdks(
         reader = await choose_reader(client, tables, ONE_TRY, on_fallback=notices.append)
         assert isinstance(reader, FallbackReader)
         proxy.faults = Faults(reject_signature=1.0, operations=QUERIES)
-        with pytest.raises(AccessDenied) as from_net:
+        with pytest.raises(CredentialsRejected) as from_net:
             await reader.count_page(space, None)
-        with pytest.raises(AccessDenied) as from_sdk:
+        with pytest.raises(CredentialsRejected) as from_sdk:
             await SdkReader(client, tables, ONE_TRY).count_page(space, None)
     assert str(from_net.value) == str(from_sdk.value) == REFUSED_LINE
     assert reader.path == "lean"

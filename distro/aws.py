@@ -358,7 +358,7 @@ def _refusal(exc: ClientError, *, what: str) -> DistroError:
     return DistroError(f"{what} was refused: {code}: {message}")
 
 
-def _failure(exc: BaseException, *, what: str) -> DistroError:
+def _failure(exc: BaseException, *, what: str) -> DistroError:  # noqa: PLR0911 - a table of cases
     """The one line for a failure that is not a reply of DynamoDB's."""
     if isinstance(exc, ForeignReply):
         return NotDynamoDB(
@@ -370,6 +370,12 @@ def _failure(exc: BaseException, *, what: str) -> DistroError:
             f"{what}: the endpoint hung up without a reply on every attempt, so it did not "
             "answer like DynamoDB: if it serves HTTPS, use an https:// --endpoint-url; "
             "otherwise check the network and run the same command again to resume"
+        )
+    if isinstance(exc, ChecksumError):
+        return CountingFailed(
+            f"{what}: every reply arrived damaged (its CRC32 did not match), so nothing was "
+            "counted from it; check the network or proxy between here and DynamoDB, then run "
+            "the same command again to resume"
         )
     if isinstance(exc, ConnectionError):
         return EndpointUnreachable(

@@ -13,7 +13,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -208,7 +207,9 @@ def test_an_unreachable_endpoint_fails_fast(tmp_path: Path) -> None:
     with socket.socket() as probe:  # a loopback port that was free a moment ago: nothing listens
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    started = time.monotonic()
+    # Fast means the table check's own policy (3 tries, 15 s at most) gave up, not the
+    # counting policy's 10 tries over up to 300 s: the 60 s timeout tells the two apart
+    # without a wall-clock bound that a busy machine could break.
     result = run_distro(
         "generate",
         "--instances",
@@ -220,9 +221,7 @@ def test_an_unreachable_endpoint_fails_fast(tmp_path: Path) -> None:
         tmp_path,
         timeout=60,
     )
-    elapsed = time.monotonic() - started
     assert_one_line_error(result, 1, "cannot connect", f"127.0.0.1:{port}", "--endpoint-url")
-    assert elapsed < 20, f"took {elapsed:.1f} s to give up"
     assert_no_instance_files(tmp_path)
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import data, measure
-from distro.localdb import LocalDynamo, local_client_env
+from distro.local.dynamodb import LocalDynamo, local_client_env
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 ROUNDS = 5

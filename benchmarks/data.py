@@ -18,9 +18,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from distro.aws import dynamodb_client
-from distro.dataset import Dataset, Shape, create_tables, generate, load
-from distro.localdb import LocalDynamo, cache_root, local_client_env
+from distro.dynamo.client import dynamodb_client
+from distro.local.dataset import Dataset, Shape, create_tables, generate, load
+from distro.local.dynamodb import LocalDynamo, cache_root, local_client_env
 from distro.settings import DEFAULT_SKIP, Tables
 
 CUSTOMERS = 2040

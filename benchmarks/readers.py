@@ -3,7 +3,7 @@
     python -m benchmarks.readers --endpoint URL --reader lean|sdk
 
 runs ``distro.pipeline.count_uploads`` (scan, count, checkpoint; no report)
-on the benchmark tables with the ``LeanReader`` of ``distro.fastquery`` or
+on the benchmark tables with the ``LeanReader`` of ``distro.dynamo.fastquery`` or
 the plain ``SdkReader``, and prints one JSON object: Query requests, wall
 and CPU time of the loop, and what the checkpoint's flushes cost.
 """
@@ -21,12 +21,12 @@ from typing import Any
 
 from benchmarks import data
 from benchmarks.scale import TimedCheckpoint
-from distro.aws import DEFAULT_POLICY, dynamodb_client
 from distro.checkpoint import Checkpoint
-from distro.fastquery import make_reader
+from distro.dynamo.client import DEFAULT_POLICY, dynamodb_client
+from distro.dynamo.fastquery import make_reader
+from distro.dynamo.reader import SdkReader, TableReader
 from distro.pipeline import count_uploads
 from distro.progress import Progress
-from distro.reader import SdkReader, TableReader
 from distro.settings import CountSettings, Tables
 
 CONCURRENCY = 20

@@ -30,9 +30,9 @@ from typing import Any
 
 from distro.balance import CustomerLoad, balance
 from distro.checkpoint import CHECKPOINT_NAME, Checkpoint
+from distro.dynamo.reader import CountPage, Key, ScanPage
 from distro.pipeline import count_uploads
 from distro.progress import Progress
-from distro.reader import CountPage, Key, ScanPage
 from distro.settings import CountSettings, Tables
 
 PAGE_ROWS = 1_000  # spaces per Scan page (a real 1 MB page holds a few thousand rows)

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from distro.aws import (
+from distro.balance import Plan
+from distro.dynamo.client import (
     DEFAULT_BATCH_RETRY,
     DEFAULT_POLICY,
     PREFLIGHT_POLICY,
@@ -25,7 +26,6 @@ from distro.aws import (
     batch_write,
     call_with_retry,
 )
-from distro.balance import Plan
 from distro.errors import TableSchemaMismatch
 
 ASSIGNMENT_KEYS = {"customer": "HASH"}

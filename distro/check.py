@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from distro.aws import RetryPolicy, dynamodb_client
+from distro.dynamo.client import RetryPolicy, dynamodb_client
+from distro.dynamo.fastquery import LeanReader, make_reader, refusal, refused
+from distro.dynamo.reader import CountPage, SdkReader
 from distro.errors import DistroError
-from distro.fastquery import LeanReader, make_reader, refusal, refused
-from distro.reader import CountPage, SdkReader
 from distro.settings import Tables
 
 # A space no one owns: its Query examines nothing and costs the minimum, 0.5 read units.

@@ -27,9 +27,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
+from distro.census import DidIndex
 from distro.errors import CheckpointCorrupt, CheckpointMismatch, OutputError
 from distro.files import atomic_write, ensure_output_dir, sync_dir, write_all
-from distro.scan import DidIndex
 from distro.settings import CountSettings
 
 CHECKPOINT_NAME = "counting-checkpoint.json"

@@ -18,14 +18,14 @@ from typing import Any, TypeVar
 import click
 
 from distro import __version__, console
-from distro.aws import DEFAULT_POLICY, RetryPolicy
 from distro.check import PROBE_SPACE, compare_paths
 from distro.checkpoint import CHECKPOINT_NAME
-from distro.demo import run_demo
+from distro.dynamo.client import DEFAULT_POLICY, RetryPolicy
+from distro.dynamo.fastquery import READER_CHOICES
 from distro.emit import INSTANCE_FILE, MANIFEST_NAME
 from distro.errors import DistroError, OutputLocked, SettingsError
-from distro.fastquery import READER_CHOICES
 from distro.files import output_lock
+from distro.local.demo import run_demo
 from distro.pipeline import Outcome, run
 from distro.progress import Progress
 from distro.report import check_html_path, render, render_outputs, save_html

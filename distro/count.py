@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from distro.census import Census
 from distro.checkpoint import Checkpoint
+from distro.dynamo.reader import TableReader
 from distro.progress import Progress
-from distro.reader import TableReader
-from distro.scan import Census
 
 Job = tuple[int, str]  # a space's number in the census, and its DID
 

@@ -15,17 +15,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from distro.assignments import WRITE_CONCURRENCY, check_assignments_table, write_assignments
-from distro.aws import DEFAULT_POLICY, RetryPolicy, dynamodb_client
 from distro.balance import CustomerLoad, Plan, balance
+from distro.census import Census, release_free_memory
 from distro.checkpoint import Checkpoint
 from distro.count import Job, count_worker
+from distro.dynamo.client import DEFAULT_POLICY, RetryPolicy, dynamodb_client
+from distro.dynamo.fastquery import ReaderChoice, ReadPath, choose_reader, read_path
+from distro.dynamo.pacing import TokenBucket
+from distro.dynamo.reader import SdkReader, TableReader
 from distro.emit import PlanParameters, timestamp, write_plan
 from distro.errors import DistroError, NothingToPlan
-from distro.fastquery import ReaderChoice, ReadPath, choose_reader, read_path
-from distro.pacing import TokenBucket
 from distro.progress import Progress
-from distro.reader import SdkReader, TableReader
-from distro.scan import Census, release_free_memory, scan_segment
+from distro.scan import scan_segment
 from distro.settings import CountSettings, Throughput
 
 FLUSH_INTERVAL = 1.0  # seconds of counting a killed run can lose

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from distro.aws import dynamodb_client
-from distro.dataset import Dataset, create_tables, generate, load
-from distro.localdb import LocalDynamo, local_client_env
+from distro.dynamo.client import dynamodb_client
+from distro.local.dataset import Dataset, create_tables, generate, load
+from distro.local.dynamodb import LocalDynamo, local_client_env
 from distro.settings import Tables
 
 # Settings that could lead a client to real credentials, a real endpoint or real tables.

@@ -22,11 +22,11 @@ from distro.assignments import (
     check_assignments_table,
     write_assignments,
 )
-from distro.aws import BatchRetry, RetryPolicy, WriteRequests, batch_write
 from distro.balance import CustomerLoad, InstancePlan, Plan, balance
-from distro.dataset import Dataset
+from distro.dynamo.client import BatchRetry, RetryPolicy, WriteRequests, batch_write
 from distro.errors import TableNotFound, TableSchemaMismatch, WriteIncomplete
-from distro.localdb import LocalDynamo
+from distro.local.dataset import Dataset
+from distro.local.dynamodb import LocalDynamo
 from distro.settings import Tables
 
 AT = "2026-11-29T16:00:00.000Z"

@@ -30,12 +30,12 @@ from faultproxy import JSON_TYPE, Canned, CannedProxy, Faults
 from test_assignments import create_table
 from test_cli import assert_one_line_error
 
-from distro.aws import RetryPolicy, dynamodb_client
-from distro.dataset import Dataset
+from distro.dynamo.client import RetryPolicy, dynamodb_client
+from distro.dynamo.fastquery import LeanReader, make_reader
+from distro.dynamo.reader import SdkReader
 from distro.errors import DistroError, NotDynamoDB, SsoLoginNeeded
-from distro.fastquery import LeanReader, make_reader
-from distro.localdb import LocalDynamo
-from distro.reader import SdkReader
+from distro.local.dataset import Dataset
+from distro.local.dynamodb import LocalDynamo
 from distro.settings import Tables
 
 NOWHERE = "http://127.0.0.1:1"  # nothing listens: these errors come before any call is sent

@@ -27,13 +27,13 @@ from test_faults import (
     run_distro,
 )
 
-from distro.aws import dynamodb_client
 from distro.balance import CustomerLoad, balance
 from distro.checkpoint import CHECKPOINT_NAME, Checkpoint
-from distro.dataset import Dataset
+from distro.dynamo.client import dynamodb_client
 from distro.emit import write_plan
 from distro.files import LOCK_NAME
-from distro.localdb import LocalDynamo
+from distro.local.dataset import Dataset
+from distro.local.dynamodb import LocalDynamo
 from distro.settings import Tables
 
 INSTANCES = 3

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from faultproxy import FaultProxy, Faults
 
-from distro.aws import DEFAULT_POLICY, dynamodb_client
 from distro.check import PROBE_SPACE, Comparison
-from distro.dataset import Dataset
-from distro.reader import CountPage, SdkReader
+from distro.dynamo.client import DEFAULT_POLICY, dynamodb_client
+from distro.dynamo.reader import CountPage, SdkReader
+from distro.local.dataset import Dataset
 from distro.settings import Tables
 
 QUERIES = frozenset({"Query"})

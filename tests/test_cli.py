@@ -11,8 +11,8 @@ from typing import Any
 import orjson
 import pytest
 
-from distro.dataset import Dataset, Truth
 from distro.files import LOCK_NAME
+from distro.local.dataset import Dataset, Truth
 from distro.settings import Tables
 
 # The keys the migration runner reads, in the order distro writes them.

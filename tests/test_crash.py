@@ -42,9 +42,9 @@ from test_faults import (
 
 from distro.balance import CustomerLoad, balance
 from distro.checkpoint import CHECKPOINT_NAME
-from distro.dataset import Dataset
 from distro.emit import INSTANCE_FILE, JOURNAL_NAME, STAGED_SUFFIX, instance_document, recover
-from distro.localdb import LocalDynamo
+from distro.local.dataset import Dataset
+from distro.local.dynamodb import LocalDynamo
 from distro.settings import Tables
 
 CONCURRENCY = 4

@@ -10,8 +10,9 @@ from typing import Any
 import aioboto3
 import pytest
 
-from distro.aws import BATCH_SIZE, BatchRetry, WriteRequests
-from distro.dataset import (
+from distro.dynamo.client import BATCH_SIZE, BatchRetry, WriteRequests
+from distro.errors import LocalDynamoError, SettingsError, TableError
+from distro.local.dataset import (
     DEFAULT_SKIP,
     PROVIDERS,
     ConsumerRow,
@@ -21,7 +22,6 @@ from distro.dataset import (
     generate,
     load,
 )
-from distro.errors import LocalDynamoError, SettingsError, TableError
 
 WEB3, STORACHA = PROVIDERS
 ALICE = "did:mailto:example.org:alice"

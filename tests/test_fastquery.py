@@ -28,14 +28,20 @@ from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutE
 from faultproxy import FaultProxy, Faults
 from test_pipeline import assert_matches_truth
 
-from distro.aws import DEFAULT_POLICY, RetryPolicy, dynamodb_client, is_transient, translate
 from distro.checkpoint import Checkpoint
-from distro.dataset import Dataset
+from distro.dynamo.client import (
+    DEFAULT_POLICY,
+    RetryPolicy,
+    dynamodb_client,
+    is_transient,
+    translate,
+)
+from distro.dynamo.fastquery import LeanReader, make_reader
+from distro.dynamo.reader import CountPage, Key, SdkReader, TableReader, count_request
 from distro.errors import CredentialsMissing, DistroError, TableNotFound
-from distro.fastquery import LeanReader, make_reader
+from distro.local.dataset import Dataset
 from distro.pipeline import count_uploads
 from distro.progress import Progress
-from distro.reader import CountPage, Key, SdkReader, TableReader, count_request
 from distro.settings import CountSettings, Tables
 
 FIXED_TIME = datetime.datetime(2026, 11, 29, 16, 0, 7)

@@ -33,11 +33,11 @@ from test_cli import (
     without_created_at,
 )
 
-from distro.aws import dynamodb_client
 from distro.checkpoint import CHECKPOINT_NAME, Checkpoint
-from distro.dataset import Dataset
+from distro.dynamo.client import dynamodb_client
 from distro.files import LOCK_NAME
-from distro.localdb import LocalDynamo
+from distro.local.dataset import Dataset
+from distro.local.dynamodb import LocalDynamo
 from distro.settings import CountSettings, CustomerFilter, Tables
 
 pytestmark = pytest.mark.db

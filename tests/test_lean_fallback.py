@@ -25,14 +25,14 @@ from botocore.exceptions import ClientError
 from faultproxy import FaultProxy, Faults
 from test_pipeline import assert_matches_truth
 
-from distro.aws import RetryPolicy, dynamodb_client
 from distro.checkpoint import Checkpoint
-from distro.dataset import Dataset
+from distro.dynamo.client import RetryPolicy, dynamodb_client
+from distro.dynamo.fastquery import FallbackReader, LeanReader, choose_reader, refused
+from distro.dynamo.reader import SdkReader
 from distro.errors import CountingFailed, CredentialsRejected, SettingsError
-from distro.fastquery import FallbackReader, LeanReader, choose_reader, refused
+from distro.local.dataset import Dataset
 from distro.pipeline import count_uploads
 from distro.progress import Progress
-from distro.reader import SdkReader
 from distro.settings import CountSettings, Tables
 
 ONE_TRY = RetryPolicy(max_tries=1, base=0.0, call_timeout=10.0)

@@ -32,11 +32,11 @@ from aiohttp.connector import BaseConnector
 from aiohttp.resolver import ThreadedResolver
 from faultproxy import JSON_TYPE, FaultProxy, Faults
 
-from distro.aws import RetryPolicy, dynamodb_client
-from distro.dataset import Dataset
+from distro.dynamo.client import RetryPolicy, dynamodb_client
+from distro.dynamo.fastquery import LeanReader, make_reader
+from distro.dynamo.reader import CountPage, Key, SdkReader, TableReader
 from distro.errors import CountingFailed, DistroError
-from distro.fastquery import LeanReader, make_reader
-from distro.reader import CountPage, Key, SdkReader, TableReader
+from distro.local.dataset import Dataset
 from distro.settings import Tables
 
 FIXED_TIME = datetime.datetime(2026, 11, 29, 16, 0, 7)

@@ -17,9 +17,9 @@ from typing import Any
 import aioboto3
 import pytest
 
-from distro import localdb
 from distro.errors import LocalDynamoError
-from distro.localdb import (
+from distro.local import dynamodb as localdb
+from distro.local.dynamodb import (
     NPM_VERSION,
     LocalDynamo,
     cache_root,
@@ -92,7 +92,7 @@ def test_cache_root_prefers_the_environment(
 
 def test_cache_root_in_a_checkout_is_its_cache_folder(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DISTRO_CACHE_DIR", raising=False)
-    checkout = Path(localdb.__file__).resolve().parent.parent
+    checkout = Path(localdb.__file__).resolve().parents[2]
     assert (checkout / "pyproject.toml").is_file()
     assert cache_root() == checkout / ".cache"
 
@@ -257,7 +257,7 @@ def test_early_exit_reports_the_output(monkeypatch: pytest.MonkeyPatch, tmp_path
 OWNER = textwrap.dedent(
     """
     import threading, time
-    from distro.localdb import LocalDynamo
+    from distro.local.dynamodb import LocalDynamo
     server = LocalDynamo()
     # Start from a thread that ends at once, as asyncio.to_thread may: java must outlive it.
     starter = threading.Thread(target=server.start)

@@ -31,11 +31,11 @@ from test_faults import (
 
 from distro.balance import CustomerLoad, balance
 from distro.checkpoint import CHECKPOINT_NAME
-from distro.dataset import Dataset
 from distro.emit import PlanParameters, write_plan
 from distro.errors import OutputLocked
 from distro.files import LOCK_NAME, output_lock
-from distro.localdb import LocalDynamo
+from distro.local.dataset import Dataset
+from distro.local.dynamodb import LocalDynamo
 from distro.settings import CountSettings, Tables, Throughput
 from distro.verify import verify_plan
 

@@ -9,13 +9,13 @@ import pytest
 from botocore.exceptions import ClientError
 from faultproxy import FaultProxy, Faults
 
-from distro.aws import RetryPolicy, dynamodb_client
-from distro.dataset import Dataset
+from distro.dynamo.client import RetryPolicy, dynamodb_client
+from distro.dynamo.fastquery import LeanReader, make_reader
+from distro.dynamo.pacing import MIN_QUERY_UNITS, TokenBucket
+from distro.dynamo.reader import CountPage, SdkReader
 from distro.errors import CountingFailed
-from distro.fastquery import LeanReader, make_reader
-from distro.localdb import LocalDynamo
-from distro.pacing import MIN_QUERY_UNITS, TokenBucket
-from distro.reader import CountPage, SdkReader
+from distro.local.dataset import Dataset
+from distro.local.dynamodb import LocalDynamo
 from distro.settings import Tables
 
 TABLES = Tables("c", "u", "us-east-2")

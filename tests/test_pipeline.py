@@ -10,14 +10,14 @@ import orjson
 import pytest
 from test_cli import read_plan, without_created_at
 
-from distro.aws import DEFAULT_POLICY, dynamodb_client
 from distro.checkpoint import CHECKPOINT_NAME, Checkpoint
-from distro.dataset import Dataset, create_tables, generate, load
+from distro.dynamo.client import DEFAULT_POLICY, dynamodb_client
+from distro.dynamo.reader import CountPage, Key, ScanPage, SdkReader
 from distro.errors import CheckpointMismatch
-from distro.localdb import LocalDynamo
+from distro.local.dataset import Dataset, create_tables, generate, load
+from distro.local.dynamodb import LocalDynamo
 from distro.pipeline import count_uploads, run
 from distro.progress import Progress
-from distro.reader import CountPage, Key, ScanPage, SdkReader
 from distro.settings import CountSettings, CustomerFilter, Tables
 
 pytestmark = pytest.mark.db

@@ -14,8 +14,8 @@ import pytest
 from rich.console import Console
 
 from distro.balance import CustomerLoad, balance
-from distro.dataset import Dataset
 from distro.files import LOCK_NAME
+from distro.local.dataset import Dataset
 from distro.pipeline import Outcome, Tally, run
 from distro.report import render
 from distro.settings import CountSettings, Tables, Throughput

@@ -7,8 +7,9 @@ from collections.abc import Iterable
 import pytest
 
 from distro.balance import CustomerLoad
-from distro.reader import CountPage, Key, ScanPage
-from distro.scan import Census, DidIndex, scan_segment
+from distro.census import Census, DidIndex
+from distro.dynamo.reader import CountPage, Key, ScanPage
+from distro.scan import scan_segment
 from distro.settings import CustomerFilter, Verdict
 
 

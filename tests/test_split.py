@@ -9,11 +9,11 @@ import pytest
 from test_cli import DOCUMENT_KEYS, RUNNER_KEYS, distro, read_plan, table_args
 
 from distro.balance import CustomerLoad, InstancePlan, balance, split_units
-from distro.dataset import Dataset
+from distro.census import Census
 from distro.emit import MANIFEST_NAME, instance_document, write_plan
 from distro.files import LOCK_NAME
+from distro.local.dataset import Dataset
 from distro.pipeline import run
-from distro.scan import Census
 from distro.settings import CountSettings, CustomerFilter, Tables
 
 CREATED = "2026-11-29T16:00:00.000Z"

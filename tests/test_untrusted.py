@@ -21,14 +21,14 @@ from typing import Any
 import orjson
 import pytest
 
-from distro.aws import dynamodb_client
 from distro.balance import CustomerLoad
 from distro.cli import _fail
 from distro.console import ESCAPED_CATEGORIES, printable
-from distro.dataset import ConsumerRow, Dataset, create_tables, load
-from distro.demo import _check_against_truth
+from distro.dynamo.client import dynamodb_client
 from distro.errors import DistroError
-from distro.localdb import LocalDynamo
+from distro.local.dataset import ConsumerRow, Dataset, create_tables, load
+from distro.local.demo import _check_against_truth
+from distro.local.dynamodb import LocalDynamo
 from distro.pipeline import Outcome, Tally
 from distro.settings import Tables
 

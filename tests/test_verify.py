@@ -13,8 +13,8 @@ import pytest
 from test_cli import distro, read_plan, table_args
 
 from distro.balance import CustomerLoad, balance
-from distro.dataset import Dataset
 from distro.emit import JOURNAL_NAME, MANIFEST_NAME, PlanParameters, write_plan
+from distro.local.dataset import Dataset
 from distro.settings import CountSettings, Tables, Throughput
 from distro.verify import describe_plan, verify_plan
 

@@ -11,9 +11,9 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from distro.aws import PREFLIGHT_POLICY, RetryPolicy, call_with_retry
+from distro.dynamo.client import PREFLIGHT_POLICY, RetryPolicy, call_with_retry
+from distro.dynamo.pacing import Lane, TokenBucket
 from distro.errors import TableSchemaMismatch
-from distro.pacing import Lane, TokenBucket
 from distro.settings import Tables
 
 Key = dict[str, Any]  # a LastEvaluatedKey, in DynamoDB's wire format

@@ -78,7 +78,7 @@ from distro.settings import Tables
 
 T = TypeVar("T")
 # Wraps every attempt of a call, retries included, outside its deadline: it may
-# wait before the attempt and account for it after (``distro.pacing.Lane``).
+# wait before the attempt and account for it after (``distro.dynamo.pacing.Lane``).
 Pace = Callable[[Callable[[], Awaitable[T]]], Awaitable[T]]
 
 # distro reports every failure in one line; botocore would also log some of them (a failed

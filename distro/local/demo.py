@@ -11,10 +11,10 @@ import os
 from pathlib import Path
 
 from distro import console
-from distro.aws import dynamodb_client
-from distro.dataset import Dataset, create_tables, generate, load
+from distro.dynamo.client import dynamodb_client
 from distro.errors import DistroError
-from distro.localdb import LocalDynamo, local_client_env
+from distro.local.dataset import Dataset, create_tables, generate, load
+from distro.local.dynamodb import LocalDynamo, local_client_env
 from distro.pipeline import Outcome, run
 from distro.progress import Progress
 from distro.settings import CountSettings, Tables, Throughput

@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from distro.aws import (
+from distro.dynamo.client import (
     DEFAULT_BATCH_RETRY,
     BatchRetry,
     BatchWriteClient,
@@ -383,7 +383,7 @@ def _upload_item(rng: random.Random, space: str, root: str) -> Item:
 # --- loading ------------------------------------------------------------------
 
 
-# ``load`` shares distro's batch writer (distro.aws) and its retry settings.
+# ``load`` shares distro's batch writer (distro.dynamo.client) and its retry settings.
 LoadRetry = BatchRetry
 _KEYS = {"consumer": ("subscription", "provider"), "upload": ("space", "root")}
 

@@ -60,7 +60,7 @@ from botocore.exceptions import (
 from botocore.httpsession import mask_proxy_url
 from yarl import URL
 
-from distro.aws import (
+from distro.dynamo.client import (
     CRC32_HEADER,
     PREFLIGHT_POLICY,
     RetryPolicy,
@@ -68,9 +68,9 @@ from distro.aws import (
     check_crc32,
     dynamodb_document,
 )
+from distro.dynamo.pacing import Lane, TokenBucket
+from distro.dynamo.reader import CountPage, Key, ScanPage, SdkReader, TableReader, count_request
 from distro.errors import DistroError, SettingsError
-from distro.pacing import Lane, TokenBucket
-from distro.reader import CountPage, Key, ScanPage, SdkReader, TableReader, count_request
 from distro.settings import Tables
 
 OPERATION = "Query"
@@ -138,7 +138,7 @@ async def make_reader(
     """The fastest reader for *client*: a ``LeanReader`` when it can copy the SDK exactly.
 
     The lean path makes one attempt per call, like distro's own clients
-    (``distro.aws.client_config`` turns the SDK's retries off): any other
+    (``distro.dynamo.client.client_config`` turns the SDK's retries off): any other
     client, one that signs with anything but SigV4, or one without an
     aiobotocore HTTP session keeps the plain ``SdkReader``. Either paces every
     attempt through *bucket*, if given.
@@ -381,7 +381,7 @@ class LeanReader:
             raise self._network_error(exc) from exc
         # A body damaged on the way is retried (CRC32), before it is judged foreign: a flipped
         # brace would otherwise read as another server's page. Then the SDK path's check
-        # (``distro.aws.refuse_foreign_reply``): a wrong endpoint fails alike on both paths.
+        # (``distro.dynamo.client.refuse_foreign_reply``): a wrong endpoint fails alike on both paths.
         check_crc32(response.headers.get(CRC32_HEADER), content)
         reply = dynamodb_document(response.status, response.headers, content)
         if reply is None or response.status >= 300:

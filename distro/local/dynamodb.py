@@ -2,8 +2,8 @@
 
 Used by the tests, ``distro demo`` and the benchmarks. Debug it by hand with::
 
-    python -m distro.localdb install
-    python -m distro.localdb serve [--port P] [--data-dir D]
+    python -m distro.local.dynamodb install
+    python -m distro.local.dynamodb serve [--port P] [--data-dir D]
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def cache_root() -> Path:
     configured = os.environ.get("DISTRO_CACHE_DIR")
     if configured:
         return Path(configured).expanduser()
-    checkout = Path(__file__).resolve().parent.parent
+    checkout = Path(__file__).resolve().parents[2]
     if (checkout / "pyproject.toml").is_file():
         return checkout / ".cache"
     return Path.home() / ".cache" / "distro"
@@ -539,7 +539,7 @@ def _parent_death_hook() -> Callable[[], None] | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m distro.localdb install|serve`: install or run DynamoDB Local by hand."""
+    """`python -m distro.local.dynamodb install|serve`: install or run DynamoDB Local by hand."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "install":
@@ -554,7 +554,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     """Arguments of the debugging command line."""
     parser = argparse.ArgumentParser(
-        prog="python -m distro.localdb", description="Install or run DynamoDB Local by hand."
+        prog="python -m distro.local.dynamodb", description="Install or run DynamoDB Local by hand."
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("install", help="install DynamoDB Local and print its folder")

@@ -1,0 +1,1 @@
+"""The local harness: DynamoDB Local, the synthetic dataset, the demo."""

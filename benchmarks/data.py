@@ -18,7 +18,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from distro.dynamo.client import dynamodb_client
+from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.local.dataset import Dataset, Shape, create_tables, generate, load
 from distro.local.dynamodb import LocalDynamo, cache_root, local_client_env
 from distro.settings import DEFAULT_SKIP, Tables
@@ -113,10 +113,13 @@ def _build(data: BenchData, *, log: bool) -> None:
 async def _load(data: BenchData, tables: Tables) -> None:
     async with dynamodb_client(tables, pool_size=LOAD_CONCURRENCY) as client:
         await create_tables(
-            client, consumer_table=tables.consumer, upload_table=tables.upload, replace=True
+            Dynamo(client, tables),
+            consumer_table=tables.consumer,
+            upload_table=tables.upload,
+            replace=True,
         )
         await load(
-            client,
+            Dynamo(client, tables),
             data.dataset,
             consumer_table=tables.consumer,
             upload_table=tables.upload,

@@ -22,9 +22,10 @@ from typing import Any
 from benchmarks import data
 from benchmarks.scale import TimedCheckpoint
 from distro.checkpoint import Checkpoint
-from distro.dynamo.client import DEFAULT_POLICY, dynamodb_client
 from distro.dynamo.fastquery import make_reader
+from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.dynamo.reader import SdkReader, TableReader
+from distro.dynamo.retry import DEFAULT_POLICY
 from distro.pipeline import count_uploads
 from distro.progress import Progress
 from distro.settings import CountSettings, Tables
@@ -40,9 +41,9 @@ async def count(tables: Tables, kind: str, folder: Path) -> dict[str, Any]:
     async with dynamodb_client(tables, pool_size=CONCURRENCY + SEGMENTS) as client:
         reader: TableReader
         if kind == "lean":
-            reader = await make_reader(client, tables, DEFAULT_POLICY)
+            reader = await make_reader(Dynamo(client, tables, DEFAULT_POLICY))
         else:
-            reader = SdkReader(client, tables, DEFAULT_POLICY)
+            reader = SdkReader(Dynamo(client, tables, DEFAULT_POLICY))
         checkpoint = TimedCheckpoint(Checkpoint.open(folder, settings, restart=True))
         progress = Progress()
         tally = await count_uploads(reader, settings, checkpoint, progress)

@@ -14,19 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from distro.balance import Plan
-from distro.dynamo.client import (
+from distro.dynamo.batch import (
     DEFAULT_BATCH_RETRY,
-    DEFAULT_POLICY,
-    PREFLIGHT_POLICY,
     BatchRetry,
-    BatchWriteClient,
-    RetryPolicy,
     WriteRequests,
     batch_requests,
     batch_write,
-    call_with_retry,
 )
-from distro.errors import TableSchemaMismatch
+from distro.dynamo.handle import Dynamo
 
 ASSIGNMENT_KEYS = {"customer": "HASH"}
 PENDING = "pending"
@@ -85,43 +80,32 @@ def assignment_item(assignment: Assignment, *, include: Sequence[str], at: str) 
     }
 
 
-async def check_assignments_table(client: Any, table: str) -> None:
+async def check_assignments_table(db: Dynamo, table: str) -> None:
     """Fail early, in one line, if *table* is missing or not keyed by ``customer``."""
-    reply = await call_with_retry(
-        PREFLIGHT_POLICY,
-        lambda: client.describe_table(TableName=table),
-        what=f"DescribeTable {table}",
-    )
-    schema = {k["AttributeName"]: k["KeyType"] for k in reply["Table"]["KeySchema"]}
-    if schema != ASSIGNMENT_KEYS:
-        raise TableSchemaMismatch(
-            f"table {table} has key schema {schema}, expected {ASSIGNMENT_KEYS}: "
-            "check --assignments-table"
-        )
+    await db.check_table(table, ASSIGNMENT_KEYS, hint="--assignments-table")
 
 
 async def write_assignments(
-    client: BatchWriteClient,
+    db: Dynamo,
     table: str,
     plan: Plan,
     *,
     include: Sequence[str],
     at: str,
-    policy: RetryPolicy = DEFAULT_POLICY,
     retry: BatchRetry = DEFAULT_BATCH_RETRY,
     concurrency: int = WRITE_CONCURRENCY,
 ) -> int:
     """Put one ``pending`` record per customer of *plan* into *table*; return how many.
 
-    Each BatchWriteItem call runs under *policy* (throttling, 5xx, timeouts);
+    Each BatchWriteItem call runs under *db*'s retry policy (throttling, 5xx, timeouts);
     the items a reply leaves unprocessed are resent under *retry* until none
     are left.
     """
     what = f"BatchWriteItem on {table}"
 
     async def send(request: WriteRequests) -> dict[str, Any]:
-        reply: dict[str, Any] = await call_with_retry(
-            policy, lambda: client.batch_write_item(RequestItems=request), what=what
+        reply: dict[str, Any] = await db.call(
+            lambda: db.client.batch_write_item(RequestItems=request), what=what
         )
         return reply
 

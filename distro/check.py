@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from distro.dynamo.client import RetryPolicy, dynamodb_client
-from distro.dynamo.fastquery import LeanReader, make_reader, refusal, refused
+from distro.dynamo.fastquery import LeanReader, refusal, refused
+from distro.dynamo.handle import Dynamo
 from distro.dynamo.reader import CountPage, SdkReader
 from distro.errors import DistroError
 from distro.settings import Tables
@@ -73,24 +73,22 @@ def _page(page: CountPage) -> str:
     return f"{page.count:,} uploads for {page.read_units:g} read units"
 
 
-async def compare_paths(tables: Tables, *, space: str, policy: RetryPolicy) -> Comparison:
-    """Describe both *tables*, then count *space*'s first page on the lean path and the SDK's.
+async def compare_paths(db: Dynamo, *, space: str) -> Comparison:
+    """Describe both of *db*'s tables, then count *space*'s first page on both paths.
 
     Failures of the SDK are raised as in a run; a refusal of the lean path
-    alone is part of the answer.
+    alone is part of the answer. *db* needs a pool of two connections.
     """
-    async with dynamodb_client(tables, pool_size=2, policy=policy) as client:
-        sdk = SdkReader(client, tables, policy)
-        await sdk.check_tables()
-        lean = await make_reader(client, tables, policy)  # its dry run sends nothing
-        by_lean, refusal_code = None, None
-        if isinstance(lean, LeanReader):
-            try:
-                by_lean = await lean.count_page(space, None)
-            except DistroError as error:
-                if not refused(error.__cause__):
-                    raise
-                refusal_code = refusal(error.__cause__)
-        # After the lean path's Query, so that a refusal of both is the SDK's error.
-        by_sdk = await sdk.count_page(space, None)
-    return Comparison(tables, space, by_sdk, by_lean, lean_refusal=refusal_code)
+    await db.check_tables()
+    lean = await db.fastest_reader()  # its dry run sends nothing
+    by_lean, refusal_code = None, None
+    if isinstance(lean, LeanReader):
+        try:
+            by_lean = await lean.count_page(space, None)
+        except DistroError as error:
+            if not refused(error.__cause__):
+                raise
+            refusal_code = refusal(error.__cause__)
+    # After the lean path's Query, so that a refusal of both is the SDK's error.
+    by_sdk = await SdkReader(db).count_page(space, None)
+    return Comparison(db.tables, space, by_sdk, by_lean, lean_refusal=refusal_code)

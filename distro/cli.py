@@ -10,18 +10,18 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from distro import __version__, console
-from distro.check import PROBE_SPACE, compare_paths
+from distro.check import PROBE_SPACE, Comparison, compare_paths
 from distro.checkpoint import CHECKPOINT_NAME
-from distro.dynamo.client import DEFAULT_POLICY, RetryPolicy
 from distro.dynamo.fastquery import READER_CHOICES
+from distro.dynamo.handle import Dynamo
+from distro.dynamo.retry import RetryPolicy
 from distro.emit import INSTANCE_FILE, MANIFEST_NAME
 from distro.errors import DistroError, OutputLocked, SettingsError
 from distro.files import output_lock
@@ -211,33 +211,6 @@ def report_options(command: F) -> F:
     return command
 
 
-def retry_policy(environ: Mapping[str, str]) -> RetryPolicy:
-    """The retry policy, with waits and the per-call deadline tunable from the environment.
-
-    ``DISTRO_RETRY_BASE`` (seconds, first backoff wait) and ``DISTRO_CALL_TIMEOUT``
-    (seconds per DynamoDB call) exist for slow links and for tests, which set
-    the waits to zero so they never sleep for real.
-    """
-    return replace(
-        DEFAULT_POLICY,
-        base=_seconds(environ, "DISTRO_RETRY_BASE", DEFAULT_POLICY.base),
-        call_timeout=_seconds(environ, "DISTRO_CALL_TIMEOUT", DEFAULT_POLICY.call_timeout),
-    )
-
-
-def _seconds(environ: Mapping[str, str], variable: str, default: float) -> float:
-    raw = environ.get(variable)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value >= 0 or (variable == "DISTRO_CALL_TIMEOUT" and value == 0):
-        raise SettingsError(f"{variable} must be a positive number of seconds, got {raw!r}")
-    return value
-
-
 def _patterns(option: str, values: tuple[str, ...]) -> tuple[str, ...]:
     patterns = split_patterns(values)
     if values and not patterns:
@@ -393,7 +366,7 @@ def check(space: str, **options: Any) -> None:
     """Before a run: describe both tables and count one space on both paths; do they agree?"""
     tables = _tables(options)
     comparison = _run_async(
-        compare_paths(tables, space=space, policy=retry_policy(os.environ)),
+        _compare(tables, space, RetryPolicy.from_environ(os.environ)),
         output_dir=Path(os.devnull),
     )
     if not comparison.agree:
@@ -401,6 +374,11 @@ def check(space: str, **options: Any) -> None:
     console.stdout.print(
         console.literal(f"OK: {comparison.describe()}", style="green"), soft_wrap=True
     )
+
+
+async def _compare(tables: Tables, space: str, policy: RetryPolicy) -> Comparison:
+    async with Dynamo.open(tables, pool_size=2, policy=policy) as db:
+        return await compare_paths(db, space=space)
 
 
 def _plan_and_report(
@@ -417,7 +395,9 @@ def _plan_and_report(
     html: Path | None = options["report_html"]
     if html is not None:
         check_html_path(html)  # before the count, not after an hour of it
-    policy = retry_policy(os.environ)  # a usage error: found before the folder is locked
+    policy = RetryPolicy.from_environ(
+        os.environ
+    )  # a usage error: found before the folder is locked
     progress = Progress()
     # Held from before the checkpoint is opened until the files are committed and the
     # checkpoint removed. generate asks its question before taking it: a question left

@@ -19,15 +19,16 @@ from distro.balance import CustomerLoad, Plan, balance
 from distro.census import Census, release_free_memory
 from distro.checkpoint import Checkpoint
 from distro.count import Job, count_worker
-from distro.dynamo.client import DEFAULT_POLICY, RetryPolicy, dynamodb_client
-from distro.dynamo.fastquery import ReaderChoice, ReadPath, choose_reader, read_path
+from distro.dynamo.fastquery import ReaderChoice, ReadPath, read_path
+from distro.dynamo.handle import Dynamo
 from distro.dynamo.pacing import TokenBucket
-from distro.dynamo.reader import SdkReader, TableReader
+from distro.dynamo.reader import TableReader
+from distro.dynamo.retry import DEFAULT_POLICY, RetryPolicy
 from distro.emit import PlanParameters, timestamp, write_plan
 from distro.errors import DistroError, NothingToPlan
 from distro.progress import Progress
 from distro.scan import scan_segment
-from distro.settings import CountSettings, Throughput
+from distro.settings import CountSettings, Credentials, Throughput
 
 FLUSH_INTERVAL = 1.0  # seconds of counting a killed run can lose
 
@@ -209,6 +210,7 @@ async def run(
     split_for: int | None = None,
     reader: ReaderChoice = "auto",
     on_notice: Callable[[str], None] = lambda _: None,
+    credentials: Credentials | None = None,
 ) -> Outcome:
     """Count, plan for *instances* (if given), and write the files when *write*.
 
@@ -226,20 +228,14 @@ async def run(
     checkpoint = Checkpoint.open(output_dir, settings, restart=restart)
     pool = settings.concurrency + settings.parallel_segments
     bucket = None if settings.max_read_units is None else TokenBucket(settings.max_read_units)
-    async with dynamodb_client(settings.tables, pool_size=pool, policy=policy) as client:
-        sdk_reader = SdkReader(client, settings.tables, policy)
-        await sdk_reader.check_tables()
+    async with Dynamo.open(
+        settings.tables, pool_size=pool, policy=policy, credentials=credentials
+    ) as db:
+        await db.check_tables()
         if write and assignments_table is not None:
-            await check_assignments_table(client, assignments_table)
+            await check_assignments_table(db, assignments_table)
         # The hot Query loop goes through the lean path when it can sign exactly as the SDK.
-        counter = await choose_reader(
-            client,
-            settings.tables,
-            policy,
-            choice=reader,
-            on_fallback=on_notice,
-            bucket=bucket,
-        )
+        counter = await db.reader(choice=reader, on_fallback=on_notice, bucket=bucket)
         tally = await count_uploads(counter, settings, checkpoint, progress, split_for=split_for)
         tally = replace(tally, read_path=read_path(counter))
     plan = balance(tally.customers, instances, split=tally.space_counts) if instances else None
@@ -255,22 +251,25 @@ async def run(
         parameters = PlanParameters(settings, throughput or Throughput(), split_for is not None)
         files = write_plan(output_dir, plan, created_at=created_at, parameters=parameters)
         if assignments_table is not None:
-            records = await _assign(settings, plan, assignments_table, created_at, policy)
+            records = await _assign(
+                settings, plan, assignments_table, created_at, policy, credentials=credentials
+            )
     checkpoint.remove()
     return Outcome(tally, plan, tuple(files), records)
 
 
 async def _assign(
-    settings: CountSettings, plan: Plan, table: str, created_at: str, policy: RetryPolicy
+    settings: CountSettings,
+    plan: Plan,
+    table: str,
+    created_at: str,
+    policy: RetryPolicy,
+    *,
+    credentials: Credentials | None,
 ) -> int:
-    async with dynamodb_client(
-        settings.tables, pool_size=WRITE_CONCURRENCY, policy=policy
-    ) as client:
+    async with Dynamo.open(
+        settings.tables, pool_size=WRITE_CONCURRENCY, policy=policy, credentials=credentials
+    ) as db:
         return await write_assignments(
-            client,
-            table,
-            plan,
-            include=settings.customer_filter.include,
-            at=created_at,
-            policy=policy,
+            db, table, plan, include=settings.customer_filter.include, at=created_at
         )

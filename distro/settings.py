@@ -43,6 +43,14 @@ class Tables:
     endpoint_url: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """AWS keys given explicitly (DynamoDB Local's dummies) instead of the SDK's lookup."""
+
+    access_key_id: str
+    secret_access_key: str
+
+
 class Verdict(Enum):
     """What the customer filters say about one customer."""
 

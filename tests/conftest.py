@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from distro.dynamo.client import dynamodb_client
+from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.local.dataset import Dataset, create_tables, generate, load
 from distro.local.dynamodb import LocalDynamo, local_client_env
 from distro.settings import Tables
@@ -62,9 +62,17 @@ def loaded(dynamo: LocalDynamo) -> tuple[Dataset, Tables]:
     async def seed() -> None:
         async with dynamodb_client(tables, pool_size=8) as client:
             await create_tables(
-                client, consumer_table=tables.consumer, upload_table=tables.upload, replace=True
+                Dynamo(client, tables),
+                consumer_table=tables.consumer,
+                upload_table=tables.upload,
+                replace=True,
             )
-            await load(client, dataset, consumer_table=tables.consumer, upload_table=tables.upload)
+            await load(
+                Dynamo(client, tables),
+                dataset,
+                consumer_table=tables.consumer,
+                upload_table=tables.upload,
+            )
 
     asyncio.run(seed())
     return dataset, tables

@@ -23,7 +23,9 @@ from distro.assignments import (
     write_assignments,
 )
 from distro.balance import CustomerLoad, InstancePlan, Plan, balance
-from distro.dynamo.client import BatchRetry, RetryPolicy, WriteRequests, batch_write
+from distro.dynamo.batch import BatchRetry, WriteRequests, batch_write
+from distro.dynamo.handle import Dynamo
+from distro.dynamo.retry import RetryPolicy
 from distro.errors import TableNotFound, TableSchemaMismatch, WriteIncomplete
 from distro.local.dataset import Dataset
 from distro.local.dynamodb import LocalDynamo
@@ -34,6 +36,7 @@ LATER = "2026-11-30T09:30:00.250Z"
 NO_RETRY_WAIT = RetryPolicy(base=0.0)
 ALICE = CustomerLoad("did:mailto:example.org:alice", 120, 3)
 BOB = CustomerLoad("did:mailto:gmail.com:bob", 45, 2)
+ANY_TABLES = Tables("consumer", "upload", "us-east-2")  # the handle's; these calls name their own
 CAROL = CustomerLoad("did:mailto:storacha.network:carol", 0, 0)
 
 
@@ -243,7 +246,7 @@ async def test_a_throttled_call_is_retried() -> None:
     throttled = Throttled()
     plan = balance([ALICE, BOB], 1)
     written = await write_assignments(
-        throttled, "t", plan, include=(), at=AT, policy=NO_RETRY_WAIT, retry=NO_WAIT
+        Dynamo(throttled, ANY_TABLES, NO_RETRY_WAIT), "t", plan, include=(), at=AT, retry=NO_WAIT
     )
     assert written == 2
     assert throttled.calls == 2
@@ -282,7 +285,7 @@ async def test_partial_batches_land_exactly_once(
     plan = truth_plan(dataset, 4)
     flaky = HalfUnprocessed(client)
     written = await write_assignments(
-        flaky, table, plan, include=(), at=AT, policy=NO_RETRY_WAIT, retry=NO_WAIT
+        Dynamo(flaky, ANY_TABLES, NO_RETRY_WAIT), table, plan, include=(), at=AT, retry=NO_WAIT
     )
     expected = expected_records(dataset, plan, filter_value={"NULL": True}, at=AT)
     assert written == len(expected) > 100  # several batches of 25
@@ -300,9 +303,13 @@ async def test_a_rerun_overwrites_the_same_records(
 ) -> None:
     dataset, _ = loaded
     first, second = truth_plan(dataset, 5), truth_plan(dataset, 2)
-    await write_assignments(client, table, first, include=(), at=AT, retry=NO_WAIT)
+    await write_assignments(
+        Dynamo(client, ANY_TABLES), table, first, include=(), at=AT, retry=NO_WAIT
+    )
     include = ("gmail.com", "storacha.network")
-    await write_assignments(client, table, second, include=include, at=LATER, retry=NO_WAIT)
+    await write_assignments(
+        Dynamo(client, ANY_TABLES), table, second, include=include, at=LATER, retry=NO_WAIT
+    )
     expected = expected_records(
         dataset, second, filter_value={"S": "gmail.com,storacha.network"}, at=LATER
     )
@@ -314,11 +321,15 @@ async def test_a_rerun_overwrites_the_same_records(
 @pytest.mark.db
 async def test_a_missing_table_is_named(client: Any) -> None:
     with pytest.raises(TableNotFound, match=r"no-such-assignments.*not found"):
-        await check_assignments_table(client, "no-such-assignments")
+        await check_assignments_table(Dynamo(client, ANY_TABLES), "no-such-assignments")
     plan = balance([ALICE], 1)
     with pytest.raises(TableNotFound, match="BatchWriteItem on no-such-assignments"):
         await write_assignments(
-            client, "no-such-assignments", plan, include=(), at=AT, policy=NO_RETRY_WAIT
+            Dynamo(client, ANY_TABLES, NO_RETRY_WAIT),
+            "no-such-assignments",
+            plan,
+            include=(),
+            at=AT,
         )
 
 
@@ -328,7 +339,7 @@ async def test_a_table_with_another_key_is_refused(client: Any, dynamo: LocalDyn
     await create_table(dynamo.endpoint_url, name, key="id")
     try:
         with pytest.raises(TableSchemaMismatch, match="--assignments-table"):
-            await check_assignments_table(client, name)
+            await check_assignments_table(Dynamo(client, ANY_TABLES), name)
     finally:
         await delete_table(dynamo.endpoint_url, name)
 

@@ -30,9 +30,10 @@ from faultproxy import JSON_TYPE, Canned, CannedProxy, Faults
 from test_assignments import create_table
 from test_cli import assert_one_line_error
 
-from distro.dynamo.client import RetryPolicy, dynamodb_client
 from distro.dynamo.fastquery import LeanReader, make_reader
+from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.dynamo.reader import SdkReader
+from distro.dynamo.retry import RetryPolicy
 from distro.errors import DistroError, NotDynamoDB, SsoLoginNeeded
 from distro.local.dataset import Dataset
 from distro.local.dynamodb import LocalDynamo
@@ -425,9 +426,9 @@ async def test_both_read_paths_refuse_a_foreign_reply_alike(
     with CannedProxy(tables.endpoint_url, Faults(), canned=canned) as proxy:
         proxied = Tables(tables.consumer, tables.upload, tables.region, proxy.url)
         async with dynamodb_client(proxied, pool_size=2, policy=policy) as client:
-            lean = await make_reader(client, proxied, policy)
+            lean = await make_reader(Dynamo(client, proxied, policy))
             assert isinstance(lean, LeanReader)
-            for reader in (SdkReader(client, proxied, policy), lean):
+            for reader in (SdkReader(Dynamo(client, proxied, policy)), lean):
                 with pytest.raises(NotDynamoDB) as refused:
                     await reader.count_page("did:key:z6MkForeign", None)
                 failures.append(refused.value)
@@ -532,12 +533,12 @@ async def test_an_sso_token_expiring_mid_run_is_one_line_on_both_read_paths(
         method="sso",
     )
     async with dynamodb_client(tables, pool_size=2, policy=policy) as client:
-        lean = await make_reader(client, tables, policy)
+        lean = await make_reader(Dynamo(client, tables, policy))
         assert isinstance(lean, LeanReader)
         client._request_signer._credentials = expired  # what the client refreshes before a call
         monkeypatch.setenv("AWS_PROFILE", "reader")  # the profile the message names
         messages = []
-        for reader in (SdkReader(client, tables, policy), lean):
+        for reader in (SdkReader(Dynamo(client, tables, policy)), lean):
             with pytest.raises(SsoLoginNeeded) as refused:
                 await reader.count_page("did:key:z6MkAnySpace", None)
             messages.append(str(refused.value))

@@ -29,7 +29,7 @@ from test_faults import (
 
 from distro.balance import CustomerLoad, balance
 from distro.checkpoint import CHECKPOINT_NAME, Checkpoint
-from distro.dynamo.client import dynamodb_client
+from distro.dynamo.handle import dynamodb_client
 from distro.emit import write_plan
 from distro.files import LOCK_NAME
 from distro.local.dataset import Dataset

@@ -16,8 +16,9 @@ import pytest
 from faultproxy import FaultProxy, Faults
 
 from distro.check import PROBE_SPACE, Comparison
-from distro.dynamo.client import DEFAULT_POLICY, dynamodb_client
+from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.dynamo.reader import CountPage, SdkReader
+from distro.dynamo.retry import DEFAULT_POLICY
 from distro.local.dataset import Dataset
 from distro.settings import Tables
 
@@ -51,7 +52,7 @@ def through(proxy: FaultProxy, loaded: tuple[Dataset, Tables]) -> Tables:
 
 async def first_page(tables: Tables, space: str) -> CountPage:
     async with dynamodb_client(tables, pool_size=2) as client:
-        return await SdkReader(client, tables, DEFAULT_POLICY).count_page(space, None)
+        return await SdkReader(Dynamo(client, tables, DEFAULT_POLICY)).count_page(space, None)
 
 
 @pytest.mark.db

@@ -10,7 +10,8 @@ from typing import Any
 import aioboto3
 import pytest
 
-from distro.dynamo.client import BATCH_SIZE, BatchRetry, WriteRequests
+from distro.dynamo.batch import BATCH_SIZE, BatchRetry, WriteRequests
+from distro.dynamo.handle import Dynamo
 from distro.errors import LocalDynamoError, SettingsError, TableError
 from distro.local.dataset import (
     DEFAULT_SKIP,
@@ -22,6 +23,7 @@ from distro.local.dataset import (
     generate,
     load,
 )
+from distro.settings import Tables
 
 WEB3, STORACHA = PROVIDERS
 ALICE = "did:mailto:example.org:alice"
@@ -36,6 +38,7 @@ async def no_sleep(_: float) -> None:
 
 
 NO_WAIT = BatchRetry(sleep=no_sleep)
+ANY_TABLES = Tables("consumer", "upload", "us-east-2")  # the handle's; load names its own
 
 
 @pytest.fixture(scope="module")
@@ -275,7 +278,7 @@ async def test_load_retries_unprocessed_items_until_none_are_left() -> None:
     client = FakeDynamo(leave=second_half)
     progress: list[int] = []
     await load(
-        client,
+        Dynamo(client, ANY_TABLES),
         dataset,
         consumer_table="c",
         upload_table="u",
@@ -300,7 +303,12 @@ async def test_load_gives_up_after_the_last_attempt() -> None:
     with pytest.raises(LocalDynamoError, match="unprocessed after 5 attempts"):
         # One batch in flight: its failure cancels the rest before they start.
         await load(
-            client, hand_made(), consumer_table="c", upload_table="u", concurrency=1, retry=policy
+            Dynamo(client, ANY_TABLES),
+            hand_made(),
+            consumer_table="c",
+            upload_table="u",
+            concurrency=1,
+            retry=policy,
         )
     assert client.calls == 5
     assert len(waits) == 4
@@ -323,7 +331,7 @@ async def client(dynamo: Any) -> AsyncIterator[Any]:
 async def tables(client: Any) -> AsyncIterator[tuple[str, str]]:
     prefix = f"dataset-{uuid.uuid4().hex[:8]}"
     names = (f"{prefix}-consumer", f"{prefix}-upload")
-    await create_tables(client, consumer_table=names[0], upload_table=names[1])
+    await create_tables(Dynamo(client, ANY_TABLES), consumer_table=names[0], upload_table=names[1])
     yield names
     for name in names:
         await client.delete_table(TableName=name)
@@ -363,7 +371,11 @@ async def test_load_writes_exactly_the_dataset(client: Any, tables: tuple[str, s
     dataset = generate(customers=40)
     progress: list[int] = []
     await load(
-        client, dataset, consumer_table=consumer, upload_table=upload, on_progress=progress.append
+        Dynamo(client, ANY_TABLES),
+        dataset,
+        consumer_table=consumer,
+        upload_table=upload,
+        on_progress=progress.append,
     )
     assert sum(progress) == dataset.total_items
     assert await scan_count(client, consumer) == len(dataset.consumer_rows)
@@ -380,10 +392,16 @@ async def test_existing_tables_are_refused_unless_replaced(
     client: Any, tables: tuple[str, str]
 ) -> None:
     consumer, upload = tables
-    await load(client, hand_made(), consumer_table=consumer, upload_table=upload)
+    await load(
+        Dynamo(client, ANY_TABLES), hand_made(), consumer_table=consumer, upload_table=upload
+    )
     with pytest.raises(TableError, match="already exist"):
-        await create_tables(client, consumer_table=consumer, upload_table=upload)
-    await create_tables(client, consumer_table=consumer, upload_table=upload, replace=True)
+        await create_tables(
+            Dynamo(client, ANY_TABLES), consumer_table=consumer, upload_table=upload
+        )
+    await create_tables(
+        Dynamo(client, ANY_TABLES), consumer_table=consumer, upload_table=upload, replace=True
+    )
     assert await scan_count(client, consumer) == await scan_count(client, upload) == 0
 
 
@@ -420,7 +438,7 @@ async def test_unprocessed_items_land_exactly_once(client: Any, tables: tuple[st
     flaky = HalfUnprocessed(client)
     progress: list[int] = []
     await load(
-        flaky,
+        Dynamo(flaky, ANY_TABLES),
         dataset,
         consumer_table=consumer,
         upload_table=upload,

@@ -34,7 +34,7 @@ from test_cli import (
 )
 
 from distro.checkpoint import CHECKPOINT_NAME, Checkpoint
-from distro.dynamo.client import dynamodb_client
+from distro.dynamo.handle import dynamodb_client
 from distro.files import LOCK_NAME
 from distro.local.dataset import Dataset
 from distro.local.dynamodb import LocalDynamo

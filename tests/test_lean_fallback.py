@@ -26,9 +26,10 @@ from faultproxy import FaultProxy, Faults
 from test_pipeline import assert_matches_truth
 
 from distro.checkpoint import Checkpoint
-from distro.dynamo.client import RetryPolicy, dynamodb_client
 from distro.dynamo.fastquery import FallbackReader, LeanReader, choose_reader, refused
+from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.dynamo.reader import SdkReader
+from distro.dynamo.retry import RetryPolicy
 from distro.errors import CountingFailed, CredentialsRejected, SettingsError
 from distro.local.dataset import Dataset
 from distro.pipeline import count_uploads
@@ -104,7 +105,7 @@ async def test_a_refused_lean_query_goes_through_the_sdk_and_the_run_goes_on(
     settings = CountSettings(tables=tables)
     notices: list[str] = []
     async with dynamodb_client(tables, pool_size=24, policy=ONE_TRY) as client:
-        reader = await choose_reader(client, tables, ONE_TRY, on_fallback=notices.append)
+        reader = await choose_reader(Dynamo(client, tables, ONE_TRY), on_fallback=notices.append)
         assert isinstance(reader, FallbackReader)
         proxy.faults = Faults(reject_signature=1.0, max_faults=1, operations=QUERIES)
         tally = await count_uploads(
@@ -124,13 +125,13 @@ async def test_when_the_sdk_is_refused_too_the_error_is_the_sdks(
     tables = through(proxy, loaded)
     notices: list[str] = []
     async with dynamodb_client(tables, pool_size=4, policy=ONE_TRY) as client:
-        reader = await choose_reader(client, tables, ONE_TRY, on_fallback=notices.append)
+        reader = await choose_reader(Dynamo(client, tables, ONE_TRY), on_fallback=notices.append)
         assert isinstance(reader, FallbackReader)
         proxy.faults = Faults(reject_signature=1.0, operations=QUERIES)
         with pytest.raises(CredentialsRejected) as from_net:
             await reader.count_page(space, None)
         with pytest.raises(CredentialsRejected) as from_sdk:
-            await SdkReader(client, tables, ONE_TRY).count_page(space, None)
+            await SdkReader(Dynamo(client, tables, ONE_TRY)).count_page(space, None)
     assert str(from_net.value) == str(from_sdk.value) == REFUSED_LINE
     assert reader.path == "lean"
     assert notices == []
@@ -144,7 +145,7 @@ async def test_other_failures_do_not_switch_paths(
     space = next(iter(loaded[0].uploads))
     tables = through(proxy, loaded)
     async with dynamodb_client(tables, pool_size=4, policy=ONE_TRY) as client:
-        reader = await choose_reader(client, tables, ONE_TRY)
+        reader = await choose_reader(Dynamo(client, tables, ONE_TRY))
         proxy.faults = Faults(throttle=1.0, operations=QUERIES)
         with pytest.raises(CountingFailed):
             await reader.count_page(space, None)
@@ -157,9 +158,11 @@ async def test_other_failures_do_not_switch_paths(
 async def test_reader_choices_give_their_paths(loaded: tuple[Dataset, Tables]) -> None:
     tables = loaded[1]
     async with dynamodb_client(tables, pool_size=4) as client:
-        assert type(await choose_reader(client, tables, ONE_TRY, choice="sdk")) is SdkReader
-        assert type(await choose_reader(client, tables, ONE_TRY, choice="lean")) is LeanReader
-        assert type(await choose_reader(client, tables, ONE_TRY)) is FallbackReader
+        assert type(await choose_reader(Dynamo(client, tables, ONE_TRY), choice="sdk")) is SdkReader
+        assert (
+            type(await choose_reader(Dynamo(client, tables, ONE_TRY), choice="lean")) is LeanReader
+        )
+        assert type(await choose_reader(Dynamo(client, tables, ONE_TRY))) is FallbackReader
 
 
 async def test_forcing_the_lean_path_on_a_client_it_cannot_copy_is_a_usage_error() -> None:
@@ -168,9 +171,9 @@ async def test_forcing_the_lean_path_on_a_client_it_cannot_copy_is_a_usage_error
     async with get_session().create_client(
         "dynamodb", region_name="us-east-2", endpoint_url=tables.endpoint_url, config=config
     ) as client:
-        assert type(await choose_reader(client, tables, ONE_TRY)) is SdkReader
+        assert type(await choose_reader(Dynamo(client, tables, ONE_TRY))) is SdkReader
         with pytest.raises(SettingsError) as caught:
-            await choose_reader(client, tables, ONE_TRY, choice="lean")
+            await choose_reader(Dynamo(client, tables, ONE_TRY), choice="lean")
     assert str(caught.value) == (
         "--reader lean: the lean path cannot copy this client's requests (only SigV4-signed "
         "clients that make one attempt per call); use --reader auto or sdk"

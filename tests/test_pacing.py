@@ -9,10 +9,11 @@ import pytest
 from botocore.exceptions import ClientError
 from faultproxy import FaultProxy, Faults
 
-from distro.dynamo.client import RetryPolicy, dynamodb_client
 from distro.dynamo.fastquery import LeanReader, make_reader
+from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.dynamo.pacing import MIN_QUERY_UNITS, TokenBucket
 from distro.dynamo.reader import CountPage, SdkReader
+from distro.dynamo.retry import RetryPolicy
 from distro.errors import CountingFailed
 from distro.local.dataset import Dataset
 from distro.local.dynamodb import LocalDynamo
@@ -87,7 +88,7 @@ class FakeClient:
 def paced_reader(
     client: FakeClient, bucket: TokenBucket, policy: RetryPolicy = INSTANT
 ) -> SdkReader:
-    return SdkReader(client, TABLES, policy, bucket=bucket)
+    return SdkReader(Dynamo(client, TABLES, policy), bucket=bucket)
 
 
 @pytest.mark.parametrize(("rate", "units", "workers"), [(10, 0.5, 20), (100, 4.0, 5), (3, 8.0, 2)])
@@ -205,7 +206,7 @@ async def test_the_lean_path_paces_every_attempt(
     with FaultProxy(dynamo.endpoint_url, Faults(server_error=1.0)) as proxy:
         there = Tables(tables.consumer, tables.upload, tables.region, proxy.url)
         async with dynamodb_client(there, pool_size=2, policy=policy) as client:
-            reader = await make_reader(client, there, policy, bucket=bucket)
+            reader = await make_reader(Dynamo(client, there, policy), bucket=bucket)
             assert isinstance(reader, LeanReader)
             with pytest.raises(CountingFailed):
                 await reader.count_page(space, None)

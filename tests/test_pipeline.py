@@ -11,8 +11,9 @@ import pytest
 from test_cli import read_plan, without_created_at
 
 from distro.checkpoint import CHECKPOINT_NAME, Checkpoint
-from distro.dynamo.client import DEFAULT_POLICY, dynamodb_client
+from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.dynamo.reader import CountPage, Key, ScanPage, SdkReader
+from distro.dynamo.retry import DEFAULT_POLICY
 from distro.errors import CheckpointMismatch
 from distro.local.dataset import Dataset, create_tables, generate, load
 from distro.local.dynamodb import LocalDynamo
@@ -104,7 +105,7 @@ async def test_resume_counts_nothing_twice(loaded: tuple[Dataset, Tables], tmp_p
     dataset, tables = loaded
     settings = CountSettings(tables=tables, concurrency=4)
     async with dynamodb_client(tables, pool_size=8) as client:
-        sdk = SdkReader(client, tables, DEFAULT_POLICY)
+        sdk = SdkReader(Dynamo(client, tables, DEFAULT_POLICY))
         first = RecordingReader(sdk, fail_after=120)
         checkpoint = Checkpoint.open(tmp_path, settings, restart=False)
         with pytest.raises(ExceptionGroup):
@@ -146,7 +147,7 @@ async def test_a_resumed_run_writes_the_files_of_an_uninterrupted_one(
     settings = CountSettings(tables=tables, concurrency=4)
     whole = await run(settings=settings, instances=5, output_dir=tmp_path / "whole", write=True)
     async with dynamodb_client(tables, pool_size=8) as client:
-        stopped = RecordingReader(SdkReader(client, tables, DEFAULT_POLICY), fail_after=120)
+        stopped = RecordingReader(SdkReader(Dynamo(client, tables, DEFAULT_POLICY)), fail_after=120)
         checkpoint = Checkpoint.open(tmp_path / "resumed", settings, restart=False)
         with pytest.raises(ExceptionGroup):
             await count_uploads(stopped, settings, checkpoint, Progress())
@@ -170,7 +171,7 @@ async def test_a_checkpoint_of_another_database_is_refused(
     _, tables = loaded
     settings = CountSettings(tables=tables, concurrency=4)
     async with dynamodb_client(tables, pool_size=8) as client:
-        stopped = RecordingReader(SdkReader(client, tables, DEFAULT_POLICY), fail_after=50)
+        stopped = RecordingReader(SdkReader(Dynamo(client, tables, DEFAULT_POLICY)), fail_after=50)
         checkpoint = Checkpoint.open(tmp_path, settings, restart=False)
         with pytest.raises(ExceptionGroup):
             await count_uploads(stopped, settings, checkpoint, Progress())
@@ -178,9 +179,11 @@ async def test_a_checkpoint_of_another_database_is_refused(
     with LocalDynamo() as other:
         there = replace(tables, endpoint_url=other.endpoint_url)
         async with dynamodb_client(there, pool_size=8) as client:
-            await create_tables(client, consumer_table=there.consumer, upload_table=there.upload)
+            await create_tables(
+                Dynamo(client, there), consumer_table=there.consumer, upload_table=there.upload
+            )
             await load(
-                client,
+                Dynamo(client, there),
                 generate(customers=10, seed=3),
                 consumer_table=there.consumer,
                 upload_table=there.upload,

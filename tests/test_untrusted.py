@@ -24,7 +24,7 @@ import pytest
 from distro.balance import CustomerLoad
 from distro.cli import _fail
 from distro.console import ESCAPED_CATEGORIES, printable
-from distro.dynamo.client import dynamodb_client
+from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.errors import DistroError
 from distro.local.dataset import ConsumerRow, Dataset, create_tables, load
 from distro.local.demo import _check_against_truth
@@ -82,9 +82,17 @@ def hostile(dynamo: LocalDynamo) -> tuple[Dataset, Tables]:
     async def seed() -> None:
         async with dynamodb_client(tables, pool_size=4) as client:
             await create_tables(
-                client, consumer_table=tables.consumer, upload_table=tables.upload, replace=True
+                Dynamo(client, tables),
+                consumer_table=tables.consumer,
+                upload_table=tables.upload,
+                replace=True,
             )
-            await load(client, dataset, consumer_table=tables.consumer, upload_table=tables.upload)
+            await load(
+                Dynamo(client, tables),
+                dataset,
+                consumer_table=tables.consumer,
+                upload_table=tables.upload,
+            )
 
     asyncio.run(seed())
     return dataset, tables

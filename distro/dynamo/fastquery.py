@@ -24,12 +24,12 @@ repeats:
   raised as the client's own exception class, so ``is_transient`` and
   ``translate`` see exactly what the SDK would give.
 
-Scans and the table checks stay on the SDK (``SdkReader``): they are few.
+Scans and the table checks stay on the SDK (``SdkReader``, ``Dynamo.check_tables``): they are few.
 
 A safety net (``FallbackReader``, what ``choose_reader`` gives by default):
 should DynamoDB refuse a lean request as unauthenticated or malformed, the
 same call goes through the SDK; if the SDK's succeeds, the run goes on with
-the SDK, and says so once. ``--reader sdk|lean`` forces one path.
+the SDK, and says so once. The reader choice ``sdk`` or ``lean`` forces one path.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ import socket
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
 from aiobotocore.parsers import AioResponseParserFactory
@@ -60,18 +60,13 @@ from botocore.exceptions import (
 from botocore.httpsession import mask_proxy_url
 from yarl import URL
 
-from distro.dynamo.client import (
-    CRC32_HEADER,
-    PREFLIGHT_POLICY,
-    RetryPolicy,
-    call_with_retry,
-    check_crc32,
-    dynamodb_document,
-)
 from distro.dynamo.pacing import Lane, TokenBucket
-from distro.dynamo.reader import CountPage, Key, ScanPage, SdkReader, TableReader, count_request
+from distro.dynamo.reader import CountPage, Key, ScanPage, SdkReader, count_request
+from distro.dynamo.retry import CRC32_HEADER, PREFLIGHT_POLICY, check_crc32, dynamodb_document
 from distro.errors import DistroError, SettingsError
-from distro.settings import Tables
+
+if TYPE_CHECKING:
+    from distro.dynamo.handle import Dynamo
 
 OPERATION = "Query"
 SIGV4 = "AWS4-HMAC-SHA256"
@@ -132,42 +127,38 @@ class Template:
     service: str
 
 
-async def make_reader(
-    client: Any, tables: Tables, policy: RetryPolicy, *, bucket: TokenBucket | None = None
-) -> TableReader:
-    """The fastest reader for *client*: a ``LeanReader`` when it can copy the SDK exactly.
+async def make_reader(db: Dynamo, *, bucket: TokenBucket | None = None) -> SdkReader | LeanReader:
+    """The fastest reader for *db*: a ``LeanReader`` when it can copy the SDK exactly.
 
     The lean path makes one attempt per call, like distro's own clients
-    (``distro.dynamo.client.client_config`` turns the SDK's retries off): any other
+    (``distro.dynamo.handle.client_config`` turns the SDK's retries off): any other
     client, one that signs with anything but SigV4, or one without an
     aiobotocore HTTP session keeps the plain ``SdkReader``. Either paces every
     attempt through *bucket*, if given.
     """
-    sdk = SdkReader(client, tables, policy, bucket=bucket)
+    sdk = SdkReader(db, bucket=bucket)
+    client = db.client
     http = getattr(getattr(client, "_endpoint", None), "http_session", None)
     retries = getattr(client.meta.config, "retries", None) or {}
     if not hasattr(http, "_get_session") or retries.get("total_max_attempts") != 1:
         return sdk
-    template = await call_with_retry(
-        PREFLIGHT_POLICY,
-        lambda: learn_template(client, tables.upload),
-        what=f"Query of {tables.upload}",
+    upload = db.tables.upload
+    template = await db.call(
+        lambda: learn_template(client, upload), what=f"Query of {upload}", policy=PREFLIGHT_POLICY
     )
     if template is None:
         return sdk
-    return LeanReader(client, tables, policy, template=template, sdk=sdk, bucket=bucket)
+    return LeanReader(db, template=template, sdk=sdk, bucket=bucket)
 
 
 async def choose_reader(
-    client: Any,
-    tables: Tables,
-    policy: RetryPolicy,
+    db: Dynamo,
     *,
     choice: ReaderChoice = "auto",
     on_fallback: Callable[[str], None] = lambda _: None,
     bucket: TokenBucket | None = None,
 ) -> SdkReader | LeanReader | FallbackReader:
-    """The reader of the count Queries that *choice* asks for.
+    """The reader of *db*'s count Queries that *choice* asks for.
 
     ``auto``: the lean path behind the SDK as a safety net (``FallbackReader``),
     or the SDK alone when the lean path cannot copy it; *on_fallback* gets the
@@ -176,19 +167,17 @@ async def choose_reader(
     Every path paces its attempts through *bucket*, if given.
     """
     if choice == "sdk":
-        return SdkReader(client, tables, policy, bucket=bucket)
-    reader = await make_reader(client, tables, policy, bucket=bucket)
+        return SdkReader(db, bucket=bucket)
+    reader = await make_reader(db, bucket=bucket)
     if isinstance(reader, LeanReader):
         if choice == "lean":
             return reader
-        sdk = SdkReader(client, tables, policy, bucket=bucket)
-        return FallbackReader(reader, sdk, on_fallback)
+        return FallbackReader(reader, SdkReader(db, bucket=bucket), on_fallback)
     if choice == "lean":
         raise SettingsError(
             "--reader lean: the lean path cannot copy this client's requests "
             "(only SigV4-signed clients that make one attempt per call); use --reader auto or sdk"
         )
-    assert isinstance(reader, SdkReader)
     return reader
 
 
@@ -316,21 +305,20 @@ class LeanReader:
 
     def __init__(
         self,
-        client: Any,
-        tables: Tables,
-        policy: RetryPolicy,
+        db: Dynamo,
         *,
         template: Template,
         sdk: SdkReader,
         bucket: TokenBucket | None = None,
     ) -> None:
+        client = db.client
+        self._db = db
         self._client = client
         self._pace = None if bucket is None else Lane(bucket, _page_units)
-        self._tables = tables
-        self._policy = policy
+        self._tables = db.tables
         self._template = template
         self._sdk = sdk
-        self._what = f"Query of {tables.upload}"
+        self._what = f"Query of {db.tables.upload}"
         self._host = _host_from_url(template.url)
         self._url = URL(template.url, encoded=True)
         # What aiobotocore works out per request from the URL alone, once.
@@ -345,10 +333,6 @@ class LeanReader:
         )
         self._operation = client.meta.service_model.operation_model(OPERATION)
 
-    async def check_tables(self) -> None:
-        """The SDK's table check (see ``SdkReader.check_tables``)."""
-        await self._sdk.check_tables()
-
     async def scan_page(self, segment: int, total_segments: int, start_key: Key | None) -> ScanPage:
         """A Scan page, through the SDK."""
         return await self._sdk.scan_page(segment, total_segments, start_key)
@@ -357,9 +341,7 @@ class LeanReader:
         """Count one page of *space*'s uploads, retried as every DynamoDB call is."""
         # The SDK serializes with json.dumps: the same call gives the same bytes.
         body = json.dumps(count_request(self._tables.upload, space, start_key)).encode()
-        return await call_with_retry(
-            self._policy, lambda: self._query(body), what=self._what, pace=self._pace
-        )
+        return await self._db.call(lambda: self._query(body), what=self._what, pace=self._pace)
 
     async def _query(self, body: bytes) -> CountPage:
         """One attempt: sign, send, read."""
@@ -381,7 +363,7 @@ class LeanReader:
             raise self._network_error(exc) from exc
         # A body damaged on the way is retried (CRC32), before it is judged foreign: a flipped
         # brace would otherwise read as another server's page. Then the SDK path's check
-        # (``distro.dynamo.client.refuse_foreign_reply``): a wrong endpoint fails alike on both paths.
+        # (``distro.dynamo.retry.refuse_foreign_reply``): a wrong endpoint fails alike on both paths.
         check_crc32(response.headers.get(CRC32_HEADER), content)
         reply = dynamodb_document(response.status, response.headers, content)
         if reply is None or response.status >= 300:
@@ -453,7 +435,7 @@ class FallbackReader:
 
     If the SDK's call succeeds, the SDK counts from then on and *on_fallback*
     gets one line saying so; if it fails, its error is the one raised, as if
-    the SDK had counted all along. Scans and table checks go through *sdk*.
+    the SDK had counted all along. Scans go through *sdk*.
     """
 
     def __init__(
@@ -463,10 +445,6 @@ class FallbackReader:
         self._sdk = sdk
         self._on_fallback = on_fallback
         self.path: ReadPath = "lean"
-
-    async def check_tables(self) -> None:
-        """The SDK's table check (see ``SdkReader.check_tables``)."""
-        await self._sdk.check_tables()
 
     async def scan_page(self, segment: int, total_segments: int, start_key: Key | None) -> ScanPage:
         """A Scan page, through the SDK."""

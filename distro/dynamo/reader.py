@@ -7,19 +7,15 @@ benchmarks and unit tests swap in readers of their own.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from distro.dynamo.client import PREFLIGHT_POLICY, RetryPolicy, call_with_retry
 from distro.dynamo.pacing import Lane, TokenBucket
-from distro.errors import TableSchemaMismatch
-from distro.settings import Tables
+
+if TYPE_CHECKING:
+    from distro.dynamo.handle import Dynamo
 
 Key = dict[str, Any]  # a LastEvaluatedKey, in DynamoDB's wire format
-
-CONSUMER_KEYS = {"subscription": "HASH", "provider": "RANGE"}
-UPLOAD_KEYS = {"space": "HASH", "root": "RANGE"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,54 +49,16 @@ class TableReader(Protocol):
 
 
 class SdkReader:
-    """A ``TableReader`` over an aiobotocore DynamoDB *client*, retried by *policy*.
+    """A ``TableReader`` through the handle *db*'s aiobotocore client, under its retry policy.
 
-    With a *bucket*, every attempt of a Scan or Query passes it (``--max-read-units``).
+    With a *bucket*, every attempt of a Scan or Query passes it (a read-unit cap).
     """
 
-    def __init__(
-        self, client: Any, tables: Tables, policy: RetryPolicy, *, bucket: TokenBucket | None = None
-    ) -> None:
-        self._client = client
-        self._tables = tables
-        self._policy = policy
+    def __init__(self, db: Dynamo, *, bucket: TokenBucket | None = None) -> None:
+        self._db = db
+        self._tables = db.tables
         self._scan_pace = None if bucket is None else Lane(bucket, _read_units)
         self._count_pace = None if bucket is None else Lane(bucket, _read_units)
-
-    async def check_tables(self) -> None:
-        """Fail early, in one line, if a table is missing, unreadable or shaped otherwise.
-
-        Both tables are described at once (DynamoDB Local takes a quarter of a
-        second per call on a big table); a failure of the Consumer table's
-        check is the one reported when both fail, as if they ran in turn.
-        """
-        checks = [
-            asyncio.ensure_future(self._check_table(name, keys))
-            for name, keys in (
-                (self._tables.consumer, CONSUMER_KEYS),
-                (self._tables.upload, UPLOAD_KEYS),
-            )
-        ]
-        try:
-            for check in checks:
-                await check
-        finally:
-            for check in checks:
-                check.cancel()
-            # Collect the other check's outcome, so no failure goes unretrieved.
-            await asyncio.gather(*checks, return_exceptions=True)
-
-    async def _check_table(self, name: str, keys: dict[str, str]) -> None:
-        reply = await call_with_retry(
-            PREFLIGHT_POLICY,
-            lambda: self._client.describe_table(TableName=name),
-            what=f"DescribeTable {name}",
-        )
-        schema = {k["AttributeName"]: k["KeyType"] for k in reply["Table"]["KeySchema"]}
-        if schema != keys:
-            raise TableSchemaMismatch(
-                f"table {name} has key schema {schema}, expected {keys}: check the table options"
-            )
 
     async def scan_page(self, segment: int, total_segments: int, start_key: Key | None) -> ScanPage:
         """Scan one page of *segment*, projecting only the space and the customer."""
@@ -114,9 +72,8 @@ class SdkReader:
         }
         if start_key is not None:
             request["ExclusiveStartKey"] = start_key
-        reply = await call_with_retry(
-            self._policy,
-            lambda: self._client.scan(**request),
+        reply = await self._db.call(
+            lambda: self._db.client.scan(**request),
             what=f"Scan of {self._tables.consumer}",
             pace=self._scan_pace,
         )
@@ -129,9 +86,8 @@ class SdkReader:
     async def count_page(self, space: str, start_key: Key | None) -> CountPage:
         """Count one page of *space*'s uploads."""
         request = count_request(self._tables.upload, space, start_key)
-        reply = await call_with_retry(
-            self._policy,
-            lambda: self._client.query(**request),
+        reply = await self._db.call(
+            lambda: self._db.client.query(**request),
             what=f"Query of {self._tables.upload}",
             pace=self._count_pace,
         )

@@ -19,13 +19,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from distro.dynamo.client import (
-    DEFAULT_BATCH_RETRY,
-    BatchRetry,
-    BatchWriteClient,
-    batch_requests,
-    batch_write,
-)
+from distro.dynamo.batch import DEFAULT_BATCH_RETRY, BatchRetry, batch_requests, batch_write
+from distro.dynamo.handle import Dynamo
 from distro.errors import LocalDynamoError, SettingsError, TableError, WriteIncomplete
 
 AttributeValue = dict[str, Any]
@@ -383,18 +378,18 @@ def _upload_item(rng: random.Random, space: str, root: str) -> Item:
 # --- loading ------------------------------------------------------------------
 
 
-# ``load`` shares distro's batch writer (distro.dynamo.client) and its retry settings.
-LoadRetry = BatchRetry
+# ``load`` shares distro's batch writer (distro.dynamo.batch) and its retry settings.
 _KEYS = {"consumer": ("subscription", "provider"), "upload": ("space", "root")}
 
 
 async def create_tables(
-    client: Any, *, consumer_table: str, upload_table: str, replace: bool = False
+    db: Dynamo, *, consumer_table: str, upload_table: str, replace: bool = False
 ) -> None:
-    """Create the Consumer and Upload tables and wait until they are ACTIVE.
+    """Create the Consumer and Upload tables through *db* and wait until they are ACTIVE.
 
     Existing tables are an error unless *replace*, which deletes them first.
     """
+    client = db.client
     names = {"consumer": consumer_table, "upload": upload_table}
     existing = [name for name in names.values() if await _table_exists(client, name)]
     if existing and not replace:
@@ -441,7 +436,7 @@ def _table_spec(name: str, partition: str, sort: str) -> dict[str, Any]:
 
 
 async def load(
-    client: BatchWriteClient,
+    db: Dynamo,
     dataset: Dataset,
     *,
     consumer_table: str,
@@ -458,7 +453,7 @@ async def load(
     """
     try:
         await batch_write(
-            lambda request: client.batch_write_item(RequestItems=request),
+            lambda request: db.client.batch_write_item(RequestItems=request),
             batch_requests(_puts(dataset, consumer_table, upload_table)),
             what="BatchWriteItem",
             retry=retry,

@@ -7,14 +7,13 @@ then checks every customer's numbers against the dataset's own truth.
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 from distro import console
-from distro.dynamo.client import dynamodb_client
+from distro.dynamo.handle import Dynamo
 from distro.errors import DistroError
 from distro.local.dataset import Dataset, create_tables, generate, load
-from distro.local.dynamodb import LocalDynamo, local_client_env
+from distro.local.dynamodb import LOCAL_CREDENTIALS, LOCAL_REGION, LocalDynamo
 from distro.pipeline import Outcome, run
 from distro.progress import Progress
 from distro.settings import CountSettings, Tables, Throughput
@@ -27,15 +26,11 @@ async def run_demo(
     *, customers: int, instances: int, seed: int, output_dir: Path, quiet: bool = False
 ) -> tuple[Outcome, Throughput]:
     """Seed a fresh DynamoDB Local with *customers* and plan them over *instances*."""
-    # DynamoDB Local takes any credentials; never send the user's real ones to it.
-    os.environ.update(local_client_env())
     dataset = generate(customers=customers, seed=seed)
     db = LocalDynamo()
     await asyncio.to_thread(db.start)
     try:
-        tables = Tables(
-            *DEMO_TABLES, region=local_client_env()["AWS_REGION"], endpoint_url=db.endpoint_url
-        )
+        tables = Tables(*DEMO_TABLES, region=LOCAL_REGION, endpoint_url=db.endpoint_url)
         console.stderr.print(
             console.literal(
                 f"DynamoDB Local at {db.endpoint_url}; loading {len(dataset.consumer_rows):,} "
@@ -53,6 +48,8 @@ async def run_demo(
                 write=True,
                 restart=True,
                 progress=progress,
+                # DynamoDB Local takes any credentials; never send the user's real ones to it.
+                credentials=LOCAL_CREDENTIALS,
             )
     finally:
         await asyncio.to_thread(db.stop)
@@ -61,13 +58,13 @@ async def run_demo(
 
 
 async def _seed(tables: Tables, dataset: Dataset, *, quiet: bool) -> None:
-    async with dynamodb_client(tables, pool_size=LOAD_CONCURRENCY) as client:
-        await create_tables(client, consumer_table=tables.consumer, upload_table=tables.upload)
+    async with Dynamo.open(tables, pool_size=LOAD_CONCURRENCY, credentials=LOCAL_CREDENTIALS) as db:
+        await create_tables(db, consumer_table=tables.consumer, upload_table=tables.upload)
         with console.counter(
             "Loading items", total=dataset.total_items, enabled=not quiet
         ) as advance:
             await load(
-                client,
+                db,
                 dataset,
                 consumer_table=tables.consumer,
                 upload_table=tables.upload,

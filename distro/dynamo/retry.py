@@ -1,24 +1,22 @@
-"""The one place that makes DynamoDB clients and decides what a failure means.
+"""What a DynamoDB failure means, and how long distro keeps trying.
 
 Retries: distro retries every DynamoDB call itself, with ``backoff`` (exponential,
 full jitter, bounded by attempts and by total time), and turns the SDK's own
-retries off (``total_max_attempts=1``). Two layers of retries would multiply:
-botocore's legacy mode alone makes 10 attempts without jitter, and under it
-each of our attempts would become ten. One layer also means one place that
-knows which errors are worth another try, including ``RequestLimitExceeded``,
-which botocore's legacy mode does not retry. Each call also gets its own
-deadline, because a call can otherwise wait forever for a pooled connection.
-
-Batch writes have a second kind of retry: a BatchWriteItem reply may succeed
-yet hand back ``UnprocessedItems``; ``batch_write`` resends those, with waits
-of their own, until none are left.
+retries off (``total_max_attempts=1``, see ``distro.dynamo.handle``). Two layers
+of retries would multiply: botocore's legacy mode alone makes 10 attempts
+without jitter, and under it each of our attempts would become ten. One layer
+also means one place that knows which errors are worth another try, including
+``RequestLimitExceeded``, which botocore's legacy mode does not retry. Each call
+also gets its own deadline, because a call can otherwise wait forever for a
+pooled connection.
 
 What a failure means is decided once, in ``translate``: a mistake in the AWS
 configuration can surface when the client is made, or inside a call when
 credentials are first resolved or refreshed (also in ``fastquery``'s own
 signing), and every one of those places sends it through ``translate``. A
 reply that is not DynamoDB's (a web page, a gateway's error page) is caught
-by ``dynamodb_document`` on both read paths before anything parses it.
+by ``dynamodb_document`` on both read paths before anything parses it, and a
+reply damaged on the way by its CRC32 (``check_crc32``).
 """
 
 from __future__ import annotations
@@ -27,20 +25,14 @@ import asyncio
 import functools
 import logging
 import os
-import random
 import re
 from binascii import crc32
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
-from itertools import islice
-from typing import Any, Protocol, TypeVar
-from urllib.parse import urlsplit
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
-import aioboto3
 import backoff
 import orjson
-from aiobotocore.config import AioConfig
 from botocore.exceptions import (
     BotoCoreError,
     ChecksumError,
@@ -51,7 +43,6 @@ from botocore.exceptions import (
     CredentialRetrievalError,
     HTTPClientError,
     IncompleteReadError,
-    InvalidRegionError,
     NoCredentialsError,
     PartialCredentialsError,
     ProfileNotFound,
@@ -72,9 +63,7 @@ from distro.errors import (
     SettingsError,
     SsoLoginNeeded,
     TableNotFound,
-    WriteIncomplete,
 )
-from distro.settings import Tables
 
 T = TypeVar("T")
 # Wraps every attempt of a call, retries included, outside its deadline: it may
@@ -138,6 +127,35 @@ class RetryPolicy:
     base: float = 0.1
     cap: float = 10.0
     call_timeout: float = 30.0
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> RetryPolicy:
+        """The default policy, with waits and the per-call deadline tunable from *environ*.
+
+        ``DISTRO_RETRY_BASE`` (seconds, first backoff wait) and ``DISTRO_CALL_TIMEOUT``
+        (seconds per DynamoDB call) exist for slow links and for tests, which set
+        the waits to zero so they never sleep for real.
+        """
+        return replace(
+            DEFAULT_POLICY,
+            base=_seconds(environ, "DISTRO_RETRY_BASE", DEFAULT_POLICY.base, zero_ok=True),
+            call_timeout=_seconds(
+                environ, "DISTRO_CALL_TIMEOUT", DEFAULT_POLICY.call_timeout, zero_ok=False
+            ),
+        )
+
+
+def _seconds(environ: Mapping[str, str], variable: str, default: float, *, zero_ok: bool) -> float:
+    raw = environ.get(variable)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or (value == 0 and not zero_ok):
+        raise SettingsError(f"{variable} must be a positive number of seconds, got {raw!r}")
+    return value
 
 
 DEFAULT_POLICY = RetryPolicy()
@@ -399,21 +417,6 @@ def _hung_up_on_plain_http(exc: BaseException) -> bool:
     ).startswith("http://")
 
 
-def client_config(*, pool_size: int, policy: RetryPolicy = DEFAULT_POLICY) -> AioConfig:
-    """SDK settings: a pool that fits every concurrent call, and no SDK retries.
-
-    aiobotocore's default pool holds 10 connections, which would queue 20
-    counting tasks behind each other.
-    """
-    return AioConfig(
-        max_pool_connections=pool_size,
-        retries={"mode": "standard", "total_max_attempts": 1},
-        connect_timeout=min(10.0, policy.call_timeout),
-        read_timeout=policy.call_timeout,
-        tcp_keepalive=True,
-    )
-
-
 CRC32_HEADER = "x-amz-crc32"  # DynamoDB's checksum of every reply's body
 
 
@@ -432,184 +435,10 @@ def check_crc32(expected: str | None, body: bytes) -> None:
         raise ChecksumError(checksum_type="crc32", expected_checksum=wanted, actual_checksum=actual)
 
 
-def _check_reply_crc32(response_dict: dict[str, Any], **_: Any) -> None:
+def check_reply_crc32(response_dict: dict[str, Any], **_: Any) -> None:
+    """A ``before-parse`` hook: raise ``ChecksumError`` for a reply damaged on the way."""
     # With one attempt per call, botocore's standard mode only counts a CRC32 mismatch as a
     # reason to retry, then returns the damaged reply: checked here, before it is parsed.
     body = response_dict.get("body")
     if isinstance(body, bytes):
         check_crc32(response_dict["headers"].get(CRC32_HEADER), body)
-
-
-@asynccontextmanager
-async def dynamodb_client(
-    tables: Tables, *, pool_size: int, policy: RetryPolicy = DEFAULT_POLICY
-) -> AsyncIterator[Any]:
-    """Yield a low-level DynamoDB client for *tables*' region and endpoint.
-
-    The client refuses replies that are not DynamoDB's (``ForeignReply``).
-    """
-    async with AsyncExitStack() as stack:
-        try:
-            # The profile and its files are read here, and the credentials resolved.
-            session = aioboto3.Session(region_name=tables.region)
-            client = await stack.enter_async_context(
-                session.client(
-                    "dynamodb",
-                    endpoint_url=tables.endpoint_url,
-                    config=client_config(pool_size=pool_size, policy=policy),
-                )
-            )
-        except InvalidRegionError:
-            raise SettingsError(
-                f"--region {tables.region!r} is not a region name: use one like us-west-2"
-            ) from None
-        except ValueError as exc:  # botocore's word for an endpoint it cannot parse
-            raise SettingsError(
-                redact(
-                    f"--endpoint-url {tables.endpoint_url!r} is not a URL ({exc}): "
-                    "use one like http://127.0.0.1:8000"
-                )
-            ) from None
-        except BotoCoreError as exc:
-            raise translate(exc, what="creating the DynamoDB client") from None
-        _refuse_userinfo(client.meta.endpoint_url)
-        # The checksum first: a damaged DynamoDB reply is retried, not judged foreign for a
-        # flipped brace. A wrong endpoint's page carries no checksum, so it is named next.
-        client.meta.events.register("before-parse.dynamodb", _check_reply_crc32)
-        client.meta.events.register("before-parse.dynamodb", refuse_foreign_reply)
-        yield client
-
-
-def _refuse_userinfo(endpoint_url: str) -> None:
-    """Refuse an endpoint with a user or password: every request is signed with AWS keys.
-
-    aiohttp would turn the URL's password into an Authorization header of its
-    own, which clashes with the signature's, and fail every call.
-    """
-    parts = urlsplit(endpoint_url)
-    if parts.username is not None or parts.password is not None:
-        raise SettingsError(
-            redact(
-                f"the endpoint URL {endpoint_url} holds a user name or password, which DynamoDB "
-                "does not use (requests are signed with the AWS credentials): remove them"
-            )
-        )
-
-
-# --- batch writes -----------------------------------------------------------------
-
-BATCH_SIZE = 25  # BatchWriteItem's limit
-MAX_BACKOFF_EXPONENT = 30  # 2**30 times any base is past every cap; larger would overflow a float
-# BatchWriteItem's RequestItems and UnprocessedItems: table name -> write requests.
-WriteRequests = dict[str, list[dict[str, Any]]]
-
-
-class BatchWriteClient(Protocol):
-    """The one call a batch writer makes: a DynamoDB client, or a test's wrapper of one."""
-
-    async def batch_write_item(self, **kwargs: Any) -> dict[str, Any]:
-        """BatchWriteItem, as aiobotocore's low-level client offers it."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class BatchRetry:
-    """How ``batch_write`` resends ``UnprocessedItems``: full-jitter exponential waits.
-
-    The *n*-th wait is uniform in [0, min(*cap*, *base* * 2**n)]. A batch is
-    given up after *attempts* replies in a row that write nothing, so a slow
-    but moving table is waited for and a stuck one is not. *sleep* is
-    injectable so tests never wait for real.
-    """
-
-    attempts: int = 12
-    base: float = 0.05
-    cap: float = 2.0
-    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
-
-    def delay(self, retry: int) -> float:
-        """The wait before retry number *retry* (0-based)."""
-        return random.uniform(0.0, min(self.cap, self.base * 2 ** min(retry, MAX_BACKOFF_EXPONENT)))
-
-
-DEFAULT_BATCH_RETRY = BatchRetry()
-
-
-def batch_requests(puts: Iterable[tuple[str, dict[str, Any]]]) -> Iterator[WriteRequests]:
-    """Group (table, item) puts into BatchWriteItem requests of at most 25 items."""
-    stream = iter(puts)
-    while chunk := list(islice(stream, BATCH_SIZE)):
-        request: WriteRequests = {}
-        for table, item in chunk:
-            request.setdefault(table, []).append({"PutRequest": {"Item": item}})
-        yield request
-
-
-async def batch_write(
-    send: Callable[[WriteRequests], Awaitable[dict[str, Any]]],
-    requests: Iterable[WriteRequests],
-    *,
-    what: str,
-    retry: BatchRetry = DEFAULT_BATCH_RETRY,
-    concurrency: int = 8,
-    on_written: Callable[[int], None] | None = None,
-) -> None:
-    """Send every request with *send*, *concurrency* at a time, each until nothing is left.
-
-    *send* makes one BatchWriteItem call and returns its reply; *on_written*
-    gets the number of items each reply wrote. A batch DynamoDB will not take
-    raises ``WriteIncomplete``, naming the call with *what*.
-    """
-    slots = asyncio.Semaphore(concurrency)
-
-    async def write_then_release(request: WriteRequests) -> None:
-        try:
-            await _write_one(send, request, what=what, retry=retry, on_written=on_written)
-        finally:
-            slots.release()
-
-    try:
-        async with asyncio.TaskGroup() as group:
-            for request in requests:
-                # Waiting for a slot before spawning keeps at most *concurrency*
-                # tasks alive, and holds a lazy stream of requests back meanwhile.
-                await slots.acquire()
-                group.create_task(write_then_release(request))
-    except* Exception as failures:
-        # Callers expect the error itself, not the TaskGroup's wrapper of it;
-        # when several batches fail, they fail for the same reason.
-        raise failures.exceptions[0] from None
-
-
-async def _write_one(
-    send: Callable[[WriteRequests], Awaitable[dict[str, Any]]],
-    request: WriteRequests,
-    *,
-    what: str,
-    retry: BatchRetry,
-    on_written: Callable[[int], None] | None,
-) -> None:
-    """Send *request*, then resend whatever comes back unprocessed until nothing does."""
-    pending, retries, fruitless = request, 0, 0
-    while True:
-        reply = await send(pending)
-        left: WriteRequests = reply.get("UnprocessedItems") or {}
-        written = count_requests(pending) - count_requests(left)
-        if on_written is not None and written:
-            on_written(written)
-        if not left:
-            return
-        fruitless = 0 if written else fruitless + 1
-        if fruitless >= retry.attempts:
-            raise WriteIncomplete(
-                f"{what}: DynamoDB left {count_requests(left)} items unprocessed after "
-                f"{retry.attempts} attempts that wrote nothing"
-            )
-        await retry.sleep(retry.delay(retries))
-        retries += 1
-        pending = left
-
-
-def count_requests(requests: WriteRequests) -> int:
-    """The number of write requests in *requests*, over every table."""
-    return sum(len(puts) for puts in requests.values())

@@ -1,0 +1,230 @@
+"""The one DynamoDB handle: a client, the tables it reads and the retry policy, opened once.
+
+``Dynamo`` is what every stage that talks to DynamoDB is given, the way an
+httpx ``Client`` holds its transport and configuration: the readers, the
+lean Query path, the assignment records, ``distro check`` and the demo's
+seeding all take it instead of a (client, tables, policy) triple. It makes
+the client (``dynamodb_client``: one pool for every concurrent call, no SDK
+retries, replies checked before botocore parses them), runs calls under the
+policy (``call``), checks tables before a run (``check_table``) and picks the
+counting reader (``reader``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import aioboto3
+from aiobotocore.config import AioConfig
+from botocore.exceptions import BotoCoreError, InvalidRegionError
+
+from distro.dynamo.fastquery import (
+    FallbackReader,
+    LeanReader,
+    ReaderChoice,
+    choose_reader,
+    make_reader,
+)
+from distro.dynamo.pacing import TokenBucket
+from distro.dynamo.reader import SdkReader
+from distro.dynamo.retry import (
+    DEFAULT_POLICY,
+    PREFLIGHT_POLICY,
+    Pace,
+    RetryPolicy,
+    call_with_retry,
+    check_reply_crc32,
+    redact,
+    refuse_foreign_reply,
+    translate,
+)
+from distro.errors import SettingsError, TableSchemaMismatch
+from distro.settings import Credentials, Tables
+
+T = TypeVar("T")
+
+CONSUMER_KEYS = {"subscription": "HASH", "provider": "RANGE"}
+UPLOAD_KEYS = {"space": "HASH", "root": "RANGE"}
+
+
+def client_config(*, pool_size: int, policy: RetryPolicy = DEFAULT_POLICY) -> AioConfig:
+    """SDK settings: a pool of *pool_size* connections, and no SDK retries.
+
+    aiobotocore's default pool holds 10 connections, which would queue 20
+    counting tasks behind each other; retries are ``distro.dynamo.retry``'s.
+    """
+    return AioConfig(
+        max_pool_connections=pool_size,
+        retries={"mode": "standard", "total_max_attempts": 1},
+        connect_timeout=min(10.0, policy.call_timeout),
+        read_timeout=policy.call_timeout,
+        tcp_keepalive=True,
+    )
+
+
+@asynccontextmanager
+async def dynamodb_client(
+    tables: Tables,
+    *,
+    pool_size: int,
+    policy: RetryPolicy = DEFAULT_POLICY,
+    credentials: Credentials | None = None,
+) -> AsyncIterator[Any]:
+    """Yield a low-level DynamoDB client for *tables*' region and endpoint.
+
+    Without *credentials* the SDK finds them (profile, environment, SSO). The
+    client refuses replies that are not DynamoDB's and replies damaged on the way.
+    """
+    async with AsyncExitStack() as stack:
+        try:
+            # The profile and its files are read here, and the credentials resolved.
+            session = aioboto3.Session(region_name=tables.region, **_keys(credentials))
+            client = await stack.enter_async_context(
+                session.client(
+                    "dynamodb",
+                    endpoint_url=tables.endpoint_url,
+                    config=client_config(pool_size=pool_size, policy=policy),
+                )
+            )
+        except InvalidRegionError:
+            raise SettingsError(
+                f"--region {tables.region!r} is not a region name: use one like us-west-2"
+            ) from None
+        except ValueError as exc:  # botocore's word for an endpoint it cannot parse
+            raise SettingsError(
+                redact(
+                    f"--endpoint-url {tables.endpoint_url!r} is not a URL ({exc}): "
+                    "use one like http://127.0.0.1:8000"
+                )
+            ) from None
+        except BotoCoreError as exc:
+            raise translate(exc, what="creating the DynamoDB client") from None
+        _refuse_userinfo(client.meta.endpoint_url)
+        # The checksum first: a damaged DynamoDB reply is retried, not judged foreign for a
+        # flipped brace. A wrong endpoint's page carries no checksum, so it is named next.
+        client.meta.events.register("before-parse.dynamodb", check_reply_crc32)
+        client.meta.events.register("before-parse.dynamodb", refuse_foreign_reply)
+        yield client
+
+
+def _keys(credentials: Credentials | None) -> dict[str, str]:
+    if credentials is None:
+        return {}
+    return {
+        "aws_access_key_id": credentials.access_key_id,
+        "aws_secret_access_key": credentials.secret_access_key,
+    }
+
+
+def _refuse_userinfo(endpoint_url: str) -> None:
+    """Refuse an endpoint with a user or password: every request is signed with AWS keys.
+
+    aiohttp would turn the URL's password into an Authorization header of its
+    own, which clashes with the signature's, and fail every call.
+    """
+    parts = urlsplit(endpoint_url)
+    if parts.username is not None or parts.password is not None:
+        raise SettingsError(
+            redact(
+                f"the endpoint URL {endpoint_url} holds a user name or password, which DynamoDB "
+                "does not use (requests are signed with the AWS credentials): remove them"
+            )
+        )
+
+
+class Dynamo:
+    """A DynamoDB *client* for *tables*, whose calls run under *policy*.
+
+    Made by ``Dynamo.open`` for a run; tests may wrap a client of their own.
+    """
+
+    def __init__(self, client: Any, tables: Tables, policy: RetryPolicy = DEFAULT_POLICY) -> None:
+        self.client = client
+        self.tables = tables
+        self.policy = policy
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        tables: Tables,
+        *,
+        pool_size: int,
+        policy: RetryPolicy = DEFAULT_POLICY,
+        credentials: Credentials | None = None,
+    ) -> AsyncIterator[Dynamo]:
+        """Yield a handle whose client holds *pool_size* connections (see ``dynamodb_client``)."""
+        async with dynamodb_client(
+            tables, pool_size=pool_size, policy=policy, credentials=credentials
+        ) as client:
+            yield cls(client, tables, policy)
+
+    async def call(
+        self,
+        operation: Callable[[], Awaitable[T]],
+        *,
+        what: str,
+        pace: Pace[T] | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> T:
+        """Run *operation* under the handle's policy (or *policy*); *what* names it in messages."""
+        return await call_with_retry(policy or self.policy, operation, what=what, pace=pace)
+
+    async def check_table(
+        self, name: str, keys: dict[str, str], *, hint: str = "the table options"
+    ) -> None:
+        """Fail early, in one line, if table *name* is missing, unreadable or not keyed by *keys*."""
+        reply = await self.call(
+            lambda: self.client.describe_table(TableName=name),
+            what=f"DescribeTable {name}",
+            policy=PREFLIGHT_POLICY,
+        )
+        schema = {k["AttributeName"]: k["KeyType"] for k in reply["Table"]["KeySchema"]}
+        if schema != keys:
+            raise TableSchemaMismatch(
+                f"table {name} has key schema {schema}, expected {keys}: check {hint}"
+            )
+
+    async def check_tables(self) -> None:
+        """Check the Consumer and the Upload table (``check_table``), both at once.
+
+        DynamoDB Local takes a quarter of a second per call on a big table; a
+        failure of the Consumer table's check is the one reported when both
+        fail, as if they ran in turn.
+        """
+        checks = [
+            asyncio.ensure_future(self.check_table(name, keys))
+            for name, keys in (
+                (self.tables.consumer, CONSUMER_KEYS),
+                (self.tables.upload, UPLOAD_KEYS),
+            )
+        ]
+        try:
+            for check in checks:
+                await check
+        finally:
+            for check in checks:
+                check.cancel()
+            # Collect the other check's outcome, so no failure goes unretrieved.
+            await asyncio.gather(*checks, return_exceptions=True)
+
+    async def reader(
+        self,
+        *,
+        choice: ReaderChoice = "auto",
+        bucket: TokenBucket | None = None,
+        on_fallback: Callable[[str], None] = lambda _: None,
+    ) -> SdkReader | LeanReader | FallbackReader:
+        """The counting reader *choice* asks for, pacing every attempt through *bucket*.
+
+        See ``distro.dynamo.fastquery.choose_reader``.
+        """
+        return await choose_reader(self, choice=choice, on_fallback=on_fallback, bucket=bucket)
+
+    async def fastest_reader(self, *, bucket: TokenBucket | None = None) -> SdkReader | LeanReader:
+        """The lean reader when it can copy the SDK exactly, else the SDK's (``make_reader``)."""
+        return await make_reader(self, bucket=bucket)

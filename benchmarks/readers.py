@@ -2,7 +2,7 @@
 
     python -m benchmarks.readers --endpoint URL --reader lean|sdk
 
-runs ``distro.pipeline.count_uploads`` (scan, count, checkpoint; no report)
+runs ``distro.count.count`` (scan, count, checkpoint; no report)
 on the benchmark tables with the ``LeanReader`` of ``distro.dynamo.fastquery`` or
 the plain ``SdkReader``, and prints one JSON object: Query requests, wall
 and CPU time of the loop, and what the checkpoint's flushes cost.
@@ -22,11 +22,11 @@ from typing import Any
 from benchmarks import data
 from benchmarks.scale import TimedCheckpoint
 from distro.checkpoint import Checkpoint
+from distro.count import count as count_stage
 from distro.dynamo.fastquery import make_reader
 from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.dynamo.reader import SdkReader, TableReader
 from distro.dynamo.retry import DEFAULT_POLICY
-from distro.pipeline import count_uploads
 from distro.progress import Progress
 from distro.settings import CountSettings, Tables
 
@@ -46,7 +46,7 @@ async def count(tables: Tables, kind: str, folder: Path) -> dict[str, Any]:
             reader = SdkReader(Dynamo(client, tables, DEFAULT_POLICY))
         checkpoint = TimedCheckpoint(Checkpoint.open(folder, settings, restart=True))
         progress = Progress()
-        tally = await count_uploads(reader, settings, checkpoint, progress)
+        tally = await count_stage(settings, reader, checkpoint=checkpoint, progress=progress)
     return {
         "reader": type(reader).__name__,
         "requests": progress.queries,

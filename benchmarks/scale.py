@@ -3,7 +3,7 @@
 Each measurement runs in a fresh child process (``python -m benchmarks.scale
 KIND ...``) that prints one JSON object, so its peak RSS is its own:
 
-- ``pipeline``: ``distro.pipeline.count_uploads`` over a synthetic Consumer
+- ``pipeline``: ``distro.count.count`` over a synthetic Consumer
   table whose reader answers at once, then the plan (``balance``). The
   reader's own cost (making the rows) is measured alone and reported apart.
   The checkpoint is timed flush by flush.
@@ -30,8 +30,8 @@ from typing import Any
 
 from distro.balance import CustomerLoad, balance
 from distro.checkpoint import CHECKPOINT_NAME, Checkpoint
+from distro.count import count
 from distro.dynamo.reader import CountPage, Key, ScanPage
-from distro.pipeline import count_uploads
 from distro.progress import Progress
 from distro.settings import CountSettings, Tables
 
@@ -159,7 +159,7 @@ def _expected_uploads(spaces: int) -> int:
 def pipeline(
     spaces: int, customers: int, *, segments: int = 4, concurrency: int = 20
 ) -> dict[str, Any]:
-    """Run count_uploads and the plan over the synthetic table; return the figures."""
+    """Run the counting stage and the plan over the synthetic table; return the figures."""
     baseline_rss = _peak_rss()
     reader = SyntheticReader(spaces, customers)
     settings = _settings(segments, concurrency)
@@ -167,7 +167,7 @@ def pipeline(
         checkpoint = TimedCheckpoint(Checkpoint.open(Path(folder), settings, restart=True))
         progress = Progress()
         cpu0, wall0 = _cpu(), time.perf_counter()
-        tally = asyncio.run(count_uploads(reader, settings, checkpoint, progress))
+        tally = asyncio.run(count(settings, reader, checkpoint=checkpoint, progress=progress))
         cpu1, wall1 = _cpu(), time.perf_counter()
         count_rss = _peak_rss()
         plan = balance(tally.customers, PLAN_INSTANCES)
@@ -223,7 +223,7 @@ def resume(spaces: int, customers: int) -> dict[str, Any]:
         wall1 = time.perf_counter()
         load_rss = _peak_rss()
         progress = Progress()
-        tally = asyncio.run(count_uploads(reader, settings, checkpoint, progress))
+        tally = asyncio.run(count(settings, reader, checkpoint=checkpoint, progress=progress))
         wall2 = time.perf_counter()
         count_rss = _peak_rss()
         plan = balance(tally.customers, PLAN_INSTANCES)

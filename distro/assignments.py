@@ -45,15 +45,12 @@ def assignments(plan: Plan) -> list[Assignment]:
     customer holds no more) with the sum of its parts and every instance.
     """
     loads: dict[str, list[int]] = {}  # customer -> [uploads, spaces]
-    where: dict[str, list[int]] = {}
     for instance in plan.instances:
         for unit in (*instance.customers, *instance.split_spaces):
             totals = loads.setdefault(unit.customer, [0, 0])
             totals[0] += unit.uploads
             totals[1] += unit.spaces
-            ids = where.setdefault(unit.customer, [])
-            if instance.instance_id not in ids:
-                ids.append(instance.instance_id)
+    where = plan.instances_of()
     return [
         Assignment(customer, uploads, spaces, ",".join(map(str, where[customer])))
         for customer, (uploads, spaces) in loads.items()

@@ -24,6 +24,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from operator import attrgetter
 
+from distro.tally import CustomerLoad, Tally, above_fair_share
+
 # Caps on the refinement: steps (8 per instance, at least 256), distinct upload counts
 # tried for a swap between two instances, and search probes (a bisection or two each)
 # per call, whatever the input. Small inputs stop at a local optimum long before them.
@@ -36,20 +38,6 @@ _uploads = attrgetter("uploads")
 _spaces = attrgetter("spaces")
 _customer_name = attrgetter("customer")
 _space = attrgetter("space")
-
-
-@dataclass(frozen=True, slots=True)
-class CustomerLoad:
-    """One customer's work: its *uploads* and its *spaces* holding uploads.
-
-    With *space* set, the unit is that one space of a customer split across
-    instances (its *spaces* is then 1 or 0).
-    """
-
-    customer: str
-    uploads: int
-    spaces: int
-    space: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +112,20 @@ class Plan:
     @property
     def whale(self) -> CustomerLoad | None:
         """The customer (or split space) that alone exceeds the fair share, if there is one."""
-        if self.largest and self.largest.uploads > self.fair_share:
-            return self.largest
+        largest = self.largest
+        if largest and above_fair_share(largest.uploads, self.total_uploads, len(self.instances)):
+            return largest
         return None
+
+    def instances_of(self) -> dict[str, tuple[int, ...]]:
+        """Each planned customer's instance ids, in instance order (several when split)."""
+        where: dict[str, list[int]] = {}
+        for instance in self.instances:
+            for unit in (*instance.customers, *instance.split_spaces):
+                ids = where.setdefault(unit.customer, [])
+                if instance.instance_id not in ids:
+                    ids.append(instance.instance_id)
+        return {customer: tuple(ids) for customer, ids in where.items()}
 
     @property
     def saturation(self) -> int:
@@ -166,6 +165,16 @@ def _unit_name(unit: CustomerLoad) -> tuple[str, str]:
 
 def _unit_key(unit: CustomerLoad) -> tuple[int, str, str]:
     return (-unit.uploads, unit.customer, unit.space or "")
+
+
+def plan(tally: Tally, instances: int, *, split_large: bool = False) -> Plan:
+    """The plan of *tally*'s customers over *instances*; no I/O.
+
+    With *split_large*, each customer above the fair share whose spaces the
+    tally holds (``Tally.space_counts``) is planned space by space.
+    """
+    split = tally.space_counts if split_large else None
+    return balance(tally.customers, instances, split=split)
 
 
 def balance(
@@ -210,7 +219,7 @@ def split_units(
     split_customers: list[str] = []
     for customer in customers:
         spaces = split.get(customer.customer)
-        if spaces is not None and customer.uploads * instances > total:
+        if spaces is not None and above_fair_share(customer.uploads, total, instances):
             split_customers.append(customer.customer)
             units.extend(
                 CustomerLoad(customer.customer, n, 1 if n else 0, space)

@@ -15,11 +15,11 @@ import ctypes
 import struct
 from array import array
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import replace
 from hashlib import blake2b
 
-from distro.balance import CustomerLoad
 from distro.settings import CustomerFilter, Verdict
+from distro.tally import CustomerLoad, Tally
 
 UNCOUNTED = -1
 # What Census._excluded holds for a customer the filters leave out.
@@ -132,18 +132,6 @@ class _Released(DidIndex):
 
     def find(self, did: str) -> int | None:
         raise RuntimeError("the census is summarized: it no longer knows spaces by DID")
-
-
-@dataclass(frozen=True, slots=True)
-class Summary:
-    """Per-customer totals of a finished census, after ``--min-uploads``."""
-
-    loads: list[CustomerLoad]
-    below_min_uploads: set[str]
-    shared_spaces: frozenset[str]  # claimed by two or more planned customers
-    double_counted_uploads: int  # uploads of shared spaces, once per extra planned claimant
-    planned_spaces: int  # distinct spaces of planned customers, empty ones included
-    empty_spaces: int  # distinct spaces without uploads of planned customers
 
 
 class Census:
@@ -286,8 +274,11 @@ class Census:
 
     # --- the end of a run --------------------------------------------------------------
 
-    def summarize(self, min_uploads: int) -> Summary:
+    def summarize(self, min_uploads: int) -> Tally:
         """Total every included customer's spaces; every space must be counted by now.
+
+        Customers with fewer than *min_uploads* are left out of the plan. The
+        tally's figures of the scan itself (rows, read units) are the caller's.
 
         This ends the census: it gives back the memory of its DID indexes (a
         third of its size, and the loads are made next, when a run peaks), so
@@ -321,9 +312,12 @@ class Census:
             if planned[who]
         ]
         below = {name for who, name in enumerate(self._names) if not planned[who]}
-        summary = Summary(
-            loads=loads,
-            below_min_uploads=below,
+        summary = Tally(
+            customers=tuple(loads),
+            below_min_uploads=frozenset(below),
+            skipped=frozenset(self.skipped),
+            filtered=frozenset(self.filtered),
+            orphan_rows=self.orphan_rows,
             shared_spaces=frozenset(),
             double_counted_uploads=0,
             planned_spaces=sum(n for who, n in enumerate(owned) if planned[who]),
@@ -353,7 +347,7 @@ class Census:
             for who, spaces in sorted(found.items(), key=lambda item: self._names[item[0]])
         }
 
-    def _with_shared(self, summary: Summary, planned: bytearray) -> Summary:
+    def _with_shared(self, summary: Tally, planned: bytearray) -> Tally:
         """Complete *summary* with the spaces claimed by two or more customers."""
         shared: set[str] = set()
         double, spaces, empty = 0, summary.planned_spaces, summary.empty_spaces
@@ -367,9 +361,8 @@ class Census:
             if claims and not planned[self._owner[number]]:
                 spaces += 1
                 empty += 0 if count else 1
-        return Summary(
-            loads=summary.loads,
-            below_min_uploads=summary.below_min_uploads,
+        return replace(
+            summary,
             shared_spaces=frozenset(shared),
             double_counted_uploads=double,
             planned_spaces=spaces,

@@ -17,23 +17,25 @@ from typing import Any, TypeVar
 import click
 
 from distro import __version__, console
+from distro.balance import Plan, plan
 from distro.check import PROBE_SPACE, Comparison, compare_paths
 from distro.checkpoint import CHECKPOINT_NAME
-from distro.dynamo.fastquery import READER_CHOICES
 from distro.dynamo.handle import Dynamo
 from distro.dynamo.retry import RetryPolicy
 from distro.emit import INSTANCE_FILE, MANIFEST_NAME
 from distro.errors import DistroError, OutputLocked, SettingsError
 from distro.files import output_lock
 from distro.local.demo import run_demo
-from distro.pipeline import Outcome, run
+from distro.pipeline import Committed, checkpoint_until_committed, commit_plan, count_tables
 from distro.progress import Progress
 from distro.report import check_html_path, render, render_outputs, save_html
 from distro.settings import (
     DEFAULT_SKIP,
+    READER_CHOICES,
     UPLOADS_PER_MINUTE,
     CountSettings,
     CustomerFilter,
+    ReaderChoice,
     Tables,
     Throughput,
     default_output_dir,
@@ -48,6 +50,7 @@ from distro.summary import (
     summarize,
     to_json,
 )
+from distro.tally import Tally
 from distro.verify import describe_plan, verify_plan
 
 EXIT_OK = 0
@@ -317,7 +320,7 @@ def demo(customers: int, instances: int, seed: int, output_dir: Path, quiet: boo
     require_instances(instances)
     # Before DynamoDB Local starts and the data loads: a second demo fails at once.
     with output_lock(output_dir):
-        outcome, throughput = _run_async(
+        run = _run_async(
             run_demo(
                 customers=customers,
                 instances=instances,
@@ -327,7 +330,8 @@ def demo(customers: int, instances: int, seed: int, output_dir: Path, quiet: boo
             ),
             output_dir=output_dir,
         )
-    render(console.stdout, summarize(outcome, throughput=throughput))
+    summary = summarize(run.tally, run.plan, throughput=run.throughput, files=run.committed.files)
+    render(console.stdout, summary)
 
 
 @cli.command()
@@ -398,37 +402,38 @@ def _plan_and_report(
     policy = RetryPolicy.from_environ(
         os.environ
     )  # a usage error: found before the folder is locked
+    split_large: bool = options["split_large_customers"]
+    output_dir: Path = options["output_dir"]
     progress = Progress()
     # Held from before the checkpoint is opened until the files are committed and the
     # checkpoint removed. generate asks its question before taking it: a question left
     # unanswered must not lock the folder, and it only looks at which files are there.
     with (
-        output_lock(options["output_dir"]),
+        output_lock(output_dir),
         console.show_progress(progress, enabled=not options["quiet"]),
     ):
-        outcome: Outcome = _run_async(
-            run(
-                settings=settings,
+        tally, planned, committed = _run_async(
+            _count_plan_commit(
+                settings,
+                progress,
                 instances=instances,
-                output_dir=options["output_dir"],
                 write=write,
                 restart=options["restart"],
-                progress=progress,
+                output_dir=output_dir,
                 policy=policy,
-                assignments_table=assignments_table,
                 throughput=throughput,
-                # Without --instances the report sizes up to max(SIZING_INSTANCES) instances.
-                split_for=(instances or max(SIZING_INSTANCES))
-                if options["split_large_customers"]
-                else None,
+                assignments_table=assignments_table if write else None,
+                split_large=split_large,
                 reader=options["reader"],
-                on_notice=_notice,
             ),
-            output_dir=options["output_dir"],
+            output_dir=output_dir,
         )
     summary = summarize(
-        outcome,
+        tally,
+        planned,
         throughput=throughput,
+        files=committed.files,
+        assignments=committed.assignments,
         hourly_cost=options["instance_hourly_cost"],
         top=options["top"],
         assignments_table=assignments_table,
@@ -442,6 +447,49 @@ def _plan_and_report(
         render_outputs(console.stderr, summary)
     else:
         render(console.stdout, summary)
+
+
+async def _count_plan_commit(
+    settings: CountSettings,
+    progress: Progress,
+    *,
+    instances: int | None,
+    write: bool,
+    restart: bool,
+    output_dir: Path,
+    policy: RetryPolicy,
+    throughput: Throughput,
+    assignments_table: str | None,
+    split_large: bool,
+    reader: ReaderChoice,
+) -> tuple[Tally, Plan | None, Committed]:
+    """Count, plan for *instances* (if given), and commit the plan when *write*."""
+    with checkpoint_until_committed(output_dir, settings, restart=restart) as checkpoint:
+        tally = await count_tables(
+            settings,
+            checkpoint,
+            progress,
+            policy=policy,
+            reader=reader,
+            on_notice=_notice,
+            # Without --instances the report sizes up to max(SIZING_INSTANCES) instances.
+            split_for=(instances or max(SIZING_INSTANCES)) if split_large else None,
+            assignments_table=assignments_table,
+        )
+        planned = plan(tally, instances, split_large=split_large) if instances else None
+        committed = Committed(())
+        if write:
+            if planned is None:
+                raise AssertionError("generate requires --instances")
+            committed = await commit_plan(
+                planned,
+                output_dir,
+                settings=settings,
+                throughput=throughput,
+                policy=policy,
+                assignments_table=assignments_table,
+            )
+    return tally, planned, committed
 
 
 def _notice(line: str) -> None:

@@ -1,13 +1,29 @@
-"""Upload counters: one ``Select=COUNT`` Query per space, page by page."""
+"""The counting stage: settings and a count source in, a ``Tally`` out.
+
+Segment scanners feed a bounded queue of spaces; a fixed pool of counting
+workers drains it while the scan goes on, one ``Select=COUNT`` Query per
+space, page by page; a flusher saves the counts every second. One TaskGroup
+owns every task of a run: when one fails, the rest are cancelled, the
+checkpoint keeps what was counted, and the failure surfaces as one
+``DistroError``. The source is any ``TableReader``: the SDK's, the lean
+path, a test's or a benchmark's.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
-from distro.census import Census
+from distro.census import Census, release_free_memory
 from distro.checkpoint import Checkpoint
 from distro.dynamo.reader import TableReader
+from distro.errors import DistroError
 from distro.progress import Progress
+from distro.scan import scan_segment
+from distro.settings import CountSettings
+from distro.tally import Tally, above_fair_share
+
+FLUSH_INTERVAL = 1.0  # seconds of counting a killed run can lose
 
 Job = tuple[int, str]  # a space's number in the census, and its DID
 
@@ -48,3 +64,119 @@ async def count_worker(
         checkpoint.record(space, uploads)
         progress.spaces_counted += 1
         progress.uploads_counted += uploads
+
+
+async def count(
+    settings: CountSettings,
+    source: TableReader,
+    *,
+    checkpoint: Checkpoint,
+    progress: Progress,
+    split_for: int | None = None,
+    flush_interval: float = FLUSH_INTERVAL,
+) -> Tally:
+    """Scan *source*, count every space not in *checkpoint*, total the uploads per customer.
+
+    *settings* say which customers and how many calls at once; *progress* is
+    updated as pages arrive. With *split_for* (N), the tally also holds the
+    spaces, and their uploads, of each customer above the fair share of N
+    instances: those a plan for up to N instances may split.
+    """
+    census = Census(settings.customer_filter, keep_space_dids=split_for is not None)
+    queue: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=settings.concurrency * 4)
+    progress.segments = settings.parallel_segments
+
+    async def scan(segment: int) -> None:
+        async for page in scan_segment(source, segment, settings.parallel_segments):
+            progress.rows_scanned += len(page.rows)
+            progress.read_units += page.read_units
+            for space, customer in page.rows:
+                number = census.claim(space, customer)
+                if number < 0:
+                    continue
+                progress.spaces_found += 1
+                assert space is not None  # a new space has a DID
+                uploads = checkpoint.resumed.get(space)
+                if uploads is None:
+                    await queue.put((number, space))
+                else:
+                    census.set_count(number, uploads)
+                    progress.spaces_resumed += 1
+        progress.segments_done += 1
+
+    async def produce() -> None:
+        async with asyncio.TaskGroup() as scanners:
+            for segment in range(settings.parallel_segments):
+                scanners.create_task(scan(segment))
+        # Every space has been looked up: the resumed counts are in the census now.
+        checkpoint.forget_resumed()
+        release_free_memory()
+        # The end of input is a sentinel per worker, so workers finish their
+        # current space instead of being cancelled in the middle of it.
+        for _ in range(settings.concurrency):
+            await queue.put(None)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(produce())
+            workers = [
+                group.create_task(count_worker(source, queue, census, checkpoint, progress))
+                for _ in range(settings.concurrency)
+            ]
+            finished = asyncio.Event()
+            group.create_task(_flush_periodically(checkpoint, finished, flush_interval))
+            await asyncio.wait(workers)
+            finished.set()
+    except BaseExceptionGroup as group_error:
+        raise _first_domain_error(group_error) from None
+    finally:
+        checkpoint.flush()
+    return _tally(census, settings.min_uploads, progress, split_for=split_for)
+
+
+async def _flush_periodically(
+    checkpoint: Checkpoint, finished: asyncio.Event, every: float
+) -> None:
+    while not finished.is_set():
+        try:
+            async with asyncio.timeout(every):
+                await finished.wait()
+        except TimeoutError:
+            checkpoint.flush()
+
+
+def _first_domain_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The error to report from a failed TaskGroup: a DistroError if there is one."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        error = pending.pop()
+        if isinstance(error, BaseExceptionGroup):
+            pending.extend(reversed(error.exceptions))
+        else:
+            leaves.append(error)
+    for error in leaves:
+        if isinstance(error, DistroError):
+            return error
+    return group
+
+
+def _tally(
+    census: Census, min_uploads: int, progress: Progress, *, split_for: int | None = None
+) -> Tally:
+    tally = census.summarize(min_uploads)
+    space_counts = None
+    if split_for is not None:
+        total = tally.total_uploads
+        large = {
+            c.customer for c in tally.customers if above_fair_share(c.uploads, total, split_for)
+        }
+        space_counts = census.space_counts(large)
+    return replace(
+        tally,
+        rows_scanned=progress.rows_scanned,
+        spaces_counted=progress.spaces_counted,
+        spaces_resumed=progress.spaces_resumed,
+        read_units=progress.read_units,
+        space_counts=space_counts,
+    )

@@ -21,7 +21,6 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,14 +50,6 @@ class PlanParameters:
 def instance_file_name(instance_id: int) -> str:
     """The name the migration runner looks for on instance *instance_id*."""
     return f"instance-{instance_id}-customers.json"
-
-
-def timestamp(moment: datetime | None = None) -> str:
-    """ISO-8601 in UTC with milliseconds, as the runner's other files use."""
-    moment = moment or datetime.now(UTC)
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
 
 
 def instance_document(

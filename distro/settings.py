@@ -9,12 +9,17 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
+from typing import Literal
 
 from distro.errors import SettingsError
 
 DEFAULT_SKIP = ("did:mailto:mailslurp.biz", "did:mailto:mailslurp.com", "did:mailto:mailslurp.net")
+ReaderChoice = Literal["auto", "sdk", "lean"]  # how the uploads are counted
+READER_CHOICES: tuple[ReaderChoice, ...] = ("auto", "sdk", "lean")
+ReadPath = Literal["lean", "sdk"]  # the path that counted
 UPLOADS_PER_MINUTE = 27.0  # per worker, measured by the team that runs the migration
 
 
@@ -171,6 +176,16 @@ def resolve_tables(
 def split_patterns(values: Iterable[str]) -> tuple[str, ...]:
     """Flatten repeated and comma-separated pattern options, dropping blanks."""
     return tuple(p.strip() for v in values for p in v.split(",") if p.strip())
+
+
+# Here, the lowest layer, because every writer stamps its output with it: the manifest,
+# the instance files, the assignment records and the report (which imports no stage).
+def timestamp(moment: datetime | None = None) -> str:
+    """ISO-8601 in UTC with milliseconds, as the runner's other files use."""
+    moment = moment or datetime.now(UTC)
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def default_output_dir() -> Path:

@@ -18,10 +18,9 @@ from typing import Any
 
 import orjson
 
-from distro.balance import CustomerLoad, Plan, balance, order
-from distro.emit import timestamp
-from distro.pipeline import Outcome, Tally
-from distro.settings import Throughput
+from distro.balance import Plan, balance, order
+from distro.settings import Throughput, timestamp
+from distro.tally import CustomerLoad, Tally
 
 DEFAULT_TOP = 20
 DEFAULT_HOURLY_COST = 0.10  # US dollars per instance-hour
@@ -206,20 +205,24 @@ class Summary:
 
 
 def summarize(
-    outcome: Outcome,
+    tally: Tally,
+    plan: Plan | None,
     *,
     throughput: Throughput,
+    files: Sequence[Path] = (),
+    assignments: int = 0,
     hourly_cost: float = DEFAULT_HOURLY_COST,
     top: int = DEFAULT_TOP,
     assignments_table: str | None = None,
     report_html: Path | None = None,
     generated_at: str | None = None,
 ) -> Summary:
-    """Everything worth showing about *outcome*, with estimates at *throughput* and *hourly_cost*.
+    """Everything worth showing about *tally* and its *plan*, with estimates at *throughput*.
 
-    *top* customers by uploads are listed.
+    *hourly_cost* prices the fleet; *top* customers by uploads are listed;
+    *files*, *assignments* records in *assignments_table* and *report_html*
+    are what the run wrote.
     """
-    tally, plan = outcome.tally, outcome.plan
     return Summary(
         generated_at=generated_at or timestamp(),
         assumptions=Assumptions(
@@ -232,9 +235,9 @@ def summarize(
         plan=_plan(plan, throughput, hourly_cost) if plan is not None else None,
         sizing=_sizing(tally, throughput, hourly_cost) if plan is None else (),
         outputs=Outputs(
-            tuple(str(f) for f in outcome.files),
+            tuple(str(f) for f in files),
             assignments_table,
-            outcome.assignments,
+            assignments,
             str(report_html) if report_html is not None else None,
         ),
     )
@@ -318,12 +321,7 @@ def _data_quality(tally: Tally) -> DataQuality:
 
 
 def _top(tally: Tally, plan: Plan | None, top: int) -> tuple[TopCustomer, ...]:
-    where: dict[str, list[int]] = {}
-    for instance in plan.instances if plan else ():
-        for unit in (*instance.customers, *instance.split_spaces):
-            ids = where.setdefault(unit.customer, [])
-            if instance.instance_id not in ids:
-                ids.append(instance.instance_id)
+    where = plan.instances_of() if plan else {}
     total = tally.total_uploads
     return tuple(
         TopCustomer(

@@ -29,13 +29,13 @@ from faultproxy import FaultProxy, Faults
 from test_pipeline import assert_matches_truth
 
 from distro.checkpoint import Checkpoint
+from distro.count import count
 from distro.dynamo.fastquery import LeanReader, make_reader
 from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.dynamo.reader import CountPage, Key, SdkReader, TableReader, count_request
 from distro.dynamo.retry import DEFAULT_POLICY, RetryPolicy, is_transient, translate
 from distro.errors import CredentialsMissing, DistroError, TableNotFound
 from distro.local.dataset import Dataset
-from distro.pipeline import count_uploads
 from distro.progress import Progress
 from distro.settings import CountSettings, Tables
 
@@ -395,8 +395,11 @@ async def test_faults_are_retried_and_the_counts_stay_exact(
     async with dynamodb_client(tables, pool_size=24, policy=policy) as client:
         reader = await make_reader(Dynamo(client, tables, policy))
         assert isinstance(reader, LeanReader)
-        tally = await count_uploads(
-            reader, settings, Checkpoint.open(tmp_path, settings, restart=True), Progress()
+        tally = await count(
+            settings,
+            reader,
+            checkpoint=Checkpoint.open(tmp_path, settings, restart=True),
+            progress=Progress(),
         )
     assert_matches_truth(tally, dataset)
     assert proxy.counts["throttle"] > 0
@@ -440,8 +443,11 @@ async def test_count_uploads_with_the_lean_reader_equals_the_truth(
         reader = await make_reader(db)
         await db.check_tables()
         progress = Progress()
-        tally = await count_uploads(
-            reader, settings, Checkpoint.open(tmp_path, settings, restart=True), progress
+        tally = await count(
+            settings,
+            reader,
+            checkpoint=Checkpoint.open(tmp_path, settings, restart=True),
+            progress=progress,
         )
     assert_matches_truth(tally, dataset)
     assert progress.queries > progress.spaces_counted  # big spaces took several pages

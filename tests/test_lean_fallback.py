@@ -26,13 +26,13 @@ from faultproxy import FaultProxy, Faults
 from test_pipeline import assert_matches_truth
 
 from distro.checkpoint import Checkpoint
+from distro.count import count
 from distro.dynamo.fastquery import FallbackReader, LeanReader, choose_reader, refused
 from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.dynamo.reader import SdkReader
 from distro.dynamo.retry import RetryPolicy
 from distro.errors import CountingFailed, CredentialsRejected, SettingsError
 from distro.local.dataset import Dataset
-from distro.pipeline import count_uploads
 from distro.progress import Progress
 from distro.settings import CountSettings, Tables
 
@@ -108,8 +108,11 @@ async def test_a_refused_lean_query_goes_through_the_sdk_and_the_run_goes_on(
         reader = await choose_reader(Dynamo(client, tables, ONE_TRY), on_fallback=notices.append)
         assert isinstance(reader, FallbackReader)
         proxy.faults = Faults(reject_signature=1.0, max_faults=1, operations=QUERIES)
-        tally = await count_uploads(
-            reader, settings, Checkpoint.open(tmp_path, settings, restart=True), Progress()
+        tally = await count(
+            settings,
+            reader,
+            checkpoint=Checkpoint.open(tmp_path, settings, restart=True),
+            progress=Progress(),
         )
     assert_matches_truth(tally, dataset)
     assert reader.path == "sdk"

@@ -10,18 +10,39 @@ import orjson
 import pytest
 from test_cli import read_plan, without_created_at
 
+from distro.balance import plan
 from distro.checkpoint import CHECKPOINT_NAME, Checkpoint
+from distro.count import count
 from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.dynamo.reader import CountPage, Key, ScanPage, SdkReader
 from distro.dynamo.retry import DEFAULT_POLICY
 from distro.errors import CheckpointMismatch
 from distro.local.dataset import Dataset, create_tables, generate, load
 from distro.local.dynamodb import LocalDynamo
-from distro.pipeline import count_uploads, run
+from distro.pipeline import checkpoint_until_committed, commit_plan, count_tables
 from distro.progress import Progress
-from distro.settings import CountSettings, CustomerFilter, Tables
+from distro.settings import CountSettings, CustomerFilter, Tables, Throughput
+from distro.tally import Tally
 
 pytestmark = pytest.mark.db
+
+
+async def counted(
+    settings: CountSettings, output_dir: Path, *, split_for: int | None = None
+) -> Tally:
+    """The counting stage over DynamoDB, as analyze composes it (the checkpoint removed after)."""
+    with checkpoint_until_committed(output_dir, settings, restart=False) as checkpoint:
+        return await count_tables(settings, checkpoint, Progress(), split_for=split_for)
+
+
+async def generated(settings: CountSettings, output_dir: Path, instances: int) -> Tally:
+    """Count, plan and commit the files, as generate composes the stages."""
+    with checkpoint_until_committed(output_dir, settings, restart=False) as checkpoint:
+        tally = await count_tables(settings, checkpoint, Progress())
+        await commit_plan(
+            plan(tally, instances), output_dir, settings=settings, throughput=Throughput()
+        )
+    return tally
 
 
 def assert_matches_truth(tally: Any, dataset: Dataset, **filters: Any) -> None:
@@ -45,20 +66,15 @@ def assert_matches_truth(tally: Any, dataset: Dataset, **filters: Any) -> None:
 
 async def test_counts_equal_the_truth(loaded: tuple[Dataset, Tables], tmp_path: Path) -> None:
     dataset, tables = loaded
-    outcome = await run(
-        settings=CountSettings(tables=tables),
-        instances=5,
-        output_dir=tmp_path,
-        write=False,
-    )
-    assert_matches_truth(outcome.tally, dataset)
+    tally = await counted(CountSettings(tables=tables), tmp_path)
+    planned = plan(tally, 5)
+    assert_matches_truth(tally, dataset)
     truth = dataset.truth()
-    assert outcome.tally.total_uploads == truth.total_uploads
-    assert outcome.tally.rows_scanned == len(dataset.consumer_rows)
+    assert tally.total_uploads == truth.total_uploads
+    assert tally.rows_scanned == len(dataset.consumer_rows)
     empty = {s for c in truth.uploads_by_customer for s in _spaces(dataset, c)}
-    assert outcome.tally.empty_spaces == sum(1 for s in empty if dataset.uploads[s] == 0)
-    assert outcome.plan is not None
-    assert sorted(c.customer for i in outcome.plan.instances for c in i.customers) == sorted(
+    assert tally.empty_spaces == sum(1 for s in empty if dataset.uploads[s] == 0)
+    assert sorted(c.customer for i in planned.instances for c in i.customers) == sorted(
         truth.uploads_by_customer
     )
     assert list(tmp_path.iterdir()) == []  # no files written, checkpoint removed
@@ -76,10 +92,9 @@ async def test_filters_and_segments(
         parallel_segments=segments,
         min_uploads=10,
     )
-    outcome = await run(settings=settings, instances=None, output_dir=tmp_path, write=False)
-    assert_matches_truth(outcome.tally, dataset, include=include, min_uploads=10)
-    assert outcome.tally.customers, "the filter should keep some customers"
-    assert outcome.plan is None
+    tally = await counted(settings, tmp_path)
+    assert_matches_truth(tally, dataset, include=include, min_uploads=10)
+    assert tally.customers, "the filter should keep some customers"
 
 
 class RecordingReader:
@@ -109,7 +124,7 @@ async def test_resume_counts_nothing_twice(loaded: tuple[Dataset, Tables], tmp_p
         first = RecordingReader(sdk, fail_after=120)
         checkpoint = Checkpoint.open(tmp_path, settings, restart=False)
         with pytest.raises(ExceptionGroup):
-            await count_uploads(first, settings, checkpoint, Progress())
+            await count(settings, first, checkpoint=checkpoint, progress=Progress())
         saved = journal_counts(tmp_path / CHECKPOINT_NAME)
         # Only spaces in flight when the run stopped are lost; every saved count is exact.
         assert set(saved) <= set(first.queried)
@@ -118,7 +133,7 @@ async def test_resume_counts_nothing_twice(loaded: tuple[Dataset, Tables], tmp_p
 
         second = RecordingReader(sdk)
         resumed = Checkpoint.open(tmp_path, settings, restart=False)
-        tally = await count_uploads(second, settings, resumed, Progress())
+        tally = await count(settings, second, checkpoint=resumed, progress=Progress())
     assert not set(second.queried) & set(saved), "a checkpointed space was queried again"
     assert len(second.queried) == len(set(second.queried))
     assert tally.spaces_resumed == len(saved)
@@ -145,20 +160,20 @@ async def test_a_resumed_run_writes_the_files_of_an_uninterrupted_one(
     """The compact resume (fingerprints and counts in arrays) gives back every count exactly."""
     dataset, tables = loaded
     settings = CountSettings(tables=tables, concurrency=4)
-    whole = await run(settings=settings, instances=5, output_dir=tmp_path / "whole", write=True)
+    whole = await generated(settings, tmp_path / "whole", 5)
     async with dynamodb_client(tables, pool_size=8) as client:
         stopped = RecordingReader(SdkReader(Dynamo(client, tables, DEFAULT_POLICY)), fail_after=120)
         checkpoint = Checkpoint.open(tmp_path / "resumed", settings, restart=False)
         with pytest.raises(ExceptionGroup):
-            await count_uploads(stopped, settings, checkpoint, Progress())
+            await count(settings, stopped, checkpoint=checkpoint, progress=Progress())
     saved = journal_counts(tmp_path / "resumed" / CHECKPOINT_NAME)
     assert all(dataset.uploads[space] == n for space, n in saved.items())
     resumed = Checkpoint.open(tmp_path / "resumed", settings, restart=False)
     assert len(resumed.resumed) == len(saved) >= 120 - settings.concurrency
     assert {space: resumed.resumed.get(space) for space in saved} == saved
-    again = await run(settings=settings, instances=5, output_dir=tmp_path / "resumed", write=True)
-    assert again.tally.spaces_resumed == len(saved)
-    assert set(again.tally.customers) == set(whole.tally.customers)
+    again = await generated(settings, tmp_path / "resumed", 5)
+    assert again.spaces_resumed == len(saved)
+    assert set(again.customers) == set(whole.customers)
     assert without_created_at(read_plan(tmp_path / "resumed")) == without_created_at(
         read_plan(tmp_path / "whole")
     )
@@ -174,7 +189,7 @@ async def test_a_checkpoint_of_another_database_is_refused(
         stopped = RecordingReader(SdkReader(Dynamo(client, tables, DEFAULT_POLICY)), fail_after=50)
         checkpoint = Checkpoint.open(tmp_path, settings, restart=False)
         with pytest.raises(ExceptionGroup):
-            await count_uploads(stopped, settings, checkpoint, Progress())
+            await count(settings, stopped, checkpoint=checkpoint, progress=Progress())
     assert journal_counts(tmp_path / CHECKPOINT_NAME)
     with LocalDynamo() as other:
         there = replace(tables, endpoint_url=other.endpoint_url)
@@ -189,12 +204,7 @@ async def test_a_checkpoint_of_another_database_is_refused(
                 upload_table=there.upload,
             )
         with pytest.raises(CheckpointMismatch) as caught:
-            await run(
-                settings=replace(settings, tables=there),
-                instances=5,
-                output_dir=tmp_path,
-                write=True,
-            )
+            await generated(replace(settings, tables=there), tmp_path, 5)
     assert str(caught.value) == (
         f"{tmp_path / CHECKPOINT_NAME} was made with other tables, endpoint or filters"
         f" (endpoint: {tables.endpoint_url!r} != {other.endpoint_url!r}):"

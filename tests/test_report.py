@@ -12,11 +12,11 @@ from typing import Any
 import orjson
 import pytest
 from rich.console import Console
+from test_pipeline import counted
 
-from distro.balance import CustomerLoad, balance
+from distro.balance import CustomerLoad, Plan, plan
 from distro.files import LOCK_NAME
 from distro.local.dataset import Dataset
-from distro.pipeline import Outcome, Tally, run
 from distro.report import render
 from distro.settings import CountSettings, Tables, Throughput
 from distro.summary import (
@@ -27,6 +27,7 @@ from distro.summary import (
     summarize,
     to_json,
 )
+from distro.tally import Tally
 
 ALICE = CustomerLoad("did:mailto:example.org:alice", 9_000, 3)
 BOB = CustomerLoad("did:mailto:gmail.com:bob", 2_500, 2)
@@ -98,9 +99,8 @@ def tally_of(*customers: CustomerLoad, **extra: Any) -> Tally:
     return Tally(customers=tuple(customers), **fields)
 
 
-def outcome_of(tally: Tally, instances: int | None) -> Outcome:
-    plan = balance(tally.customers, instances) if instances else None
-    return Outcome(tally, plan, ())
+def planned(tally: Tally, instances: int | None) -> tuple[Tally, Plan | None]:
+    return tally, (plan(tally, instances) if instances else None)
 
 
 def recorded(summary: Summary, *, terminal: bool) -> str:
@@ -128,7 +128,7 @@ def test_histogram_bucket_edges(uploads: int) -> None:
 
 def test_plan_estimates_and_cost() -> None:
     summary = summarize(
-        outcome_of(tally_of(ALICE, BOB, CAROL, DAN), 2),
+        *planned(tally_of(ALICE, BOB, CAROL, DAN), 2),
         throughput=Throughput(12, 27.0),
         hourly_cost=0.5,
         top=3,
@@ -159,7 +159,7 @@ def test_plan_estimates_and_cost() -> None:
 
 
 def test_totals_and_data_quality() -> None:
-    summary = summarize(outcome_of(tally_of(ALICE, BOB, CAROL, DAN), None), throughput=Throughput())
+    summary = summarize(*planned(tally_of(ALICE, BOB, CAROL, DAN), None), throughput=Throughput())
     totals = summary.totals
     assert (totals.customers, totals.uploads, totals.space_claims_with_uploads) == (4, 14_000, 6)
     assert (totals.spaces, totals.empty_spaces, totals.empty_space_share) == (8, 2, 0.25)
@@ -177,7 +177,7 @@ def test_totals_and_data_quality() -> None:
 
 def test_nothing_found_still_summarizes() -> None:
     tally = tally_of(planned_spaces=0, empty_spaces=0, shared_spaces=frozenset())
-    summary = summarize(outcome_of(tally, 3), throughput=Throughput())
+    summary = summarize(*planned(tally, 3), throughput=Throughput())
     assert summary.totals.empty_space_share == 0.0
     assert summary.totals.average_uploads_per_customer == 0.0
     assert summary.top_customers == ()
@@ -188,7 +188,7 @@ def test_nothing_found_still_summarizes() -> None:
 
 
 def test_json_keys_are_camel_case() -> None:
-    summary = summarize(outcome_of(tally_of(ALICE, BOB), 2), throughput=Throughput(), top=1)
+    summary = summarize(*planned(tally_of(ALICE, BOB), 2), throughput=Throughput(), top=1)
     document = orjson.loads(to_json(summary))
     assert document["totals"]["emptySpaceShare"] == 0.25
     assert document["dataQuality"]["doubleCountedUploads"] == 7
@@ -224,7 +224,7 @@ def test_json_keys_are_camel_case() -> None:
 
 
 def test_report_draws_bars_and_says_how_cost_is_counted() -> None:
-    summary = summarize(outcome_of(tally_of(ALICE, BOB, CAROL, DAN), 2), throughput=Throughput())
+    summary = summarize(*planned(tally_of(ALICE, BOB, CAROL, DAN), 2), throughput=Throughput())
     plain = recorded(summary, terminal=False)
     assert "#" * 40 in plain  # the busiest instance fills its bar
     assert "\u2588" not in plain
@@ -236,7 +236,7 @@ def test_report_draws_bars_and_says_how_cost_is_counted() -> None:
 
 
 def test_top_zero_hides_the_list() -> None:
-    summary = summarize(outcome_of(tally_of(ALICE, BOB), None), throughput=Throughput(), top=0)
+    summary = summarize(*planned(tally_of(ALICE, BOB), None), throughput=Throughput(), top=0)
     assert summary.top_customers == ()
     assert "Customers by Uploads" in recorded(summary, terminal=False)
     assert "Top " not in recorded(summary, terminal=False)
@@ -404,10 +404,8 @@ async def test_space_totals_add_up(loaded: tuple[Dataset, Tables], tmp_path: Pat
     """Distinct spaces split into with uploads + empty; claims per customer stand apart."""
     dataset, tables = loaded
     truth = dataset.truth()
-    outcome = await run(
-        settings=CountSettings(tables=tables), instances=None, output_dir=tmp_path, write=False
-    )
-    summary = summarize(outcome, throughput=Throughput())
+    tally = await counted(CountSettings(tables=tables), tmp_path)
+    summary = summarize(tally, None, throughput=Throughput())
 
     claimants = planned_spaces(dataset, set(truth.uploads_by_customer))
     with_uploads = sum(1 for s in claimants if dataset.uploads[s] > 0)

@@ -284,10 +284,10 @@ def test_summary_totals_each_customer_and_counts_a_shared_space_for_each() -> No
         census.summarize(0)
     counted(census, {"did:key:a1": 5, "did:key:a2": 0, "did:key:shared": 7, "did:key:b-empty": 0})
     summary = census.summarize(0)
-    assert summary.loads == [
+    assert summary.customers == (
         CustomerLoad("did:mailto:a.org:a", 12, 2),
         CustomerLoad("did:mailto:b.org:b", 7, 1),
-    ]
+    )
     assert summary.below_min_uploads == set()
     assert summary.shared_spaces == {"did:key:shared"}
     assert summary.double_counted_uploads == 7
@@ -307,7 +307,7 @@ def test_summary_after_min_uploads_keeps_a_space_of_any_planned_claimant() -> No
         census.add(space, customer)
     counted(census, {"did:key:big": 50, "did:key:shared-empty": 0, "did:key:small": 3})
     summary = census.summarize(10)
-    assert summary.loads == [CustomerLoad("did:mailto:a.org:big", 50, 1)]
+    assert summary.customers == (CustomerLoad("did:mailto:a.org:big", 50, 1),)
     assert summary.below_min_uploads == {"did:mailto:a.org:small"}
     assert summary.shared_spaces == frozenset()  # only one planned claimant is left
     assert summary.double_counted_uploads == 0
@@ -319,7 +319,7 @@ def test_a_summarized_census_takes_no_more_rows() -> None:
     census = Census(CustomerFilter())
     census.add("did:key:a", "did:mailto:a.org:x")
     counted(census, {"did:key:a": 4})
-    assert census.summarize(0).loads == [CustomerLoad("did:mailto:a.org:x", 4, 1)]
+    assert census.summarize(0).customers == (CustomerLoad("did:mailto:a.org:x", 4, 1),)
     assert census.spaces_per_customer() == {"did:mailto:a.org:x": 1}
     with pytest.raises(RuntimeError, match="summarized"):
         census.add("did:key:b", "did:mailto:a.org:x")

@@ -7,13 +7,14 @@ from pathlib import Path
 import orjson
 import pytest
 from test_cli import DOCUMENT_KEYS, RUNNER_KEYS, distro, read_plan, table_args
+from test_pipeline import counted
 
 from distro.balance import CustomerLoad, InstancePlan, balance, split_units
+from distro.balance import plan as plan_of
 from distro.census import Census
 from distro.emit import MANIFEST_NAME, instance_document, write_plan
 from distro.files import LOCK_NAME
 from distro.local.dataset import Dataset
-from distro.pipeline import run
 from distro.settings import CountSettings, CustomerFilter, Tables
 
 CREATED = "2026-11-29T16:00:00.000Z"
@@ -203,31 +204,21 @@ async def test_the_tally_holds_the_spaces_of_customers_above_the_fair_share(
 ) -> None:
     dataset, tables = loaded
     truth = dataset.truth()
-    outcome = await run(
-        settings=CountSettings(tables=tables),
-        instances=5,
-        output_dir=tmp_path,
-        write=False,
-        split_for=5,
-    )
+    tally = await counted(CountSettings(tables=tables), tmp_path, split_for=5)
     fair = truth.total_uploads / 5
     large = [c for c, n in truth.uploads_by_customer.items() if n > fair]
     assert len(large) == 1
-    assert outcome.tally.space_counts == {large[0]: whale_spaces(dataset, large[0])}
-    assert outcome.plan is not None
-    assert outcome.plan.split_customers == (large[0],)
+    assert tally.space_counts == {large[0]: whale_spaces(dataset, large[0])}
+    assert plan_of(tally, 5, split_large=True).split_customers == (large[0],)
 
 
 @pytest.mark.db
 async def test_without_split_the_tally_keeps_no_spaces(
     loaded: tuple[Dataset, Tables], tmp_path: Path
 ) -> None:
-    outcome = await run(
-        settings=CountSettings(tables=loaded[1]), instances=5, output_dir=tmp_path, write=False
-    )
-    assert outcome.tally.space_counts is None
-    assert outcome.plan is not None
-    assert not outcome.plan.split_large
+    tally = await counted(CountSettings(tables=loaded[1]), tmp_path)
+    assert tally.space_counts is None
+    assert not plan_of(tally, 5).split_large
 
 
 @pytest.mark.db

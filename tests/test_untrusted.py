@@ -29,8 +29,8 @@ from distro.errors import DistroError
 from distro.local.dataset import ConsumerRow, Dataset, create_tables, load
 from distro.local.demo import _check_against_truth
 from distro.local.dynamodb import LocalDynamo
-from distro.pipeline import Outcome, Tally
 from distro.settings import Tables
+from distro.tally import Tally
 
 LONG_TAIL = "".join(chr(ord("a") + i % 26) for i in range(4_000))
 HOSTILE = (
@@ -187,7 +187,7 @@ def test_the_demos_mismatch_error_quotes_the_did_escaped(
         read_units=0.0,
     )
     with pytest.raises(DistroError) as error:
-        _check_against_truth(Outcome(tally, None, ()), dataset)
+        _check_against_truth(tally, dataset)
     with pytest.raises(SystemExit):
         _fail(str(error.value), 1)  # as the CLI shows every error
     assert capsys.readouterr().err == (

@@ -41,7 +41,7 @@ import socket
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiobotocore.parsers import AioResponseParserFactory
@@ -64,15 +64,13 @@ from distro.dynamo.pacing import Lane, TokenBucket
 from distro.dynamo.reader import CountPage, Key, ScanPage, SdkReader, count_request
 from distro.dynamo.retry import CRC32_HEADER, PREFLIGHT_POLICY, check_crc32, dynamodb_document
 from distro.errors import DistroError, SettingsError
+from distro.settings import ReaderChoice, ReadPath
 
 if TYPE_CHECKING:
     from distro.dynamo.handle import Dynamo
 
 OPERATION = "Query"
 SIGV4 = "AWS4-HMAC-SHA256"
-ReaderChoice = Literal["auto", "sdk", "lean"]  # --reader
-ReadPath = Literal["lean", "sdk"]  # the path that counted
-READER_CHOICES: tuple[ReaderChoice, ...] = ("auto", "sdk", "lean")
 # How DynamoDB refuses a request it cannot authenticate or read: the lean path's own
 # doing, perhaps, if the SDK's request for the same call is accepted.
 REFUSED_CODES = frozenset(

@@ -25,7 +25,6 @@ from botocore.exceptions import BotoCoreError, InvalidRegionError
 from distro.dynamo.fastquery import (
     FallbackReader,
     LeanReader,
-    ReaderChoice,
     choose_reader,
     make_reader,
 )
@@ -43,7 +42,7 @@ from distro.dynamo.retry import (
     translate,
 )
 from distro.errors import SettingsError, TableSchemaMismatch
-from distro.settings import Credentials, Tables
+from distro.settings import Credentials, ReaderChoice, Tables
 
 T = TypeVar("T")
 

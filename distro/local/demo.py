@@ -7,25 +7,41 @@ then checks every customer's numbers against the dataset's own truth.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from pathlib import Path
 
 from distro import console
+from distro.balance import Plan, plan
 from distro.dynamo.handle import Dynamo
 from distro.errors import DistroError
 from distro.local.dataset import Dataset, create_tables, generate, load
 from distro.local.dynamodb import LOCAL_CREDENTIALS, LOCAL_REGION, LocalDynamo
-from distro.pipeline import Outcome, run
+from distro.pipeline import Committed, checkpoint_until_committed, commit_plan, count_tables
 from distro.progress import Progress
 from distro.settings import CountSettings, Tables, Throughput
+from distro.tally import Tally
 
 DEMO_TABLES = ("demo-consumer", "demo-upload")
 LOAD_CONCURRENCY = 8
 
 
+@dataclass(frozen=True, slots=True)
+class DemoRun:
+    """What the demo counted, planned and wrote, at the throughput it assumes."""
+
+    tally: Tally
+    plan: Plan
+    committed: Committed
+    throughput: Throughput
+
+
 async def run_demo(
     *, customers: int, instances: int, seed: int, output_dir: Path, quiet: bool = False
-) -> tuple[Outcome, Throughput]:
-    """Seed a fresh DynamoDB Local with *customers* and plan them over *instances*."""
+) -> DemoRun:
+    """Seed a fresh DynamoDB Local with *customers* and plan them over *instances*.
+
+    Its files go to *output_dir*; *quiet* hides the progress bars.
+    """
     dataset = generate(customers=customers, seed=seed)
     db = LocalDynamo()
     await asyncio.to_thread(db.start)
@@ -39,22 +55,23 @@ async def run_demo(
             )
         )
         await _seed(tables, dataset, quiet=quiet)
-        progress = Progress()
-        with console.show_progress(progress, enabled=not quiet):
-            outcome = await run(
-                settings=CountSettings(tables=tables),
-                instances=instances,
-                output_dir=output_dir,
-                write=True,
-                restart=True,
-                progress=progress,
-                # DynamoDB Local takes any credentials; never send the user's real ones to it.
-                credentials=LOCAL_CREDENTIALS,
+        settings, throughput, progress = CountSettings(tables=tables), Throughput(), Progress()
+        with (
+            checkpoint_until_committed(output_dir, settings, restart=True) as checkpoint,
+            console.show_progress(progress, enabled=not quiet),
+        ):
+            # DynamoDB Local takes any credentials; never send the user's real ones to it.
+            tally = await count_tables(
+                settings, checkpoint, progress, credentials=LOCAL_CREDENTIALS
+            )
+            planned = plan(tally, instances)
+            committed = await commit_plan(
+                planned, output_dir, settings=settings, throughput=throughput
             )
     finally:
         await asyncio.to_thread(db.stop)
-    _check_against_truth(outcome, dataset)
-    return outcome, Throughput()
+    _check_against_truth(tally, dataset)
+    return DemoRun(tally, planned, committed, throughput)
 
 
 async def _seed(tables: Tables, dataset: Dataset, *, quiet: bool) -> None:
@@ -73,9 +90,9 @@ async def _seed(tables: Tables, dataset: Dataset, *, quiet: bool) -> None:
             )
 
 
-def _check_against_truth(outcome: Outcome, dataset: Dataset) -> None:
+def _check_against_truth(tally: Tally, dataset: Dataset) -> None:
     truth = dataset.truth()
-    found = {c.customer: c.uploads for c in outcome.tally.customers}
+    found = {c.customer: c.uploads for c in tally.customers}
     if found != dict(truth.uploads_by_customer):
         wrong = sorted(
             k

@@ -1,0 +1,66 @@
+"""What counting produces: each planned customer's load, and the run's ``Tally``.
+
+These records sit below the stages: the census fills a ``Tally``, planning
+reads it, the report summarizes it, and none of them needs AWS code for it.
+A plan without counting starts from a ``Tally`` built by hand or read from a file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from distro.settings import ReadPath
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerLoad:
+    """One customer's work: its *uploads* and its *spaces* holding uploads.
+
+    With *space* set, the unit is that one space of a customer split across
+    instances (its *spaces* is then 1 or 0).
+    """
+
+    customer: str
+    uploads: int
+    spaces: int
+    space: str | None = None
+
+
+def above_fair_share(uploads: int, total: int, instances: int) -> bool:
+    """True when *uploads* exceed total / *instances*: more than one instance's fair share."""
+    # Multiplied, not divided: exact for any integers.
+    return uploads * instances > total
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """Every planned customer's uploads, and what the filters and data left out."""
+
+    customers: tuple[CustomerLoad, ...]
+    below_min_uploads: frozenset[str]
+    skipped: frozenset[str]
+    filtered: frozenset[str]
+    orphan_rows: int
+    shared_spaces: frozenset[str]  # claimed by two or more planned customers
+    double_counted_uploads: int  # uploads of shared spaces, once per extra planned claimant
+    planned_spaces: int  # distinct spaces of planned customers, empty ones included
+    empty_spaces: int
+    rows_scanned: int = 0
+    spaces_counted: int = 0
+    spaces_resumed: int = 0
+    read_units: float = 0.0
+    # When splitting large customers: each customer above the fair share of the most
+    # instances planned for, its spaces and their uploads; None when not asked for.
+    space_counts: Mapping[str, Mapping[str, int]] | None = None
+    read_path: ReadPath = "sdk"  # which path counted: the lean one, or the SDK's
+
+    @property
+    def total_uploads(self) -> int:
+        """Uploads of every planned customer."""
+        return sum(c.uploads for c in self.customers)
+
+    @property
+    def total_spaces(self) -> int:
+        """Spaces holding uploads, per planned customer."""
+        return sum(c.spaces for c in self.customers)

@@ -1,8 +1,8 @@
 """Assignment records: one ``pending`` item per planned customer in the migration's tracking table.
 
 The migration tracks each customer's progress in a DynamoDB table keyed by
-``customer`` (``DATA_MODEL.md``). ``distro generate --assignments-table``
-seeds it once the instance files are committed. Every record is a
+``customer`` (``DATA_MODEL.md``). ``distro generate`` seeds it, when asked,
+once the instance files are committed. Every record is a
 PutRequest: a re-run replaces the records of the customers it plans (their
 progress counters included) and leaves the records of other customers alone.
 """
@@ -79,7 +79,7 @@ def assignment_item(assignment: Assignment, *, include: Sequence[str], at: str) 
 
 async def check_assignments_table(db: Dynamo, table: str) -> None:
     """Fail early, in one line, if *table* is missing or not keyed by ``customer``."""
-    await db.check_table(table, ASSIGNMENT_KEYS, hint="--assignments-table")
+    await db.check_table(table, ASSIGNMENT_KEYS, setting="assignments_table")
 
 
 async def write_assignments(

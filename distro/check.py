@@ -15,10 +15,9 @@ from distro.dynamo.fastquery import LeanReader, refusal, refused
 from distro.dynamo.handle import Dynamo
 from distro.dynamo.reader import CountPage, SdkReader
 from distro.errors import DistroError
-from distro.settings import Tables
+from distro.settings import PROBE_SPACE, ReaderChoice, Tables
 
-# A space no one owns: its Query examines nothing and costs the minimum, 0.5 read units.
-PROBE_SPACE = "did:key:distro-check"
+__all__ = ["PROBE_SPACE", "Comparison", "compare_paths"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +41,18 @@ class Comparison:
             return self.lean_refusal is None
         return (self.lean.count, self.lean.read_units) == (self.sdk.count, self.sdk.read_units)
 
+    @property
+    def advice(self) -> ReaderChoice | None:
+        """The reader analyze and generate should be told to use, when the check found one."""
+        return "sdk" if self.lean_refusal is not None or not self.agree else None
+
     def describe(self) -> str:
         """One line saying what the check found."""
         table, sdk = self.tables.upload, self.sdk
         if self.lean_refusal is not None:
             return (
                 f"DynamoDB refused the lean Query path on {table} ({self.lean_refusal}) but "
-                "accepted the SDK's: analyze and generate would count through the SDK; "
-                "run them with --reader sdk"
+                "accepted the SDK's: analyze and generate would count through the SDK"
             )
         if self.lean is None:
             return (
@@ -60,8 +63,7 @@ class Comparison:
         if not self.agree:
             return (
                 f"the SDK and the lean Query path disagree on {self.space} in {table}: "
-                f"the SDK counted {_page(sdk)}, the lean path {_page(self.lean)}; "
-                "run analyze and generate with --reader sdk"
+                f"the SDK counted {_page(sdk)}, the lean path {_page(self.lean)}"
             )
         return (
             f"the SDK and the lean Query path agree on {self.space} in {table}: {_page(sdk)} "

@@ -36,11 +36,16 @@ CHECKPOINT_NAME = "counting-checkpoint.json"
 FORMAT = 1
 
 
+def path_in(directory: Path) -> Path:
+    """Where the counting checkpoint of a run writing to *directory* lives."""
+    return directory / CHECKPOINT_NAME
+
+
 def fingerprint(settings: CountSettings) -> dict[str, Any]:
     """What a checkpoint's counts depend on: the database, its tables and the customer filters.
 
     The endpoint is the one configured (None: the SDK's default for the
-    region), without any user name or password in it. ``--min-uploads`` is
+    region), without any user name or password in it. ``min_uploads`` is
     left out on purpose: it applies after counting, so it does not change any count.
     """
     tables, filters = settings.tables, settings.customer_filter
@@ -108,7 +113,7 @@ class Checkpoint:
     def open(cls, directory: Path, settings: CountSettings, *, restart: bool) -> Checkpoint:
         """Resume the checkpoint in *directory*, or prepare a new one (discarding the old on *restart*)."""
         ensure_output_dir(directory)
-        path = directory / CHECKPOINT_NAME
+        path = path_in(directory)
         if path.is_dir():
             raise CheckpointCorrupt(f"{path} is a directory, not a checkpoint: remove or rename it")
         wanted = fingerprint(settings)
@@ -148,8 +153,7 @@ class Checkpoint:
                 _append(self.path, line)
         except OSError as exc:
             raise OutputError(
-                f"cannot write the checkpoint {self.path} ({exc.strerror}): free some space "
-                "or pass another --output-dir, then run the same command again"
+                f"cannot write the checkpoint {self.path} ({exc.strerror})", fix="checkpoint_space"
             ) from None
         self._pending = {}
 
@@ -209,7 +213,8 @@ def _check_header(path: Path, header: dict[str, Any], wanted: Mapping[str, Any])
         raise CheckpointMismatch(
             f"{path} was made with other tables, endpoint or filters"
             f" ({_diff(header['fingerprint'], wanted)}):"
-            " run the same command as before to resume, or add --restart to discard it"
+            " run the same command as before to resume",
+            fix="restart",
         )
 
 
@@ -244,6 +249,4 @@ def _shown(fingerprint: Mapping[str, Any], key: str) -> str:
 
 
 def _corrupt(path: Path, why: str) -> CheckpointCorrupt:
-    return CheckpointCorrupt(
-        f"{path} cannot be read ({why}): add --restart to discard it and count again"
-    )
+    return CheckpointCorrupt(f"{path} cannot be read ({why})", fix="restart_corrupt")

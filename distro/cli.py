@@ -1,37 +1,36 @@
-"""The command line: parse options, call the pipeline, map failures to exit codes.
+"""The command line: typed options per command, the stages composed, failures mapped to exit codes.
 
-click lives here and nowhere else. Every error a user can cause ends as one
-line on stderr and one of the exit codes below, never as a traceback.
+click lives here and nowhere else. Each command turns its options into one
+frozen record (``AnalyzeOptions``, ``GenerateOptions``, ...), validated once,
+as they are parsed; then it composes the stages (``distro.pipeline``). Every
+error a user can cause ends as one line on stderr and one of the exit codes
+below, never as a traceback: the lower layers say what went wrong, and this
+module adds which flag to change (``FLAG_HINTS``).
+
+The stages, AWS and rich are imported inside the command bodies, so that
+``--help`` and every usage error answer at once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
 import sys
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from distro import __version__, console
-from distro.balance import Plan, plan
-from distro.check import PROBE_SPACE, Comparison, compare_paths
-from distro.checkpoint import CHECKPOINT_NAME
-from distro.dynamo.handle import Dynamo
-from distro.dynamo.retry import RetryPolicy
-from distro.emit import INSTANCE_FILE, MANIFEST_NAME
-from distro.errors import DistroError, OutputLocked, SettingsError
-from distro.files import output_lock
-from distro.local.demo import run_demo
-from distro.pipeline import Committed, checkpoint_until_committed, commit_plan, count_tables
-from distro.progress import Progress
-from distro.report import check_html_path, render, render_outputs, save_html
+from distro import __version__
+from distro.errors import DistroError, SettingsError
 from distro.settings import (
+    DEFAULT_HOURLY_COST,
     DEFAULT_SKIP,
+    DEFAULT_TOP,
+    PROBE_SPACE,
     READER_CHOICES,
+    SIZING_INSTANCES,
     UPLOADS_PER_MINUTE,
     CountSettings,
     CustomerFilter,
@@ -43,21 +42,44 @@ from distro.settings import (
     resolve_tables,
     split_patterns,
 )
-from distro.summary import (
-    DEFAULT_HOURLY_COST,
-    DEFAULT_TOP,
-    SIZING_INSTANCES,
-    summarize,
-    to_json,
-)
-from distro.tally import Tally
-from distro.verify import describe_plan, verify_plan
+
+if TYPE_CHECKING:
+    from distro.balance import Plan
+    from distro.dynamo.retry import RetryPolicy
+    from distro.pipeline import Committed
+    from distro.progress import Progress
+    from distro.tally import Tally
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+# The advice each kind of failure gets, naming the flags to change (``DistroError.fix``).
+FLAG_HINTS = {
+    "table_name": "; check --env, the table options and --region",
+    "tables": ": check the table options",
+    "assignments_table": ": check --assignments-table",
+    "throttling": " (if DynamoDB is throttling, lower --concurrency or set --max-read-units)",
+    "endpoint": ": check --endpoint-url (or AWS_ENDPOINT_URL) and --region",
+    "https": (
+        ": if it serves HTTPS, use an https:// --endpoint-url; otherwise check the network "
+        "and run the same command again to resume"
+    ),
+    "network": "; check --endpoint-url, --region and the network",
+    "reader": "; use --reader auto or sdk",
+    "output_dir": ": pass another --output-dir",
+    "locked": ", or pass another --output-dir",
+    "checkpoint_space": (
+        ": free some space or pass another --output-dir, then run the same command again"
+    ),
+    "restart": ", or add --restart to discard it",
+    "restart_corrupt": ": add --restart to discard it and count again",
+    "report_html": ": pass another --report-html",
+    "report_html_path": "; pass another --report-html",
+    "filters": ": check --filter, --skip and --min-uploads",
+}
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -214,6 +236,11 @@ def report_options(command: F) -> F:
     return command
 
 
+def _instances(_: click.Context, __: click.Parameter, value: int | None) -> int | None:
+    """``--instances``, checked as it is parsed (the one check of the CLI)."""
+    return None if value is None else require_instances(value)
+
+
 def _patterns(option: str, values: tuple[str, ...]) -> tuple[str, ...]:
     patterns = split_patterns(values)
     if values and not patterns:
@@ -232,19 +259,101 @@ def _tables(options: dict[str, Any]) -> Tables:
     )
 
 
-def _count_settings(options: dict[str, Any]) -> CountSettings:
-    skip = () if options["no_default_skip"] else DEFAULT_SKIP
-    return CountSettings(
-        tables=_tables(options),
-        customer_filter=CustomerFilter(
-            skip=skip + _patterns("--skip", options["skip"]),
-            include=_patterns("--filter", options["include"]),
-        ),
-        parallel_segments=options["parallel_segments"],
-        concurrency=options["concurrency"],
-        min_uploads=options["min_uploads"],
-        max_read_units=options["max_read_units"],
-    )
+@dataclass(frozen=True, slots=True)
+class CountOptions:
+    """What analyze and generate count, how, and where the checkpoint and files go."""
+
+    settings: CountSettings
+    throughput: Throughput
+    output_dir: Path
+    restart: bool
+    quiet: bool
+    reader: ReaderChoice
+    split_large: bool
+
+    @classmethod
+    def parse(cls, options: dict[str, Any]) -> CountOptions:
+        """The record of click's *options* (``table_options``, ``--reader``, ``--split-...``)."""
+        skip = () if options["no_default_skip"] else DEFAULT_SKIP
+        settings = CountSettings(
+            tables=_tables(options),
+            customer_filter=CustomerFilter(
+                skip=skip + _patterns("--skip", options["skip"]),
+                include=_patterns("--filter", options["include"]),
+            ),
+            parallel_segments=options["parallel_segments"],
+            concurrency=options["concurrency"],
+            min_uploads=options["min_uploads"],
+            max_read_units=options["max_read_units"],
+        )
+        return cls(
+            settings=settings,
+            throughput=Throughput(options["workers_per_instance"], options["uploads_per_minute"]),
+            output_dir=options["output_dir"],
+            restart=options["restart"],
+            quiet=options["quiet"],
+            reader=options["reader"],
+            split_large=options["split_large_customers"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ReportOptions:
+    """How much the report shows, what it assumes, and where it goes."""
+
+    top: int
+    hourly_cost: float
+    json_output: bool
+    html: Path | None
+
+    @classmethod
+    def parse(cls, options: dict[str, Any]) -> ReportOptions:
+        """The record of click's *options* (``report_options``); the HTML path checked now."""
+        html: Path | None = options["report_html"]
+        if html is not None:
+            from distro.report import check_html_path  # noqa: PLC0415 - rich, only when used
+
+            check_html_path(html)  # before the count, not after an hour of it
+        return cls(options["top"], options["instance_hourly_cost"], options["json_output"], html)
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzeOptions:
+    """``distro analyze``: count, report, and plan for *instances* if given."""
+
+    count: CountOptions
+    report: ReportOptions
+    instances: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateOptions:
+    """``distro generate``: count, plan for *instances*, write the files (and the records)."""
+
+    count: CountOptions
+    report: ReportOptions
+    instances: int
+    assume_yes: bool
+    assignments_table: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    """``distro demo``: the whole job on DynamoDB Local with a synthetic dataset."""
+
+    customers: int
+    instances: int
+    seed: int
+    output_dir: Path
+    quiet: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOptions:
+    """``distro check``: the tables to describe and the space both paths count."""
+
+    tables: Tables
+    space: str
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -261,18 +370,27 @@ SPLIT_OPTION = click.option(
 
 
 @cli.command()
-@click.option("--instances", type=int, help="Also show the plan for N instances.")
+@click.option(
+    "--instances", type=int, callback=_instances, help="Also show the plan for N instances."
+)
 @SPLIT_OPTION
 @READER_OPTION
 @table_options
 @report_options
 def analyze(instances: int | None, **options: Any) -> None:
     """Count and report; write no instance file."""
-    _plan_and_report(instances=instances, write=False, options=options)
+    run = AnalyzeOptions(CountOptions.parse(options), ReportOptions.parse(options), instances)
+    _plan_and_report(run.count, run.report, instances=run.instances)
 
 
 @cli.command()
-@click.option("--instances", type=int, required=True, help="Number of migration instances.")
+@click.option(
+    "--instances",
+    type=int,
+    required=True,
+    callback=_instances,
+    help="Number of migration instances.",
+)
 @click.option("--yes", "-y", is_flag=True, help="Replace existing instance files without asking.")
 @click.option(
     "--assignments-table",
@@ -286,10 +404,16 @@ def analyze(instances: int | None, **options: Any) -> None:
 @report_options
 def generate(instances: int, yes: bool, assignments_table: str | None, **options: Any) -> None:
     """Count, plan for N instances, and write one file per instance."""
-    require_instances(instances)
-    _confirm_replace(options["output_dir"], assume_yes=yes)
+    run = GenerateOptions(
+        CountOptions.parse(options), ReportOptions.parse(options), instances, yes, assignments_table
+    )
+    _confirm_replace(run.count.output_dir, assume_yes=run.assume_yes)
     _plan_and_report(
-        instances=instances, write=True, options=options, assignments_table=assignments_table
+        run.count,
+        run.report,
+        instances=run.instances,
+        commit=True,
+        assignments_table=run.assignments_table,
     )
 
 
@@ -302,7 +426,12 @@ def generate(instances: int, yes: bool, assignments_table: str | None, **options
     help="Customers in the synthetic dataset.",
 )
 @click.option(
-    "--instances", type=int, default=5, show_default=True, help="Number of instances to plan."
+    "--instances",
+    type=int,
+    default=5,
+    show_default=True,
+    callback=_instances,
+    help="Number of instances to plan.",
 )
 @click.option(
     "--seed", type=int, default=7, show_default=True, help="Seed of the synthetic dataset."
@@ -317,20 +446,28 @@ def generate(instances: int, yes: bool, assignments_table: str | None, **options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def demo(customers: int, instances: int, seed: int, output_dir: Path, quiet: bool) -> None:
     """Run the whole job on a local DynamoDB seeded with a synthetic dataset."""
-    require_instances(instances)
+    from distro import console  # noqa: PLC0415 - stages, AWS and rich load only when run
+    from distro.files import output_lock  # noqa: PLC0415
+    from distro.local.demo import run_demo  # noqa: PLC0415
+    from distro.report import render  # noqa: PLC0415
+    from distro.summary import summarize  # noqa: PLC0415
+
+    run = DemoOptions(customers, instances, seed, output_dir, quiet)
     # Before DynamoDB Local starts and the data loads: a second demo fails at once.
-    with output_lock(output_dir):
-        run = _run_async(
+    with output_lock(run.output_dir):
+        done = _run_async(
             run_demo(
-                customers=customers,
-                instances=instances,
-                seed=seed,
-                output_dir=output_dir,
-                quiet=quiet,
+                customers=run.customers,
+                instances=run.instances,
+                seed=run.seed,
+                output_dir=run.output_dir,
+                quiet=run.quiet,
             ),
-            output_dir=output_dir,
+            output_dir=run.output_dir,
         )
-    summary = summarize(run.tally, run.plan, throughput=run.throughput, files=run.committed.files)
+    summary = summarize(
+        done.tally, done.plan, throughput=done.throughput, files=done.committed.files
+    )
     render(console.stdout, summary)
 
 
@@ -344,14 +481,15 @@ def demo(customers: int, instances: int, seed: int, output_dir: Path, quiet: boo
 )
 def verify(output_dir: Path) -> None:
     """Check the instance files against distribution.json, the manifest written with them."""
+    from distro import console  # noqa: PLC0415 - rich loads only when run
+    from distro.verify import describe_plan, mismatch_line, verify_plan  # noqa: PLC0415
+
     problems = verify_plan(output_dir)
     for problem in problems:
         # Problems quote DIDs read from the files: shown literally, controls escaped.
         console.stdout.print(console.literal(problem), soft_wrap=True)
     if problems:
-        raise click.ClickException(
-            f"{len(problems)} problem(s): the files in {output_dir}/ do not match {MANIFEST_NAME}"
-        )
+        raise click.ClickException(mismatch_line(output_dir, problems))
     console.stdout.print(
         console.literal(f"OK: {describe_plan(output_dir)}", style="green"), soft_wrap=True
     )
@@ -368,80 +506,84 @@ def verify(output_dir: Path) -> None:
 @connection_options
 def check(space: str, **options: Any) -> None:
     """Before a run: describe both tables and count one space on both paths; do they agree?"""
-    tables = _tables(options)
-    comparison = _run_async(
-        _compare(tables, space, RetryPolicy.from_environ(os.environ)),
-        output_dir=Path(os.devnull),
-    )
+    from distro import console  # noqa: PLC0415 - stages, AWS and rich load only when run
+    from distro.dynamo.retry import RetryPolicy  # noqa: PLC0415
+
+    run = CheckOptions(_tables(options), space)
+    policy = RetryPolicy.from_environ(os.environ)
+    comparison = _run_async(_compare(run, policy), output_dir=Path(os.devnull))
     if not comparison.agree:
-        raise click.ClickException(comparison.describe())
+        raise click.ClickException(_with_reader_advice(comparison.describe(), comparison.advice))
     console.stdout.print(
         console.literal(f"OK: {comparison.describe()}", style="green"), soft_wrap=True
     )
 
 
-async def _compare(tables: Tables, space: str, policy: RetryPolicy) -> Comparison:
-    async with Dynamo.open(tables, pool_size=2, policy=policy) as db:
-        return await compare_paths(db, space=space)
+def _with_reader_advice(line: str, advice: str | None) -> str:
+    # The comparison says which reader to use; the flag that picks it is the CLI's word.
+    return line if advice is None else f"{line}; run analyze and generate with --reader {advice}"
+
+
+async def _compare(run: CheckOptions, policy: RetryPolicy) -> Any:
+    from distro.check import compare_paths  # noqa: PLC0415
+    from distro.dynamo.handle import Dynamo  # noqa: PLC0415
+
+    async with Dynamo.open(run.tables, pool_size=2, policy=policy) as db:
+        return await compare_paths(db, space=run.space)
 
 
 def _plan_and_report(
+    count: CountOptions,
+    report: ReportOptions,
     *,
     instances: int | None,
-    write: bool,
-    options: dict[str, Any],
+    commit: bool = False,
     assignments_table: str | None = None,
 ) -> None:
-    settings = _count_settings(options)
-    throughput = Throughput(options["workers_per_instance"], options["uploads_per_minute"])
-    if instances is not None:
-        require_instances(instances)
-    html: Path | None = options["report_html"]
-    if html is not None:
-        check_html_path(html)  # before the count, not after an hour of it
+    """Count, plan for *instances* (if given), *commit* the plan if asked, then report."""
+    from distro import console  # noqa: PLC0415 - stages, AWS and rich load only when run
+    from distro.dynamo.retry import RetryPolicy  # noqa: PLC0415
+    from distro.files import output_lock  # noqa: PLC0415
+    from distro.progress import Progress  # noqa: PLC0415
+    from distro.report import render, render_outputs, save_html  # noqa: PLC0415
+    from distro.summary import summarize, to_json  # noqa: PLC0415
+
     policy = RetryPolicy.from_environ(
         os.environ
     )  # a usage error: found before the folder is locked
-    split_large: bool = options["split_large_customers"]
-    output_dir: Path = options["output_dir"]
     progress = Progress()
     # Held from before the checkpoint is opened until the files are committed and the
     # checkpoint removed. generate asks its question before taking it: a question left
     # unanswered must not lock the folder, and it only looks at which files are there.
     with (
-        output_lock(output_dir),
-        console.show_progress(progress, enabled=not options["quiet"]),
+        output_lock(count.output_dir),
+        console.show_progress(progress, enabled=not count.quiet),
     ):
         tally, planned, committed = _run_async(
             _count_plan_commit(
-                settings,
+                count,
                 progress,
+                policy,
                 instances=instances,
-                write=write,
-                restart=options["restart"],
-                output_dir=output_dir,
-                policy=policy,
-                throughput=throughput,
-                assignments_table=assignments_table if write else None,
-                split_large=split_large,
-                reader=options["reader"],
+                commit=commit,
+                assignments_table=assignments_table,
             ),
-            output_dir=output_dir,
+            output_dir=count.output_dir,
         )
     summary = summarize(
         tally,
         planned,
-        throughput=throughput,
+        throughput=count.throughput,
         files=committed.files,
         assignments=committed.assignments,
-        hourly_cost=options["instance_hourly_cost"],
-        top=options["top"],
+        hourly_cost=report.hourly_cost,
+        top=report.top,
         assignments_table=assignments_table,
-        report_html=html,
+        report_html=report.html,
     )
-    if html is not None:
-        save_html(summary, html)
-    if options["json_output"]:
+    if report.html is not None:
+        save_html(summary, report.html)
+    if report.json_output:
         # stdout carries the document alone; what was written is said on stderr.
         console.write_json(to_json(summary))
         render_outputs(console.stderr, summary)
@@ -450,42 +592,45 @@ def _plan_and_report(
 
 
 async def _count_plan_commit(
-    settings: CountSettings,
+    count: CountOptions,
     progress: Progress,
+    policy: RetryPolicy,
     *,
     instances: int | None,
-    write: bool,
-    restart: bool,
-    output_dir: Path,
-    policy: RetryPolicy,
-    throughput: Throughput,
+    commit: bool,
     assignments_table: str | None,
-    split_large: bool,
-    reader: ReaderChoice,
 ) -> tuple[Tally, Plan | None, Committed]:
-    """Count, plan for *instances* (if given), and commit the plan when *write*."""
-    with checkpoint_until_committed(output_dir, settings, restart=restart) as checkpoint:
+    """The three stages in turn: count, plan for *instances* (if given), *commit* the plan."""
+    from distro.balance import plan  # noqa: PLC0415
+    from distro.pipeline import (  # noqa: PLC0415
+        Committed,
+        checkpoint_until_committed,
+        commit_plan,
+        count_tables,
+    )
+
+    with checkpoint_until_committed(
+        count.output_dir, count.settings, restart=count.restart
+    ) as checkpoint:
         tally = await count_tables(
-            settings,
+            count.settings,
             checkpoint,
             progress,
             policy=policy,
-            reader=reader,
+            reader=count.reader,
             on_notice=_notice,
             # Without --instances the report sizes up to max(SIZING_INSTANCES) instances.
-            split_for=(instances or max(SIZING_INSTANCES)) if split_large else None,
+            split_for=(instances or max(SIZING_INSTANCES)) if count.split_large else None,
             assignments_table=assignments_table,
         )
-        planned = plan(tally, instances, split_large=split_large) if instances else None
+        planned = plan(tally, instances, split_large=count.split_large) if instances else None
         committed = Committed(())
-        if write:
-            if planned is None:
-                raise AssertionError("generate requires --instances")
+        if commit and planned is not None:
             committed = await commit_plan(
                 planned,
-                output_dir,
-                settings=settings,
-                throughput=throughput,
+                count.output_dir,
+                settings=count.settings,
+                throughput=count.throughput,
                 policy=policy,
                 assignments_table=assignments_table,
             )
@@ -493,15 +638,19 @@ async def _count_plan_commit(
 
 
 def _notice(line: str) -> None:
+    from distro import console  # noqa: PLC0415
+
     # Literal, not markup: the line quotes DynamoDB's error code.
     console.stderr.print(console.note_line(line), soft_wrap=True)
 
 
 def _confirm_replace(output_dir: Path, *, assume_yes: bool) -> None:
     """Ask before replacing a plan, but only a person at a terminal can be asked."""
-    if assume_yes or not sys.stdin.isatty() or not output_dir.is_dir():
+    if assume_yes or not sys.stdin.isatty():
         return
-    existing = [p for p in output_dir.iterdir() if INSTANCE_FILE.fullmatch(p.name)]
+    from distro.emit import instance_files_in  # noqa: PLC0415
+
+    existing = instance_files_in(output_dir)
     if existing and not click.confirm(
         f"Replace the {len(existing)} instance files in {output_dir}/?", default=True, err=True
     ):
@@ -510,6 +659,8 @@ def _confirm_replace(output_dir: Path, *, assume_yes: bool) -> None:
 
 def _run_async(coroutine: Coroutine[Any, Any, T], *, output_dir: Path) -> T:
     """Run *coroutine*; SIGINT and SIGTERM cancel it, which saves the checkpoint."""
+    import asyncio  # noqa: PLC0415 - a tenth of --help's time, needed only here
+    import signal  # noqa: PLC0415
 
     async def main() -> T:
         task = asyncio.current_task()
@@ -533,8 +684,11 @@ def _run_async(coroutine: Coroutine[Any, Any, T], *, output_dir: Path) -> T:
     try:
         return asyncio.run(main())
     except (KeyboardInterrupt, Terminated) as stop:
+        from distro import console  # noqa: PLC0415
+        from distro.checkpoint import path_in  # noqa: PLC0415
+
         code = EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
-        checkpoint = output_dir / CHECKPOINT_NAME
+        checkpoint = path_in(output_dir)
         saved = f"progress is saved in {checkpoint}; " if checkpoint.exists() else ""
         console.stderr.print(
             console.literal(f"Interrupted: {saved}run the same command again to resume."),
@@ -548,6 +702,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="distro", standalone_mode=False)
     except click.exceptions.Abort:
+        from distro import console  # noqa: PLC0415
+
         console.stderr.print("Aborted.")
         sys.exit(EXIT_INTERRUPTED)
     except click.UsageError as error:
@@ -555,15 +711,26 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"{error.format_message()}{hint}", EXIT_USAGE)
     except click.ClickException as error:
         _fail(error.format_message(), EXIT_FAILURE)
-    except SettingsError as error:
-        _fail(str(error), EXIT_USAGE)
-    except OutputLocked as error:
-        _fail(f"{error}, or pass another --output-dir", EXIT_FAILURE)
     except DistroError as error:
-        _fail(str(error), EXIT_FAILURE)
+        _fail(with_flags(error), EXIT_USAGE if isinstance(error, SettingsError) else EXIT_FAILURE)
+
+
+def with_flags(error: DistroError) -> str:
+    """*error*'s line as a user of the command line reads it: its setting as a flag, its advice.
+
+    A message that starts with its setting (``concurrency must be ...``) starts
+    with the flag instead; the advice for its *fix* names the flags to change.
+    """
+    message = str(error)
+    setting = error.setting
+    if setting is not None and message.startswith(setting):
+        message = "--" + setting.replace("_", "-") + message[len(setting) :]
+    return message + FLAG_HINTS.get(error.fix or "", "")
 
 
 def _fail(message: str, code: int) -> None:
+    from distro import console  # noqa: PLC0415
+
     # Literal, not markup: messages quote user input, DIDs and DynamoDB replies, brackets,
     # newlines and escape sequences and all; escaped, they also stay on one line.
     console.stderr.print(console.error_line(message), soft_wrap=True)

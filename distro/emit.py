@@ -47,6 +47,13 @@ class PlanParameters:
     split_large_customers: bool
 
 
+def instance_files_in(directory: Path) -> list[Path]:
+    """The instance files a plan left in *directory* (none if it is not a folder)."""
+    if not directory.is_dir():
+        return []
+    return [p for p in directory.iterdir() if INSTANCE_FILE.fullmatch(p.name)]
+
+
 def instance_file_name(instance_id: int) -> str:
     """The name the migration runner looks for on instance *instance_id*."""
     return f"instance-{instance_id}-customers.json"
@@ -57,7 +64,7 @@ def instance_document(
 ) -> dict[str, Any]:
     """The JSON object of one instance file, with exactly the runner's keys.
 
-    With *split* (``--split-large-customers``) it also has ``spaceAssignments``:
+    With *split* (large customers split space by space) it also has ``spaceAssignments``:
     the spaces of split customers this instance migrates, by customer. Their
     uploads and spaces are in the estimates; the customers are not in
     ``customers``.

@@ -1,8 +1,10 @@
 """The one exception family of distro.
 
 Every failure a user can cause or fix is a ``DistroError``; its message is one
-line that names the problem and the fix. Only the CLI turns them into output
-and exit codes.
+line that names the problem and the fix, in the words of the library: no
+command-line flag. An error may also carry the *setting* its message starts
+with (``"concurrency"``) and a *fix*, the key of the advice that names the
+flag to change; the CLI alone turns them into output, flags and exit codes.
 
     DistroError
     ├── SettingsError          an option or environment value is invalid (usage)
@@ -33,7 +35,12 @@ from __future__ import annotations
 
 
 class DistroError(Exception):
-    """Base of every error distro reports to its user as one line."""
+    """Base of every error distro reports as one line; *setting* and *fix* let the CLI name flags."""
+
+    def __init__(self, message: str, *, setting: str | None = None, fix: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
+        self.fix = fix
 
 
 class SettingsError(DistroError):

@@ -59,12 +59,12 @@ def sync_dir(directory: Path) -> None:
 def ensure_output_dir(directory: Path) -> None:
     """Create *directory* if needed and check distro can write there."""
     if directory.exists() and not directory.is_dir():
-        raise OutputError(f"output directory {directory} is a file: pass another --output-dir")
+        raise OutputError(f"output directory {directory} is a file", fix="output_dir")
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(
-            f"cannot create output directory {directory} ({exc.strerror}): pass another --output-dir"
+            f"cannot create output directory {directory} ({exc.strerror})", fix="output_dir"
         ) from None
     # Try it rather than ask os.access: root passes every permission check, yet
     # still cannot write to a read-only file system such as /proc.
@@ -74,7 +74,7 @@ def ensure_output_dir(directory: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise OutputError(
-            f"output directory {directory} is not writable ({exc.strerror}): pass another --output-dir"
+            f"output directory {directory} is not writable ({exc.strerror})", fix="output_dir"
         ) from None
 
 
@@ -110,7 +110,8 @@ def _lock(fd: int, path: Path, directory: Path) -> None:
         holder = _holder(fd)
         who = f" (process {holder})" if holder else ""
         raise OutputLocked(
-            f"another distro run{who} is using {directory}/: wait for it to finish"
+            f"another distro run{who} is using {directory}/: wait for it to finish",
+            fix="locked",
         ) from None
     except OSError as exc:
         raise OutputError(

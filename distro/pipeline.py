@@ -108,9 +108,7 @@ async def commit_plan(
     each customer gets one ``pending`` record there once the files are committed.
     """
     if not any(i.customers or i.split_spaces for i in plan.instances):
-        raise NothingToPlan(
-            "no customer is left after the filters: check --filter, --skip and --min-uploads"
-        )
+        raise NothingToPlan("no customer is left after the filters", fix="filters")
     created_at = timestamp()
     parameters = PlanParameters(settings, throughput, plan.split_large)
     files = tuple(write_plan(output_dir, plan, created_at=created_at, parameters=parameters))

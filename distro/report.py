@@ -100,7 +100,7 @@ def save_html(summary: Summary, path: Path) -> None:
         atomic_write(path, page.encode())
     except OSError as exc:
         raise OutputError(
-            f"cannot write the HTML report to {path} ({exc.strerror}): pass another --report-html"
+            f"cannot write the HTML report to {path} ({exc.strerror})", fix="report_html"
         ) from None
 
 
@@ -113,9 +113,7 @@ def check_html_path(path: Path) -> None:
         problem = f"{folder}/ is not a writable directory"
     else:
         return
-    raise OutputError(
-        f"cannot write the HTML report to {path}: {problem}; pass another --report-html"
-    )
+    raise OutputError(f"cannot write the HTML report to {path}: {problem}", fix="report_html_path")
 
 
 def _bar(value: float, largest: float, plain: bool, width: int = BAR_WIDTH) -> Text:

@@ -20,6 +20,13 @@ DEFAULT_SKIP = ("did:mailto:mailslurp.biz", "did:mailto:mailslurp.com", "did:mai
 ReaderChoice = Literal["auto", "sdk", "lean"]  # how the uploads are counted
 READER_CHOICES: tuple[ReaderChoice, ...] = ("auto", "sdk", "lean")
 ReadPath = Literal["lean", "sdk"]  # the path that counted
+# A space no one owns, which distro check counts: its Query examines nothing and costs
+# the minimum, 0.5 read units.
+PROBE_SPACE = "did:key:distro-check"
+# The report: customers listed, price of an instance-hour (US dollars), fleets sized.
+DEFAULT_TOP = 20
+DEFAULT_HOURLY_COST = 0.10
+SIZING_INSTANCES = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20)
 UPLOADS_PER_MINUTE = 27.0  # per worker, measured by the team that runs the migration
 
 
@@ -105,11 +112,14 @@ class CountSettings:
     max_read_units: float | None = None  # read capacity units per second; None: no cap
 
     def __post_init__(self) -> None:
-        _require_range("--parallel-segments", self.parallel_segments, 1, 10)
-        _require_range("--concurrency", self.concurrency, 1, 1000)
-        _require_range("--min-uploads", self.min_uploads, 0, None)
+        _require_range("parallel_segments", self.parallel_segments, 1, 10)
+        _require_range("concurrency", self.concurrency, 1, 1000)
+        _require_range("min_uploads", self.min_uploads, 0, None)
         if self.max_read_units is not None and not self.max_read_units >= 1:
-            raise SettingsError(f"--max-read-units must be at least 1, got {self.max_read_units:g}")
+            raise SettingsError(
+                f"max_read_units must be at least 1, got {self.max_read_units:g}",
+                setting="max_read_units",
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,9 +130,11 @@ class Throughput:
     uploads_per_minute: float = UPLOADS_PER_MINUTE
 
     def __post_init__(self) -> None:
-        _require_range("--workers-per-instance", self.workers_per_instance, 1, None)
+        _require_range("workers_per_instance", self.workers_per_instance, 1, None)
         if not self.uploads_per_minute > 0:
-            raise SettingsError("--uploads-per-minute must be greater than 0")
+            raise SettingsError(
+                "uploads_per_minute must be greater than 0", setting="uploads_per_minute"
+            )
 
     def days(self, uploads: float) -> float:
         """Days one instance needs to migrate *uploads*."""
@@ -130,15 +142,16 @@ class Throughput:
 
 
 def require_instances(instances: int) -> int:
-    """Check an instance count the way every option is checked."""
-    _require_range("--instances", instances, 1, None)
+    """Check an instance count the way every setting is checked; return it."""
+    _require_range("instances", instances, 1, None)
     return instances
 
 
-def _require_range(option: str, value: int, low: int, high: int | None) -> None:
+def _require_range(setting: str, value: int, low: int, high: int | None) -> None:
+    """Raise ``SettingsError`` naming *setting* unless *low* <= *value* (<= *high*)."""
     if value < low or (high is not None and value > high):
         span = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise SettingsError(f"{option} must be {span}, got {value}")
+        raise SettingsError(f"{setting} must be {span}, got {value}", setting=setting)
 
 
 def resolve_tables(

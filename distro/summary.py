@@ -19,13 +19,16 @@ from typing import Any
 import orjson
 
 from distro.balance import Plan, balance, order
-from distro.settings import Throughput, timestamp
+from distro.settings import (
+    DEFAULT_HOURLY_COST,
+    DEFAULT_TOP,
+    SIZING_INSTANCES,
+    Throughput,
+    timestamp,
+)
 from distro.tally import CustomerLoad, Tally
 
-DEFAULT_TOP = 20
-DEFAULT_HOURLY_COST = 0.10  # US dollars per instance-hour
 ESTIMATE_WORKERS = (5, 10, 15, 20)
-SIZING_INSTANCES = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20)
 # (label, least uploads, most uploads or None for no limit), as the operators asked for them.
 UPLOAD_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
     ("0", 0, 0),
@@ -164,7 +167,7 @@ class PlanSummary:
     fleet_cost_usd: float
     whale: Whale | None
     estimates: tuple[Estimate, ...]
-    split_large: bool = False  # --split-large-customers was given
+    split_large: bool = False  # splitting large customers was asked for
     split_customers: tuple[str, ...] = ()  # the customers planned space by space
 
 

@@ -41,7 +41,7 @@ class _Seen:
 def verify_plan(directory: Path) -> list[str]:
     """Every problem with the plan in *directory*, one line each; [] when all is well."""
     if not directory.is_dir():
-        return [f"{directory} is not a folder: pass the --output-dir that generate wrote to"]
+        return [f"{directory} is not a folder: verify the folder generate wrote the plan to"]
     problems = _leftovers(directory)
     manifest, problem = _read_manifest(directory)
     if manifest is None:
@@ -56,6 +56,11 @@ def verify_plan(directory: Path) -> list[str]:
     if not seen.unread:
         problems += _totals(manifest, seen)
     return problems
+
+
+def mismatch_line(directory: Path, problems: list[str]) -> str:
+    """The one line closing a failed verification of *directory* with *problems*."""
+    return f"{len(problems)} problem(s): the files in {directory}/ do not match {MANIFEST_NAME}"
 
 
 def describe_plan(directory: Path) -> str:

@@ -23,6 +23,7 @@ from distro.assignments import (
     write_assignments,
 )
 from distro.balance import CustomerLoad, InstancePlan, Plan, balance
+from distro.cli import with_flags
 from distro.dynamo.batch import BatchRetry, WriteRequests, batch_write
 from distro.dynamo.handle import Dynamo
 from distro.dynamo.retry import RetryPolicy
@@ -338,8 +339,12 @@ async def test_a_table_with_another_key_is_refused(client: Any, dynamo: LocalDyn
     name = f"keyed-by-id-{uuid.uuid4().hex[:8]}"
     await create_table(dynamo.endpoint_url, name, key="id")
     try:
-        with pytest.raises(TableSchemaMismatch, match="--assignments-table"):
+        with pytest.raises(TableSchemaMismatch) as caught:
             await check_assignments_table(Dynamo(client, ANY_TABLES), name)
+        assert with_flags(caught.value) == (
+            f"table {name} has key schema {{'id': 'HASH'}}, expected {{'customer': 'HASH'}}: "
+            "check --assignments-table"
+        )
     finally:
         await delete_table(dynamo.endpoint_url, name)
 

@@ -30,6 +30,7 @@ from faultproxy import JSON_TYPE, Canned, CannedProxy, Faults
 from test_assignments import create_table
 from test_cli import assert_one_line_error
 
+from distro.cli import with_flags
 from distro.dynamo.fastquery import LeanReader, make_reader
 from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.dynamo.reader import SdkReader
@@ -434,8 +435,8 @@ async def test_both_read_paths_refuse_a_foreign_reply_alike(
                 failures.append(refused.value)
         canned_calls = proxy.counts["canned"]
     assert (
-        str(failures[0])
-        == str(failures[1])
+        with_flags(failures[0])
+        == with_flags(failures[1])
         == (
             f"Query of {tables.upload}: the endpoint did not answer like DynamoDB (HTTP {status}, "
             "text/html): check --endpoint-url (or AWS_ENDPOINT_URL) and --region"

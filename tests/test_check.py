@@ -94,8 +94,8 @@ def test_a_refused_lean_path_fails_the_check_in_one_line(
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
         "Error: DynamoDB refused the lean Query path on it-upload (InvalidSignatureException) "
-        "but accepted the SDK's: analyze and generate would count through the SDK; run them "
-        "with --reader sdk"
+        "but accepted the SDK's: analyze and generate would count through the SDK; run analyze "
+        "and generate with --reader sdk"
     ]
     assert proxy.counts["forwarded:Query"] == 1  # the SDK's
 
@@ -134,9 +134,9 @@ def test_different_counts_disagree_in_one_line() -> None:
     assert not comparison.agree
     assert comparison.describe() == (
         "the SDK and the lean Query path disagree on did:key:z in u: the SDK counted 3 uploads "
-        "for 0.5 read units, the lean path 4 uploads for 0.5 read units; run analyze and "
-        "generate with --reader sdk"
+        "for 0.5 read units, the lean path 4 uploads for 0.5 read units"
     )
+    assert comparison.advice == "sdk"  # the CLI adds "; run analyze and generate with --reader sdk"
 
 
 def test_different_read_units_disagree() -> None:

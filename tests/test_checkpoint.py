@@ -11,6 +11,7 @@ import pytest
 
 from distro import checkpoint as checkpoint_module
 from distro.checkpoint import CHECKPOINT_NAME, Checkpoint, fingerprint
+from distro.cli import with_flags
 from distro.errors import CheckpointCorrupt, CheckpointMismatch, OutputError
 from distro.settings import DEFAULT_SKIP, CountSettings, CustomerFilter, Tables
 
@@ -94,7 +95,7 @@ def test_a_checkpoint_of_another_endpoint_is_refused(tmp_path: Path) -> None:
     other = CountSettings(tables=Tables("c", "u", "us-east-2", "http://u:pw@127.0.0.1:9000"))
     with pytest.raises(CheckpointMismatch) as caught:
         open_checkpoint(tmp_path, other)
-    assert str(caught.value) == (
+    assert with_flags(caught.value) == (
         f"{checkpoint.path} was made with other tables, endpoint or filters"
         " (endpoint: 'http://127.0.0.1:8000' != 'http://127.0.0.1:9000'):"
         " run the same command as before to resume, or add --restart to discard it"
@@ -117,7 +118,7 @@ def test_a_checkpoint_made_before_endpoints_were_recorded_is_refused(tmp_path: P
     path.write_bytes(orjson.dumps(old) + b"\n" + counts_line({"did:key:a": 3}))
     with pytest.raises(CheckpointMismatch) as caught:
         open_checkpoint(tmp_path)
-    assert str(caught.value) == (
+    assert with_flags(caught.value) == (
         f"{path} was made with other tables, endpoint or filters (endpoint: not recorded != None):"
         " run the same command as before to resume, or add --restart to discard it"
     )
@@ -244,9 +245,9 @@ def test_a_torn_line_that_happens_to_be_valid_json_is_still_dropped(tmp_path: Pa
 def test_a_file_without_a_complete_header_is_refused(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / CHECKPOINT_NAME
     path.write_bytes(content)
-    with pytest.raises(CheckpointCorrupt, match="--restart") as caught:
+    with pytest.raises(CheckpointCorrupt) as caught:
         open_checkpoint(tmp_path)
-    assert str(caught.value) == (
+    assert with_flags(caught.value) == (
         f"{path} cannot be read (it has no complete header):"
         " add --restart to discard it and count again"
     )
@@ -280,7 +281,7 @@ def test_a_corrupt_header_is_refused(tmp_path: Path, header: bytes, why: str) ->
     path.write_bytes(header + counts_line({"did:key:a": 1}))
     with pytest.raises(CheckpointCorrupt) as caught:
         open_checkpoint(tmp_path)
-    assert str(caught.value) == (
+    assert with_flags(caught.value) == (
         f"{path} cannot be read ({why}): add --restart to discard it and count again"
     )
 
@@ -296,7 +297,7 @@ def test_a_corrupt_middle_line_is_refused(tmp_path: Path) -> None:
     path.write_bytes(content)
     with pytest.raises(CheckpointCorrupt, match="line 3 is not JSON") as caught:
         open_checkpoint(tmp_path)
-    assert "--restart" in str(caught.value)
+    assert "--restart" in with_flags(caught.value)
     assert path.read_bytes() == content
 
 
@@ -325,7 +326,7 @@ def test_invalid_counts_are_refused(tmp_path: Path, entry: dict[str, object]) ->
     path.write_bytes(header_line() + orjson.dumps(entry) + b"\n")
     with pytest.raises(CheckpointCorrupt) as caught:
         open_checkpoint(tmp_path)
-    assert str(caught.value) == (
+    assert with_flags(caught.value) == (
         f"{path} cannot be read (line 2 holds no valid counts):"
         " add --restart to discard it and count again"
     )
@@ -357,9 +358,10 @@ def test_a_checkpoint_of_other_tables_or_filters_is_refused(
     checkpoint.record("did:key:a", 3)
     checkpoint.flush()
     content = checkpoint.path.read_bytes()
-    with pytest.raises(CheckpointMismatch, match="--restart") as caught:
+    with pytest.raises(CheckpointMismatch) as caught:
         open_checkpoint(tmp_path, other)
-    message = str(caught.value)
+    message = with_flags(caught.value)
+    assert "--restart" in message
     assert message.startswith(
         f"{checkpoint.path} was made with other tables, endpoint or filters ({field}: "
     )
@@ -456,7 +458,10 @@ def test_an_output_directory_that_is_a_file_is_refused(tmp_path: Path) -> None:
     target.write_bytes(b"not a directory")
     with pytest.raises(OutputError) as caught:
         open_checkpoint(target)
-    assert str(caught.value) == f"output directory {target} is a file: pass another --output-dir"
+    assert (
+        with_flags(caught.value)
+        == f"output directory {target} is a file: pass another --output-dir"
+    )
     assert target.read_bytes() == b"not a directory"
 
 
@@ -480,8 +485,11 @@ def test_a_flush_that_fails_part_way_does_not_corrupt_the_next_one(
 
     monkeypatch.setattr(checkpoint_module, "write_all", short_write_then_fail)
     checkpoint.record("did:key:b", 5)
-    with pytest.raises(OutputError, match=r"No space left on device.*--output-dir"):
+    with pytest.raises(OutputError, match=r"No space left on device") as caught:
         checkpoint.flush()
+    assert with_flags(caught.value).endswith(
+        ": free some space or pass another --output-dir, then run the same command again"
+    )
     monkeypatch.undo()
 
     checkpoint.flush()  # what the pipeline's final flush does after the periodic one failed

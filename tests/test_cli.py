@@ -173,3 +173,49 @@ def test_analyze_writes_no_file(loaded: tuple[Dataset, Tables], tmp_path: Path) 
     assert f"{dataset.truth().total_uploads:,}" in result.stdout
     assert "Instances Needed" in result.stdout
     assert [p.name for p in out.iterdir()] == [LOCK_NAME]  # the lock stays, nothing else
+
+
+# --- fast start ----------------------------------------------------------------------------
+
+SLOW_PACKAGES = ("aioboto3", "aiobotocore", "botocore", "aiohttp")
+
+
+def imported_while_running(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run distro with ``-X importtime``; return the run and the top-level packages it imported."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "distro", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    packages = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    return result, packages
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["analyze"], ["generate"], ["demo"], ["verify"], ["check"]]
+)
+def test_help_imports_no_aws_code_and_no_rich(command: list[str]) -> None:
+    result, packages = imported_while_running(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "click" in packages  # the import log was read
+    assert packages.isdisjoint({*SLOW_PACKAGES, "rich"}), packages & {*SLOW_PACKAGES, "rich"}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["generate", "--instances", "0"],
+        ["analyze", "--parallel-segments", "11"],
+        ["analyze", "--no-such-option"],
+    ],
+)
+def test_usage_errors_import_no_aws_code(args: list[str]) -> None:
+    result, packages = imported_while_running(*args)
+    assert result.returncode == 2
+    assert packages.isdisjoint(SLOW_PACKAGES), packages & set(SLOW_PACKAGES)

@@ -26,6 +26,7 @@ from faultproxy import FaultProxy, Faults
 from test_pipeline import assert_matches_truth
 
 from distro.checkpoint import Checkpoint
+from distro.cli import with_flags
 from distro.count import count
 from distro.dynamo.fastquery import FallbackReader, LeanReader, choose_reader, refused
 from distro.dynamo.handle import Dynamo, dynamodb_client
@@ -177,7 +178,7 @@ async def test_forcing_the_lean_path_on_a_client_it_cannot_copy_is_a_usage_error
         assert type(await choose_reader(Dynamo(client, tables, ONE_TRY))) is SdkReader
         with pytest.raises(SettingsError) as caught:
             await choose_reader(Dynamo(client, tables, ONE_TRY), choice="lean")
-    assert str(caught.value) == (
+    assert with_flags(caught.value) == (
         "--reader lean: the lean path cannot copy this client's requests (only SigV4-signed "
         "clients that make one attempt per call); use --reader auto or sdk"
     )

@@ -429,3 +429,36 @@ async def test_space_totals_add_up(loaded: tuple[Dataset, Tables], tmp_path: Pat
     assert "with uploads (distinct) 267" in lines
     assert "empty (distinct) 150 (36.0%)" in lines
     assert "Spaces with uploads, per customer (sum of estimatedSpaces) 268" in lines
+
+
+AWS_PACKAGES = ("aioboto3", "aiobotocore", "botocore", "aiohttp")
+
+
+def modules_imported_by(*modules: str) -> list[str]:
+    """The top-level packages and distro modules a fresh interpreter holds after importing *modules*."""
+    code = (
+        "import importlib, sys\n"
+        f"for name in {list(modules)!r}: importlib.import_module(name)\n"
+        "print('\\n'.join(sorted(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    return result.stdout.split()
+
+
+def test_rendering_a_report_imports_no_aws_code() -> None:
+    """A report made from a tally (counted elsewhere, or built by hand) needs no AWS SDK."""
+    loaded = modules_imported_by("distro.summary", "distro.report")
+    assert [m for m in loaded if m.split(".")[0] in AWS_PACKAGES] == []
+    assert [m for m in loaded if m.startswith("distro.")] == [
+        "distro.balance",
+        "distro.console",
+        "distro.errors",
+        "distro.files",
+        "distro.progress",
+        "distro.report",
+        "distro.settings",
+        "distro.summary",
+        "distro.tally",
+    ]

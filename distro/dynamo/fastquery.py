@@ -173,8 +173,10 @@ async def choose_reader(
         return FallbackReader(reader, SdkReader(db, bucket=bucket), on_fallback)
     if choice == "lean":
         raise SettingsError(
-            "--reader lean: the lean path cannot copy this client's requests "
-            "(only SigV4-signed clients that make one attempt per call); use --reader auto or sdk"
+            "reader lean: the lean path cannot copy this client's requests "
+            "(only SigV4-signed clients that make one attempt per call)",
+            setting="reader",
+            fix="reader",
         )
     return reader
 

@@ -91,14 +91,16 @@ async def dynamodb_client(
             )
         except InvalidRegionError:
             raise SettingsError(
-                f"--region {tables.region!r} is not a region name: use one like us-west-2"
+                f"region {tables.region!r} is not a region name: use one like us-west-2",
+                setting="region",
             ) from None
         except ValueError as exc:  # botocore's word for an endpoint it cannot parse
             raise SettingsError(
                 redact(
-                    f"--endpoint-url {tables.endpoint_url!r} is not a URL ({exc}): "
+                    f"endpoint_url {tables.endpoint_url!r} is not a URL ({exc}): "
                     "use one like http://127.0.0.1:8000"
-                )
+                ),
+                setting="endpoint_url",
             ) from None
         except BotoCoreError as exc:
             raise translate(exc, what="creating the DynamoDB client") from None
@@ -174,9 +176,12 @@ class Dynamo:
         return await call_with_retry(policy or self.policy, operation, what=what, pace=pace)
 
     async def check_table(
-        self, name: str, keys: dict[str, str], *, hint: str = "the table options"
+        self, name: str, keys: dict[str, str], *, setting: str = "tables"
     ) -> None:
-        """Fail early, in one line, if table *name* is missing, unreadable or not keyed by *keys*."""
+        """Fail early, in one line, if table *name* is missing, unreadable or not keyed by *keys*.
+
+        *setting* names where the table's name came from, for the advice.
+        """
         reply = await self.call(
             lambda: self.client.describe_table(TableName=name),
             what=f"DescribeTable {name}",
@@ -185,7 +190,7 @@ class Dynamo:
         schema = {k["AttributeName"]: k["KeyType"] for k in reply["Table"]["KeySchema"]}
         if schema != keys:
             raise TableSchemaMismatch(
-                f"table {name} has key schema {schema}, expected {keys}: check {hint}"
+                f"table {name} has key schema {schema}, expected {keys}", fix=setting
             )
 
     async def check_tables(self) -> None:

@@ -297,7 +297,7 @@ def translate(exc: BaseException, *, what: str) -> DistroError:
         error = _refusal(exc, what=what)
     if error is None:
         error = _failure(exc, what=what)
-    return type(error)(redact(" ".join(str(error).split())))
+    return type(error)(redact(" ".join(str(error).split())), setting=error.setting, fix=error.fix)
 
 
 def redact(text: str) -> str:
@@ -355,9 +355,7 @@ def _refusal(exc: ClientError, *, what: str) -> DistroError:
     error = exc.response.get("Error", {})
     code, message = error.get("Code", "?"), error.get("Message", "")
     if code == "ResourceNotFoundException":
-        return TableNotFound(
-            f"{what}: table not found ({message}); check --env, the table options and --region"
-        )
+        return TableNotFound(f"{what}: table not found ({message})", fix="table_name")
     if code == "AccessDeniedException":
         action = f"dynamodb:{exc.operation_name}"
         return AccessDenied(
@@ -370,8 +368,8 @@ def _refusal(exc: ClientError, *, what: str) -> DistroError:
     if is_transient(exc):
         return CountingFailed(
             f"{what} kept failing after every retry: {code}: {message}; run the same "
-            "command again to resume (if DynamoDB is throttling, lower --concurrency "
-            "or set --max-read-units)"
+            "command again to resume",
+            fix="throttling",
         )
     return DistroError(f"{what} was refused: {code}: {message}")
 
@@ -380,14 +378,13 @@ def _failure(exc: BaseException, *, what: str) -> DistroError:  # noqa: PLR0911 
     """The one line for a failure that is not a reply of DynamoDB's."""
     if isinstance(exc, ForeignReply):
         return NotDynamoDB(
-            f"{what}: the endpoint did not answer like DynamoDB ({exc}): check --endpoint-url "
-            "(or AWS_ENDPOINT_URL) and --region"
+            f"{what}: the endpoint did not answer like DynamoDB ({exc})", fix="endpoint"
         )
     if _hung_up_on_plain_http(exc):
         return CountingFailed(
             f"{what}: the endpoint hung up without a reply on every attempt, so it did not "
-            "answer like DynamoDB: if it serves HTTPS, use an https:// --endpoint-url; "
-            "otherwise check the network and run the same command again to resume"
+            "answer like DynamoDB",
+            fix="https",
         )
     if isinstance(exc, ChecksumError):
         return CountingFailed(
@@ -396,10 +393,7 @@ def _failure(exc: BaseException, *, what: str) -> DistroError:  # noqa: PLR0911 
             "the same command again to resume"
         )
     if isinstance(exc, ConnectionError):
-        return EndpointUnreachable(
-            f"{what}: cannot connect to DynamoDB ({exc}); check --endpoint-url, --region "
-            "and the network"
-        )
+        return EndpointUnreachable(f"{what}: cannot connect to DynamoDB ({exc})", fix="network")
     if isinstance(exc, TimeoutError | HTTPClientError | IncompleteReadError | OSError):
         return CountingFailed(
             f"{what} kept timing out or losing its connection ({exc!r}); check the network "

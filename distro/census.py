@@ -222,56 +222,6 @@ class Census:
         (self.skipped if verdict is Verdict.SKIPPED else self.filtered).add(customer)
         return code
 
-    # --- what tests and reports read ---------------------------------------------------
-
-    @property
-    def verdicts(self) -> dict[str, Verdict]:
-        """What the filters said of each customer seen."""
-        verdicts = dict.fromkeys(self._names, Verdict.INCLUDED)
-        for customer, code in self._excluded.items():
-            verdicts[customer] = Verdict.SKIPPED if code == _SKIPPED else Verdict.FILTERED
-        return verdicts
-
-    @property
-    def shared_spaces(self) -> set[str]:
-        """Spaces claimed by two or more included customers."""
-        return {space for space, _ in self._claimants.values()}
-
-    def owner_of(self, space: str) -> str | None:
-        """The included customer that claimed *space* first, or None if none did."""
-        number = self._spaces.find(space)
-        return None if number is None else self._names[self._owner[number]]
-
-    def customers_of(self, space: str) -> set[str]:
-        """Every included customer claiming *space*."""
-        number = self._spaces.find(space)
-        if number is None:
-            return set()
-        shared = self._claimants.get(number)
-        who = shared[1] if shared else {self._owner[number]}
-        return {self._names[c] for c in who}
-
-    def spaces_per_customer(self) -> dict[str, int]:
-        """How many distinct spaces each included customer claims."""
-        spaces = [0] * len(self._names)
-        for who in self._owner:
-            spaces[who] += 1
-        for number, (_, claimants) in self._claimants.items():
-            for who in claimants - {self._owner[number]}:
-                spaces[who] += 1
-        return dict(zip(self._names, spaces, strict=True))
-
-    def number_of(self, space: str) -> int | None:
-        """The number ``claim`` gave *space*, or None if no included customer claimed it."""
-        return self._spaces.find(space)
-
-    def count_of(self, space: str) -> int | None:
-        """The recorded uploads of *space*, or None while unknown."""
-        number = self._spaces.find(space)
-        if number is None or self._counts[number] == UNCOUNTED:
-            return None
-        return self._counts[number]
-
     # --- the end of a run --------------------------------------------------------------
 
     def summarize(self, min_uploads: int) -> Tally:

@@ -20,6 +20,7 @@ from rich.live import Live
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
+    ProgressColumn,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
@@ -110,21 +111,27 @@ def _json_escape(char: str) -> str:
     return f"\\u{code:04x}"
 
 
+def _bars(*extra: ProgressColumn, auto_refresh: bool = True) -> Bars:
+    """Progress bars on stderr in distro's column set, with *extra* columns before the time."""
+    return Bars(
+        TextColumn("{task.description:<18}"),
+        BarColumn(bar_width=30),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        *extra,
+        TimeElapsedColumn(),
+        console=stderr,
+        auto_refresh=auto_refresh,
+    )
+
+
 class _ProgressView:
     """Renders the counters as two bars: scanning rows, counting spaces."""
 
     def __init__(self, progress: Progress) -> None:
         self._progress = progress
-        self._bars = Bars(
-            TextColumn("{task.description:<18}"),
-            BarColumn(bar_width=30),
-            MofNCompleteColumn(),
-            TaskProgressColumn(),
-            TextColumn("{task.fields[detail]}"),
-            TimeElapsedColumn(),
-            console=stderr,
-            auto_refresh=False,
-        )
+        # Refreshed by the Live display that shows it, not by a thread of its own.
+        self._bars = _bars(TextColumn("{task.fields[detail]}"), auto_refresh=False)
         self._scan = self._bars.add_task("Scanning consumers", total=None, detail="")
         self._count = self._bars.add_task("Counting uploads", total=None, detail="")
 
@@ -162,14 +169,7 @@ def counter(description: str, *, total: int, enabled: bool) -> Iterator[Callable
     if not (enabled and stderr.is_terminal):
         yield lambda n: None
         return
-    bars = Bars(
-        TextColumn("{task.description:<18}"),
-        BarColumn(bar_width=30),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-        console=stderr,
-    )
+    bars = _bars()
     task = bars.add_task(description, total=total)
     with bars:
         yield lambda n: bars.advance(task, n)

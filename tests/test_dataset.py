@@ -14,7 +14,6 @@ from distro.dynamo.batch import BATCH_SIZE, BatchRetry, WriteRequests
 from distro.dynamo.handle import Dynamo
 from distro.errors import LocalDynamoError, SettingsError, TableError
 from distro.local.dataset import (
-    DEFAULT_SKIP,
     PROVIDERS,
     ConsumerRow,
     Dataset,
@@ -23,7 +22,7 @@ from distro.local.dataset import (
     generate,
     load,
 )
-from distro.settings import Tables
+from distro.settings import DEFAULT_SKIP, Tables
 
 WEB3, STORACHA = PROVIDERS
 ALICE = "did:mailto:example.org:alice"

@@ -12,6 +12,8 @@ from distro.dynamo.reader import CountPage, Key, ScanPage
 from distro.scan import scan_segment
 from distro.settings import CustomerFilter, Verdict
 
+ALICE = "did:mailto:storacha.network:alice"
+
 
 class FakeReader:
     """A ``TableReader`` serving fixed Scan pages per segment; each key names the next page."""
@@ -37,21 +39,34 @@ async def collect(reader: FakeReader, segment: int, total: int) -> list[ScanPage
     return [page async for page in scan_segment(reader, segment, total)]
 
 
-def spaces_of(census: Census, candidates: Iterable[str]) -> dict[str, set[str]]:
-    """Each included customer's spaces, checking the census holds none outside *candidates*."""
-    relation: dict[str, set[str]] = {}
-    for space in candidates:
-        for customer in census.customers_of(space):
-            relation.setdefault(customer, set()).add(space)
-    assert census.spaces_per_customer() == {c: len(s) for c, s in relation.items()}
+def census_of(customer_filter: CustomerFilter | None = None) -> Census:
+    """A census that keeps its spaces' DIDs, so that ``space_counts`` can list them."""
+    return Census(customer_filter or CustomerFilter(), keep_space_dids=True)
+
+
+def spaces_of(census: Census, customers: Iterable[str]) -> dict[str, set[str]]:
+    """Each of *customers* (those included) and its spaces, checking the census holds no other space."""
+    relation = {c: set(spaces) for c, spaces in census.space_counts(set(customers)).items()}
+    assert len(census) == len(set().union(*relation.values()))
     return relation
 
 
-def owners(census: Census, candidates: Iterable[str]) -> dict[str, str]:
-    """Each space's first claimant, checking the census holds no space outside *candidates*."""
-    found = {s: owner for s in candidates if (owner := census.owner_of(s)) is not None}
-    assert len(census) == len(found)
-    return found
+def shared_after_counting(census: Census) -> frozenset[str]:
+    """The spaces the census finds shared once every space is counted (one upload each)."""
+    for number in range(len(census)):  # claim numbers spaces 0, 1, 2... as found
+        census.set_count(number, 1)
+    return census.summarize(0).shared_spaces
+
+
+def feed(census: Census, rows: Iterable[tuple[str | None, str | None]]) -> dict[str, int]:
+    """Claim every row, as a scan does; return the number of each new space."""
+    numbers = {}
+    for space, customer in rows:
+        number = census.claim(space, customer)
+        if number >= 0:
+            assert space is not None
+            numbers[space] = number
+    return numbers
 
 
 # --- scan_segment --------------------------------------------------------------------------
@@ -108,72 +123,68 @@ async def test_segments_are_read_independently() -> None:
 
 
 def test_rows_without_customer_or_space_are_orphans() -> None:
-    census = Census(CustomerFilter())
+    census = census_of()
     assert census.add("did:key:legacy", None) is False
     assert census.add(None, "did:mailto:a.org:x") is False
     assert census.add(None, None) is False
     assert census.orphan_rows == 3
-    assert spaces_of(census, ["did:key:legacy"]) == {}
-    assert owners(census, ["did:key:legacy"]) == {}
-    assert census.verdicts == {}
+    assert len(census) == 0
+    assert census.skipped == census.filtered == set()  # no customer was judged
+    assert census.summarize(0).customers == ()
 
 
 def test_a_space_under_two_providers_is_one_space() -> None:
-    census = Census(CustomerFilter())
+    census = census_of()
     assert census.add("did:key:s1", "did:mailto:a.org:x") is True
     assert census.add("did:key:s1", "did:mailto:a.org:x") is False
     assert census.add("did:key:s2", "did:mailto:a.org:x") is True
-    spaces = ["did:key:s1", "did:key:s2"]
-    assert spaces_of(census, spaces) == {"did:mailto:a.org:x": {"did:key:s1", "did:key:s2"}}
-    assert owners(census, spaces) == {
-        "did:key:s1": "did:mailto:a.org:x",
-        "did:key:s2": "did:mailto:a.org:x",
+    assert spaces_of(census, ["did:mailto:a.org:x"]) == {
+        "did:mailto:a.org:x": {"did:key:s1", "did:key:s2"}
     }
-    assert census.shared_spaces == set()
     assert census.orphan_rows == 0
+    assert shared_after_counting(census) == set()
 
 
 def test_a_space_under_two_customers_is_shared_and_counted_once() -> None:
-    census = Census(CustomerFilter())
+    census = census_of()
     assert census.add("did:key:s", "did:mailto:a.org:x") is True
     assert census.add("did:key:s", "did:mailto:b.org:y") is False
     assert census.add("did:key:s", "did:mailto:b.org:y") is False  # its second provider
     assert census.add("did:key:s", "did:mailto:a.org:x") is False
-    assert census.shared_spaces == {"did:key:s"}
-    assert owners(census, ["did:key:s"]) == {"did:key:s": "did:mailto:a.org:x"}
-    assert spaces_of(census, ["did:key:s"]) == {
+    assert len(census) == 1  # one space, counted once
+    assert spaces_of(census, ["did:mailto:a.org:x", "did:mailto:b.org:y"]) == {
         "did:mailto:a.org:x": {"did:key:s"},
         "did:mailto:b.org:y": {"did:key:s"},
     }
+    assert shared_after_counting(census) == {"did:key:s"}
 
 
 def test_skipped_and_filtered_customers_are_recorded() -> None:
-    census = Census(CustomerFilter(include=("storacha.network",)))
+    census = census_of(CustomerFilter(include=("storacha.network",)))
     assert census.add("did:key:s1", "did:mailto:mailslurp.com:ci") is False
     assert census.add("did:key:s2", "did:mailto:mailslurp.com:ci") is False
     assert census.add("did:key:s3", "did:mailto:gmail.com:bob") is False
     assert census.add("did:key:s4", "did:mailto:storacha.network:alice") is True
     assert census.skipped == {"did:mailto:mailslurp.com:ci"}
     assert census.filtered == {"did:mailto:gmail.com:bob"}
-    spaces = ["did:key:s1", "did:key:s2", "did:key:s3", "did:key:s4"]
-    assert spaces_of(census, spaces) == {"did:mailto:storacha.network:alice": {"did:key:s4"}}
-    assert owners(census, spaces) == {"did:key:s4": "did:mailto:storacha.network:alice"}
-    assert census.verdicts == {
-        "did:mailto:mailslurp.com:ci": Verdict.SKIPPED,
-        "did:mailto:gmail.com:bob": Verdict.FILTERED,
-        "did:mailto:storacha.network:alice": Verdict.INCLUDED,
-    }
+    everyone = ["did:mailto:mailslurp.com:ci", "did:mailto:gmail.com:bob", ALICE]
+    assert spaces_of(census, everyone) == {ALICE: {"did:key:s4"}}  # alice alone is included
     assert census.orphan_rows == 0
-    assert census.shared_spaces == set()
+    assert shared_after_counting(census) == set()
+    tally = census.summarize(0)
+    assert [c.customer for c in tally.customers] == [ALICE]
+    assert tally.skipped == {"did:mailto:mailslurp.com:ci"}
+    assert tally.filtered == {"did:mailto:gmail.com:bob"}
 
 
 def test_a_space_of_a_skipped_customer_is_new_for_an_included_one() -> None:
-    census = Census(CustomerFilter())
+    census = census_of()
     assert census.add("did:key:s", "did:mailto:mailslurp.net:ci") is False
     assert census.add("did:key:s", "did:mailto:a.org:x") is True
-    assert census.shared_spaces == set()
-    assert spaces_of(census, ["did:key:s"]) == {"did:mailto:a.org:x": {"did:key:s"}}
+    everyone = ["did:mailto:mailslurp.net:ci", "did:mailto:a.org:x"]
+    assert spaces_of(census, everyone) == {"did:mailto:a.org:x": {"did:key:s"}}
     assert census.skipped == {"did:mailto:mailslurp.net:ci"}
+    assert shared_after_counting(census) == set()
 
 
 def test_verdicts_are_classified_once_per_customer(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -215,20 +226,21 @@ async def test_census_of_scanned_pages() -> None:
             1: [ScanPage([("did:key:s3", "did:mailto:mailslurp.biz:ci")], None, 0.5)],
         }
     )
-    census = Census(CustomerFilter())
+    census = census_of()
     new: list[str | None] = []
     for segment in (0, 1):
         async for page in scan_segment(reader, segment, 2):
             new.extend(space for space, customer in page.rows if census.add(space, customer))
     assert new == ["did:key:s1", "did:key:s2"]
-    assert spaces_of(census, ["did:key:s1", "did:key:s2", "did:key:s3", "did:key:legacy"]) == {
+    everyone = ["did:mailto:a.org:x", "did:mailto:b.org:y", "did:mailto:mailslurp.biz:ci"]
+    assert spaces_of(census, everyone) == {
         "did:mailto:a.org:x": {"did:key:s1", "did:key:s2"},
         "did:mailto:b.org:y": {"did:key:s2"},
     }
-    assert census.shared_spaces == {"did:key:s2"}
     assert census.orphan_rows == 1
     assert census.skipped == {"did:mailto:mailslurp.biz:ci"}
     assert census.filtered == set()
+    assert shared_after_counting(census) == {"did:key:s2"}
 
 
 # --- SpaceIndex and the end of a census ----------------------------------------------------
@@ -257,16 +269,15 @@ def test_claim_returns_the_number_of_a_new_space_only() -> None:
     assert len(census) == 3
 
 
-def counted(census: Census, counts: dict[str, int]) -> None:
+def counted(census: Census, numbers: dict[str, int], counts: dict[str, int]) -> None:
+    """Record *counts* by space, through the *numbers* claim gave the spaces."""
+    assert numbers.keys() == counts.keys()  # every space the census numbered, no other
     for space, uploads in counts.items():
-        number = census.number_of(space)
-        assert number is not None
-        census.set_count(number, uploads)
-        assert census.count_of(space) == uploads
+        census.set_count(numbers[space], uploads)
 
 
 def test_summary_totals_each_customer_and_counts_a_shared_space_for_each() -> None:
-    census = Census(CustomerFilter())
+    census = census_of()
     rows = [
         ("did:key:a1", "did:mailto:a.org:a"),
         ("did:key:a2", "did:mailto:a.org:a"),
@@ -277,12 +288,19 @@ def test_summary_totals_each_customer_and_counts_a_shared_space_for_each() -> No
         ("did:key:ci", "did:mailto:mailslurp.net:ci"),
         ("did:key:orphan", None),
     ]
-    for space, customer in rows:
-        census.add(space, customer)
-    assert census.count_of("did:key:a1") is None
+    numbers = feed(census, rows)
     with pytest.raises(ValueError, match="counted"):
         census.summarize(0)
-    counted(census, {"did:key:a1": 5, "did:key:a2": 0, "did:key:shared": 7, "did:key:b-empty": 0})
+    spaces = census.space_counts({"did:mailto:a.org:a", "did:mailto:b.org:b"})
+    assert {c: len(s) for c, s in spaces.items()} == {
+        "did:mailto:a.org:a": 3,
+        "did:mailto:b.org:b": 2,
+    }
+    counted(
+        census,
+        numbers,
+        {"did:key:a1": 5, "did:key:a2": 0, "did:key:shared": 7, "did:key:b-empty": 0},
+    )
     summary = census.summarize(0)
     assert summary.customers == (
         CustomerLoad("did:mailto:a.org:a", 12, 2),
@@ -293,19 +311,20 @@ def test_summary_totals_each_customer_and_counts_a_shared_space_for_each() -> No
     assert summary.double_counted_uploads == 7
     assert summary.planned_spaces == 4
     assert summary.empty_spaces == 2
-    assert census.spaces_per_customer() == {"did:mailto:a.org:a": 3, "did:mailto:b.org:b": 2}
 
 
 def test_summary_after_min_uploads_keeps_a_space_of_any_planned_claimant() -> None:
     census = Census(CustomerFilter())
-    for space, customer in [
-        ("did:key:big", "did:mailto:a.org:big"),
-        ("did:key:shared-empty", "did:mailto:a.org:small"),  # owned by the one left out
-        ("did:key:shared-empty", "did:mailto:a.org:big"),
-        ("did:key:small", "did:mailto:a.org:small"),
-    ]:
-        census.add(space, customer)
-    counted(census, {"did:key:big": 50, "did:key:shared-empty": 0, "did:key:small": 3})
+    numbers = feed(
+        census,
+        [
+            ("did:key:big", "did:mailto:a.org:big"),
+            ("did:key:shared-empty", "did:mailto:a.org:small"),  # owned by the one left out
+            ("did:key:shared-empty", "did:mailto:a.org:big"),
+            ("did:key:small", "did:mailto:a.org:small"),
+        ],
+    )
+    counted(census, numbers, {"did:key:big": 50, "did:key:shared-empty": 0, "did:key:small": 3})
     summary = census.summarize(10)
     assert summary.customers == (CustomerLoad("did:mailto:a.org:big", 50, 1),)
     assert summary.below_min_uploads == {"did:mailto:a.org:small"}
@@ -316,12 +335,12 @@ def test_summary_after_min_uploads_keeps_a_space_of_any_planned_claimant() -> No
 
 
 def test_a_summarized_census_takes_no_more_rows() -> None:
-    census = Census(CustomerFilter())
-    census.add("did:key:a", "did:mailto:a.org:x")
-    counted(census, {"did:key:a": 4})
+    census = census_of()
+    counted(census, feed(census, [("did:key:a", "did:mailto:a.org:x")]), {"did:key:a": 4})
     assert census.summarize(0).customers == (CustomerLoad("did:mailto:a.org:x", 4, 1),)
-    assert census.spaces_per_customer() == {"did:mailto:a.org:x": 1}
+    # Its spaces are still listed for splitting: space_counts needs no lookup by DID.
+    assert census.space_counts({"did:mailto:a.org:x"}) == {"did:mailto:a.org:x": {"did:key:a": 4}}
     with pytest.raises(RuntimeError, match="summarized"):
         census.add("did:key:b", "did:mailto:a.org:x")
     with pytest.raises(RuntimeError, match="summarized"):
-        census.count_of("did:key:a")
+        census.add("did:key:a", "did:mailto:a.org:y")

@@ -1,8 +1,10 @@
 """The analysis and the plan as plain data: the one source of every number distro shows.
 
-``summarize`` turns what a run found into frozen records. The rich report reads
-them, and ``--json`` prints them as they are (keys in camelCase, like the
-instance files), so the screen and the JSON cannot disagree.
+``summarize`` turns a ``Tally`` and its ``Plan`` (and what the run wrote) into
+frozen records. The rich report reads them, and the JSON output prints them as
+they are (keys in camelCase, like the instance files), so the screen and the
+JSON cannot disagree. It imports no stage and no AWS code: a tally made by hand
+or read from a file is summarized like a counted one.
 
 Cost: the fleet is paid until its last instance finishes, so a plan costs
 instances x critical-path hours x the hourly price of one instance.

@@ -8,7 +8,7 @@ Over any stretch longer than a second the run consumes at most the cap; the
 reservation keeps twenty workers from all starting on the same token.
 
 The pacing is per attempt, not per call: a ``Lane`` is handed to
-``distro.dynamo.client.call_with_retry`` as its *pace*, so every retry passes the bucket
+``distro.dynamo.retry.call_with_retry`` as its *pace*, so every retry passes the bucket
 and every attempt is settled, whether it succeeded, failed or timed out.
 """
 
@@ -64,7 +64,7 @@ class TokenBucket:
 
 
 class Lane(Generic[T]):
-    """Paces one kind of call through *bucket*, attempt by attempt (a ``distro.dynamo.client.Pace``).
+    """Paces one kind of call through *bucket*, attempt by attempt (a ``distro.dynamo.retry.Pace``).
 
     Each attempt reserves what the last successful one of its kind cost and
     settles with what its reply says it consumed (*units* reads that from the

@@ -29,7 +29,7 @@ import orjson
 
 from distro.census import DidIndex
 from distro.errors import CheckpointCorrupt, CheckpointMismatch, OutputError
-from distro.files import atomic_write, ensure_output_dir, sync_dir, write_all
+from distro.files import Folder, atomic_write, prepared, sync_dir, write_all
 from distro.settings import CountSettings
 
 CHECKPOINT_NAME = "counting-checkpoint.json"
@@ -110,10 +110,14 @@ class Checkpoint:
         self._header = header
 
     @classmethod
-    def open(cls, directory: Path, settings: CountSettings, *, restart: bool) -> Checkpoint:
-        """Resume the checkpoint in *directory*, or prepare a new one (discarding the old on *restart*)."""
-        ensure_output_dir(directory)
-        path = path_in(directory)
+    def open(
+        cls, directory: Path | Folder, settings: CountSettings, *, restart: bool
+    ) -> Checkpoint:
+        """Resume the checkpoint in *directory*, or prepare a new one (discarding the old on *restart*).
+
+        *settings* are fingerprinted: a checkpoint made with others is refused.
+        """
+        path = path_in(prepared(directory))
         if path.is_dir():
             raise CheckpointCorrupt(f"{path} is a directory, not a checkpoint: remove or rename it")
         wanted = fingerprint(settings)
@@ -123,7 +127,7 @@ class Checkpoint:
             # Discarded now, durably, not at the first flush: a --restart run killed
             # before it saved anything must not leave the old counts to a plain re-run.
             path.unlink()
-            sync_dir(directory)
+            sync_dir(path.parent)
         header = orjson.dumps({"distroCheckpoint": FORMAT, "fingerprint": wanted}) + b"\n"
         return cls(path, Resumed(), header)
 

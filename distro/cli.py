@@ -46,6 +46,7 @@ from distro.settings import (
 if TYPE_CHECKING:
     from distro.balance import Plan
     from distro.dynamo.retry import RetryPolicy
+    from distro.files import Folder
     from distro.pipeline import Committed
     from distro.progress import Progress
     from distro.tally import Tally
@@ -454,13 +455,13 @@ def demo(customers: int, instances: int, seed: int, output_dir: Path, quiet: boo
 
     run = DemoOptions(customers, instances, seed, output_dir, quiet)
     # Before DynamoDB Local starts and the data loads: a second demo fails at once.
-    with output_lock(run.output_dir):
+    with output_lock(run.output_dir) as folder:
         done = _run_async(
             run_demo(
                 customers=run.customers,
                 instances=run.instances,
                 seed=run.seed,
-                output_dir=run.output_dir,
+                output_dir=folder,
                 quiet=run.quiet,
             ),
             output_dir=run.output_dir,
@@ -556,12 +557,13 @@ def _plan_and_report(
     # checkpoint removed. generate asks its question before taking it: a question left
     # unanswered must not lock the folder, and it only looks at which files are there.
     with (
-        output_lock(count.output_dir),
+        output_lock(count.output_dir) as folder,
         console.show_progress(progress, enabled=not count.quiet),
     ):
         tally, planned, committed = _run_async(
             _count_plan_commit(
                 count,
+                folder,
                 progress,
                 policy,
                 instances=instances,
@@ -593,6 +595,7 @@ def _plan_and_report(
 
 async def _count_plan_commit(
     count: CountOptions,
+    folder: Folder,
     progress: Progress,
     policy: RetryPolicy,
     *,
@@ -609,9 +612,8 @@ async def _count_plan_commit(
         count_tables,
     )
 
-    with checkpoint_until_committed(
-        count.output_dir, count.settings, restart=count.restart
-    ) as checkpoint:
+    # The folder was checked when it was locked: the checkpoint and the commit do not probe it.
+    with checkpoint_until_committed(folder, count.settings, restart=count.restart) as checkpoint:
         tally = await count_tables(
             count.settings,
             checkpoint,
@@ -628,7 +630,7 @@ async def _count_plan_commit(
         if commit and planned is not None:
             committed = await commit_plan(
                 planned,
-                count.output_dir,
+                folder,
                 settings=count.settings,
                 throughput=count.throughput,
                 policy=policy,

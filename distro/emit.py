@@ -28,7 +28,7 @@ import orjson
 
 from distro.balance import InstancePlan, Plan
 from distro.errors import OutputError
-from distro.files import atomic_write, ensure_output_dir, sync_dir, write_synced
+from distro.files import Folder, atomic_write, prepared, sync_dir, write_synced
 from distro.settings import CountSettings, Throughput
 
 JOURNAL_NAME = ".distro-commit.json"
@@ -122,9 +122,13 @@ def manifest_document(
 
 
 def write_plan(
-    directory: Path, plan: Plan, *, created_at: str, parameters: PlanParameters | None = None
+    folder: Path | Folder,
+    plan: Plan,
+    *,
+    created_at: str,
+    parameters: PlanParameters | None = None,
 ) -> list[Path]:
-    """Write one file per instance of *plan* into *directory*, replacing any older set.
+    """Write one file per instance of *plan* into *folder*, replacing any older set.
 
     With *parameters*, the manifest is written in the same commit; without, an
     older manifest is removed with the files it described. Returns the
@@ -132,7 +136,7 @@ def write_plan(
     before the journal, the staged files are removed and the old set stays;
     after it, the new set is decided and the next run finishes the commit.
     """
-    ensure_output_dir(directory)
+    directory = prepared(folder)
     files = _documents(plan, created_at, parameters)
     try:
         recover(directory)

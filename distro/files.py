@@ -9,6 +9,7 @@ import contextlib
 import fcntl
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from distro.errors import OutputError, OutputLocked
@@ -56,6 +57,21 @@ def sync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+@dataclass(frozen=True, slots=True)
+class Folder:
+    """An output folder this run has checked (created, writable) and locked: probed once."""
+
+    path: Path
+
+
+def prepared(directory: Path | Folder) -> Path:
+    """The path of *directory*: a ``Folder`` as it is, a plain path once checked (``ensure_output_dir``)."""
+    if isinstance(directory, Folder):
+        return directory.path
+    ensure_output_dir(directory)
+    return directory
+
+
 def ensure_output_dir(directory: Path) -> None:
     """Create *directory* if needed and check distro can write there."""
     if directory.exists() and not directory.is_dir():
@@ -79,8 +95,11 @@ def ensure_output_dir(directory: Path) -> None:
 
 
 @contextlib.contextmanager
-def output_lock(directory: Path) -> Iterator[None]:
+def output_lock(directory: Path) -> Iterator[Folder]:
     """Hold *directory*'s lock for the ``with`` block, or raise ``OutputLocked`` at once.
+
+    The folder is checked first, and the block gets it as a ``Folder``, which
+    the checkpoint and the commit take without probing it again.
 
     An ``flock`` on ``.distro.lock``, not a file whose existence is the lock:
     the kernel drops it when the holder dies, so a killed run never blocks the
@@ -98,7 +117,7 @@ def output_lock(directory: Path) -> Iterator[None]:
         ) from None
     try:
         _lock(fd, path, directory)
-        yield
+        yield Folder(directory)
     finally:
         os.close(fd)  # releases the lock
 

@@ -26,6 +26,7 @@ from distro.dynamo.pacing import TokenBucket
 from distro.dynamo.retry import DEFAULT_POLICY, RetryPolicy
 from distro.emit import PlanParameters, write_plan
 from distro.errors import NothingToPlan
+from distro.files import Folder
 from distro.progress import Progress
 from distro.settings import CountSettings, Credentials, ReaderChoice, Throughput, timestamp
 from distro.tally import Tally
@@ -41,7 +42,7 @@ class Committed:
 
 @contextmanager
 def checkpoint_until_committed(
-    output_dir: Path, settings: CountSettings, *, restart: bool
+    output_dir: Path | Folder, settings: CountSettings, *, restart: bool
 ) -> Iterator[Checkpoint]:
     """Open the counting checkpoint in *output_dir* (discarding it on *restart*).
 
@@ -94,7 +95,7 @@ async def count_tables(
 
 async def commit_plan(
     plan: Plan,
-    output_dir: Path,
+    output_dir: Path | Folder,
     *,
     settings: CountSettings,
     throughput: Throughput,

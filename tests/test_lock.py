@@ -29,6 +29,7 @@ from test_faults import (
     wait_until,
 )
 
+from distro import files
 from distro.balance import CustomerLoad, balance
 from distro.checkpoint import CHECKPOINT_NAME
 from distro.emit import PlanParameters, write_plan
@@ -36,6 +37,7 @@ from distro.errors import OutputLocked
 from distro.files import LOCK_NAME, output_lock
 from distro.local.dataset import Dataset
 from distro.local.dynamodb import LocalDynamo
+from distro.pipeline import checkpoint_until_committed, commit_plan
 from distro.settings import CountSettings, Tables, Throughput
 from distro.verify import verify_plan
 
@@ -192,3 +194,36 @@ def test_a_killed_run_never_blocks_the_next(
     assert report_spaces(stdout)[1] > 0  # it resumed what the killed run had counted
     assert_exact_plan(read_plan(tmp_path), dataset.truth(), INSTANCES)
     assert_only_instance_files(tmp_path, INSTANCES)
+
+
+# --- the folder is probed once ---------------------------------------------------------------
+
+
+async def test_a_locked_folder_is_probed_once_per_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock checks the folder; the checkpoint and the commit take its word for it."""
+    probed: list[Path] = []
+    probe = files.ensure_output_dir
+
+    def counting(directory: Path) -> None:
+        probed.append(directory)
+        probe(directory)
+
+    monkeypatch.setattr(files, "ensure_output_dir", counting)
+    settings = CountSettings(tables=Tables("c", "u", "us-east-2"))
+    plan = balance([CustomerLoad("did:mailto:a.org:x", 3, 1)], 1)
+    target = tmp_path / "plan"
+    # As generate composes the stages, counting aside.
+    with (
+        output_lock(target) as folder,
+        checkpoint_until_committed(folder, settings, restart=False),
+    ):
+        committed = await commit_plan(plan, folder, settings=settings, throughput=Throughput())
+    assert probed == [target]
+    assert [p.name for p in committed.files] == ["instance-1-customers.json"]
+    assert sorted(p.name for p in target.iterdir()) == [
+        LOCK_NAME,
+        "distribution.json",
+        "instance-1-customers.json",
+    ]

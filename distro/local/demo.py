@@ -14,6 +14,7 @@ from distro import console
 from distro.balance import Plan, plan
 from distro.dynamo.handle import Dynamo
 from distro.errors import DistroError
+from distro.files import Folder
 from distro.local.dataset import Dataset, create_tables, generate, load
 from distro.local.dynamodb import LOCAL_CREDENTIALS, LOCAL_REGION, LocalDynamo
 from distro.pipeline import Committed, checkpoint_until_committed, commit_plan, count_tables
@@ -36,7 +37,7 @@ class DemoRun:
 
 
 async def run_demo(
-    *, customers: int, instances: int, seed: int, output_dir: Path, quiet: bool = False
+    *, customers: int, instances: int, seed: int, output_dir: Path | Folder, quiet: bool = False
 ) -> DemoRun:
     """Seed a fresh DynamoDB Local with *customers* and plan them over *instances*.
 

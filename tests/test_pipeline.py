@@ -12,6 +12,7 @@ from test_cli import read_plan, without_created_at
 
 from distro.balance import plan
 from distro.checkpoint import CHECKPOINT_NAME, Checkpoint
+from distro.cli import with_flags
 from distro.count import count
 from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.dynamo.reader import CountPage, Key, ScanPage, SdkReader
@@ -205,7 +206,7 @@ async def test_a_checkpoint_of_another_database_is_refused(
             )
         with pytest.raises(CheckpointMismatch) as caught:
             await generated(replace(settings, tables=there), tmp_path, 5)
-    assert str(caught.value) == (
+    assert with_flags(caught.value) == (
         f"{tmp_path / CHECKPOINT_NAME} was made with other tables, endpoint or filters"
         f" (endpoint: {tables.endpoint_url!r} != {other.endpoint_url!r}):"
         " run the same command as before to resume, or add --restart to discard it"

@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from distro.cli import main
 from distro.local.dataset import Truth
 from distro.settings import Tables
 
@@ -101,9 +102,6 @@ def invoke(*args: str | Path, env: Mapping[str, str] | None = None) -> Result:
     rich consoles print to whatever ``sys.stdout``/``sys.stderr`` are at print
     time, so swapping those captures everything, ``--json`` bytes included.
     """
-    # Imported here: a test file that only spawns processes need not import the CLI.
-    from distro.cli import main
-
     stdout, stderr = _Capture(), _Capture()
     with (
         _environ(env or {}),
@@ -111,11 +109,11 @@ def invoke(*args: str | Path, env: Mapping[str, str] | None = None) -> Result:
         contextlib.redirect_stderr(stderr),
         _stdin(),
     ):
-        returncode = _exit_code(main, [str(arg) for arg in args])
+        returncode = _exit_code([str(arg) for arg in args])
     return Result(returncode, stdout.text(), stderr.text())
 
 
-def _exit_code(main: Any, argv: list[str]) -> int:
+def _exit_code(argv: list[str]) -> int:
     try:
         main(argv)
     except SystemExit as done:

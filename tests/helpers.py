@@ -101,6 +101,7 @@ def invoke(*args: str | Path, env: Mapping[str, str] | None = None) -> Result:
     The CLI's exit becomes *returncode*; *env* is set for the run only. The
     rich consoles print to whatever ``sys.stdout``/``sys.stderr`` are at print
     time, so swapping those captures everything, ``--json`` bytes included.
+    Not from a coroutine: the CLI runs its own event loop (use ``run`` there).
     """
     stdout, stderr = _Capture(), _Capture()
     with (
@@ -169,15 +170,16 @@ def table_args(
     endpoint: str | None = None,
     consumer: str | None = None,
     upload: str | None = None,
+    quiet: bool = True,
 ) -> list[str]:
-    """The options that point a run at *tables* (or at *endpoint*, *consumer*, *upload*), quietly."""
+    """The options that point a run at *tables* (or *endpoint*, *consumer*, *upload*); *quiet*."""
     url = endpoint or tables.endpoint_url
     assert url is not None
     return [
         *("--endpoint-url", url),
         *("--consumer-table", consumer or tables.consumer),
         *("--upload-table", upload or tables.upload),
-        "--quiet",
+        *(["--quiet"] if quiet else []),  # check has no progress to quieten
     ]
 
 

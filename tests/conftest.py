@@ -45,10 +45,19 @@ def isolate_from_aws() -> None:
 # At import, before any test module is collected, so not even import-time code sees them.
 isolate_from_aws()
 
+# Each xdist worker runs its own DynamoDB Local (a JVM of a few hundred MB): more workers
+# than this would trade memory for little speed.
+MAX_WORKERS = 4
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker per usable core, at most ``MAX_WORKERS``."""
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_WORKERS))
+
 
 @pytest.fixture(scope="session")
 def dynamo() -> Iterator[LocalDynamo]:
-    """One in-memory DynamoDB Local for the whole session (tests using it are marked db)."""
+    """One in-memory DynamoDB Local per session, so per xdist worker (tests using it are marked db)."""
     with LocalDynamo() as server:
         yield server
 

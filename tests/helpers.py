@@ -15,12 +15,14 @@ import io
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from distro.cli import main
 from distro.local.dataset import Truth
@@ -93,6 +95,32 @@ def start(*args: str | Path, env: Mapping[str, str] | None = None) -> subprocess
         encoding="utf-8",
         env=environment(env),
     )
+
+
+def finish(process: subprocess.Popen[str], timeout: float = RUN_TIMEOUT) -> tuple[str, str]:
+    """Wait for *process* and return its (stdout, stderr)."""
+    try:
+        return process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+
+
+def wait_until(
+    condition: Callable[[], bool],
+    process: subprocess.Popen[str] | None = None,
+    timeout: float = 60.0,
+) -> bool:
+    """Poll *condition*; False if *process* ended first. Fails the test on *timeout*."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process is not None and process.poll() is not None:
+            return False
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout} s")
+        time.sleep(0.002)
+    return True
 
 
 def invoke(*args: str | Path, env: Mapping[str, str] | None = None) -> Result:

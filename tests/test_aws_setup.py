@@ -27,8 +27,8 @@ from aiobotocore.credentials import AioRefreshableCredentials
 from aiohttp import web
 from botocore.exceptions import SSOTokenLoadError
 from faultproxy import JSON_TYPE, Canned, CannedProxy, Faults
+from helpers import assert_one_line_error
 from test_assignments import create_table
-from test_cli import assert_one_line_error
 
 from distro.dynamo.client import RetryPolicy, dynamodb_client
 from distro.dynamo.fastquery import LeanReader, make_reader

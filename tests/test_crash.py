@@ -70,17 +70,19 @@ def slow_args(proxy: RecordingProxy, tables: Tables, out: Path) -> list[str]:
 
 
 @pytest.mark.db
-@pytest.mark.parametrize("seed", [1, 2])
 def test_sigkill_at_random_moments_then_resume(
     dynamo: LocalDynamo,
     padded: tuple[Dataset, Tables],
     reference: dict[int, dict[str, Any]],
     tmp_path: Path,
-    seed: int,
 ) -> None:
-    """A chain of runs, each killed at a seeded moment and resumed by the next; 10 kills in all."""
+    """A chain of runs, each killed at a seeded moment and resumed by the next; 5 kills in all.
+
+    The chain must land kills both while scanning and while counting; a second seed only
+    drew other moments in the same two phases, at the cost of five more processes.
+    """
     dataset, tables = padded
-    rng = random.Random(seed)
+    rng = random.Random(1)
     spaces = len(_planned_spaces(dataset))
     kills: list[str] = []  # the phase each kill landed in
     with RecordingProxy(dynamo.endpoint_url, SLOW) as proxy:

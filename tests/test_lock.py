@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from faultproxy import Faults
-from helpers import assert_exact_plan, files_of, finish, read_plan, run, start, wait_until
+from helpers import assert_exact_plan, files_of, finish, invoke, read_plan, run, start, wait_until
 from test_faults import (
     FAST_RETRIES,
     INSTANCES,
@@ -103,13 +103,14 @@ def test_the_lock_file_is_no_part_of_the_plan(tmp_path: Path) -> None:
 def test_analyze_refuses_a_locked_folder_before_reaching_dynamodb(tmp_path: Path) -> None:
     with output_lock(tmp_path):
         # Nothing listens on port 9: a run that got past the lock would say so instead.
-        result = run("analyze", "--endpoint-url", "http://127.0.0.1:9", "--output-dir", tmp_path)
+        result = invoke("analyze", "--endpoint-url", "http://127.0.0.1:9", "--output-dir", tmp_path)
     assert (result.returncode, result.stderr) == (1, locked_message(tmp_path, os.getpid()))
     assert [p.name for p in tmp_path.iterdir()] == [LOCK_NAME]  # no checkpoint opened
 
 
 def test_demo_refuses_a_locked_folder_before_starting_dynamodb_local(tmp_path: Path) -> None:
     with output_lock(tmp_path):
+        # A real process: the demo's one run end to end (and the demo sets os.environ).
         result = run("demo", "--customers", "10", "--quiet", "--output-dir", tmp_path)
     assert (result.returncode, result.stderr) == (1, locked_message(tmp_path, os.getpid()))
     assert [p.name for p in tmp_path.iterdir()] == [LOCK_NAME]
@@ -118,6 +119,7 @@ def test_demo_refuses_a_locked_folder_before_starting_dynamodb_local(tmp_path: P
 def test_verify_reads_a_locked_folder(tmp_path: Path) -> None:
     write_old_plan(tmp_path)
     with output_lock(tmp_path):
+        # A real process: verify's one run end to end, reading a folder another process locks.
         result = run("verify", "--output-dir", tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"OK: 2 instance files in {tmp_path}/ match distribution.json")
@@ -141,8 +143,9 @@ def test_a_second_generate_stops_at_once_and_the_first_finishes_untouched(
         saved, inode = checkpoint.read_bytes(), checkpoint.stat().st_ino
         before = files_of(out, CHECKPOINT_NAME)
 
-        second = run(*args, env=FAST_RETRIES)
-        checked = run("verify", "--output-dir", out)
+        # The lock is between processes: the first is one, this test process the other.
+        second = invoke(*args, env=FAST_RETRIES)
+        checked = invoke("verify", "--output-dir", out)
         assert first.poll() is None, "the first run was no longer running"
 
         assert (second.returncode, second.stdout) == (1, "")

@@ -44,6 +44,12 @@ def isolate_from_aws() -> None:
 
 # At import, before any test module is collected, so not even import-time code sees them.
 isolate_from_aws()
+# rich fixes colour, and a width from COLUMNS/LINES, when distro.console makes its consoles
+# (nothing above imports it). xdist workers inherit COLUMNS=80: without it the width stays
+# live, so an in-process run may widen its lines as a subprocess would; and the output is
+# plain text whatever the terminal the suite was started from.
+for _name in ("COLUMNS", "LINES", "FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE"):
+    os.environ.pop(_name, None)
 
 # Each xdist worker runs its own DynamoDB Local (a JVM of a few hundred MB): more workers
 # than this would trade memory for little speed.

@@ -123,17 +123,21 @@ def wait_until(
     return True
 
 
-def invoke(*args: str | Path, env: Mapping[str, str] | None = None) -> Result:
+def invoke(
+    *args: str | Path, env: Mapping[str, str] | None = None, base: Mapping[str, str] | None = None
+) -> Result:
     """Run ``distro ARGS`` in this process, as ``run`` would in a new one.
 
-    The CLI's exit becomes *returncode*; *env* is set for the run only. The
+    The CLI's exit becomes *returncode*; the environment is ``run``'s (*env* on top of
+    *base*) for the run only, so set it before anything reads it: botocore reads
+    ``AWS_*`` when the CLI makes its session, not at import. The
     rich consoles print to whatever ``sys.stdout``/``sys.stderr`` are at print
     time, so swapping those captures everything, ``--json`` bytes included.
     Not from a coroutine: the CLI runs its own event loop (use ``run`` there).
     """
     stdout, stderr = _Capture(), _Capture()
     with (
-        _environ(env or {}),
+        _environ(environment(env, base=base)),
         contextlib.redirect_stdout(stdout),
         contextlib.redirect_stderr(stderr),
         _stdin(),
@@ -167,10 +171,11 @@ class _Capture(io.TextIOWrapper):
 
 
 @contextlib.contextmanager
-def _environ(overrides: Mapping[str, str]) -> Iterator[None]:
-    """*overrides* in ``os.environ`` for the block; the whole environment restored after it."""
+def _environ(environ: Mapping[str, str]) -> Iterator[None]:
+    """*environ* as ``os.environ`` for the block; the whole environment restored after it."""
     saved = dict(os.environ)
-    os.environ.update(overrides)
+    os.environ.clear()
+    os.environ.update(environ)
     try:
         yield
     finally:

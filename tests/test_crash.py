@@ -21,7 +21,16 @@ from typing import Any
 import orjson
 import pytest
 from faultproxy import Faults
-from helpers import assert_exact_plan, finish, read_plan, run, start, wait_until, without_created_at
+from helpers import (
+    assert_exact_plan,
+    finish,
+    invoke,
+    read_plan,
+    run,
+    start,
+    wait_until,
+    without_created_at,
+)
 from test_faults import (
     FAST_RETRIES,
     INSTANCES,
@@ -60,7 +69,7 @@ def reference(
     _, tables = padded
     assert tables.endpoint_url is not None
     out = tmp_path_factory.mktemp("uninterrupted")
-    result = run(*generate_args(tables, tables.endpoint_url, out))
+    result = invoke(*generate_args(tables, tables.endpoint_url, out))  # its files, not a process
     assert result.returncode == 0, result.stderr
     return read_plan(out)
 

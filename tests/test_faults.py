@@ -27,6 +27,7 @@ from helpers import (
     assert_exact_plan,
     assert_one_line_error,
     finish,
+    invoke,
     read_plan,
     run,
     start,
@@ -259,7 +260,7 @@ def reference(
     _, tables = padded
     out = tmp_path_factory.mktemp("reference")
     with RecordingProxy(dynamo.endpoint_url, Faults()) as proxy:
-        result = run(*generate_args(tables, proxy.url, out))
+        result = invoke(*generate_args(tables, proxy.url, out))  # files and calls, not a process
     assert result.returncode == 0, result.stderr
     assert proxy.scans >= 16, "the padded Consumer table should take many Scan pages"
     return read_plan(out), proxy.requests()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -50,6 +51,11 @@ isolate_from_aws()
 # plain text whatever the terminal the suite was started from.
 for _name in ("COLUMNS", "LINES", "FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE"):
     os.environ.pop(_name, None)
+# A shell starts a background job (``make test &``, a CI step) with SIGINT ignored, and a
+# child inherits that: the distro processes the interrupt tests signal would never see it.
+# A handler of our own is reset to the default in a child, where Ctrl-C works again.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Each xdist worker runs its own DynamoDB Local (a JVM of a few hundred MB): more workers
 # than this would trade memory for little speed.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -44,11 +45,31 @@ def isolate_from_aws() -> None:
 
 # At import, before any test module is collected, so not even import-time code sees them.
 isolate_from_aws()
+# rich fixes colour, and a width from COLUMNS/LINES, when distro.console makes its consoles
+# (nothing above imports it). xdist workers inherit COLUMNS=80: without it the width stays
+# live, so an in-process run may widen its lines as a subprocess would; and the output is
+# plain text whatever the terminal the suite was started from.
+for _name in ("COLUMNS", "LINES", "FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE"):
+    os.environ.pop(_name, None)
+# A shell starts a background job (``make test &``, a CI step) with SIGINT ignored, and a
+# child inherits that: the distro processes the interrupt tests signal would never see it.
+# A handler of our own is reset to the default in a child, where Ctrl-C works again.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+# Each xdist worker runs its own DynamoDB Local (a JVM of a few hundred MB): more workers
+# than this would trade memory for little speed.
+MAX_WORKERS = 4
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker per usable core, at most ``MAX_WORKERS``."""
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_WORKERS))
 
 
 @pytest.fixture(scope="session")
 def dynamo() -> Iterator[LocalDynamo]:
-    """One in-memory DynamoDB Local for the whole session (tests using it are marked db)."""
+    """One in-memory DynamoDB Local per session, so per xdist worker (tests using it are marked db)."""
     with LocalDynamo() as server:
         yield server
 

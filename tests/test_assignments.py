@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -15,6 +13,7 @@ import aioboto3
 import orjson
 import pytest
 from botocore.exceptions import ClientError
+from helpers import Result, invoke, table_args
 
 from distro.assignments import (
     assignment_item,
@@ -352,15 +351,8 @@ async def test_a_table_with_another_key_is_refused(client: Any, dynamo: LocalDyn
 # --- the command line ------------------------------------------------------------------
 
 
-def generate(tables: Tables, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    assert tables.endpoint_url is not None
-    command = [
-        *(sys.executable, "-m", "distro", "generate", "--quiet"),
-        *("--endpoint-url", tables.endpoint_url),
-        *("--consumer-table", tables.consumer, "--upload-table", tables.upload),
-        *map(str, args),
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+def generate(tables: Tables, *args: str | Path) -> Result:
+    return invoke("generate", *table_args(tables), *args)
 
 
 @pytest.mark.db

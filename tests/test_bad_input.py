@@ -11,20 +11,24 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_cli import assert_one_line_error, read_plan
-from test_faults import (
+from helpers import (
     assert_exact_plan,
+    assert_one_line_error,
+    files_of,
+    invoke,
+    read_plan,
+    run,
+    table_args,
+)
+from test_faults import (
     assert_only_instance_files,
     checkpoint_settings,
     report_spaces,
-    run_distro,
 )
 
 from distro.balance import CustomerLoad, balance
@@ -39,23 +43,8 @@ from distro.settings import Tables
 INSTANCES = 3
 
 
-def table_args(
-    tables: Tables, *, consumer: str | None = None, upload: str | None = None
-) -> list[str]:
-    assert tables.endpoint_url is not None
-    return [
-        "--endpoint-url",
-        tables.endpoint_url,
-        "--consumer-table",
-        consumer or tables.consumer,
-        "--upload-table",
-        upload or tables.upload,
-        "--quiet",
-    ]
-
-
 def generate(tables: Tables, out: Path, *more: str, **env: str) -> Any:
-    return run_distro(
+    return invoke(
         "generate",
         "--instances",
         str(INSTANCES),
@@ -65,13 +54,6 @@ def generate(tables: Tables, out: Path, *more: str, **env: str) -> Any:
         *more,
         env=env,
     )
-
-
-def files_of(directory: Path) -> dict[str, bytes]:
-    """What a failed run must leave as it was: every file but the folder's lock, which stays."""
-    if not directory.exists():
-        return {}
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.name != LOCK_NAME}
 
 
 def assert_no_instance_files(directory: Path) -> None:
@@ -128,7 +110,7 @@ def test_usage_errors(
     args: list[str], env: dict[str, str], words: list[str], tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    result = run_distro(*args, "--output-dir", out, env=env)
+    result = invoke(*args, "--output-dir", out, env=env)
     assert_one_line_error(result, 2, *words)
     assert not out.exists(), "a usage error created the output directory"
 
@@ -140,7 +122,7 @@ def test_usage_errors(
 def test_a_missing_consumer_table(loaded: tuple[Dataset, Tables], tmp_path: Path) -> None:
     _, tables = loaded
     args = table_args(tables, consumer="no-such-consumer")
-    result = run_distro("generate", "--instances", "2", *args, "--output-dir", tmp_path)
+    result = invoke("generate", "--instances", "2", *args, "--output-dir", tmp_path)
     assert_one_line_error(result, 1, "no-such-consumer", "not found", "table options")
     assert_no_instance_files(tmp_path)
 
@@ -151,7 +133,7 @@ def test_the_corrected_command_runs_after_a_table_mistake(
 ) -> None:
     dataset, tables = loaded
     args = table_args(tables, consumer="no-such-consumer")
-    mistaken = run_distro("generate", "--instances", "2", *args, "--output-dir", tmp_path)
+    mistaken = invoke("generate", "--instances", "2", *args, "--output-dir", tmp_path)
     assert mistaken.returncode == 1
     assert not (tmp_path / CHECKPOINT_NAME).exists(), "a run that counted nothing left a checkpoint"
     corrected = generate(tables, tmp_path)
@@ -184,7 +166,7 @@ def test_a_table_with_another_key_schema(
 ) -> None:
     _, tables = loaded
     args = table_args(tables, consumer=hash_only_table)
-    result = run_distro("generate", "--instances", "2", *args, "--output-dir", tmp_path)
+    result = invoke("generate", "--instances", "2", *args, "--output-dir", tmp_path)
     assert_one_line_error(result, 1, hash_only_table, "key schema", "expected", "table options")
     assert_no_instance_files(tmp_path)
 
@@ -196,7 +178,7 @@ def test_the_consumer_table_given_as_the_upload_table(
     """The upload table exists and is readable, but is keyed by (subscription, provider)."""
     _, tables = loaded
     args = table_args(tables, upload=tables.consumer)
-    result = run_distro("generate", "--instances", "2", *args, "--output-dir", tmp_path)
+    result = invoke("generate", "--instances", "2", *args, "--output-dir", tmp_path)
     assert_one_line_error(result, 1, tables.consumer, "key schema", "subscription", "space")
 
 
@@ -209,8 +191,8 @@ def test_an_unreachable_endpoint_fails_fast(tmp_path: Path) -> None:
         port = probe.getsockname()[1]
     # Fast means the table check's own policy (3 tries, 15 s at most) gave up, not the
     # counting policy's 10 tries over up to 300 s: the 60 s timeout tells the two apart
-    # without a wall-clock bound that a busy machine could break.
-    result = run_distro(
+    # without a wall-clock bound that a busy machine could break (so: a process with a timeout).
+    result = run(
         "generate",
         "--instances",
         "2",
@@ -235,30 +217,23 @@ def test_no_credentials(loaded: tuple[Dataset, Tables], tmp_path: Path) -> None:
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_REGION": "us-east-2",
     }
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "distro",
-            "generate",
-            "--instances",
-            "2",
-            *table_args(tables),
-            "--output-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
+    # A real process: botocore's credential chain reads this environment, with no AWS_* at all.
+    result = run(
+        "generate",
+        "--instances",
+        "2",
+        *table_args(tables),
+        "--output-dir",
+        str(tmp_path),
+        base=env,
         timeout=60,
-        check=False,
-        env=env,
     )
     assert_one_line_error(result, 1, "no AWS credentials", "AWS_PROFILE", "AWS_ACCESS_KEY_ID")
     assert_no_instance_files(tmp_path)
 
 
 def test_an_endpoint_that_is_not_a_url(tmp_path: Path) -> None:
-    result = run_distro(
+    result = invoke(
         "generate",
         "--instances",
         "2",
@@ -386,11 +361,11 @@ def test_a_checkpoint_of_other_tables_or_filters_is_refused(
     checkpoint = Checkpoint.open(tmp_path, made_with, restart=True)
     checkpoint.record(sorted(dataset.uploads)[0], 1)
     checkpoint.flush()
-    before = files_of(tmp_path)
+    before = files_of(tmp_path, LOCK_NAME)
 
     result = generate(tables, tmp_path)
     assert_one_line_error(result, 1, "other tables, endpoint or filters", "--restart")
-    assert files_of(tmp_path) == before, "the refused run changed the output directory"
+    assert files_of(tmp_path, LOCK_NAME) == before, "the refused run changed the output directory"
     if other == "tables":  # --restart is shown once, with the filters
         return
 
@@ -417,10 +392,10 @@ def test_every_customer_filtered_out(loaded: tuple[Dataset, Tables], tmp_path: P
     _, tables = loaded
     old = balance([CustomerLoad("did:mailto:example.org:old", 10, 1)], 2)
     write_plan(tmp_path, old, created_at="2026-01-01T00:00:00.000Z")
-    before = files_of(tmp_path)
+    before = files_of(tmp_path, LOCK_NAME)
     result = generate(tables, tmp_path, "--filter", "nobody.example")
     assert_one_line_error(result, 1, "no customer is left", "--filter")
-    assert files_of(tmp_path) == before, "the previous plan was touched"
+    assert files_of(tmp_path, LOCK_NAME) == before, "the previous plan was touched"
 
 
 @pytest.mark.db
@@ -429,7 +404,7 @@ def test_more_instances_than_customers(loaded: tuple[Dataset, Tables], tmp_path:
     two = tuple(sorted(dataset.truth().uploads_by_customer)[:2])
     truth = dataset.truth(include=two)
     assert len(truth.uploads_by_customer) == 2
-    result = run_distro(
+    result = invoke(
         "generate",
         "--instances",
         "4",

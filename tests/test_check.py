@@ -6,14 +6,12 @@ proxy playing a DynamoDB that refuses signatures.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from faultproxy import FaultProxy, Faults
+from helpers import Result, invoke, run, table_args
 
 from distro.check import PROBE_SPACE, Comparison
 from distro.dynamo.handle import Dynamo, dynamodb_client
@@ -25,18 +23,9 @@ from distro.settings import Tables
 QUERIES = frozenset({"Query"})
 
 
-def check(tables: Tables, *args: str) -> subprocess.CompletedProcess[str]:
-    assert tables.endpoint_url is not None
-    command = [
-        *(sys.executable, "-m", "distro", "check"),
-        *("--endpoint-url", tables.endpoint_url),
-        *("--consumer-table", tables.consumer, "--upload-table", tables.upload),
-        *args,
-    ]
-    environ = os.environ | {"DISTRO_RETRY_BASE": "0"}
-    return subprocess.run(
-        command, capture_output=True, text=True, timeout=120, check=False, env=environ
-    )
+def check(tables: Tables, *args: str, runner: Callable[..., Result] = invoke) -> Result:
+    """``distro check`` on *tables*, in-process unless *runner* says otherwise."""
+    return runner("check", *table_args(tables, quiet=False), *args, env={"DISTRO_RETRY_BASE": "0"})
 
 
 @pytest.fixture
@@ -63,7 +52,8 @@ async def test_both_paths_agree_on_a_real_space(
     space = min((s for s in dataset.uploads if dataset.uploads[s]), key=dataset.uploads.__getitem__)
     page = await first_page(tables, space)
     assert page.count == dataset.uploads[space]
-    result = check(through(proxy, loaded), "--space", space)
+    # A real process: check's one run end to end (and this test's loop rules out in-process).
+    result = check(through(proxy, loaded), "--space", space, runner=run)
     assert result.returncode == 0, result.stderr
     assert result.stdout == (
         f"OK: the SDK and the lean Query path agree on {space} in it-upload: "

@@ -4,100 +4,48 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-import orjson
+import click
 import pytest
+from helpers import (
+    assert_exact_plan,
+    assert_one_line_error,
+    invoke,
+    read_plan,
+    run,
+    table_args,
+    without_created_at,
+)
 
+from distro.cli import cli
 from distro.files import LOCK_NAME
-from distro.local.dataset import Dataset, Truth
+from distro.local.dataset import Dataset
 from distro.settings import Tables
 
-# The keys the migration runner reads, in the order distro writes them.
-RUNNER_KEYS = [
-    "instanceId",
-    "totalCustomers",
-    "estimatedUploads",
-    "estimatedSpaces",
-    "customers",
-    "createdAt",
-]
-DOCUMENT_KEYS = set(RUNNER_KEYS)
 
-
-def distro(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "distro", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def table_args(tables: Tables) -> list[str]:
-    assert tables.endpoint_url is not None
-    return [
-        "--endpoint-url",
-        tables.endpoint_url,
-        "--consumer-table",
-        tables.consumer,
-        "--upload-table",
-        tables.upload,
-        "--quiet",
-    ]
-
-
-def read_plan(directory: Path) -> dict[int, dict[str, Any]]:
-    files = sorted(directory.glob("instance-*-customers.json"))
-    return {int(p.name.split("-")[1]): orjson.loads(p.read_bytes()) for p in files}
-
-
-def assert_exact_plan(plan: Mapping[int, Mapping[str, Any]], truth: Truth, instances: int) -> None:
-    """Every included customer once; each file's numbers are the sums of the truth."""
-    assert sorted(plan) == list(range(1, instances + 1))
-    assigned = [c for doc in plan.values() for c in doc["customers"]]
-    assert sorted(assigned) == sorted(truth.uploads_by_customer)
-    for number, doc in plan.items():
-        assert set(doc) == DOCUMENT_KEYS
-        assert doc["instanceId"] == number
-        assert doc["totalCustomers"] == len(doc["customers"])
-        assert doc["estimatedUploads"] == sum(
-            truth.uploads_by_customer[c] for c in doc["customers"]
-        )
-        assert doc["estimatedSpaces"] == sum(
-            truth.spaces_with_uploads_by_customer[c] for c in doc["customers"]
-        )
-    assert sum(doc["estimatedUploads"] for doc in plan.values()) == truth.total_uploads
-    assert sum(doc["estimatedSpaces"] for doc in plan.values()) == sum(
-        truth.spaces_with_uploads_by_customer.values()
-    )
-    created = {doc["createdAt"] for doc in plan.values()}
-    assert len(created) == 1, "the files come from more than one run"
-
-
-def without_created_at(plan: Mapping[int, Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
-    return {n: {k: v for k, v in doc.items() if k != "createdAt"} for n, doc in plan.items()}
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
-    assert result.returncode == code, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ")
-    for word in words:
-        assert word in lines[0]
-    assert "Traceback" not in result.stderr
-
-
-@pytest.mark.parametrize("command", [[], ["analyze"], ["generate"], ["demo"]])
-def test_every_command_has_help(command: list[str]) -> None:
-    result = distro(*command, "--help")
+def test_the_top_level_help_lists_every_command() -> None:
+    result = invoke("--help")
     assert result.returncode == 0, result.stderr
     assert "Usage: distro" in result.stdout
     assert result.stdout.count("--") >= 2
+    listed = result.stdout.split("Commands:")[1].split()
+    assert set(cli.commands) <= set(listed)
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_command_has_help_with_its_options(name: str) -> None:
+    result = invoke(name, "--help")
+    assert result.returncode == 0, result.stderr
+    assert f"Usage: distro {name}" in result.stdout
+    command = cli.commands[name]
+    assert command.help, f"{name} has no help text"
+    options = [p for p in command.params if isinstance(p, click.Option) and not p.hidden]
+    assert options, f"{name} takes no option"
+    for option in options:
+        assert option.help, f"{name} {option.opts[0]} has no help text"
+        for flag in option.opts:
+            assert flag in result.stdout, f"{name} --help does not show {flag}"
 
 
 @pytest.mark.parametrize(
@@ -112,17 +60,17 @@ def test_every_command_has_help(command: list[str]) -> None:
     ],
 )
 def test_bad_options_are_usage_errors(args: list[str], words: list[str]) -> None:
-    result = distro("generate", "--instances", "5", *args)
+    result = invoke("generate", "--instances", "5", *args)
     assert_one_line_error(result, 2, *words)
 
 
 @pytest.mark.parametrize("instances", ["0", "-3"])
 def test_instances_must_be_positive(instances: str) -> None:
-    assert_one_line_error(distro("generate", "--instances", instances), 2, "--instances")
+    assert_one_line_error(invoke("generate", "--instances", instances), 2, "--instances")
 
 
 def test_generate_needs_instances() -> None:
-    assert_one_line_error(distro("generate"), 2, "--instances")
+    assert_one_line_error(invoke("generate"), 2, "--instances")
 
 
 @pytest.mark.db
@@ -130,7 +78,7 @@ def test_missing_table_is_a_runtime_error(loaded: tuple[Dataset, Tables], tmp_pa
     _, tables = loaded
     args = table_args(tables)
     args[args.index("--upload-table") + 1] = "no-such-table"
-    result = distro("generate", "--instances", "2", *args, "--output-dir", tmp_path)
+    result = invoke("generate", "--instances", "2", *args, "--output-dir", tmp_path)
     assert_one_line_error(result, 1, "no-such-table", "not found")
     assert list(tmp_path.iterdir()) == [] or not read_plan(tmp_path)
 
@@ -139,7 +87,8 @@ def test_missing_table_is_a_runtime_error(loaded: tuple[Dataset, Tables], tmp_pa
 def test_generate_writes_the_exact_plan(loaded: tuple[Dataset, Tables], tmp_path: Path) -> None:
     dataset, tables = loaded
     truth = dataset.truth()
-    result = distro("generate", "--instances", "5", *table_args(tables), "--output-dir", tmp_path)
+    # One real process end to end; the two reruns only compare files, so they run in-process.
+    result = run("generate", "--instances", "5", *table_args(tables), "--output-dir", tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Customer Distribution Analysis" in result.stdout
     plan = read_plan(tmp_path)
@@ -155,11 +104,11 @@ def test_generate_writes_the_exact_plan(loaded: tuple[Dataset, Tables], tmp_path
     assert left_out
     assert not left_out & set(assigned)
 
-    again = distro("generate", "--instances", "5", *table_args(tables), "--output-dir", tmp_path)
+    again = invoke("generate", "--instances", "5", *table_args(tables), "--output-dir", tmp_path)
     assert again.returncode == 0, again.stderr
     assert without_created_at(read_plan(tmp_path)) == without_created_at(plan)  # deterministic
 
-    fewer = distro("generate", "--instances", "3", *table_args(tables), "--output-dir", tmp_path)
+    fewer = invoke("generate", "--instances", "3", *table_args(tables), "--output-dir", tmp_path)
     assert fewer.returncode == 0, fewer.stderr
     assert sorted(read_plan(tmp_path)) == [1, 2, 3]  # no stale file of the larger plan
 
@@ -168,7 +117,7 @@ def test_generate_writes_the_exact_plan(loaded: tuple[Dataset, Tables], tmp_path
 def test_analyze_writes_no_file(loaded: tuple[Dataset, Tables], tmp_path: Path) -> None:
     dataset, tables = loaded
     out = tmp_path / "state"
-    result = distro("analyze", *table_args(tables), "--output-dir", out)
+    result = run("analyze", *table_args(tables), "--output-dir", out)
     assert result.returncode == 0, result.stderr
     assert f"{dataset.truth().total_uploads:,}" in result.stdout
     assert "Instances Needed" in result.stdout

@@ -21,23 +21,26 @@ from typing import Any
 import orjson
 import pytest
 from faultproxy import Faults
-from test_cli import read_plan
+from helpers import (
+    assert_exact_plan,
+    finish,
+    invoke,
+    read_plan,
+    run,
+    start,
+    wait_until,
+    without_created_at,
+)
 from test_faults import (
     FAST_RETRIES,
     INSTANCES,
     RecordingProxy,
     assert_counts_exact,
-    assert_exact_plan,
     assert_only_instance_files,
-    finish,
     generate_args,
     padded_tables,
     report_spaces,
-    run_distro,
     saved_counts,
-    start_distro,
-    wait_until,
-    without_created_at,
 )
 
 from distro.balance import CustomerLoad, balance
@@ -66,7 +69,7 @@ def reference(
     _, tables = padded
     assert tables.endpoint_url is not None
     out = tmp_path_factory.mktemp("uninterrupted")
-    result = run_distro(*generate_args(tables, tables.endpoint_url, out))
+    result = invoke(*generate_args(tables, tables.endpoint_url, out))  # its files, not a process
     assert result.returncode == 0, result.stderr
     return read_plan(out)
 
@@ -76,17 +79,19 @@ def slow_args(proxy: RecordingProxy, tables: Tables, out: Path) -> list[str]:
 
 
 @pytest.mark.db
-@pytest.mark.parametrize("seed", [1, 2])
 def test_sigkill_at_random_moments_then_resume(
     dynamo: LocalDynamo,
     padded: tuple[Dataset, Tables],
     reference: dict[int, dict[str, Any]],
     tmp_path: Path,
-    seed: int,
 ) -> None:
-    """A chain of runs, each killed at a seeded moment and resumed by the next; 10 kills in all."""
+    """A chain of runs, each killed at a seeded moment and resumed by the next; 5 kills in all.
+
+    The chain must land kills both while scanning and while counting; a second seed only
+    drew other moments in the same two phases, at the cost of five more processes.
+    """
     dataset, tables = padded
-    rng = random.Random(seed)
+    rng = random.Random(1)
     spaces = len(_planned_spaces(dataset))
     kills: list[str] = []  # the phase each kill landed in
     with RecordingProxy(dynamo.endpoint_url, SLOW) as proxy:
@@ -96,7 +101,7 @@ def test_sigkill_at_random_moments_then_resume(
                 break
             before = saved_counts(tmp_path, tables)
             scans, queries = proxy.scans, len(proxy.queries)
-            process = start_distro(*args, env=FAST_RETRIES)
+            process = start(*args, env=FAST_RETRIES)
             if rng.random() < 0.3:  # while the Consumer table is still being scanned
                 phase, pages = "scanning", rng.randint(1, 12)
                 reached = wait_until(lambda n=pages, s=scans: proxy.scans - s >= n, process)
@@ -121,7 +126,7 @@ def test_sigkill_at_random_moments_then_resume(
 
         queries = len(proxy.queries)
         proxy.faults = Faults()  # the last run is not killed: no need to be slow
-        result = run_distro(*args, env=FAST_RETRIES)
+        result = run(*args, env=FAST_RETRIES)
         assert result.returncode == 0, result.stderr
         assert not set(proxy.queried_since(queries)) & set(after)
     plan = read_plan(tmp_path)
@@ -143,7 +148,7 @@ def test_interrupt_saves_the_checkpoint_and_says_how_to_resume(
     signum, code = stop
     with RecordingProxy(dynamo.endpoint_url, SLOW) as proxy:
         args = slow_args(proxy, tables, tmp_path)
-        process = start_distro(*args, env=FAST_RETRIES)
+        process = start(*args, env=FAST_RETRIES)
         # Past the first periodic save, so the signal is what saves the rest.
         assert wait_until(lambda: len(proxy.finished_spaces()) >= 120, process)
         process.send_signal(signum)
@@ -163,7 +168,7 @@ def test_interrupt_saves_the_checkpoint_and_says_how_to_resume(
 
         before = len(proxy.queries)
         proxy.faults = Faults()
-        again = run_distro(*args, env=FAST_RETRIES)
+        again = run(*args, env=FAST_RETRIES)
         assert again.returncode == 0, again.stderr
         assert not set(proxy.queried_since(before)) & set(saved)
     counted, resumed = report_spaces(again.stdout)
@@ -182,7 +187,7 @@ def test_the_resume_hint_is_one_line(
     _, tables = padded
     out = tmp_path / ("a-long-output-directory-name-" * 2)
     with RecordingProxy(dynamo.endpoint_url, SLOW) as proxy:
-        process = start_distro(*slow_args(proxy, tables, out), env=FAST_RETRIES)
+        process = start(*slow_args(proxy, tables, out), env=FAST_RETRIES)
         assert wait_until(lambda: len(proxy.finished_spaces()) >= 20, process)
         process.send_signal(signal.SIGINT)
         _, stderr = finish(process)

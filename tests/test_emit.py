@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
-from test_cli import RUNNER_KEYS
+from helpers import RUNNER_KEYS
 
 from distro import emit
 from distro.balance import CustomerLoad, InstancePlan, Plan, balance

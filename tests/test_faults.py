@@ -13,23 +13,25 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
-import os
 import re
 import subprocess
-import sys
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 from faultproxy import ERROR_PREFIX, JSON_TYPE, TARGET_PREFIX, THROTTLE_CODES, FaultProxy, Faults
-from test_cli import (
+from helpers import (
     assert_exact_plan,
     assert_one_line_error,
+    finish,
+    invoke,
     read_plan,
+    run,
+    start,
+    wait_until,
     without_created_at,
 )
 
@@ -51,66 +53,8 @@ FAST_RETRIES = {"DISTRO_RETRY_BASE": "0"}
 # (a 1 MB Scan page of DynamoDB Local on a loaded 2-core machine takes well under a second), so
 # only an injected delay ever misses it, and each miss costs exactly one more call.
 CALL_TIMEOUT = 5.0
-# A hang guard, not a speed test: a healthy run takes seconds.
-RUN_TIMEOUT = 240.0
 
 # --- running distro -----------------------------------------------------------------------
-
-
-def distro_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The test process's (already AWS-isolated) environment, plus *extra*."""
-    return {**os.environ, **(extra or {})}
-
-
-def run_distro(
-    *args: str | Path, env: Mapping[str, str] | None = None, timeout: float = RUN_TIMEOUT
-) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m distro ARGS`` to the end, as a user would."""
-    return subprocess.run(
-        [sys.executable, "-m", "distro", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env=distro_env(env),
-    )
-
-
-def start_distro(*args: str | Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
-    """Start ``python -m distro ARGS`` and return at once (for tests that signal or kill it)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "distro", *map(str, args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=distro_env(env),
-    )
-
-
-def finish(process: subprocess.Popen[str], timeout: float = RUN_TIMEOUT) -> tuple[str, str]:
-    """Wait for *process* and return its (stdout, stderr)."""
-    try:
-        return process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
-        raise
-
-
-def wait_until(
-    condition: Callable[[], bool],
-    process: subprocess.Popen[str] | None = None,
-    timeout: float = 60.0,
-) -> bool:
-    """Poll *condition*; False if *process* ended first. Fails the test on *timeout*."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if process is not None and process.poll() is not None:
-            return False
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(0.002)
-    return True
 
 
 def generate_args(tables: Tables, endpoint: str, output_dir: Path, *more: str) -> list[str]:
@@ -316,7 +260,7 @@ def reference(
     _, tables = padded
     out = tmp_path_factory.mktemp("reference")
     with RecordingProxy(dynamo.endpoint_url, Faults()) as proxy:
-        result = run_distro(*generate_args(tables, proxy.url, out))
+        result = invoke(*generate_args(tables, proxy.url, out))  # files and calls, not a process
     assert result.returncode == 0, result.stderr
     assert proxy.scans >= 16, "the padded Consumer table should take many Scan pages"
     return read_plan(out), proxy.requests()
@@ -348,7 +292,7 @@ def test_every_fault_on_scan_and_query_leaves_the_files_exact(
     )
     env = {**FAST_RETRIES, "DISTRO_CALL_TIMEOUT": str(CALL_TIMEOUT)}
     with RecordingProxy(dynamo.endpoint_url, faults) as proxy:
-        result = run_distro(*generate_args(tables, proxy.url, tmp_path), env=env)
+        result = run(*generate_args(tables, proxy.url, tmp_path), env=env)
         counts, variants, requests = dict(proxy.counts), dict(proxy.variants), proxy.requests()
 
     assert result.returncode == 0, result.stderr
@@ -390,7 +334,7 @@ def test_a_space_failing_after_every_retry_stops_the_run_and_keeps_the_counts(
     slow = Faults(delay=1.0, delay_seconds=0.01, operations=frozenset({"Query"}))
     with RecordingProxy(dynamo.endpoint_url, slow) as proxy:
         args[args.index("--endpoint-url") + 1] = proxy.url
-        process = start_distro(*args, env=FAST_RETRIES)
+        process = start(*args, env=FAST_RETRIES)
         assert wait_until(lambda: len(proxy.finished_spaces()) >= 100, process)
         proxy.faults = Faults(throttle=1.0, operations=frozenset({"Query"}))
         stdout, stderr = finish(process)
@@ -413,7 +357,7 @@ def test_a_space_failing_after_every_retry_stops_the_run_and_keeps_the_counts(
         # The same command without faults resumes: nothing saved is queried again.
         proxy.faults = Faults()
         before = len(proxy.queries)
-        again = run_distro(*args, env=FAST_RETRIES)
+        again = run(*args, env=FAST_RETRIES)
         assert again.returncode == 0, again.stderr
         requeried = set(proxy.queried_since(before)) & set(saved)
     assert not requeried, f"{len(requeried)} checkpointed spaces were queried again"
@@ -430,7 +374,7 @@ def test_a_validation_error_is_not_retried(
     dataset, tables = padded
     space = sorted(_planned_spaces(dataset))[0]
     with RecordingProxy(dynamo.endpoint_url, Faults(), refuse=space) as proxy:
-        result = run_distro(*generate_args(tables, proxy.url, tmp_path), env=FAST_RETRIES)
+        result = run(*generate_args(tables, proxy.url, tmp_path), env=FAST_RETRIES)
         asked = proxy.queries.count(space)
     assert_one_line_error(result, 1, "Query of", tables.upload, "ValidationException")
     assert asked == 1, f"the refused Query was sent {asked} times"
@@ -452,7 +396,7 @@ def test_throttled_scan_pages_alone_are_retried_until_the_scan_ends(
     args = generate_args(tables, "", tmp_path, "--parallel-segments", "1")
     with RecordingProxy(dynamo.endpoint_url, faults) as proxy:
         args[args.index("--endpoint-url") + 1] = proxy.url
-        result = run_distro(*args, env=FAST_RETRIES)
+        result = run(*args, env=FAST_RETRIES)
         counts = dict(proxy.counts)
     assert result.returncode == 0, result.stderr
     assert counts["empty_scan_page"] >= 5, counts

@@ -8,10 +8,7 @@ Query, as if the credentials were.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +20,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 from faultproxy import FaultProxy, Faults
+from helpers import Result, invoke, table_args
 from test_pipeline import assert_matches_truth
 
 from distro.checkpoint import Checkpoint
@@ -187,27 +185,13 @@ async def test_forcing_the_lean_path_on_a_client_it_cannot_copy_is_a_usage_error
 # --- the command line --------------------------------------------------------------------
 
 
-def analyze(tables: Tables, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    assert tables.endpoint_url is not None
-    command = [
-        sys.executable,
-        "-m",
-        "distro",
+def analyze(tables: Tables, tmp_path: Path, *args: str) -> Result:
+    return invoke(
         "analyze",
-        "--endpoint-url",
-        tables.endpoint_url,
-        "--consumer-table",
-        tables.consumer,
-        "--upload-table",
-        tables.upload,
-        "--output-dir",
-        str(tmp_path),
-        "--quiet",
+        *table_args(tables),
+        *("--output-dir", tmp_path),
         *args,
-    ]
-    environ = os.environ | {"DISTRO_RETRY_BASE": "0"}
-    return subprocess.run(
-        command, capture_output=True, text=True, timeout=120, check=False, env=environ
+        env={"DISTRO_RETRY_BASE": "0"},
     )
 
 

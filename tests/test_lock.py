@@ -15,18 +15,14 @@ from pathlib import Path
 
 import pytest
 from faultproxy import Faults
-from test_cli import assert_exact_plan, read_plan
+from helpers import assert_exact_plan, files_of, finish, invoke, read_plan, run, start, wait_until
 from test_faults import (
     FAST_RETRIES,
     INSTANCES,
     RecordingProxy,
     assert_only_instance_files,
-    finish,
     generate_args,
     report_spaces,
-    run_distro,
-    start_distro,
-    wait_until,
 )
 
 from distro import files
@@ -64,10 +60,6 @@ def write_old_plan(directory: Path) -> None:
     tables = Tables("old-consumer", "old-upload", "us-east-2")
     parameters = PlanParameters(CountSettings(tables=tables), Throughput(), False)
     write_plan(directory, balance(OLD_LOADS, 2), created_at=OLD_CREATED, parameters=parameters)
-
-
-def files_of(directory: Path, *leaving_out: str) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in directory.iterdir() if p.name not in leaving_out}
 
 
 # --- the lock itself ---------------------------------------------------------------------------
@@ -113,16 +105,15 @@ def test_the_lock_file_is_no_part_of_the_plan(tmp_path: Path) -> None:
 def test_analyze_refuses_a_locked_folder_before_reaching_dynamodb(tmp_path: Path) -> None:
     with output_lock(tmp_path):
         # Nothing listens on port 9: a run that got past the lock would say so instead.
-        result = run_distro(
-            "analyze", "--endpoint-url", "http://127.0.0.1:9", "--output-dir", tmp_path
-        )
+        result = invoke("analyze", "--endpoint-url", "http://127.0.0.1:9", "--output-dir", tmp_path)
     assert (result.returncode, result.stderr) == (1, locked_message(tmp_path, os.getpid()))
     assert [p.name for p in tmp_path.iterdir()] == [LOCK_NAME]  # no checkpoint opened
 
 
 def test_demo_refuses_a_locked_folder_before_starting_dynamodb_local(tmp_path: Path) -> None:
     with output_lock(tmp_path):
-        result = run_distro("demo", "--customers", "10", "--quiet", "--output-dir", tmp_path)
+        # A real process: the demo's one run end to end (and the demo sets os.environ).
+        result = run("demo", "--customers", "10", "--quiet", "--output-dir", tmp_path)
     assert (result.returncode, result.stderr) == (1, locked_message(tmp_path, os.getpid()))
     assert [p.name for p in tmp_path.iterdir()] == [LOCK_NAME]
 
@@ -130,7 +121,8 @@ def test_demo_refuses_a_locked_folder_before_starting_dynamodb_local(tmp_path: P
 def test_verify_reads_a_locked_folder(tmp_path: Path) -> None:
     write_old_plan(tmp_path)
     with output_lock(tmp_path):
-        result = run_distro("verify", "--output-dir", tmp_path)
+        # A real process: verify's one run end to end, reading a folder another process locks.
+        result = run("verify", "--output-dir", tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"OK: 2 instance files in {tmp_path}/ match distribution.json")
 
@@ -147,14 +139,15 @@ def test_a_second_generate_stops_at_once_and_the_first_finishes_untouched(
     write_old_plan(out)
     with RecordingProxy(dynamo.endpoint_url, SLOW) as proxy:
         args = generate_args(tables, proxy.url, out, "--concurrency", "2")
-        first = start_distro(*args, env=FAST_RETRIES)
+        first = start(*args, env=FAST_RETRIES)
         checkpoint = out / CHECKPOINT_NAME
         assert wait_until(checkpoint.exists, first), "the first run ended before counting"
         saved, inode = checkpoint.read_bytes(), checkpoint.stat().st_ino
         before = files_of(out, CHECKPOINT_NAME)
 
-        second = run_distro(*args, env=FAST_RETRIES)
-        checked = run_distro("verify", "--output-dir", out)
+        # The lock is between processes: the first is one, this test process the other.
+        second = invoke(*args, env=FAST_RETRIES)
+        checked = invoke("verify", "--output-dir", out)
         assert first.poll() is None, "the first run was no longer running"
 
         assert (second.returncode, second.stdout) == (1, "")
@@ -179,7 +172,7 @@ def test_a_killed_run_never_blocks_the_next(
     dataset, tables = loaded
     with RecordingProxy(dynamo.endpoint_url, SLOW) as proxy:
         args = generate_args(tables, proxy.url, tmp_path, "--concurrency", "2")
-        first = start_distro(*args, env=FAST_RETRIES)
+        first = start(*args, env=FAST_RETRIES)
         assert wait_until((tmp_path / CHECKPOINT_NAME).exists, first)
         assert (tmp_path / LOCK_NAME).read_text() == f"{first.pid}\n"
         first.send_signal(signal.SIGKILL)
@@ -187,7 +180,7 @@ def test_a_killed_run_never_blocks_the_next(
         assert first.returncode == -signal.SIGKILL
 
         proxy.faults = Faults()
-        second = start_distro(*args, env=FAST_RETRIES)
+        second = start(*args, env=FAST_RETRIES)
         stdout, stderr = finish(second)
     assert second.returncode == 0, stderr
     assert (tmp_path / LOCK_NAME).read_text() == f"{second.pid}\n"

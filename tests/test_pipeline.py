@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
-from test_cli import read_plan, without_created_at
+from helpers import read_plan, without_created_at
 
 from distro.balance import plan
 from distro.checkpoint import CHECKPOINT_NAME, Checkpoint

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 import pytest
+from helpers import assert_one_line_error, invoke, read_plan, table_args
 from rich.console import Console
 from test_pipeline import counted
 
@@ -33,32 +34,6 @@ ALICE = CustomerLoad("did:mailto:example.org:alice", 9_000, 3)
 BOB = CustomerLoad("did:mailto:gmail.com:bob", 2_500, 2)
 CAROL = CustomerLoad("did:mailto:storacha.network:carol", 2_500, 1)
 DAN = CustomerLoad("did:mailto:proton.me:dan", 0, 0)
-
-
-def distro(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "distro", *map(str, args)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-
-
-def table_args(tables: Tables) -> list[str]:
-    assert tables.endpoint_url is not None
-    return [
-        *("--endpoint-url", tables.endpoint_url),
-        *("--consumer-table", tables.consumer, "--upload-table", tables.upload),
-        "--quiet",
-    ]
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
-    assert result.returncode == code, result.stderr
-    (line,) = result.stderr.strip().splitlines()
-    assert line.startswith("Error: ")
-    assert all(word in line for word in words), line
-
-
-def read_plan(directory: Path) -> dict[int, dict[str, Any]]:
-    files = directory.glob("instance-*-customers.json")
-    return {int(p.name.split("-")[1]): orjson.loads(p.read_bytes()) for p in files}
 
 
 # The buckets the operators asked for, by their largest value, written out again here.
@@ -253,13 +228,13 @@ def test_top_zero_hides_the_list() -> None:
     ],
 )
 def test_bad_report_options_are_usage_errors(args: list[str], words: list[str]) -> None:
-    assert_one_line_error(distro("analyze", *args), 2, *words)
+    assert_one_line_error(invoke("analyze", *args), 2, *words)
 
 
 def test_unwritable_html_path_fails_before_counting(tmp_path: Path) -> None:
     target = tmp_path / "missing" / "report.html"
     # No endpoint answers on port 9: the HTML check must fail before any table is read.
-    result = distro("analyze", "--endpoint-url", "http://127.0.0.1:9", "--report-html", target)
+    result = invoke("analyze", "--endpoint-url", "http://127.0.0.1:9", "--report-html", target)
     assert_one_line_error(result, 1, str(target), "--report-html")
 
 
@@ -276,7 +251,7 @@ def planned_spaces(dataset: Dataset, planned: set[str]) -> dict[str, set[str]]:
 def test_analyze_json_equals_the_truth(loaded: tuple[Dataset, Tables], tmp_path: Path) -> None:
     dataset, tables = loaded
     truth = dataset.truth()
-    result = distro("analyze", *table_args(tables), "--output-dir", tmp_path, "--json")
+    result = invoke("analyze", *table_args(tables), "--output-dir", tmp_path, "--json")
     assert result.returncode == 0, result.stderr
     assert "Customer Distribution Analysis" not in result.stdout + result.stderr
     document = orjson.loads(result.stdout)  # stdout is the document and nothing else
@@ -329,7 +304,7 @@ def test_generate_json_and_html(loaded: tuple[Dataset, Tables], tmp_path: Path) 
     dataset, tables = loaded
     truth = dataset.truth()
     out, page = tmp_path / "state", tmp_path / "report.html"
-    result = distro(
+    result = invoke(
         "generate",
         "--instances",
         "4",
@@ -382,7 +357,7 @@ def test_generate_json_and_html(loaded: tuple[Dataset, Tables], tmp_path: Path) 
 def test_report_shows_the_analysis(loaded: tuple[Dataset, Tables], tmp_path: Path) -> None:
     dataset, tables = loaded
     truth = dataset.truth()
-    result = distro("generate", "--instances", "3", *table_args(tables), "--output-dir", tmp_path)
+    result = invoke("generate", "--instances", "3", *table_args(tables), "--output-dir", tmp_path)
     assert result.returncode == 0, result.stderr
     report = result.stdout
     for title in (

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from test_cli import DOCUMENT_KEYS, RUNNER_KEYS, distro, read_plan, table_args
+from helpers import DOCUMENT_KEYS, RUNNER_KEYS, invoke, read_plan, table_args
 from test_pipeline import counted
 
 from distro.balance import CustomerLoad, InstancePlan, balance, split_units
@@ -227,7 +227,7 @@ def test_generate_splits_the_whale_across_instances(
 ) -> None:
     dataset, tables = loaded
     truth = dataset.truth()
-    result = distro(
+    result = invoke(
         "generate",
         "--instances",
         "5",
@@ -273,7 +273,7 @@ def test_generate_splits_the_whale_across_instances(
     assert f"Planned space by space (--split-large-customers): {whale}." in text
     assert f" of {whale} alone holds 3,000 uploads" in text
 
-    verified = distro("verify", "--output-dir", tmp_path)
+    verified = invoke("verify", "--output-dir", tmp_path)
     assert verified.returncode == 0, verified.stdout
     assert verified.stdout.startswith("OK: 5 instance files")
 
@@ -284,7 +284,7 @@ def test_generate_without_split_names_the_whale_and_the_flag(
 ) -> None:
     dataset, tables = loaded
     truth = dataset.truth()
-    result = distro("generate", "--instances", "5", *table_args(tables), "--output-dir", tmp_path)
+    result = invoke("generate", "--instances", "5", *table_args(tables), "--output-dir", tmp_path)
     assert result.returncode == 0, result.stderr
     whale, uploads = max(truth.uploads_by_customer.items(), key=lambda item: item[1])
     text = " ".join(result.stdout.split())  # the report wraps long lines
@@ -301,8 +301,8 @@ def test_analyze_sizes_with_split(loaded: tuple[Dataset, Tables], tmp_path: Path
     dataset, tables = loaded
     truth = dataset.truth()
     out = tmp_path / "state"
-    plain = distro("analyze", "--json", *table_args(tables), "--output-dir", out)
-    split = distro(
+    plain = invoke("analyze", "--json", *table_args(tables), "--output-dir", out)
+    split = invoke(
         "analyze", "--json", "--split-large-customers", *table_args(tables), "--output-dir", out
     )
     assert plain.returncode == 0, plain.stderr

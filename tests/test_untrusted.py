@@ -12,14 +12,13 @@ import asyncio
 import html
 import os
 import re
-import subprocess
-import sys
 import unicodedata
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from helpers import Result, invoke, run, table_args
 
 from distro.balance import CustomerLoad
 from distro.cli import _fail
@@ -98,30 +97,24 @@ def hostile(dynamo: LocalDynamo) -> tuple[Dataset, Tables]:
     return dataset, tables
 
 
-def distro(*args: str | Path, terminal: bool = False) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "20000", "PYTHONIOENCODING": "utf-8"}
-    for name in ("FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE"):
-        env.pop(name, None)
-    if terminal:  # rich then writes to the pipe as to a colour terminal
-        env |= {"FORCE_COLOR": "1", "TERM": "xterm-256color"}
-    return subprocess.run(
-        [sys.executable, "-m", "distro", *map(str, args)],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-        check=False,
-        env=env,
-    )
+def distro(*args: str | Path, terminal: bool = False) -> Result:
+    """Run the CLI with lines as wide as a DID; with *terminal*, as on a colour terminal.
+
+    rich decides on colour once, when its consoles are made: a terminal run is a process of
+    its own, the plain ones run in-process with the same wide lines.
+    """
+    env = {"COLUMNS": "20000", "PYTHONIOENCODING": "utf-8"}
+    if not terminal:
+        return invoke(*args, env=env)
+    base = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TTY_COMPATIBLE")}
+    return run(*args, env=env | {"FORCE_COLOR": "1", "TERM": "xterm-256color"}, base=base)
 
 
 def generate(tables: Tables, output_dir: Path, *extra: str | Path, terminal: bool = False) -> str:
-    assert tables.endpoint_url is not None
     result = distro(
         "generate",
-        *("--instances", "2", "--split-large-customers", "--top", "50", "--quiet"),
-        *("--endpoint-url", tables.endpoint_url),
-        *("--consumer-table", tables.consumer, "--upload-table", tables.upload),
+        *("--instances", "2", "--split-large-customers", "--top", "50"),
+        *table_args(tables),
         *("--output-dir", output_dir),
         *extra,
         terminal=terminal,

@@ -3,29 +3,22 @@
 The migration tracks each customer's progress in a DynamoDB table keyed by
 ``customer`` (``DATA_MODEL.md``). ``distro generate`` seeds it, when asked,
 once the instance files are committed. Every record is a
-PutRequest: a re-run replaces the records of the customers it plans (their
-progress counters included) and leaves the records of other customers alone.
+conditional PutItem (``distro.tracking``): it lands where there is no record
+or a ``pending`` one, and never over a record the runner has moved on, so a
+re-run never clears progress. Records of customers not planned stay as they are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from distro.balance import Plan
-from distro.dynamo.batch import (
-    DEFAULT_BATCH_RETRY,
-    BatchRetry,
-    WriteRequests,
-    batch_requests,
-    batch_write,
-)
 from distro.dynamo.handle import Dynamo
+from distro.tracking import PENDING, WRITE_CONCURRENCY, LeftAlone, put_pending
 
 ASSIGNMENT_KEYS = {"customer": "HASH"}
-PENDING = "pending"
-WRITE_CONCURRENCY = 8  # batches in flight: 200 items at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,24 +82,17 @@ async def write_assignments(
     *,
     include: Sequence[str],
     at: str,
-    retry: BatchRetry = DEFAULT_BATCH_RETRY,
     concurrency: int = WRITE_CONCURRENCY,
-) -> int:
-    """Put one ``pending`` record per customer of *plan* into *table*; return how many.
+) -> tuple[int, list[LeftAlone]]:
+    """Put one ``pending`` record per customer of *plan* into *table*, where none has started.
 
-    Each BatchWriteItem call runs under *db*'s retry policy (throttling, 5xx, timeouts);
-    the items a reply leaves unprocessed are resent under *retry* until none
-    are left.
+    Returns how many were written and the customers left alone (their record
+    is ``in-progress``, ``completed`` or ``failed``), with status, recorded
+    instance and the instance the new files put them on.
+    Each call runs under *db*'s policy (throttling, 5xx, timeouts), *concurrency* at a time.
     """
-    what = f"BatchWriteItem on {table}"
-
-    async def send(request: WriteRequests) -> dict[str, Any]:
-        reply: dict[str, Any] = await db.call(
-            lambda: db.client.batch_write_item(RequestItems=request), what=what
-        )
-        return reply
-
-    records = assignments(plan)
-    puts = ((table, assignment_item(a, include=include, at=at)) for a in records)
-    await batch_write(send, batch_requests(puts), what=what, retry=retry, concurrency=concurrency)
-    return len(records)
+    planned = assignments(plan)
+    items = [assignment_item(a, include=include, at=at) for a in planned]
+    written, left = await put_pending(db, table, items, concurrency=concurrency)
+    where = {a.customer: a.instance_id for a in planned}
+    return written, [replace(a, planned=where.get(a.customer, "")) for a in left]

@@ -182,11 +182,15 @@ def balance(
     instances: int,
     *,
     split: Mapping[str, Mapping[str, int]] | None = None,
+    pinned: Sequence[int] = (),
 ) -> Plan:
     """Assign every customer to exactly one of *instances*: greedy, then refined.
 
     *customers* are whole customers (no *space*). With *split* (per-space uploads by customer), each customer above the fair
-    share that *split* holds is planned space by space instead.
+    share that *split* holds is planned space by space instead. *pinned* is
+    load each instance already carries and keeps (a re-plan's started
+    customers): the units are balanced around it, and each instance's uploads
+    include it.
     """
     _require_instances(instances)
     units = list(customers)
@@ -196,7 +200,7 @@ def balance(
     # Single spaces come only from split_units: no need to look for them (a pass
     # over a million scattered records costs a tenth of a second).
     ordered = _order(units, spaces=bool(split_customers))
-    assignment = _Assignment.greedy(ordered, instances)
+    assignment = _Assignment.greedy(ordered, instances, pinned)
     assignment.refine(_step_limit(instances))
     return _plan(
         assignment,
@@ -290,11 +294,17 @@ class _Assignment:
     """A plan being made: each instance's units (in ``order``) and upload counts (ascending)."""
 
     def __init__(
-        self, units: list[list[CustomerLoad]], values: list[list[int]], spaces: list[int]
+        self,
+        units: list[list[CustomerLoad]],
+        values: list[list[int]],
+        spaces: list[int],
+        pinned: Sequence[int] = (),
     ) -> None:
         self.units = units
-        self.values = values  # the refinement searches these alone
-        self.loads = [sum(v) for v in values]
+        self.values = values  # the refinement searches (and moves) these alone
+        # Pinned load counts in each instance's load but is no unit: nothing can move it.
+        extra = list(pinned) or [0] * len(values)
+        self.loads = [sum(v) + p for v, p in zip(values, extra, strict=True)]
         self.spaces = spaces  # per instance, with uploads
         self.budget = WORK_BUDGET
 
@@ -314,11 +324,14 @@ class _Assignment:
         return tuple(plans)
 
     @classmethod
-    def greedy(cls, ordered: Sequence[CustomerLoad], instances: int) -> _Assignment:
-        """Each unit of *ordered* to the least-loaded instance, ties to the lowest number."""
+    def greedy(
+        cls, ordered: Sequence[CustomerLoad], instances: int, pinned: Sequence[int] = ()
+    ) -> _Assignment:
+        """Each unit of *ordered* to the least-loaded instance (*pinned* load first), ties to the lowest number."""
         # Each heap entry is load * instances + index: one int compares much faster
         # than a (load, index) tuple, and orders the same way (ties by index).
-        heap = list(range(instances))
+        heap = [load * instances + i for i, load in enumerate(pinned)] or list(range(instances))
+        heapq.heapify(heap)
         units: list[list[CustomerLoad]] = [[] for _ in range(instances)]
         values: list[list[int]] = [[] for _ in range(instances)]
         spaces = [0] * instances
@@ -344,7 +357,7 @@ class _Assignment:
             replace_top(heap, top + uploads * instances)
         for descending in values:
             descending.reverse()
-        return cls(units, values, spaces)
+        return cls(units, values, spaces, pinned)
 
     @classmethod
     def of(cls, plan: Plan) -> _Assignment:

@@ -30,15 +30,22 @@ import orjson
 from distro.census import DidIndex
 from distro.errors import CheckpointCorrupt, CheckpointMismatch, OutputError
 from distro.files import Folder, atomic_write, prepared, sync_dir, write_all
-from distro.settings import CountSettings
+from distro.settings import DEFAULT_ENV, CountSettings
 
-CHECKPOINT_NAME = "counting-checkpoint.json"
 FORMAT = 1
 
 
-def path_in(directory: Path) -> Path:
-    """Where the counting checkpoint of a run writing to *directory* lives."""
-    return directory / CHECKPOINT_NAME
+def checkpoint_name(env: str) -> str:
+    """The counting checkpoint of an *env* run: each environment resumes its own."""
+    return f"counting-checkpoint-{env}.json"
+
+
+CHECKPOINT_NAME = checkpoint_name(DEFAULT_ENV)  # the default environment's
+
+
+def path_in(directory: Path, env: str = DEFAULT_ENV) -> Path:
+    """Where the counting checkpoint of an *env* run writing to *directory* lives."""
+    return directory / checkpoint_name(env)
 
 
 def fingerprint(settings: CountSettings) -> dict[str, Any]:
@@ -111,13 +118,18 @@ class Checkpoint:
 
     @classmethod
     def open(
-        cls, directory: Path | Folder, settings: CountSettings, *, restart: bool
+        cls,
+        directory: Path | Folder,
+        settings: CountSettings,
+        *,
+        restart: bool,
+        env: str = DEFAULT_ENV,
     ) -> Checkpoint:
-        """Resume the checkpoint in *directory*, or prepare a new one (discarding the old on *restart*).
+        """Resume the *env* checkpoint in *directory*, or prepare a new one (discarding the old on *restart*).
 
         *settings* are fingerprinted: a checkpoint made with others is refused.
         """
-        path = path_in(prepared(directory))
+        path = path_in(prepared(directory), env)
         if path.is_dir():
             raise CheckpointCorrupt(f"{path} is a directory, not a checkpoint: remove or rename it")
         wanted = fingerprint(settings)

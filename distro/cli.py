@@ -25,6 +25,7 @@ import click
 from distro import __version__
 from distro.errors import DistroError, SettingsError
 from distro.settings import (
+    DEFAULT_ENV,
     DEFAULT_HOURLY_COST,
     DEFAULT_SKIP,
     DEFAULT_TOP,
@@ -38,7 +39,9 @@ from distro.settings import (
     Tables,
     Throughput,
     default_output_dir,
+    default_table,
     require_instances,
+    resolve_env,
     resolve_tables,
     split_patterns,
 )
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
     from distro.files import Folder
     from distro.pipeline import Committed
     from distro.progress import Progress
+    from distro.replan_run import ReplanOutcome
     from distro.tally import Tally
 
 EXIT_OK = 0
@@ -61,7 +65,8 @@ EXIT_TERMINATED = 143  # 128 + SIGTERM
 FLAG_HINTS = {
     "table_name": "; check --env, the table options and --region",
     "tables": ": check the table options",
-    "assignments_table": ": check --assignments-table",
+    "assignments_table": ": check --assignments-table or $MIGRATION_CUSTOMERS_TABLE_NAME",
+    "tracking_table": ": check --env and --assignments-table",
     "throttling": " (if DynamoDB is throttling, lower --concurrency or set --max-read-units)",
     "endpoint": ": check --endpoint-url (or AWS_ENDPOINT_URL) and --region",
     "https": (
@@ -271,6 +276,7 @@ class CountOptions:
     quiet: bool
     reader: ReaderChoice
     split_large: bool
+    env: str  # names the files and the checkpoint, as the runner's STORACHA_ENV does
 
     @classmethod
     def parse(cls, options: dict[str, Any]) -> CountOptions:
@@ -295,6 +301,7 @@ class CountOptions:
             quiet=options["quiet"],
             reader=options["reader"],
             split_large=options["split_large_customers"],
+            env=resolve_env(options["env"]),
         )
 
 
@@ -335,7 +342,43 @@ class GenerateOptions:
     report: ReportOptions
     instances: int
     assume_yes: bool
-    assignments_table: str | None
+    assignments_table: str | None  # the tracking table to write, if any
+
+
+@dataclass(frozen=True, slots=True)
+class ReplanOptions:
+    """``distro replan``: re-plan the tracking table's customers over *instances*."""
+
+    tables: Tables
+    env: str
+    tracking_table: str
+    instances: int
+    output_dir: Path
+    throughput: Throughput
+    json_output: bool
+
+    @classmethod
+    def parse(
+        cls, instances: int, assignments_table: str | None, options: dict[str, Any]
+    ) -> ReplanOptions:
+        """The record of click's *options*; the tracking table is the runner's for the env."""
+        env = resolve_env(options["env"])
+        return cls(
+            tables=_tables(options),
+            env=env,
+            tracking_table=assignments_table or default_table(env, os.environ),
+            instances=instances,
+            output_dir=options["output_dir"],
+            throughput=Throughput(options["workers_per_instance"], options["uploads_per_minute"]),
+            json_output=options["json_output"],
+        )
+
+
+def tracking_table(env: str, *, wanted: bool, override: str | None) -> str | None:
+    """The tracking table to write, if any: *override*, else the runner's default for *env*."""
+    if override is not None:
+        return override
+    return default_table(env, os.environ) if wanted else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,21 +437,33 @@ def analyze(instances: int | None, **options: Any) -> None:
 )
 @click.option("--yes", "-y", is_flag=True, help="Replace existing instance files without asking.")
 @click.option(
+    "--write-tracking",
+    is_flag=True,
+    help="Also put a pending tracking record per customer into the runner's table "
+    "($MIGRATION_CUSTOMERS_TABLE_NAME, or staging-/prod-migration-customers for --env); "
+    "a record the runner has started is never overwritten.",
+)
+@click.option(
     "--assignments-table",
     metavar="NAME",
-    help="Also put a pending record per customer into this DynamoDB table (key: customer), "
-    "replacing the records of the same customers.",
+    help="Write the tracking records into this table instead (implies --write-tracking).",
 )
 @SPLIT_OPTION
 @READER_OPTION
 @table_options
 @report_options
-def generate(instances: int, yes: bool, assignments_table: str | None, **options: Any) -> None:
+def generate(
+    instances: int,
+    yes: bool,
+    write_tracking: bool,
+    assignments_table: str | None,
+    **options: Any,
+) -> None:
     """Count, plan for N instances, and write one file per instance."""
-    run = GenerateOptions(
-        CountOptions.parse(options), ReportOptions.parse(options), instances, yes, assignments_table
-    )
-    _confirm_replace(run.count.output_dir, assume_yes=run.assume_yes)
+    count = CountOptions.parse(options)
+    table = tracking_table(count.env, wanted=write_tracking, override=assignments_table)
+    run = GenerateOptions(count, ReportOptions.parse(options), instances, yes, table)
+    _confirm_replace(run.count.output_dir, run.count.env, assume_yes=run.assume_yes)
     _plan_and_report(
         run.count,
         run.report,
@@ -449,8 +504,9 @@ def demo(customers: int, instances: int, seed: int, output_dir: Path, quiet: boo
     """Run the whole job on a local DynamoDB seeded with a synthetic dataset."""
     from distro import console  # noqa: PLC0415 - stages, AWS and rich load only when run
     from distro.files import output_lock  # noqa: PLC0415
-    from distro.local.demo import run_demo  # noqa: PLC0415
-    from distro.report import render  # noqa: PLC0415
+    from distro.local.demo import DEMO_TRACKING, run_demo  # noqa: PLC0415
+    from distro.replan_run import summarize_replan  # noqa: PLC0415
+    from distro.report import render, render_replan  # noqa: PLC0415
     from distro.summary import summarize  # noqa: PLC0415
 
     run = DemoOptions(customers, instances, seed, output_dir, quiet)
@@ -467,9 +523,17 @@ def demo(customers: int, instances: int, seed: int, output_dir: Path, quiet: boo
             output_dir=run.output_dir,
         )
     summary = summarize(
-        done.tally, done.plan, throughput=done.throughput, files=done.committed.files
+        done.tally,
+        done.plan,
+        throughput=done.throughput,
+        files=done.committed.files,
+        assignments=done.committed.assignments,
+        assignments_table=DEMO_TRACKING,
+        left_alone=done.committed.left_alone,
     )
     render(console.stdout, summary)
+    replanned = summarize_replan(done.replanned, env=DEFAULT_ENV, throughput=done.throughput)
+    render_replan(console.stdout, replanned)
 
 
 @cli.command()
@@ -480,19 +544,80 @@ def demo(customers: int, instances: int, seed: int, output_dir: Path, quiet: boo
     show_default=True,
     help="The folder generate wrote the plan to.",
 )
-def verify(output_dir: Path) -> None:
-    """Check the instance files against distribution.json, the manifest written with them."""
+@click.option("--env", help="staging or production (default: $STORACHA_ENV or staging).")
+def verify(output_dir: Path, env: str | None) -> None:
+    """Check the instance files against distribution-<env>.json, the manifest written with them."""
     from distro import console  # noqa: PLC0415 - rich loads only when run
     from distro.verify import describe_plan, mismatch_line, verify_plan  # noqa: PLC0415
 
-    problems = verify_plan(output_dir)
+    name = resolve_env(env)
+    problems = verify_plan(output_dir, name)
     for problem in problems:
         # Problems quote DIDs read from the files: shown literally, controls escaped.
         console.stdout.print(console.literal(problem), soft_wrap=True)
     if problems:
-        raise click.ClickException(mismatch_line(output_dir, problems))
+        raise click.ClickException(mismatch_line(output_dir, problems, name))
     console.stdout.print(
-        console.literal(f"OK: {describe_plan(output_dir)}", style="green"), soft_wrap=True
+        console.literal(f"OK: {describe_plan(output_dir, name)}", style="green"), soft_wrap=True
+    )
+
+
+@cli.command()
+@click.option(
+    "--instances",
+    type=int,
+    required=True,
+    callback=_instances,
+    help="Number of migration instances.",
+)
+@click.option(
+    "--assignments-table",
+    metavar="NAME",
+    help="The tracking table (default: $MIGRATION_CUSTOMERS_TABLE_NAME or the runner's for --env).",
+)
+@connection_options
+@click.option(
+    "--output-dir",
+    type=click.Path(path_type=Path),
+    default=default_output_dir(),
+    show_default=True,
+    help="Where the instance files go.",
+)
+@click.option("--workers-per-instance", type=int, default=10, show_default=True)
+@click.option("--uploads-per-minute", type=float, default=UPLOADS_PER_MINUTE, show_default=True)
+@click.option("--json", "json_output", is_flag=True, help="Print the report as JSON on stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+def replan(instances: int, assignments_table: str | None, **options: Any) -> None:
+    """Mid-migration: keep started customers where they are, balance the rest over N instances."""
+    from distro import console  # noqa: PLC0415 - stages, AWS and rich load only when run
+    from distro.dynamo.retry import RetryPolicy  # noqa: PLC0415
+    from distro.files import output_lock  # noqa: PLC0415
+    from distro.replan_run import replan_json, summarize_replan  # noqa: PLC0415
+    from distro.report import render_replan, render_replan_outputs  # noqa: PLC0415
+
+    run = ReplanOptions.parse(instances, assignments_table, options)
+    policy = RetryPolicy.from_environ(os.environ)  # a usage error: before the folder is locked
+    with output_lock(run.output_dir) as folder:
+        outcome = _run_async(_replan(run, folder, policy), output_dir=run.output_dir, env=run.env)
+    summary = summarize_replan(outcome, env=run.env, throughput=run.throughput)
+    if run.json_output:
+        console.write_json(replan_json(summary))
+        render_replan_outputs(console.stderr, summary)
+    else:
+        render_replan(console.stdout, summary)
+
+
+async def _replan(run: ReplanOptions, folder: Folder, policy: RetryPolicy) -> ReplanOutcome:
+    from distro.replan_run import run_replan  # noqa: PLC0415
+
+    return await run_replan(
+        tables=run.tables,
+        table=run.tracking_table,
+        instances=run.instances,
+        output_dir=folder,
+        env=run.env,
+        throughput=run.throughput,
+        policy=policy,
     )
 
 
@@ -571,6 +696,7 @@ def _plan_and_report(
                 assignments_table=assignments_table,
             ),
             output_dir=count.output_dir,
+            env=count.env,
         )
     summary = summarize(
         tally,
@@ -578,6 +704,8 @@ def _plan_and_report(
         throughput=count.throughput,
         files=committed.files,
         assignments=committed.assignments,
+        left_alone=committed.left_alone,
+        space_lists=committed.space_lists,
         hourly_cost=report.hourly_cost,
         top=report.top,
         assignments_table=assignments_table,
@@ -613,7 +741,9 @@ async def _count_plan_commit(
     )
 
     # The folder was checked when it was locked: the checkpoint and the commit do not probe it.
-    with checkpoint_until_committed(folder, count.settings, restart=count.restart) as checkpoint:
+    with checkpoint_until_committed(
+        folder, count.settings, restart=count.restart, env=count.env
+    ) as checkpoint:
         tally = await count_tables(
             count.settings,
             checkpoint,
@@ -635,6 +765,7 @@ async def _count_plan_commit(
                 throughput=count.throughput,
                 policy=policy,
                 assignments_table=assignments_table,
+                env=count.env,
             )
     return tally, planned, committed
 
@@ -646,21 +777,21 @@ def _notice(line: str) -> None:
     console.stderr.print(console.note_line(line), soft_wrap=True)
 
 
-def _confirm_replace(output_dir: Path, *, assume_yes: bool) -> None:
-    """Ask before replacing a plan, but only a person at a terminal can be asked."""
+def _confirm_replace(output_dir: Path, env: str, *, assume_yes: bool) -> None:
+    """Ask before replacing an *env* plan, but only a person at a terminal can be asked."""
     if assume_yes or not sys.stdin.isatty():
         return
     from distro.emit import instance_files_in  # noqa: PLC0415
 
-    existing = instance_files_in(output_dir)
+    existing = instance_files_in(output_dir, env)
     if existing and not click.confirm(
         f"Replace the {len(existing)} instance files in {output_dir}/?", default=True, err=True
     ):
         raise click.Abort
 
 
-def _run_async(coroutine: Coroutine[Any, Any, T], *, output_dir: Path) -> T:
-    """Run *coroutine*; SIGINT and SIGTERM cancel it, which saves the checkpoint."""
+def _run_async(coroutine: Coroutine[Any, Any, T], *, output_dir: Path, env: str = DEFAULT_ENV) -> T:
+    """Run *coroutine*; SIGINT and SIGTERM cancel it, which saves the *env* checkpoint."""
     import asyncio  # noqa: PLC0415 - a tenth of --help's time, needed only here
     import signal  # noqa: PLC0415
 
@@ -690,7 +821,7 @@ def _run_async(coroutine: Coroutine[Any, Any, T], *, output_dir: Path) -> T:
         from distro.checkpoint import path_in  # noqa: PLC0415
 
         code = EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
-        checkpoint = path_in(output_dir)
+        checkpoint = path_in(output_dir, env)
         saved = f"progress is saved in {checkpoint}; " if checkpoint.exists() else ""
         console.stderr.print(
             console.literal(f"Interrupted: {saved}run the same command again to resume."),

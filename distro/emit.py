@@ -8,9 +8,11 @@ journal exists the new set is decided; applying it is idempotent, and any
 later run finishes an interrupted one before doing anything else. A run killed
 before the journal leaves the previous set untouched.
 
-The manifest, ``distribution.json``, is part of the same set: it records what
-the plan was made from, its totals, and each instance file's SHA-256, so
-``distro verify`` can tell whether the files are still the ones written.
+The manifest, ``distribution-<env>.json``, is part of the same set: it records
+what the plan was made from, its totals, and each file's SHA-256, so ``distro
+verify`` can tell whether the files are still the ones written. Every name
+carries the environment, as the runner's own file names do, so a staging plan
+and a production plan can share a folder without touching each other.
 """
 
 from __future__ import annotations
@@ -29,13 +31,36 @@ import orjson
 from distro.balance import InstancePlan, Plan
 from distro.errors import OutputError
 from distro.files import Folder, atomic_write, prepared, sync_dir, write_synced
-from distro.settings import CountSettings, Throughput
+from distro.settings import DEFAULT_ENV, CountSettings, Throughput
 
-JOURNAL_NAME = ".distro-commit.json"
-INSTANCE_FILE = re.compile(r"instance-\d+-customers\.json")
 STAGED_SUFFIX = ".staged"
-MANIFEST_NAME = "distribution.json"
 MANIFEST_FORMAT = 1
+
+
+def manifest_name(env: str) -> str:
+    """The manifest of the *env* plan."""
+    return f"distribution-{env}.json"
+
+
+def journal_name(env: str) -> str:
+    """The commit journal of the *env* plan."""
+    return f".distro-commit-{env}.json"
+
+
+def instance_file_pattern(env: str) -> re.Pattern[str]:
+    """Names of *env* instance files, any instance number."""
+    return re.compile(rf"instance-\d+-customers-{re.escape(env)}\.json")
+
+
+def spaces_file_pattern(env: str) -> re.Pattern[str]:
+    """Names of *env* split-space lists, any instance number."""
+    return re.compile(rf"instance-\d+-spaces-{re.escape(env)}\.txt")
+
+
+# The default environment's names, for callers that plan for it alone.
+MANIFEST_NAME = manifest_name(DEFAULT_ENV)
+JOURNAL_NAME = journal_name(DEFAULT_ENV)
+INSTANCE_FILE = instance_file_pattern(DEFAULT_ENV)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,30 +72,47 @@ class PlanParameters:
     split_large_customers: bool
 
 
-def instance_files_in(directory: Path) -> list[Path]:
-    """The instance files a plan left in *directory* (none if it is not a folder)."""
+def instance_files_in(directory: Path, env: str = DEFAULT_ENV) -> list[Path]:
+    """The *env* instance files a plan left in *directory* (none if it is not a folder)."""
     if not directory.is_dir():
         return []
-    return [p for p in directory.iterdir() if INSTANCE_FILE.fullmatch(p.name)]
+    instance_file = instance_file_pattern(env)
+    return [p for p in directory.iterdir() if instance_file.fullmatch(p.name)]
 
 
-def instance_file_name(instance_id: int) -> str:
-    """The name the migration runner looks for on instance *instance_id*."""
-    return f"instance-{instance_id}-customers.json"
+def instance_file_name(instance_id: int, env: str = DEFAULT_ENV) -> str:
+    """The name ``migrate-instance.js --instance`` *instance_id* opens under ``STORACHA_ENV`` *env*."""
+    return f"instance-{instance_id}-customers-{env}.json"
+
+
+def spaces_file_name(instance_id: int, env: str = DEFAULT_ENV) -> str:
+    """The list of split customers' spaces instance *instance_id* migrates one by one."""
+    return f"instance-{instance_id}-spaces-{env}.txt"
+
+
+def spaces_list(instance: InstancePlan) -> bytes:
+    """One space DID per line, the spaces of *instance*'s split customers, for a shell loop.
+
+    Today's runner skips ``spaceAssignments``; ``migrate.js --space`` migrates
+    one space, so a ``while read`` loop over this file runs the split part.
+    """
+    spaces = [s for assigned in instance.space_assignments.values() for s in assigned]
+    return "".join(f"{space}\n" for space in spaces).encode()
 
 
 def instance_document(
-    instance: InstancePlan, created_at: str, *, split: bool = False
+    instance: InstancePlan, created_at: str, *, split: bool = False, env: str = DEFAULT_ENV
 ) -> dict[str, Any]:
     """The JSON object of one instance file, with exactly the runner's keys.
 
     With *split* (large customers split space by space) it also has ``spaceAssignments``:
     the spaces of split customers this instance migrates, by customer. Their
     uploads and spaces are in the estimates; the customers are not in
-    ``customers``.
+    ``customers``. The keys are the runner's, in its order, *env* as ``environment``.
     """
     document: dict[str, Any] = {
         "instanceId": instance.instance_id,
+        "environment": env,
         "totalCustomers": len(instance.customers),
         "estimatedUploads": instance.uploads,
         "estimatedSpaces": instance.spaces,
@@ -83,13 +125,18 @@ def instance_document(
 
 
 def manifest_document(
-    plan: Plan, files: Mapping[str, bytes], parameters: PlanParameters, created_at: str
+    plan: Plan,
+    files: Mapping[str, bytes],
+    parameters: PlanParameters,
+    created_at: str,
+    env: str = DEFAULT_ENV,
 ) -> dict[str, Any]:
-    """The manifest of *plan*, whose instance files hold *files* (name -> bytes)."""
+    """The manifest of *plan* for *env*, whose files hold *files* (name -> bytes)."""
     settings, tables = parameters.settings, parameters.settings.tables
     split_spaces = [len(i.split_spaces) for i in plan.instances]
     return {
         "distroManifest": MANIFEST_FORMAT,
+        "environment": env,
         "createdAt": created_at,
         "parameters": {
             "instances": len(plan.instances),
@@ -111,14 +158,23 @@ def manifest_document(
         "balance": {"lowerBound": plan.lower_bound, "makespan": plan.makespan},
         "files": [
             {
-                "name": instance_file_name(i.instance_id),
+                "name": instance_file_name(i.instance_id, env),
                 "customers": len(i.customers),
                 "splitSpaces": spaces,
-                "sha256": hashlib.sha256(files[instance_file_name(i.instance_id)]).hexdigest(),
+                "sha256": _sha256(files[instance_file_name(i.instance_id, env)]),
             }
             for i, spaces in zip(plan.instances, split_spaces, strict=True)
         ],
+        "spaceLists": [
+            {"name": name, "sha256": _sha256(files[name])}
+            for name in (spaces_file_name(i.instance_id, env) for i in plan.instances)
+            if name in files
+        ],
     }
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def write_plan(
@@ -127,9 +183,12 @@ def write_plan(
     *,
     created_at: str,
     parameters: PlanParameters | None = None,
+    env: str = DEFAULT_ENV,
 ) -> list[Path]:
-    """Write one file per instance of *plan* into *folder*, replacing any older set.
+    """Write one file per instance of *plan* into *folder*, replacing any older *env* set.
 
+    A split plan also gets, per instance, its list of split spaces
+    (``spaces_file_name``). Files of other environments are never touched.
     With *parameters*, the manifest is written in the same commit; without, an
     older manifest is removed with the files it described. Returns the
     instance files. An ``OSError`` (a full disk) becomes an ``OutputError``:
@@ -137,46 +196,50 @@ def write_plan(
     after it, the new set is decided and the next run finishes the commit.
     """
     directory = prepared(folder)
-    files = _documents(plan, created_at, parameters)
+    files = _documents(plan, created_at, parameters, env)
     try:
-        recover(directory)
-        journal = _stage(directory, files)
+        recover(directory, env)
+        journal = _stage(directory, files, env)
     except OSError as exc:
-        if (directory / JOURNAL_NAME).exists():
-            raise _unfinished(directory, exc) from None
+        if (directory / journal_name(env)).exists():
+            raise _unfinished(directory, exc, env) from None
         _discard_staged(directory, files)
         raise OutputError(
             f"cannot write the instance files in {directory}/ ({_cause(exc)}): the previous "
             "files are unchanged; free some space, then run the same command again"
         ) from None
     try:
-        _apply(directory, journal)
+        _apply(directory, journal, env)
     except OSError as exc:
-        raise _unfinished(directory, exc) from None
-    return [directory / name for name in journal["rename"] if name != MANIFEST_NAME]
+        raise _unfinished(directory, exc, env) from None
+    instance_file = instance_file_pattern(env)
+    return [directory / name for name in journal["rename"] if instance_file.fullmatch(name)]
 
 
-def _documents(plan: Plan, created_at: str, parameters: PlanParameters | None) -> dict[str, bytes]:
+def _documents(
+    plan: Plan, created_at: str, parameters: PlanParameters | None, env: str
+) -> dict[str, bytes]:
     """The bytes of every file of the set, by name, the manifest (if any) last."""
-    files = {
-        instance_file_name(i.instance_id): _json(
-            instance_document(i, created_at, split=plan.split_large)
-        )
-        for i in sorted(plan.instances, key=lambda i: instance_file_name(i.instance_id))
-    }
+    files: dict[str, bytes] = {}
+    for i in sorted(plan.instances, key=lambda i: instance_file_name(i.instance_id, env)):
+        document = instance_document(i, created_at, split=plan.split_large, env=env)
+        files[instance_file_name(i.instance_id, env)] = _json(document)
+        if plan.split_large:
+            files[spaces_file_name(i.instance_id, env)] = spaces_list(i)
     if parameters is not None:
         # Renamed last, so a reader that sees the new manifest sees the new files.
-        files[MANIFEST_NAME] = _json(manifest_document(plan, files, parameters, created_at))
+        manifest = manifest_document(plan, files, parameters, created_at, env)
+        files[manifest_name(env)] = _json(manifest)
     return files
 
 
-def _stage(directory: Path, files: Mapping[str, bytes]) -> dict[str, list[str]]:
+def _stage(directory: Path, files: Mapping[str, bytes], env: str) -> dict[str, list[str]]:
     """Write *files* under staged names, then the journal that decides the commit."""
     for name, data in files.items():
         write_synced(directory / (name + STAGED_SUFFIX), data)
-    stale = sorted(p.name for p in directory.iterdir() if _is_plan_file(p.name))
+    stale = sorted(p.name for p in directory.iterdir() if _is_plan_file(p.name, env))
     journal = {"rename": list(files), "remove": [n for n in stale if n not in files]}
-    atomic_write(directory / JOURNAL_NAME, orjson.dumps(journal))
+    atomic_write(directory / journal_name(env), orjson.dumps(journal))
     return journal
 
 
@@ -187,10 +250,10 @@ def _discard_staged(directory: Path, files: Mapping[str, bytes]) -> None:
             (directory / (name + STAGED_SUFFIX)).unlink(missing_ok=True)
 
 
-def _unfinished(directory: Path, exc: OSError) -> OutputError:
+def _unfinished(directory: Path, exc: OSError, env: str) -> OutputError:
     return OutputError(
         f"cannot finish writing the instance files in {directory}/ ({_cause(exc)}): the new "
-        f"set is decided in {JOURNAL_NAME}; free some space, then run the same command again "
+        f"set is decided in {journal_name(env)}; free some space, then run the same command again "
         "to finish it"
     )
 
@@ -203,11 +266,15 @@ def _json(document: Mapping[str, Any]) -> bytes:
     return orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
 
 
-def _is_plan_file(name: str) -> bool:
-    return name == MANIFEST_NAME or INSTANCE_FILE.fullmatch(name) is not None
+def _is_plan_file(name: str, env: str) -> bool:
+    return (
+        name == manifest_name(env)
+        or instance_file_pattern(env).fullmatch(name) is not None
+        or spaces_file_pattern(env).fullmatch(name) is not None
+    )
 
 
-def recover(directory: Path) -> None:
+def recover(directory: Path, env: str = DEFAULT_ENV) -> None:
     """Finish a commit a killed run decided on, or drop the staged files of one it did not.
 
     The journal is only ever written whole (temp file, fsync, rename), so one
@@ -216,16 +283,19 @@ def recover(directory: Path) -> None:
     is not applied and not discarded: a half-applied commit may be behind it,
     and only a person can tell, so it is refused with ``OutputError``.
     """
-    journal_path = directory / JOURNAL_NAME
+    journal_path = directory / journal_name(env)
     if journal_path.exists():
-        _apply(directory, _read_journal(journal_path))
+        _apply(directory, _read_journal(journal_path, env), env)
+    # Only this environment's: another's staged files may belong to its own pending journal.
     for leftover in directory.glob("*" + STAGED_SUFFIX):
+        if not _is_plan_file(leftover.name.removesuffix(STAGED_SUFFIX), env):
+            continue
         leftover.unlink()
     for leftover in directory.glob(".*.tmp-*"):  # an atomic_write that a kill cut short
         leftover.unlink()
 
 
-def _read_journal(path: Path) -> dict[str, list[str]]:
+def _read_journal(path: Path, env: str) -> dict[str, list[str]]:
     try:
         journal = orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError:
@@ -237,7 +307,7 @@ def _read_journal(path: Path) -> dict[str, list[str]]:
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise _damaged(path, "not a commit journal")
         for name in names:
-            if not _is_plan_file(name):
+            if not _is_plan_file(name, env):
                 raise _damaged(path, f"{name!r} is not a plan file")
     if set(rename) & set(remove):
         raise _damaged(path, "it would remove a file it installs")
@@ -251,7 +321,7 @@ def _damaged(path: Path, why: str) -> OutputError:
     )
 
 
-def _apply(directory: Path, journal: dict[str, list[str]]) -> None:
+def _apply(directory: Path, journal: dict[str, list[str]], env: str) -> None:
     for name in journal["rename"]:
         staged = directory / (name + STAGED_SUFFIX)
         if staged.exists():  # absent when an interrupted commit had already moved it
@@ -259,5 +329,5 @@ def _apply(directory: Path, journal: dict[str, list[str]]) -> None:
     for name in journal["remove"]:
         (directory / name).unlink(missing_ok=True)
     sync_dir(directory)
-    (directory / JOURNAL_NAME).unlink()
+    (directory / journal_name(env)).unlink()
     sync_dir(directory)

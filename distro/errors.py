@@ -28,6 +28,7 @@ flag to change; the CLI alone turns them into output, flags and exit codes.
     │   └── OutputLocked       another distro run is using the output directory
     ├── WriteIncomplete        DynamoDB would not take every item of a batch write
     ├── NothingToPlan          every customer was filtered out
+    ├── ReplanRefused          a re-plan would move a customer the runner has started
     └── LocalDynamoError       DynamoDB Local cannot be installed or started
 """
 
@@ -125,6 +126,10 @@ class WriteIncomplete(DistroError):
 
 class NothingToPlan(DistroError):
     """No customer is left after the filters."""
+
+
+class ReplanRefused(DistroError):
+    """A re-plan would have to move an in-progress customer, so it is not made."""
 
 
 class LocalDynamoError(DistroError):

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from distro.assignments import WRITE_CONCURRENCY, check_assignments_table, write_assignments
+from distro.assignments import check_assignments_table, write_assignments
 from distro.balance import Plan
 from distro.checkpoint import Checkpoint
 from distro.count import count
@@ -24,12 +24,20 @@ from distro.dynamo.fastquery import read_path
 from distro.dynamo.handle import Dynamo
 from distro.dynamo.pacing import TokenBucket
 from distro.dynamo.retry import DEFAULT_POLICY, RetryPolicy
-from distro.emit import PlanParameters, write_plan
+from distro.emit import PlanParameters, spaces_file_name, write_plan
 from distro.errors import NothingToPlan
-from distro.files import Folder
+from distro.files import Folder, prepared
 from distro.progress import Progress
-from distro.settings import CountSettings, Credentials, ReaderChoice, Throughput, timestamp
+from distro.settings import (
+    DEFAULT_ENV,
+    CountSettings,
+    Credentials,
+    ReaderChoice,
+    Throughput,
+    timestamp,
+)
 from distro.tally import Tally
+from distro.tracking import WRITE_CONCURRENCY, LeftAlone
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,19 +46,21 @@ class Committed:
 
     files: tuple[Path, ...]
     assignments: int = 0  # records written to the assignments table
+    left_alone: tuple[LeftAlone, ...] = ()  # records not written: the runner had started them
+    space_lists: tuple[Path, ...] = ()  # split plans: per instance, the spaces run one by one
 
 
 @contextmanager
 def checkpoint_until_committed(
-    output_dir: Path | Folder, settings: CountSettings, *, restart: bool
+    output_dir: Path | Folder, settings: CountSettings, *, restart: bool, env: str = DEFAULT_ENV
 ) -> Iterator[Checkpoint]:
-    """Open the counting checkpoint in *output_dir* (discarding it on *restart*).
+    """Open the *env* counting checkpoint in *output_dir* (discarding it on *restart*).
 
     It is removed when the block ends normally, which is after the plan is
     committed, or when there was nothing to plan; any other failure leaves it,
     so a re-run counts nothing again.
     """
-    checkpoint = Checkpoint.open(output_dir, settings, restart=restart)
+    checkpoint = Checkpoint.open(output_dir, settings, restart=restart, env=env)
     try:
         yield checkpoint
     except NothingToPlan:
@@ -102,27 +112,41 @@ async def commit_plan(
     policy: RetryPolicy = DEFAULT_POLICY,
     assignments_table: str | None = None,
     credentials: Credentials | None = None,
+    env: str = DEFAULT_ENV,
 ) -> Committed:
     """Write *plan*'s instance files and manifest to *output_dir*, then its records, if asked.
 
     *settings* and *throughput* go into the manifest; with *assignments_table*,
-    each customer gets one ``pending`` record there once the files are committed.
+    each customer gets one ``pending`` record there once the files are committed,
+    unless the runner has started it. *env* names the files (the runner's
+    ``STORACHA_ENV``).
     """
     if not any(i.customers or i.split_spaces for i in plan.instances):
         raise NothingToPlan("no customer is left after the filters", fix="filters")
     created_at = timestamp()
     parameters = PlanParameters(settings, throughput, plan.split_large)
-    files = tuple(write_plan(output_dir, plan, created_at=created_at, parameters=parameters))
+    files = tuple(
+        write_plan(output_dir, plan, created_at=created_at, parameters=parameters, env=env)
+    )
+    space_lists = _space_lists(output_dir, plan, env)
     if assignments_table is None:
-        return Committed(files)
+        return Committed(files, space_lists=space_lists)
     async with Dynamo.open(
         settings.tables, pool_size=WRITE_CONCURRENCY, policy=policy, credentials=credentials
     ) as db:
-        records = await write_assignments(
+        records, left_alone = await write_assignments(
             db,
             assignments_table,
             plan,
             include=settings.customer_filter.include,
             at=created_at,
         )
-    return Committed(files, records)
+    return Committed(files, records, tuple(left_alone), space_lists)
+
+
+def _space_lists(output_dir: Path | Folder, plan: Plan, env: str) -> tuple[Path, ...]:
+    """A split plan's per-instance lists of spaces, which today's runner runs one by one."""
+    if not plan.split_large:
+        return ()
+    directory = prepared(output_dir)
+    return tuple(directory / spaces_file_name(i.instance_id, env) for i in plan.instances)

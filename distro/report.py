@@ -25,6 +25,7 @@ from rich.text import Text
 from distro.console import literal, printable
 from distro.errors import OutputError
 from distro.files import atomic_write
+from distro.replan_run import CriticalPath, ReplanSummary
 from distro.summary import (
     Assumptions,
     Bucket,
@@ -36,6 +37,7 @@ from distro.summary import (
     Totals,
     Whale,
 )
+from distro.tracking import LeftAlone
 
 BAR_WIDTH = 20  # a histogram row stays within 80 columns
 CHART_WIDTH = 40
@@ -381,11 +383,99 @@ def _outputs(outputs: Outputs) -> list[str]:
     if outputs.files:
         folder = Path(outputs.files[0]).parent
         said.append(f"Wrote {len(outputs.files)} instance files to {folder}/")
+    if outputs.space_lists:
+        said.append(
+            "Today's runner skips spaceAssignments: on each instance below, also run its "
+            "split spaces one by one:"
+        )
+        said += [f"  {space_loop(path)}" for path in outputs.space_lists]
     if outputs.assignments_table is not None:
         said.append(
             f"Wrote {outputs.assignment_records:,} assignment records to "
             f"{outputs.assignments_table}"
         )
+    if outputs.left_alone:
+        said.append(f"Left {len(outputs.left_alone):,} records alone: the runner has started them")
+        said += [_left_alone_line(a) for a in outputs.left_alone]
+        doubled = sum(a.doubled for a in outputs.left_alone)
+        if doubled:
+            said.append(
+                f"{doubled:,} of them are listed on another instance than their record: two "
+                "instances would migrate them; to change a plan under way, use distro replan"
+            )
     if outputs.report_html is not None:
         said.append(f"Saved the report as HTML to {outputs.report_html}")
     return said
+
+
+MOVES_SHOWN = 25
+
+
+def _left_alone_line(left: LeftAlone) -> str:
+    line = f"  {left.customer}: {left.status} on instance {left.instance_id or '?'}"
+    return f"{line} (the files list it on {left.planned})" if left.doubled else line
+
+
+def space_loop(path: str) -> str:
+    """The shell loop that migrates every space listed in *path* with today's runner."""
+    instance = Path(path).name.split("-")[1]
+    return (
+        f'while read -r space; do node src/migrate.js --space "$space" '
+        f"--instance-id {instance}; done < {path}"
+    )
+
+
+def render_replan(console: Console, summary: ReplanSummary) -> None:
+    """Print the replan report of *summary*: who stays, who moves, the critical path."""
+    plain = not console.is_terminal
+    facts = _facts(
+        [
+            ("Completed, out of the plan", f"{summary.finished:,}"),
+            ("In progress, kept on their instance", f"{summary.pinned:,}"),
+            ("Pending or failed, balanced", f"{summary.balanced:,}"),
+            ("Customers moved", f"{len(summary.moves):,}"),
+            ("Critical path before", _path_line(summary.before)),
+            ("Critical path after", _path_line(summary.after)),
+            ("Lower bound", f"{summary.lower_bound:,.0f} uploads"),
+        ]
+    )
+    title = f"Re-plan over {summary.instances} instances from {summary.table}"
+    parts: list[RenderableType] = [_section(title, facts, plain)]
+    if summary.moves:
+        parts.append(_section("Moves", _moves_table(summary, plain), plain))
+    console.print(Group(*parts))
+    render_replan_outputs(console, summary)
+
+
+def _path_line(path: CriticalPath) -> str:
+    return f"{path.uploads:,} uploads on instance {path.instance} ({_duration(path.days * 24)})"
+
+
+def _moves_table(summary: ReplanSummary, plain: bool) -> RenderableType:
+    table = _table(plain)
+    for name in ("Customer", "Status", "From", "To"):
+        table.add_column(name)
+    for move in summary.moves[:MOVES_SHOWN]:
+        table.add_row(printable(move.customer), move.status, move.source, move.target)
+    rest = len(summary.moves) - MOVES_SHOWN
+    if rest <= 0:
+        return table
+    # A screenful says what happened; --json lists every move for a script.
+    return Group(table, Text(f"... and {rest:,} more moves (--json lists them all)"))
+
+
+def render_replan_outputs(console: Console, summary: ReplanSummary) -> None:
+    """Print what the replan wrote, and who started while it ran."""
+    lines = []
+    if summary.files:
+        folder = Path(summary.files[0]).parent
+        lines.append(f"Wrote {len(summary.files)} instance files to {folder}/")
+    lines.append(f"Updated {summary.moved:,} tracking records in {summary.table}")
+    if summary.raced:
+        lines.append(
+            f"Kept {len(summary.raced):,} customers where they are: the runner started them "
+            "during the replan"
+        )
+        lines += [f"  {a.customer}: {a.status} on instance {a.instance_id}" for a in summary.raced]
+    for line in lines:
+        console.print(literal(line, style="green"), soft_wrap=True)

@@ -39,6 +39,8 @@ class Environment:
     region: str
 
 
+DEFAULT_ENV = "staging"  # the runner's, when STORACHA_ENV is unset
+
 ENVIRONMENTS: Mapping[str, Environment] = {
     "staging": Environment("staging", "staging-w3infra", "us-east-2"),
     "production": Environment("production", "prod-w3infra", "us-west-2"),
@@ -168,11 +170,7 @@ def resolve_tables(
     The endpoint is left to botocore when not given, so ``AWS_ENDPOINT_URL`` and
     ``AWS_ENDPOINT_URL_DYNAMODB`` work as in every AWS SDK.
     """
-    name = env or environ.get("STORACHA_ENV") or "staging"
-    environment = ENVIRONMENTS.get(name)
-    if environment is None:
-        known = ", ".join(ENVIRONMENTS)
-        raise SettingsError(f"unknown environment {name!r}: use one of {known}")
+    environment = ENVIRONMENTS[resolve_env(env, environ)]
     return Tables(
         consumer=consumer_table
         or environ.get("CONSUMER_TABLE_NAME")
@@ -184,6 +182,27 @@ def resolve_tables(
         or environment.region,
         endpoint_url=endpoint_url,
     )
+
+
+def resolve_env(env: str | None, environ: Mapping[str, str] = os.environ) -> str:
+    """The environment's name: *env* (``--env``), else ``STORACHA_ENV``, else the runner's default."""
+    name = env or environ.get("STORACHA_ENV") or DEFAULT_ENV
+    if name not in ENVIRONMENTS:
+        known = ", ".join(ENVIRONMENTS)
+        raise SettingsError(f"unknown environment {name!r}: use one of {known}")
+    return name
+
+
+TABLE_VARIABLE = "MIGRATION_CUSTOMERS_TABLE_NAME"
+
+
+def default_table(env: str, environ: Mapping[str, str]) -> str:
+    """The table the runner tracks customers in for *env*, as its ``config.js`` names it.
+
+    ``MIGRATION_CUSTOMERS_TABLE_NAME`` in *environ* wins, as in the runner.
+    """
+    prefix = "prod" if env == "production" else "staging"
+    return environ.get(TABLE_VARIABLE) or f"{prefix}-migration-customers"
 
 
 def split_patterns(values: Iterable[str]) -> tuple[str, ...]:

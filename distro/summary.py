@@ -29,6 +29,7 @@ from distro.settings import (
     timestamp,
 )
 from distro.tally import CustomerLoad, Tally
+from distro.tracking import LeftAlone
 
 ESTIMATE_WORKERS = (5, 10, 15, 20)
 # (label, least uploads, most uploads or None for no limit), as the operators asked for them.
@@ -192,6 +193,8 @@ class Outputs:
     assignments_table: str | None
     assignment_records: int
     report_html: str | None
+    left_alone: tuple[LeftAlone, ...] = ()  # started records a write did not touch
+    space_lists: tuple[str, ...] = ()  # non-empty lists of split spaces, one per instance
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,12 +224,15 @@ def summarize(
     assignments_table: str | None = None,
     report_html: Path | None = None,
     generated_at: str | None = None,
+    left_alone: Sequence[LeftAlone] = (),
+    space_lists: Sequence[Path] = (),
 ) -> Summary:
     """Everything worth showing about *tally* and its *plan*, with estimates at *throughput*.
 
     *hourly_cost* prices the fleet; *top* customers by uploads are listed;
     *files*, *assignments* records in *assignments_table* and *report_html*
-    are what the run wrote.
+    are what the run wrote; *left_alone* the records it did not write, and
+    *space_lists* a split plan's lists of spaces (the empty ones are not shown).
     """
     return Summary(
         generated_at=generated_at or timestamp(),
@@ -244,6 +250,8 @@ def summarize(
             assignments_table,
             assignments,
             str(report_html) if report_html is not None else None,
+            tuple(left_alone),
+            tuple(str(p) for p in space_lists if p.stat().st_size),
         ),
     )
 

@@ -17,13 +17,16 @@ from typing import Any
 import orjson
 
 from distro.emit import (
-    INSTANCE_FILE,
-    JOURNAL_NAME,
     MANIFEST_FORMAT,
-    MANIFEST_NAME,
     STAGED_SUFFIX,
     instance_file_name,
+    instance_file_pattern,
+    journal_name,
+    manifest_name,
+    spaces_file_name,
+    spaces_file_pattern,
 )
+from distro.settings import DEFAULT_ENV
 
 
 @dataclass(slots=True)
@@ -33,70 +36,80 @@ class _Seen:
     customers: dict[str, list[str]] = field(default_factory=dict)  # DID -> files listing it
     split: dict[str, list[str]] = field(default_factory=dict)  # DID -> files with its spaces
     spaces: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (DID, space) -> files
+    listed_spaces: dict[str, list[str]] = field(default_factory=dict)  # space -> lists naming it
     uploads: list[int] = field(default_factory=list)  # estimatedUploads, per file read
     spaces_with_uploads: int = 0
     unread: int = 0  # files missing or unreadable: the totals cannot be checked then
 
 
-def verify_plan(directory: Path) -> list[str]:
-    """Every problem with the plan in *directory*, one line each; [] when all is well."""
+def verify_plan(directory: Path, env: str = DEFAULT_ENV) -> list[str]:
+    """Every problem with the *env* plan in *directory*, one line each; [] when all is well."""
     if not directory.is_dir():
         return [f"{directory} is not a folder: verify the folder generate wrote the plan to"]
-    problems = _leftovers(directory)
-    manifest, problem = _read_manifest(directory)
+    problems = _leftovers(directory, env)
+    manifest, problem = _read_manifest(directory, env)
     if manifest is None:
         return [*problems, problem]
     seen = _Seen()
     listed = [entry["name"] for entry in manifest["files"]]
-    problems += _names(manifest, listed)
-    problems += _strays(directory, listed)
+    problems += _names(manifest, listed, env)
+    problems += _strays(directory, listed, env)
     for entry in manifest["files"]:
-        problems += _check_file(directory, entry, seen)
+        problems += _check_file(directory, entry, seen, env)
     problems += _duplicates(seen)
     if not seen.unread:
-        problems += _totals(manifest, seen)
+        problems += _totals(manifest, seen, env)
+    if manifest["parameters"].get("splitLargeCustomers") is True:
+        problems += _space_lists(directory, manifest, seen, env)
     return problems
 
 
-def mismatch_line(directory: Path, problems: list[str]) -> str:
-    """The one line closing a failed verification of *directory* with *problems*."""
-    return f"{len(problems)} problem(s): the files in {directory}/ do not match {MANIFEST_NAME}"
+def mismatch_line(directory: Path, problems: list[str], env: str = DEFAULT_ENV) -> str:
+    """The one line closing a failed verification of the *env* plan in *directory* with *problems*."""
+    return (
+        f"{len(problems)} problem(s): the files in {directory}/ do not match {manifest_name(env)}"
+    )
 
 
-def describe_plan(directory: Path) -> str:
-    """One line saying what the verified plan in *directory* holds."""
-    manifest, problem = _read_manifest(directory)
+def describe_plan(directory: Path, env: str = DEFAULT_ENV) -> str:
+    """One line saying what the verified *env* plan in *directory* holds."""
+    manifest, problem = _read_manifest(directory, env)
     if manifest is None:
         return problem
     totals = manifest["totals"]
     return (
-        f"{len(manifest['files'])} instance files in {directory}/ match {MANIFEST_NAME}: "
+        f"{len(manifest['files'])} instance files in {directory}/ match {manifest_name(env)}: "
         f"{totals.get('customers', 0):,} customers, {totals.get('uploads', 0):,} uploads, "
         f"every customer assigned once"
     )
 
 
-def _leftovers(directory: Path) -> list[str]:
+def _leftovers(directory: Path, env: str) -> list[str]:
     problems = []
-    if (directory / JOURNAL_NAME).exists():
+    journal = journal_name(env)
+    if (directory / journal).exists():
         problems.append(
-            f"{JOURNAL_NAME}: a commit was interrupted; run distro generate again to finish it"
+            f"{journal}: a commit was interrupted; run distro generate again to finish it"
         )
-    for staged in sorted(directory.glob("*" + STAGED_SUFFIX)):
+    for staged in sorted(directory.glob(f"*-{env}.*" + STAGED_SUFFIX)):
         problems.append(f"{staged.name}: a staged file of an unfinished write")
     return problems
 
 
-def _read_manifest(directory: Path) -> tuple[dict[str, Any] | None, str]:
-    path = directory / MANIFEST_NAME
+def _read_manifest(directory: Path, env: str) -> tuple[dict[str, Any] | None, str]:
+    name = manifest_name(env)
+    path = directory / name
     if not path.is_file():
-        return None, f"{MANIFEST_NAME} is missing from {directory}: run distro generate"
+        return (
+            None,
+            f"{name} is missing from {directory}: run distro generate for the {env} environment",
+        )
     try:
         manifest = orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError:
-        return None, f"{MANIFEST_NAME} is not JSON"
+        return None, f"{name} is not JSON"
     if not _is_manifest(manifest):
-        return None, f"{MANIFEST_NAME} is not a distro manifest (format {MANIFEST_FORMAT})"
+        return None, f"{name} is not a distro manifest (format {MANIFEST_FORMAT})"
     return manifest, ""
 
 
@@ -121,29 +134,32 @@ def _is_count(value: Any) -> bool:
     return type(value) is int and value >= 0
 
 
-def _names(manifest: Mapping[str, Any], listed: list[str]) -> list[str]:
+def _names(manifest: Mapping[str, Any], listed: list[str], env: str) -> list[str]:
     instances = manifest["parameters"].get("instances")
     expected = (
-        [instance_file_name(n) for n in range(1, instances + 1)] if _is_count(instances) else []
+        [instance_file_name(n, env) for n in range(1, instances + 1)]
+        if _is_count(instances)
+        else []
     )
     if listed != expected:
         return [
-            f"{MANIFEST_NAME} lists {len(listed)} files for {instances} instances: "
+            f"{manifest_name(env)} lists {len(listed)} files for {instances} instances: "
             f"expected {', '.join(expected) or 'none'}"
         ]
     return []
 
 
-def _strays(directory: Path, listed: Iterable[str]) -> list[str]:
+def _strays(directory: Path, listed: Iterable[str], env: str) -> list[str]:
     known = set(listed)
+    pattern = instance_file_pattern(env)
     return [
-        f"{p.name} is not in {MANIFEST_NAME}: a stray file the fleet would read"
+        f"{p.name} is not in {manifest_name(env)}: a stray file the fleet would read"
         for p in sorted(directory.iterdir())
-        if INSTANCE_FILE.fullmatch(p.name) and p.name not in known
+        if pattern.fullmatch(p.name) and p.name not in known
     ]
 
 
-def _check_file(directory: Path, entry: Mapping[str, Any], seen: _Seen) -> list[str]:
+def _check_file(directory: Path, entry: Mapping[str, Any], seen: _Seen, env: str) -> list[str]:
     name = entry["name"]
     path = directory / name
     if not path.is_file():
@@ -152,12 +168,12 @@ def _check_file(directory: Path, entry: Mapping[str, Any], seen: _Seen) -> list[
     data = path.read_bytes()
     problems = []
     if hashlib.sha256(data).hexdigest() != entry["sha256"]:
-        problems.append(f"{name}: SHA-256 differs from {MANIFEST_NAME}: the file was changed")
+        problems.append(f"{name}: SHA-256 differs from {manifest_name(env)}: the file was changed")
     document, problem = _read_instance(name, data)
     if document is None:
         seen.unread += 1
         return [*problems, problem]
-    problems += _check_document(name, document, entry)
+    problems += _check_document(name, document, entry, env)
     _record(name, document, seen)
     return problems
 
@@ -187,8 +203,13 @@ def _is_space_assignments(value: Any) -> bool:
     )
 
 
-def _check_document(name: str, document: Mapping[str, Any], entry: Mapping[str, Any]) -> list[str]:
+def _check_document(
+    name: str, document: Mapping[str, Any], entry: Mapping[str, Any], env: str
+) -> list[str]:
     problems = []
+    if document.get("environment") != env:
+        problems.append(f"{name}: environment is {document.get('environment')!r}, not {env!r}")
+    manifest = manifest_name(env)
     number = int(name.split("-")[1])
     if document.get("instanceId") != number:
         problems.append(f"{name}: instanceId is {document.get('instanceId')!r}, not {number}")
@@ -199,12 +220,12 @@ def _check_document(name: str, document: Mapping[str, Any], entry: Mapping[str, 
         )
     if entry["customers"] != customers:
         problems.append(
-            f"{name}: lists {customers} customers, {MANIFEST_NAME} says {entry['customers']}"
+            f"{name}: lists {customers} customers, {manifest} says {entry['customers']}"
         )
     spaces = sum(len(s) for s in document.get("spaceAssignments", {}).values())
     if entry["splitSpaces"] != spaces:
         problems.append(
-            f"{name}: assigns {spaces} split spaces, {MANIFEST_NAME} says {entry['splitSpaces']}"
+            f"{name}: assigns {spaces} split spaces, {manifest} says {entry['splitSpaces']}"
         )
     return problems
 
@@ -240,7 +261,7 @@ def _duplicates(seen: _Seen) -> list[str]:
     return problems
 
 
-def _totals(manifest: Mapping[str, Any], seen: _Seen) -> list[str]:
+def _totals(manifest: Mapping[str, Any], seen: _Seen, env: str) -> list[str]:
     totals, balance = manifest["totals"], manifest["balance"]
     found = {
         ("totals", "customers"): len(seen.customers.keys() | seen.split.keys()),
@@ -252,8 +273,70 @@ def _totals(manifest: Mapping[str, Any], seen: _Seen) -> list[str]:
     }
     sections = {"totals": totals, "balance": balance}
     return [
-        f"{section}.{key}: {MANIFEST_NAME} says {sections[section].get(key)!r}, "
+        f"{section}.{key}: {manifest_name(env)} says {sections[section].get(key)!r}, "
         f"the files add up to {value}"
         for (section, key), value in found.items()
         if sections[section].get(key) != value
     ]
+
+
+def _space_lists(directory: Path, manifest: Mapping[str, Any], seen: _Seen, env: str) -> list[str]:
+    """Each split space in exactly one instance's list, the one whose file assigns it.
+
+    Today's runner migrates split customers only through these lists, so a
+    space missing from every list would never be migrated.
+    """
+    problems: list[str] = []
+    sealed = {
+        e.get("name"): e.get("sha256")
+        for e in manifest.get("spaceLists", [])
+        if isinstance(e, dict)
+    }
+    for number in range(1, len(manifest["files"]) + 1):
+        name = spaces_file_name(number, env)
+        path = directory / name
+        if not path.is_file():
+            problems.append(
+                f"{name} is missing: the split spaces of instance {number} would not run"
+            )
+            continue
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != sealed.get(name):
+            problems.append(
+                f"{name}: SHA-256 differs from {manifest_name(env)}: the file was changed"
+            )
+        for space in data.decode("utf-8", "replace").split():
+            seen.listed_spaces.setdefault(space, []).append(name)
+    pattern = spaces_file_pattern(env)
+    problems += [
+        f"{p.name} is not in {manifest_name(env)}: a stray list of spaces"
+        for p in sorted(directory.iterdir())
+        if pattern.fullmatch(p.name) and p.name not in sealed
+    ]
+    return problems + _listed_once(seen, env)
+
+
+def _listed_once(seen: _Seen, env: str) -> list[str]:
+    problems = []
+    for (customer, space), files in sorted(seen.spaces.items()):
+        lists = seen.listed_spaces.get(space, [])
+        expected = [
+            name.replace("-customers-", "-spaces-").replace(".json", ".txt") for name in files
+        ]
+        if not lists:
+            problems.append(f"space {space} of {customer} is in no instance's list of spaces")
+        elif len(lists) > 1:
+            problems.append(
+                f"space {space} of {customer} is in {len(lists)} lists of spaces ({', '.join(lists)})"
+            )
+        elif lists != expected[:1]:
+            problems.append(
+                f"space {space} of {customer} is in {lists[0]}, but {files[0]} assigns it"
+            )
+    split_spaces = {space for _, space in seen.spaces}
+    problems += [
+        f"space {space} is in {', '.join(lists)} but no instance file assigns it"
+        for space, lists in sorted(seen.listed_spaces.items())
+        if space not in split_spaces
+    ]
+    return problems

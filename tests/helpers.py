@@ -34,6 +34,7 @@ RUN_TIMEOUT = 240.0
 # The keys the migration runner reads, in the order distro writes them.
 RUNNER_KEYS = [
     "instanceId",
+    "environment",
     "totalCustomers",
     "estimatedUploads",
     "estimatedSpaces",
@@ -218,7 +219,7 @@ def table_args(
 
 def read_plan(directory: Path) -> dict[int, dict[str, Any]]:
     """The instance files in *directory*, by instance number."""
-    files = sorted(directory.glob("instance-*-customers.json"))
+    files = sorted(directory.glob("instance-*-customers-staging.json"))
     return {int(p.name.split("-")[1]): orjson.loads(p.read_bytes()) for p in files}
 
 

@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 
 import click
+import orjson
 import pytest
 from helpers import (
+    RUNNER_KEYS,
     assert_exact_plan,
     assert_one_line_error,
     invoke,
@@ -95,8 +97,8 @@ def test_generate_writes_the_exact_plan(loaded: tuple[Dataset, Tables], tmp_path
     assert sorted(plan) == [1, 2, 3, 4, 5]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         LOCK_NAME,
-        "distribution.json",
-        *(f"instance-{n}-customers.json" for n in range(1, 6)),
+        "distribution-staging.json",
+        *(f"instance-{n}-customers-staging.json" for n in range(1, 6)),
     ]  # and no checkpoint left behind
     assert_exact_plan(plan, truth, 5)
     assigned = [c for doc in plan.values() for c in doc["customers"]]
@@ -147,7 +149,7 @@ def imported_while_running(*args: str) -> tuple[subprocess.CompletedProcess[str]
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["analyze"], ["generate"], ["demo"], ["verify"], ["check"]]
+    "command", [[], ["analyze"], ["generate"], ["demo"], ["verify"], ["check"], ["replan"]]
 )
 def test_help_imports_no_aws_code_and_no_rich(command: list[str]) -> None:
     result, packages = imported_while_running(*command, "--help")
@@ -168,3 +170,52 @@ def test_usage_errors_import_no_aws_code(args: list[str]) -> None:
     result, packages = imported_while_running(*args)
     assert result.returncode == 2
     assert packages.isdisjoint(SLOW_PACKAGES), packages & set(SLOW_PACKAGES)
+
+
+# --- the runner's file names ----------------------------------------------------------------
+
+
+def read_as_the_runner(directory: Path, instance_id: int, env: str) -> list[str]:
+    """What ``migrate-instance.js --instance`` reads: the name from id and env, then customers."""
+    path = directory / f"instance-{instance_id}-customers-{env}.json"
+    customers: list[str] = orjson.loads(path.read_text("utf-8"))["customers"]
+    return customers
+
+
+@pytest.mark.db
+def test_the_runner_reads_every_file_and_environments_share_a_folder(
+    loaded: tuple[Dataset, Tables], tmp_path: Path
+) -> None:
+    dataset, tables = loaded
+    truth = dataset.truth()
+    staging = invoke("generate", "--instances", "3", *table_args(tables), "--output-dir", tmp_path)
+    assert staging.returncode == 0, staging.stderr
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("*-staging.json")}
+    production = invoke(
+        "generate", "--instances", "2", "--env", "production",
+        *table_args(tables), "--output-dir", tmp_path,
+    )  # fmt: skip
+    assert production.returncode == 0, production.stderr
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("*-staging.json")} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        LOCK_NAME,
+        "distribution-production.json",
+        "distribution-staging.json",
+        "instance-1-customers-production.json",
+        "instance-1-customers-staging.json",
+        "instance-2-customers-production.json",
+        "instance-2-customers-staging.json",
+        "instance-3-customers-staging.json",
+    ]
+    for env, instances in (("staging", 3), ("production", 2)):
+        read = [c for n in range(1, instances + 1) for c in read_as_the_runner(tmp_path, n, env)]
+        assert sorted(read) == sorted(truth.uploads_by_customer)
+        for n in range(1, instances + 1):
+            document = orjson.loads((tmp_path / f"instance-{n}-customers-{env}.json").read_bytes())
+            assert list(document) == RUNNER_KEYS
+            assert document["environment"] == env
+        checked = invoke("verify", "--env", env, "--output-dir", tmp_path)
+        assert checked.returncode == 0, checked.stderr
+        assert checked.stdout.startswith(
+            f"OK: {instances} instance files in {tmp_path}/ match distribution-{env}.json"
+        )

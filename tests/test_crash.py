@@ -225,7 +225,7 @@ for generation in itertools.count():
 def expected_set(generation: int) -> dict[str, dict[str, Any]]:
     plan = PLANS[generation % 2]
     return {
-        f"instance-{i.instance_id}-customers.json": instance_document(
+        f"instance-{i.instance_id}-customers-staging.json": instance_document(
             i, f"generation-{generation:06d}"
         )
         for i in plan.instances

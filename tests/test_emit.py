@@ -52,7 +52,7 @@ def documents(directory: Path) -> dict[str, dict[str, object]]:
     return {
         p.name: orjson.loads(p.read_bytes())
         for p in sorted(directory.iterdir())
-        if re.fullmatch(r"instance-\d+-customers\.json", p.name)
+        if re.fullmatch(r"instance-\d+-customers-staging\.json", p.name)
     }
 
 
@@ -61,8 +61,8 @@ def snapshot(directory: Path) -> dict[str, bytes]:
 
 
 def test_instance_file_name() -> None:
-    assert instance_file_name(1) == "instance-1-customers.json"
-    assert instance_file_name(12) == "instance-12-customers.json"
+    assert instance_file_name(1) == "instance-1-customers-staging.json"
+    assert instance_file_name(12) == "instance-12-customers-staging.json"
 
 
 def test_instance_document_has_exactly_the_runner_keys() -> None:
@@ -77,6 +77,7 @@ def test_instance_document_has_exactly_the_runner_keys() -> None:
     assert list(document) == RUNNER_KEYS
     assert document == {
         "instanceId": 1,
+        "environment": "staging",
         "totalCustomers": 2,
         "estimatedUploads": 7_405_764,
         "estimatedSpaces": 51_357,
@@ -88,6 +89,7 @@ def test_instance_document_has_exactly_the_runner_keys() -> None:
 def test_instance_document_of_an_empty_instance() -> None:
     assert instance_document(InstancePlan(4, ()), CREATED) == {
         "instanceId": 4,
+        "environment": "staging",
         "totalCustomers": 0,
         "estimatedUploads": 0,
         "estimatedSpaces": 0,
@@ -104,24 +106,27 @@ def test_write_plan_writes_one_file_per_instance(tmp_path: Path) -> None:
     assert written == [tmp_path / instance_file_name(n) for n in (1, 2, 3)]
     assert names(tmp_path) == [instance_file_name(n) for n in (1, 2, 3)]
     assert documents(tmp_path) == {
-        "instance-1-customers.json": {
+        "instance-1-customers-staging.json": {
             "instanceId": 1,
+            "environment": "staging",
             "totalCustomers": 1,
             "estimatedUploads": 7_000_000,
             "estimatedSpaces": 50_000,
             "customers": ["did:mailto:example.org:alice"],
             "createdAt": CREATED,
         },
-        "instance-2-customers.json": {
+        "instance-2-customers-staging.json": {
             "instanceId": 2,
+            "environment": "staging",
             "totalCustomers": 1,
             "estimatedUploads": 3_000_000,
             "estimatedSpaces": 20,
             "customers": ["did:mailto:a.org:carol"],
             "createdAt": CREATED,
         },
-        "instance-3-customers.json": {
+        "instance-3-customers-staging.json": {
             "instanceId": 3,
+            "environment": "staging",
             "totalCustomers": 3,
             "estimatedUploads": 2_906_764,
             "estimatedSpaces": 1_368,
@@ -138,9 +143,10 @@ def test_write_plan_writes_one_file_per_instance(tmp_path: Path) -> None:
 def test_the_file_bytes_are_indented_json_with_a_final_newline(tmp_path: Path) -> None:
     plan = Plan((InstancePlan(1, (CustomerLoad("did:a", 2, 1),)),), 2, None)
     write_plan(tmp_path, plan, created_at=CREATED)
-    assert (tmp_path / "instance-1-customers.json").read_bytes() == (
+    assert (tmp_path / "instance-1-customers-staging.json").read_bytes() == (
         b"{\n"
         b'  "instanceId": 1,\n'
+        b'  "environment": "staging",\n'
         b'  "totalCustomers": 1,\n'
         b'  "estimatedUploads": 2,\n'
         b'  "estimatedSpaces": 1,\n'
@@ -153,23 +159,23 @@ def test_the_file_bytes_are_indented_json_with_a_final_newline(tmp_path: Path) -
 
 
 def test_a_smaller_plan_removes_the_stale_files_of_a_larger_one(tmp_path: Path) -> None:
-    (tmp_path / "counting-checkpoint.json").write_bytes(b"keep me\n")
+    (tmp_path / "counting-checkpoint-staging.json").write_bytes(b"keep me\n")
     (tmp_path / "notes.txt").write_bytes(b"keep me too\n")
     write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED)
     assert names(tmp_path) == [
-        "counting-checkpoint.json",
+        "counting-checkpoint-staging.json",
         *(instance_file_name(n) for n in (1, 2, 3, 4, 5)),
         "notes.txt",
     ]
     write_plan(tmp_path, balance(CUSTOMERS, 3), created_at=LATER)
     assert names(tmp_path) == [
-        "counting-checkpoint.json",
+        "counting-checkpoint-staging.json",
         *(instance_file_name(n) for n in (1, 2, 3)),
         "notes.txt",
     ]
     assert {d["instanceId"] for d in documents(tmp_path).values()} == {1, 2, 3}
     assert {d["createdAt"] for d in documents(tmp_path).values()} == {LATER}
-    assert (tmp_path / "counting-checkpoint.json").read_bytes() == b"keep me\n"
+    assert (tmp_path / "counting-checkpoint-staging.json").read_bytes() == b"keep me\n"
     assert (tmp_path / "notes.txt").read_bytes() == b"keep me too\n"
 
 
@@ -245,12 +251,14 @@ def test_a_crash_after_the_journal_finishes_the_new_set(tmp_path: Path) -> None:
     new_plan = balance(CUSTOMERS, 3)
     new = {instance_file_name(i.instance_id): staged_bytes(i, LATER) for i in new_plan.instances}
     # instance 1 was already renamed when the run died; 2 and 3 are still staged
-    (tmp_path / "instance-1-customers.json").write_bytes(new["instance-1-customers.json"])
-    for name in ("instance-2-customers.json", "instance-3-customers.json"):
+    (tmp_path / "instance-1-customers-staging.json").write_bytes(
+        new["instance-1-customers-staging.json"]
+    )
+    for name in ("instance-2-customers-staging.json", "instance-3-customers-staging.json"):
         (tmp_path / (name + STAGED_SUFFIX)).write_bytes(new[name])
     journal = {
         "rename": sorted(new),
-        "remove": ["instance-4-customers.json", "instance-5-customers.json"],
+        "remove": ["instance-4-customers-staging.json", "instance-5-customers-staging.json"],
     }
     (tmp_path / JOURNAL_NAME).write_bytes(orjson.dumps(journal))
 
@@ -281,18 +289,20 @@ def test_a_crash_after_the_first_rename_is_finished_by_recover(
     assert str(failed.value) == unfinished_message(tmp_path, "killed")
 
     # the state a killed run leaves: journal decided, one file moved, the rest staged
-    assert renames == ["instance-1-customers.json"]
+    assert renames == ["instance-1-customers-staging.json"]
     assert names(tmp_path) == [
         JOURNAL_NAME,
-        "instance-1-customers.json",
-        "instance-2-customers.json",
-        "instance-2-customers.json.staged",
-        "instance-3-customers.json",
-        "instance-3-customers.json.staged",
-        "instance-4-customers.json",
-        "instance-5-customers.json",
+        "instance-1-customers-staging.json",
+        "instance-2-customers-staging.json",
+        "instance-2-customers-staging.json.staged",
+        "instance-3-customers-staging.json",
+        "instance-3-customers-staging.json.staged",
+        "instance-4-customers-staging.json",
+        "instance-5-customers-staging.json",
     ]
-    assert (tmp_path / "instance-2-customers.json").read_bytes() == old["instance-2-customers.json"]
+    assert (tmp_path / "instance-2-customers-staging.json").read_bytes() == old[
+        "instance-2-customers-staging.json"
+    ]
 
     recover(tmp_path)
 
@@ -304,8 +314,11 @@ def test_a_crash_after_the_first_rename_is_finished_by_recover(
 
 def test_the_next_write_finishes_an_interrupted_commit_first(tmp_path: Path) -> None:
     write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED)
-    (tmp_path / ("instance-1-customers.json" + STAGED_SUFFIX)).write_bytes(b"{}\n")
-    journal = {"rename": ["instance-1-customers.json"], "remove": ["instance-5-customers.json"]}
+    (tmp_path / ("instance-1-customers-staging.json" + STAGED_SUFFIX)).write_bytes(b"{}\n")
+    journal = {
+        "rename": ["instance-1-customers-staging.json"],
+        "remove": ["instance-5-customers-staging.json"],
+    }
     (tmp_path / JOURNAL_NAME).write_bytes(orjson.dumps(journal))
 
     write_plan(tmp_path, balance(CUSTOMERS, 2), created_at=LATER)
@@ -414,16 +427,16 @@ def test_a_partial_atomic_write_is_removed(tmp_path: Path, monkeypatch: pytest.M
 # --- a damaged journal -----------------------------------------------------------------------
 
 DAMAGED = [
-    (b'{"rename": ["instance-1-customers.json"], "remo', "not JSON"),
+    (b'{"rename": ["instance-1-customers-staging.json"], "remo', "not JSON"),
     (b"[]", "not a commit journal"),
-    (b'{"rename": ["instance-1-customers.json"]}', "not a commit journal"),
-    (b'{"rename": "instance-1-customers.json", "remove": []}', "not a commit journal"),
+    (b'{"rename": ["instance-1-customers-staging.json"]}', "not a commit journal"),
+    (b'{"rename": "instance-1-customers-staging.json", "remove": []}', "not a commit journal"),
     (b'{"rename": [1], "remove": []}', "not a commit journal"),
     (b'{"rename": ["../victim"], "remove": []}', "'../victim' is not a plan file"),
     (b'{"rename": [], "remove": ["../victim"]}', "'../victim' is not a plan file"),
     (b'{"rename": ["notes.txt"], "remove": []}', "'notes.txt' is not a plan file"),
     (
-        b'{"rename": ["instance-1-customers.json"], "remove": ["instance-1-customers.json"]}',
+        b'{"rename": ["instance-1-customers-staging.json"], "remove": ["instance-1-customers-staging.json"]}',
         "it would remove a file it installs",
     ),
 ]
@@ -443,7 +456,7 @@ def test_a_damaged_journal_is_refused_and_nothing_is_touched(
 ) -> None:
     folder = tmp_path / "state"
     write_plan(folder, balance(CUSTOMERS, 5), created_at=CREATED)
-    (folder / ("instance-1-customers.json" + STAGED_SUFFIX)).write_bytes(b"{}\n")
+    (folder / ("instance-1-customers-staging.json" + STAGED_SUFFIX)).write_bytes(b"{}\n")
     (folder / ("victim" + STAGED_SUFFIX)).write_bytes(b"outside the plan\n")
     (tmp_path / "victim").write_bytes(b"outside the folder\n")
     (folder / JOURNAL_NAME).write_bytes(journal)
@@ -492,6 +505,7 @@ def test_the_manifest_describes_the_plan_and_its_files(tmp_path: Path) -> None:
     manifest = orjson.loads((tmp_path / MANIFEST_NAME).read_bytes())
     assert manifest == {
         "distroManifest": 1,
+        "environment": "staging",
         "createdAt": CREATED,
         "parameters": {
             "instances": 3,
@@ -528,6 +542,7 @@ def test_the_manifest_describes_the_plan_and_its_files(tmp_path: Path) -> None:
             }
             for n, customers in ((1, 1), (2, 1), (3, 3))
         ],
+        "spaceLists": [],
     }
     assert (tmp_path / MANIFEST_NAME).read_bytes().endswith(b"}\n")
 
@@ -535,11 +550,11 @@ def test_the_manifest_describes_the_plan_and_its_files(tmp_path: Path) -> None:
 def test_the_manifest_document_hashes_the_bytes_it_is_given() -> None:
     plan = balance(CUSTOMERS[:1], 1)
     document = manifest_document(
-        plan, {"instance-1-customers.json": b"abc"}, PARAMETERS, created_at=CREATED
+        plan, {"instance-1-customers-staging.json": b"abc"}, PARAMETERS, created_at=CREATED
     )
     assert document["files"] == [
         {
-            "name": "instance-1-customers.json",
+            "name": "instance-1-customers-staging.json",
             "customers": 1,
             "splitSpaces": 0,
             "sha256": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
@@ -553,9 +568,9 @@ def test_the_manifest_is_committed_with_the_files_and_renamed_last(
     journals: list[dict[str, list[str]]] = []
     real_apply = emit._apply
 
-    def spy(directory: Path, journal: dict[str, list[str]]) -> None:
+    def spy(directory: Path, journal: dict[str, list[str]], env: str) -> None:
         journals.append(journal)
-        real_apply(directory, journal)
+        real_apply(directory, journal, env)
 
     monkeypatch.setattr(emit, "_apply", spy)
     write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED, parameters=PARAMETERS)

@@ -87,7 +87,10 @@ def assert_only_instance_files(directory: Path, instances: int) -> None:
     """
     names = [p.name for p in directory.iterdir() if p.name != LOCK_NAME]
     assert sorted(names) == sorted(
-        ["distribution.json", *(f"instance-{n}-customers.json" for n in range(1, instances + 1))]
+        [
+            "distribution-staging.json",
+            *(f"instance-{n}-customers-staging.json" for n in range(1, instances + 1)),
+        ]
     )
 
 

@@ -124,7 +124,9 @@ def test_verify_reads_a_locked_folder(tmp_path: Path) -> None:
         # A real process: verify's one run end to end, reading a folder another process locks.
         result = run("verify", "--output-dir", tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(f"OK: 2 instance files in {tmp_path}/ match distribution.json")
+    assert result.stdout.startswith(
+        f"OK: 2 instance files in {tmp_path}/ match distribution-staging.json"
+    )
 
 
 # --- two real runs -----------------------------------------------------------------------------

@@ -183,6 +183,8 @@ def test_json_keys_are_camel_case() -> None:
         "assignmentsTable": None,
         "assignmentRecords": 0,
         "reportHtml": None,
+        "leftAlone": [],
+        "spaceLists": [],
     }
 
     def keys(value: Any) -> set[str]:
@@ -341,7 +343,7 @@ def test_generate_json_and_html(loaded: tuple[Dataset, Tables], tmp_path: Path) 
         (where,) = customer["instances"]
         assert customer["customer"] in files[where]["customers"]
     assert document["outputs"]["files"] == [
-        str(out / f"instance-{n}-customers.json") for n in (1, 2, 3, 4)
+        str(out / f"instance-{n}-customers-staging.json") for n in (1, 2, 3, 4)
     ]
 
     html = page.read_text()

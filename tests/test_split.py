@@ -117,6 +117,7 @@ def test_a_split_instance_document() -> None:
     document = instance_document(instance, CREATED, split=True)
     assert list(document) == [
         "instanceId",
+        "environment",
         "totalCustomers",
         "estimatedUploads",
         "estimatedSpaces",
@@ -126,6 +127,7 @@ def test_a_split_instance_document() -> None:
     ]
     assert document == {
         "instanceId": 2,
+        "environment": "staging",
         "totalCustomers": 1,
         "estimatedUploads": 9,
         "estimatedSpaces": 2,
@@ -137,9 +139,10 @@ def test_a_split_instance_document() -> None:
 
 def test_the_split_files_bytes(tmp_path: Path) -> None:
     write_plan(tmp_path, balance(LOADS, 3, split=SPLIT), created_at=CREATED)
-    assert (tmp_path / "instance-2-customers.json").read_bytes() == (
+    assert (tmp_path / "instance-2-customers-staging.json").read_bytes() == (
         b"{\n"
         b'  "instanceId": 2,\n'
+        b'  "environment": "staging",\n'
         b'  "totalCustomers": 0,\n'
         b'  "estimatedUploads": 5,\n'
         b'  "estimatedSpaces": 1,\n'
@@ -154,7 +157,7 @@ def test_the_split_files_bytes(tmp_path: Path) -> None:
         b"}\n"
     )
     # With the flag, every file has the key, even with nothing split on it.
-    third = orjson.loads((tmp_path / "instance-3-customers.json").read_bytes())
+    third = orjson.loads((tmp_path / "instance-3-customers-staging.json").read_bytes())
     assert third["spaceAssignments"] == {}
 
 
@@ -315,3 +318,53 @@ def test_analyze_sizes_with_split(loaded: tuple[Dataset, Tables], tmp_path: Path
     assert split_rows[20] == largest_space  # split, its largest space does
     assert all(split_rows[n] <= plain_rows[n] for n in plain_rows)
     assert [p.name for p in out.iterdir()] == [LOCK_NAME]  # the lock stays, nothing else
+
+
+@pytest.mark.db
+def test_a_split_plan_lists_each_instances_spaces_for_todays_runner(
+    loaded: tuple[Dataset, Tables], tmp_path: Path
+) -> None:
+    dataset, tables = loaded
+    truth = dataset.truth()
+    args = [*table_args(tables), "--output-dir", tmp_path, "--split-large-customers"]
+    result = invoke("generate", "--instances", "5", *args)
+    assert result.returncode == 0, result.stderr
+    whale = max(truth.uploads_by_customer, key=truth.uploads_by_customer.__getitem__)
+    plan = read_plan(tmp_path)
+    lists = {
+        n: (tmp_path / f"instance-{n}-spaces-staging.txt").read_text().splitlines()
+        for n in range(1, 6)
+    }
+    for n, doc in plan.items():
+        assert lists[n] == doc["spaceAssignments"].get(whale, [])  # one DID a line, same order
+    every = [s for spaces in lists.values() for s in spaces]
+    assert sorted(every) == sorted(whale_spaces(dataset, whale))  # each space exactly once
+    for n, spaces in lists.items():
+        if spaces:
+            loop = (
+                f'while read -r space; do node src/migrate.js --space "$space" --instance-id {n}; '
+                f"done < {tmp_path}/instance-{n}-spaces-staging.txt"
+            )
+            assert f"  {loop}\n" in result.stdout
+    manifest = orjson.loads((tmp_path / MANIFEST_NAME).read_bytes())
+    assert [e["name"] for e in manifest["spaceLists"]] == [
+        f"instance-{n}-spaces-staging.txt" for n in range(1, 6)
+    ]
+    assert invoke("verify", "--output-dir", tmp_path).returncode == 0
+
+    (n, spaces), (m, _) = [(n, s) for n, s in lists.items() if s][:2]
+    moved = tmp_path / f"instance-{m}-spaces-staging.txt"
+    moved.write_text(moved.read_text() + f"{spaces[0]}\n")
+    (tmp_path / f"instance-{n}-spaces-staging.txt").write_text(
+        "".join(f"{s}\n" for s in spaces[1:])
+    )
+    checked = invoke("verify", "--output-dir", tmp_path)
+    assert checked.returncode == 1
+    assert checked.stdout.splitlines() == [
+        f"instance-{n}-spaces-staging.txt: SHA-256 differs from distribution-staging.json: "
+        "the file was changed",
+        f"instance-{m}-spaces-staging.txt: SHA-256 differs from distribution-staging.json: "
+        "the file was changed",
+        f"space {spaces[0]} of {whale} is in instance-{m}-spaces-staging.txt, but "
+        f"instance-{n}-customers-staging.json assigns it",
+    ]

@@ -200,7 +200,10 @@ def test_files_json_and_html_hold_the_stored_strings(
     assert steering(output) == []
     assert "\\u202e" in output
     document = orjson.loads(output)
-    files = [orjson.loads(p.read_bytes()) for p in sorted((tmp_path / "plan").glob("instance-*"))]
+    files = [
+        orjson.loads(p.read_bytes())
+        for p in sorted((tmp_path / "plan").glob("instance-*-customers-*.json"))
+    ]
     assert len(files) == 2
     whole = [c for f in files for c in f["customers"]]
     assert sorted(whole) == sorted(HOSTILE)  # byte for byte, after JSON decoding
@@ -253,7 +256,7 @@ def test_verify_and_errors_quote_them_escaped(
     plan = tmp_path / "plan"
     generate(tables, plan)
     ansi = HOSTILE[10]
-    files = sorted(plan.glob("instance-*"))
+    files = sorted(plan.glob("instance-*-customers-*.json"))
     holder = next(p for p in files if ansi in orjson.loads(p.read_bytes())["customers"])
     (other,) = [p for p in files if p != holder]
     # Listed in the other file too: verify quotes the DID in the problem it reports.

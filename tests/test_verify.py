@@ -85,12 +85,14 @@ def test_generate_writes_a_manifest_of_the_plan(
     plan = read_plan(generated)
     assert list(written) == [
         "distroManifest",
+        "environment",
         "createdAt",
         "parameters",
         "tables",
         "totals",
         "balance",
         "files",
+        "spaceLists",
     ]
     assert written["createdAt"] == plan[1]["createdAt"]
     assert written["parameters"] == {
@@ -125,11 +127,11 @@ def test_generate_writes_a_manifest_of_the_plan(
     }
     assert written["files"] == [
         {
-            "name": f"instance-{n}-customers.json",
+            "name": f"instance-{n}-customers-staging.json",
             "customers": len(plan[n]["customers"]),
             "splitSpaces": 0,
             "sha256": hashlib.sha256(
-                (generated / f"instance-{n}-customers.json").read_bytes()
+                (generated / f"instance-{n}-customers-staging.json").read_bytes()
             ).hexdigest(),
         }
         for n in range(1, 6)
@@ -154,38 +156,41 @@ def test_verify_passes_on_a_fresh_generate(loaded: tuple[Dataset, Tables], gener
 
 @pytest.mark.db
 def test_a_tampered_file_fails(plan_dir: Path) -> None:
-    path = plan_dir / "instance-2-customers.json"
+    path = plan_dir / "instance-2-customers-staging.json"
     path.write_bytes(path.read_bytes().replace(b'"estimatedUploads": ', b'"estimatedUploads": 1'))
     assert_fails_with(
         plan_dir,
-        "instance-2-customers.json: SHA-256 differs from distribution.json: the file was changed",
-        "totals.uploads: distribution.json says ",
-        "balance.makespan: distribution.json says ",
+        "instance-2-customers-staging.json: SHA-256 differs from distribution-staging.json: the file was changed",
+        "totals.uploads: distribution-staging.json says ",
+        "balance.makespan: distribution-staging.json says ",
     )
 
 
 @pytest.mark.db
 def test_a_changed_byte_alone_fails(plan_dir: Path) -> None:
-    path = plan_dir / "instance-4-customers.json"
+    path = plan_dir / "instance-4-customers-staging.json"
     path.write_bytes(path.read_bytes().replace(b"\n}", b"}"))  # same JSON, other bytes
     assert_fails_with(
         plan_dir,
-        "instance-4-customers.json: SHA-256 differs from distribution.json: the file was changed",
+        "instance-4-customers-staging.json: SHA-256 differs from distribution-staging.json: the file was changed",
     )
 
 
 @pytest.mark.db
 def test_a_missing_file_fails(plan_dir: Path) -> None:
-    (plan_dir / "instance-3-customers.json").unlink()
-    assert_fails_with(plan_dir, "instance-3-customers.json is missing")
+    (plan_dir / "instance-3-customers-staging.json").unlink()
+    assert_fails_with(plan_dir, "instance-3-customers-staging.json is missing")
 
 
 @pytest.mark.db
 def test_an_extra_file_fails(plan_dir: Path) -> None:
-    shutil.copy(plan_dir / "instance-5-customers.json", plan_dir / "instance-6-customers.json")
+    shutil.copy(
+        plan_dir / "instance-5-customers-staging.json",
+        plan_dir / "instance-6-customers-staging.json",
+    )
     assert_fails_with(
         plan_dir,
-        "instance-6-customers.json is not in distribution.json: a stray file the fleet would read",
+        "instance-6-customers-staging.json is not in distribution-staging.json: a stray file the fleet would read",
     )
 
 
@@ -197,10 +202,10 @@ def test_a_customer_listed_twice_fails(plan_dir: Path) -> None:
     document["customers"].append(twice)
     document["totalCustomers"] += 1
     # Sealed again, so that the duplicate is the only thing wrong.
-    rewrite(plan_dir, "instance-2-customers.json", document, reseal=True)
+    rewrite(plan_dir, "instance-2-customers-staging.json", document, reseal=True)
     assert_fails_with(
         plan_dir,
-        f"{twice} is assigned 2 times (instance-1-customers.json, instance-2-customers.json)",
+        f"{twice} is assigned 2 times (instance-1-customers-staging.json, instance-2-customers-staging.json)",
     )
 
 
@@ -210,10 +215,10 @@ def test_a_customer_listed_twice_in_one_file_fails(plan_dir: Path) -> None:
     twice = document["customers"][0]
     document["customers"].append(twice)
     document["totalCustomers"] += 1
-    rewrite(plan_dir, "instance-3-customers.json", document, reseal=True)
+    rewrite(plan_dir, "instance-3-customers-staging.json", document, reseal=True)
     assert_fails_with(
         plan_dir,
-        f"{twice} is assigned 2 times (instance-3-customers.json, instance-3-customers.json)",
+        f"{twice} is assigned 2 times (instance-3-customers-staging.json, instance-3-customers-staging.json)",
     )
 
 
@@ -225,7 +230,7 @@ def test_a_wrong_total_fails(loaded: tuple[Dataset, Tables], plan_dir: Path) -> 
     (plan_dir / MANIFEST_NAME).write_bytes(orjson.dumps(sealed))
     assert_fails_with(
         plan_dir,
-        f"totals.uploads: distribution.json says {total + 1}, the files add up to {total}",
+        f"totals.uploads: distribution-staging.json says {total + 1}, the files add up to {total}",
     )
 
 
@@ -237,7 +242,7 @@ def test_a_wrong_count_in_the_manifest_fails(plan_dir: Path) -> None:
     (plan_dir / MANIFEST_NAME).write_bytes(orjson.dumps(sealed))
     assert_fails_with(
         plan_dir,
-        f"instance-1-customers.json: lists {listed} customers, distribution.json says {listed + 2}",
+        f"instance-1-customers-staging.json: lists {listed} customers, distribution-staging.json says {listed + 2}",
     )
 
 
@@ -245,32 +250,32 @@ def test_a_wrong_count_in_the_manifest_fails(plan_dir: Path) -> None:
 def test_a_total_customers_that_disagrees_with_the_list_fails(plan_dir: Path) -> None:
     document = read_plan(plan_dir)[5]
     document["totalCustomers"] += 1
-    rewrite(plan_dir, "instance-5-customers.json", document, reseal=True)
+    rewrite(plan_dir, "instance-5-customers-staging.json", document, reseal=True)
     assert_fails_with(
         plan_dir,
-        f"instance-5-customers.json: totalCustomers is {document['totalCustomers']} but "
+        f"instance-5-customers-staging.json: totalCustomers is {document['totalCustomers']} but "
         f"{document['totalCustomers'] - 1} are listed",
     )
 
 
 @pytest.mark.db
 def test_a_file_that_is_not_json_fails(plan_dir: Path) -> None:
-    (plan_dir / "instance-1-customers.json").write_bytes(b"{not json")
+    (plan_dir / "instance-1-customers-staging.json").write_bytes(b"{not json")
     assert_fails_with(
         plan_dir,
-        "instance-1-customers.json: SHA-256 differs from distribution.json",
-        "instance-1-customers.json is not JSON",
+        "instance-1-customers-staging.json: SHA-256 differs from distribution-staging.json",
+        "instance-1-customers-staging.json is not JSON",
     )
 
 
 @pytest.mark.db
 def test_an_interrupted_commit_is_reported(plan_dir: Path) -> None:
     (plan_dir / JOURNAL_NAME).write_bytes(b'{"rename": [], "remove": []}')
-    (plan_dir / "instance-1-customers.json.staged").write_bytes(b"{}")
+    (plan_dir / "instance-1-customers-staging.json.staged").write_bytes(b"{}")
     assert_fails_with(
         plan_dir,
         f"{JOURNAL_NAME}: a commit was interrupted; run distro generate again to finish it",
-        "instance-1-customers.json.staged: a staged file of an unfinished write",
+        "instance-1-customers-staging.json.staged: a staged file of an unfinished write",
     )
 
 
@@ -325,11 +330,11 @@ def test_a_split_space_assigned_twice_fails(tmp_path: Path) -> None:
     sealed = manifest(tmp_path)
     sealed["files"][other - 1]["splitSpaces"] += 1
     (tmp_path / MANIFEST_NAME).write_bytes(orjson.dumps(sealed))
-    rewrite(tmp_path, f"instance-{other}-customers.json", documents[other], reseal=True)
+    rewrite(tmp_path, f"instance-{other}-customers-staging.json", documents[other], reseal=True)
     assert (owner, other) == (1, 2)
     assert verify_plan(tmp_path) == [
         "space did:key:s1 of did:mailto:a.org:whale is assigned 2 times "
-        "(instance-1-customers.json, instance-2-customers.json)"
+        "(instance-1-customers-staging.json, instance-2-customers-staging.json)"
     ]
 
 
@@ -339,8 +344,64 @@ def test_a_split_customer_also_listed_whole_fails(tmp_path: Path) -> None:
     document = read_plan(tmp_path)[3]
     document["customers"].append("did:mailto:a.org:whale")
     document["totalCustomers"] += 1
-    rewrite(tmp_path, "instance-3-customers.json", document, reseal=True)
+    rewrite(tmp_path, "instance-3-customers-staging.json", document, reseal=True)
     assert verify_plan(tmp_path) == [
-        "did:mailto:a.org:whale is listed whole (instance-3-customers.json) and split "
-        "(instance-1-customers.json, instance-2-customers.json)"
+        "did:mailto:a.org:whale is listed whole (instance-3-customers-staging.json) and split "
+        "(instance-1-customers-staging.json, instance-2-customers-staging.json)"
     ]
+
+
+def reseal_list(directory: Path, name: str, text: str) -> None:
+    """Rewrite a list of spaces and its SHA-256 in the manifest, as a careful tamperer would."""
+    (directory / name).write_text(text)
+    sealed = manifest(directory)
+    for entry in sealed["spaceLists"]:
+        if entry["name"] == name:
+            entry["sha256"] = hashlib.sha256(text.encode()).hexdigest()
+    (directory / MANIFEST_NAME).write_bytes(orjson.dumps(sealed))
+
+
+def test_a_split_space_in_no_list_fails(tmp_path: Path) -> None:
+    plan = balance(LOADS, 3, split=SPLIT)
+    write_plan(tmp_path, plan, created_at=CREATED, parameters=parameters(True))
+    assert (tmp_path / "instance-1-spaces-staging.txt").read_text() == "did:key:s1\n"
+    reseal_list(tmp_path, "instance-1-spaces-staging.txt", "")
+    assert verify_plan(tmp_path) == [
+        "space did:key:s1 of did:mailto:a.org:whale is in no instance's list of spaces"
+    ]
+
+
+def test_a_split_space_in_two_lists_fails(tmp_path: Path) -> None:
+    plan = balance(LOADS, 3, split=SPLIT)
+    write_plan(tmp_path, plan, created_at=CREATED, parameters=parameters(True))
+    second = (tmp_path / "instance-2-spaces-staging.txt").read_text()
+    reseal_list(tmp_path, "instance-2-spaces-staging.txt", second + "did:key:s1\n")
+    assert verify_plan(tmp_path) == [
+        "space did:key:s1 of did:mailto:a.org:whale is in 2 lists of spaces "
+        "(instance-1-spaces-staging.txt, instance-2-spaces-staging.txt)"
+    ]
+
+
+def test_each_environment_verifies_its_own_plan(tmp_path: Path) -> None:
+    plan = balance(LOADS, 2)
+    write_plan(tmp_path, plan, created_at=CREATED, parameters=parameters(False), env="production")
+    assert verify_plan(tmp_path, "production") == []
+    assert verify_plan(tmp_path) == [
+        f"distribution-staging.json is missing from {tmp_path}: run distro generate --env staging"
+    ]
+    document = read_production(tmp_path, 1)
+    document["environment"] = "staging"
+    path = tmp_path / "instance-1-customers-production.json"
+    path.write_bytes(orjson.dumps(document))
+    assert verify_plan(tmp_path, "production") == [
+        "instance-1-customers-production.json: SHA-256 differs from "
+        "distribution-production.json: the file was changed",
+        "instance-1-customers-production.json: environment is 'staging', not 'production'",
+    ]
+
+
+def read_production(directory: Path, n: int) -> dict[str, Any]:
+    document: dict[str, Any] = orjson.loads(
+        (directory / f"instance-{n}-customers-production.json").read_bytes()
+    )
+    return document

@@ -1,0 +1,308 @@
+"""distro replan: started customers stay, finished ones leave, the rest are balanced."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from botocore.exceptions import ClientError
+from helpers import invoke, read_plan
+from test_assignments import ANY_TABLES, create_table, delete_table, scan_all, session
+
+from distro.cli import with_flags
+from distro.dynamo.handle import Dynamo
+from distro.dynamo.retry import RetryPolicy
+from distro.errors import ReplanRefused
+from distro.local.dynamodb import LOCAL_CREDENTIALS, LocalDynamo
+from distro.replan import replan
+from distro.replan_run import run_replan
+from distro.settings import Tables
+from distro.tracking import Move, TrackingRecord, apply_moves
+from distro.verify import verify_plan
+
+NO_RETRY_WAIT = RetryPolicy(base=0.0)
+
+
+def record(customer: str, status: str, instance: str, total: int, done: int = 0) -> TrackingRecord:
+    return TrackingRecord(customer, status, instance, total, done, 2, 0)
+
+
+RECORDS = [
+    record("did:mailto:a.org:a", "in-progress", "1", 100, 40),  # 60 left, pinned on 1
+    record("did:mailto:a.org:b", "completed", "2", 500, 500),
+    record("did:mailto:a.org:c", "pending", "2", 50),
+    record("did:mailto:a.org:d", "pending", "1", 30),
+    record("did:mailto:a.org:e", "failed", "2", 20),
+]
+
+
+def test_replan_pins_started_customers_and_balances_the_rest() -> None:
+    # pinned [60, 0]; c 50 -> 2 [60, 50]; d 30 -> 2 [60, 80]; e 20 -> 1 [80, 80]
+    result = replan(RECORDS, 2)
+    assert [[c.customer[-1] for c in i.customers] for i in result.plan.instances] == [
+        ["a", "e"],
+        ["c", "d"],
+    ]
+    assert [i.uploads for i in result.plan.instances] == [80, 80]
+    assert result.finished == ("did:mailto:a.org:b",)
+    assert result.moves == (
+        Move("did:mailto:a.org:d", "1", "2", "pending"),
+        Move("did:mailto:a.org:e", "2", "1", "failed"),
+    )
+    assert result.before == {"1": 90, "2": 70}
+    assert (result.makespan_before, result.makespan_after, result.lower_bound) == (90, 80, 80)
+
+
+def test_more_instances_take_the_pending_customers_only() -> None:
+    result = replan(RECORDS, 4)
+    assert [[c.customer[-1] for c in i.customers] for i in result.plan.instances] == [
+        ["a"],
+        ["c"],
+        ["d"],
+        ["e"],
+    ]
+    assert result.makespan_after == result.lower_bound == 60  # the pinned load alone
+
+
+def test_fewer_instances_than_hold_started_customers_is_refused() -> None:
+    records = [*RECORDS, record("did:mailto:a.org:f", "in-progress", "3", 10)]
+    with pytest.raises(ReplanRefused) as refused:
+        replan(records, 2)
+    # The CLI names the flag (with_flags); the stage names the setting.
+    assert with_flags(refused.value) == (
+        "--instances 2 is fewer than the instances holding in-progress customers: instance 3 "
+        "has 1 in progress, so 3 or more are needed"
+    )
+
+
+# --- DynamoDB Local -------------------------------------------------------------------
+
+
+@pytest.fixture
+def tracking(dynamo: LocalDynamo) -> Iterator[str]:
+    name = f"tracking-{uuid.uuid4().hex[:8]}"
+    asyncio.run(create_table(dynamo.endpoint_url, name))
+    yield name
+    asyncio.run(delete_table(dynamo.endpoint_url, name))
+
+
+def item(r: TrackingRecord) -> dict[str, Any]:
+    return {
+        "customer": {"S": r.customer},
+        "status": {"S": r.status},
+        "instanceId": {"S": r.instance_id},
+        "totalUploads": {"N": str(r.total_uploads)},
+        "completedUploads": {"N": str(r.completed_uploads)},
+        "totalSpaces": {"N": str(r.total_spaces)},
+        "completedSpaces": {"N": str(r.completed_spaces)},
+    }
+
+
+async def put_records(endpoint: str, table: str, records: Sequence[TrackingRecord]) -> None:
+    async with session().client("dynamodb", endpoint_url=endpoint) as client:
+        for r in records:
+            await client.put_item(TableName=table, Item=item(r))
+
+
+def table_items(endpoint: str, table: str) -> dict[str, dict[str, Any]]:
+    return {i["customer"]["S"]: i for i in asyncio.run(scan_all(endpoint, table))}
+
+
+def many_records() -> list[TrackingRecord]:
+    """40 customers over 3 instances: 4 completed, 5 in progress, 3 failed, the rest pending."""
+    records = []
+    for n in range(40):
+        status = (
+            "completed" if n < 4 else "in-progress" if n < 9 else "failed" if n < 12 else "pending"
+        )
+        done = 7 if status in ("in-progress", "failed") else 0
+        records.append(
+            record(f"did:mailto:b.org:c{n:02}", status, str(n % 3 + 1), 10 + 3 * n, done)
+        )
+    return records
+
+
+@pytest.mark.db
+def test_replan_through_the_cli_moves_only_records_not_started(
+    dynamo: LocalDynamo, tracking: str, tmp_path: Path
+) -> None:
+    records = many_records()
+    asyncio.run(put_records(dynamo.endpoint_url, tracking, records))
+    before = table_items(dynamo.endpoint_url, tracking)
+    expected = replan(records, 5)
+
+    result = invoke(
+        "replan", "--instances", "5", "--endpoint-url", dynamo.endpoint_url,
+        "--assignments-table", tracking, "--output-dir", tmp_path, "--env", "production",
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    after = table_items(dynamo.endpoint_url, tracking)
+    moved = {m.customer: m for m in expected.moves}
+    assert moved
+    for customer, old in before.items():
+        if customer in moved:
+            assert after[customer]["instanceId"] == {"S": moved[customer].target}
+            assert {
+                k: v
+                for k, v in after[customer].items()
+                if k not in ("instanceId", "assignedAt", "updatedAt")
+            } == {k: v for k, v in old.items() if k != "instanceId"}
+        else:
+            assert after[customer] == old  # started, finished, or staying: untouched
+    files = {
+        n: orjson.loads((tmp_path / f"instance-{n}-customers-production.json").read_bytes())
+        for n in range(1, 6)
+    }
+    listed = {c: n for n, doc in files.items() for c in doc["customers"]}
+    assert set(listed) == {r.customer for r in records if r.status != "completed"}
+    for customer, n in listed.items():
+        assert after[customer]["instanceId"] == {"S": str(n)}  # files and records agree
+    assert verify_plan(tmp_path, "production") == []
+    assert f"Updated {len(moved)} tracking records in {tracking}" in result.stdout
+    assert "In progress, kept on their instance" in result.stdout
+    before_line = f"{expected.makespan_before:,} uploads on instance"
+    assert before_line in result.stdout
+    assert len(expected.moves) == 26
+    for move in expected.moves[:25]:
+        assert move.customer in result.stdout
+    assert expected.moves[25].customer not in result.stdout
+    assert "... and 1 more moves (--json lists them all)" in result.stdout
+
+
+@pytest.mark.db
+def test_replan_refuses_fewer_instances_than_hold_started_customers(
+    dynamo: LocalDynamo, tracking: str, tmp_path: Path
+) -> None:
+    asyncio.run(put_records(dynamo.endpoint_url, tracking, many_records()))
+    result = invoke(
+        "replan", "--instances", "2", "--endpoint-url", dynamo.endpoint_url,
+        "--assignments-table", tracking, "--output-dir", tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr == (
+        "Error: --instances 2 is fewer than the instances holding in-progress customers: "
+        "instance 3 has 2 in progress, so 3 or more are needed\n"
+    )
+    assert not list(tmp_path.glob("instance-*"))
+
+
+async def start(endpoint: str, table: str, customer: str) -> None:
+    """The runner marks *customer* in-progress, as it would between distro's read and write."""
+    async with session().client("dynamodb", endpoint_url=endpoint) as client:
+        await client.update_item(
+            TableName=table,
+            Key={"customer": {"S": customer}},
+            UpdateExpression="SET #s = :s, completedUploads = :d",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":s": {"S": "in-progress"}, ":d": {"N": "1"}},
+        )
+
+
+@pytest.mark.db
+def test_a_customer_started_during_the_replan_stays_where_it_is(
+    dynamo: LocalDynamo, tracking: str, tmp_path: Path
+) -> None:
+    records = many_records()
+    asyncio.run(put_records(dynamo.endpoint_url, tracking, records))
+    first_moves = replan(records, 5).moves
+    racer = first_moves[0]
+
+    async def runner_starts(read: Sequence[TrackingRecord]) -> None:
+        assert len(read) == 40
+        await start(dynamo.endpoint_url, tracking, racer.customer)
+
+    outcome = asyncio.run(
+        run_replan(
+            tables=Tables("unused-consumer", "unused-upload", "us-east-2", dynamo.endpoint_url),
+            table=tracking,
+            instances=5,
+            output_dir=tmp_path,
+            policy=NO_RETRY_WAIT,
+            credentials=LOCAL_CREDENTIALS,
+            before_writes=runner_starts,
+        )
+    )
+
+    assert [(r.customer, r.status, r.instance_id) for r in outcome.raced] == [
+        (racer.customer, "in-progress", racer.source)
+    ]
+    after = table_items(dynamo.endpoint_url, tracking)
+    assert after[racer.customer]["instanceId"] == {"S": racer.source}
+    assert after[racer.customer]["status"] == {"S": "in-progress"}
+    plan = read_plan(tmp_path)
+    listed = {c: n for n, doc in plan.items() for c in doc["customers"]}
+    assert listed[racer.customer] == int(racer.source)  # the files say it stays
+    for customer, n in listed.items():
+        assert after[customer]["instanceId"] == {"S": str(n)}
+    assert verify_plan(tmp_path) == []
+
+
+@pytest.mark.db
+def test_replan_json_lists_every_move_and_the_critical_paths(
+    dynamo: LocalDynamo, tracking: str, tmp_path: Path
+) -> None:
+    records = many_records()
+    asyncio.run(put_records(dynamo.endpoint_url, tracking, records))
+    expected = replan(records, 5)
+    result = invoke(
+        "replan", "--instances", "5", "--json", "--endpoint-url", dynamo.endpoint_url,
+        "--assignments-table", tracking, "--output-dir", tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    document = orjson.loads(result.stdout)
+    assert document["moves"] == [
+        {"customer": m.customer, "from": m.source, "to": m.target, "status": m.status}
+        for m in expected.moves
+    ]
+    assert document["criticalPath"]["before"]["uploads"] == expected.makespan_before
+    assert document["criticalPath"]["after"]["uploads"] == expected.makespan_after
+    assert (document["finishedCustomers"], document["pinnedCustomers"]) == (4, 5)
+    assert document["recordsUpdated"] == len(expected.moves)
+    assert document["startedMeanwhile"] == []
+    assert result.stderr.splitlines() == [
+        f"Wrote 5 instance files to {tmp_path}/",
+        f"Updated {len(expected.moves)} tracking records in {tracking}",
+    ]
+
+
+class LostReply:
+    """A real client whose first UpdateItem lands, but whose reply is lost (a 500)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.calls = 0
+
+    async def update_item(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls += 1
+        reply: dict[str, Any] = await self._client.update_item(**kwargs)
+        if self.calls == 1:
+            error = {"Code": "InternalServerError", "Message": "reply lost"}
+            raise ClientError({"Error": error}, "UpdateItem")
+        return reply
+
+
+@pytest.mark.db
+def test_a_move_retried_after_a_lost_reply_is_not_a_race(
+    dynamo: LocalDynamo, tracking: str
+) -> None:
+    pending = record("did:mailto:a.org:p", "pending", "1", 10)
+    asyncio.run(put_records(dynamo.endpoint_url, tracking, [pending]))
+
+    async def move() -> tuple[list[TrackingRecord], int]:
+        async with session().client("dynamodb", endpoint_url=dynamo.endpoint_url) as client:
+            lossy = LostReply(client)
+            moves = [Move(pending.customer, "1", "2", "pending")]
+            db = Dynamo(lossy, ANY_TABLES, NO_RETRY_WAIT)
+            changed = await apply_moves(db, tracking, moves, at="t")
+            return changed, lossy.calls
+
+    changed, calls = asyncio.run(move())
+    assert (changed, calls) == ([], 2)  # the retry found its own write: not someone else's
+    after = table_items(dynamo.endpoint_url, tracking)[pending.customer]
+    assert (after["instanceId"], after["status"]) == ({"S": "2"}, {"S": "pending"})

@@ -16,7 +16,8 @@ from typing import Any
 
 from distro.balance import Plan
 from distro.dynamo.handle import Dynamo
-from distro.tracking import PENDING, WRITE_CONCURRENCY, LeftAlone, put_pending
+from distro.records import PENDING, LeftAlone
+from distro.tracking import WRITE_CONCURRENCY, put_pending
 
 ASSIGNMENT_KEYS = {"customer": "HASH"}
 

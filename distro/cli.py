@@ -505,9 +505,8 @@ def demo(customers: int, instances: int, seed: int, output_dir: Path, quiet: boo
     from distro import console  # noqa: PLC0415 - stages, AWS and rich load only when run
     from distro.files import output_lock  # noqa: PLC0415
     from distro.local.demo import DEMO_TRACKING, run_demo  # noqa: PLC0415
-    from distro.replan_run import summarize_replan  # noqa: PLC0415
     from distro.report import render, render_replan  # noqa: PLC0415
-    from distro.summary import summarize  # noqa: PLC0415
+    from distro.summary import summarize, summarize_replan  # noqa: PLC0415
 
     run = DemoOptions(customers, instances, seed, output_dir, quiet)
     # Before DynamoDB Local starts and the data loads: a second demo fails at once.
@@ -583,8 +582,20 @@ def verify(output_dir: Path, env: str | None) -> None:
     show_default=True,
     help="Where the instance files go.",
 )
-@click.option("--workers-per-instance", type=int, default=10, show_default=True)
-@click.option("--uploads-per-minute", type=float, default=UPLOADS_PER_MINUTE, show_default=True)
+@click.option(
+    "--workers-per-instance",
+    type=int,
+    default=10,
+    show_default=True,
+    help="Workers per instance, for time estimates.",
+)
+@click.option(
+    "--uploads-per-minute",
+    type=float,
+    default=UPLOADS_PER_MINUTE,
+    show_default=True,
+    help="Uploads one worker migrates per minute.",
+)
 @click.option("--json", "json_output", is_flag=True, help="Print the report as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def replan(instances: int, assignments_table: str | None, **options: Any) -> None:
@@ -592,8 +603,8 @@ def replan(instances: int, assignments_table: str | None, **options: Any) -> Non
     from distro import console  # noqa: PLC0415 - stages, AWS and rich load only when run
     from distro.dynamo.retry import RetryPolicy  # noqa: PLC0415
     from distro.files import output_lock  # noqa: PLC0415
-    from distro.replan_run import replan_json, summarize_replan  # noqa: PLC0415
     from distro.report import render_replan, render_replan_outputs  # noqa: PLC0415
+    from distro.summary import replan_json, summarize_replan  # noqa: PLC0415
 
     run = ReplanOptions.parse(instances, assignments_table, options)
     policy = RetryPolicy.from_environ(os.environ)  # a usage error: before the folder is locked

@@ -28,6 +28,7 @@ from distro.emit import PlanParameters, spaces_file_name, write_plan
 from distro.errors import NothingToPlan
 from distro.files import Folder, prepared
 from distro.progress import Progress
+from distro.records import LeftAlone
 from distro.settings import (
     DEFAULT_ENV,
     CountSettings,
@@ -37,7 +38,7 @@ from distro.settings import (
     timestamp,
 )
 from distro.tally import Tally
-from distro.tracking import WRITE_CONCURRENCY, LeftAlone
+from distro.tracking import WRITE_CONCURRENCY
 
 
 @dataclass(frozen=True, slots=True)

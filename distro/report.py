@@ -25,19 +25,20 @@ from rich.text import Text
 from distro.console import literal, printable
 from distro.errors import OutputError
 from distro.files import atomic_write
-from distro.replan_run import CriticalPath, ReplanSummary
+from distro.records import LeftAlone
 from distro.summary import (
     Assumptions,
     Bucket,
+    CriticalPath,
     DataQuality,
     Outputs,
     PlanSummary,
+    ReplanSummary,
     SizingRow,
     Summary,
     Totals,
     Whale,
 )
-from distro.tracking import LeftAlone
 
 BAR_WIDTH = 20  # a histogram row stays within 80 columns
 CHART_WIDTH = 40

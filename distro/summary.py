@@ -16,11 +16,12 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from distro.balance import Plan, balance, order
+from distro.records import LeftAlone, Move
 from distro.settings import (
     DEFAULT_HOURLY_COST,
     DEFAULT_TOP,
@@ -29,7 +30,9 @@ from distro.settings import (
     timestamp,
 )
 from distro.tally import CustomerLoad, Tally
-from distro.tracking import LeftAlone
+
+if TYPE_CHECKING:
+    from distro.replan_run import ReplanOutcome
 
 ESTIMATE_WORKERS = (5, 10, 15, 20)
 # (label, least uploads, most uploads or None for no limit), as the operators asked for them.
@@ -411,3 +414,88 @@ def _sizing(tally: Tally, throughput: Throughput, hourly_cost: float) -> tuple[S
             )
         )
     return tuple(rows)
+
+
+# --- distro replan ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CriticalPath:
+    """The busiest instance: its id, remaining uploads, and the days they take."""
+
+    instance: str
+    uploads: int
+    days: float
+
+
+@dataclass(frozen=True, slots=True)
+class ReplanSummary:
+    """Everything the replan report shows, as plain data (``--json`` prints the same)."""
+
+    env: str
+    table: str
+    instances: int
+    finished: int  # completed customers, out of the plan
+    pinned: int  # in progress, kept on their instance
+    balanced: int  # pending or failed, balanced around the pinned load
+    before: CriticalPath
+    after: CriticalPath
+    lower_bound: float
+    moves: tuple[Move, ...]
+    moved: int  # records updated
+    raced: tuple[LeftAlone, ...]
+    files: tuple[str, ...]
+
+
+def summarize_replan(outcome: ReplanOutcome, *, env: str, throughput: Throughput) -> ReplanSummary:
+    """The report of *outcome*, with days at *throughput*."""
+    result = outcome.result
+    before = max(result.before.items(), key=lambda kv: kv[1], default=("-", 0))
+    busiest = max(result.plan.instances, key=lambda i: i.uploads)
+    planned = sum(len(i.customers) for i in result.plan.instances)
+    return ReplanSummary(
+        env=env,
+        table=outcome.table,
+        instances=len(result.plan.instances),
+        finished=len(result.finished),
+        pinned=len(result.pinned),
+        balanced=planned - len(result.pinned),
+        before=CriticalPath(before[0], before[1], throughput.days(before[1])),
+        after=CriticalPath(
+            str(busiest.instance_id), busiest.uploads, throughput.days(busiest.uploads)
+        ),
+        lower_bound=result.lower_bound,
+        moves=result.moves,
+        moved=outcome.moved,
+        raced=tuple(LeftAlone(r.customer, r.status, r.instance_id) for r in outcome.raced),
+        files=tuple(str(f) for f in outcome.files),
+    )
+
+
+def replan_json(summary: ReplanSummary) -> bytes:
+    """*summary* as one indented JSON document with camelCase keys, ending in a newline."""
+    document = {
+        "environment": summary.env,
+        "trackingTable": summary.table,
+        "instances": summary.instances,
+        "finishedCustomers": summary.finished,
+        "pinnedCustomers": summary.pinned,
+        "balancedCustomers": summary.balanced,
+        "criticalPath": {"before": _path(summary.before), "after": _path(summary.after)},
+        "lowerBound": summary.lower_bound,
+        "moves": [
+            {"customer": m.customer, "from": m.source, "to": m.target, "status": m.status}
+            for m in summary.moves
+        ],
+        "recordsUpdated": summary.moved,
+        "startedMeanwhile": [
+            {"customer": a.customer, "status": a.status, "instance": a.instance_id}
+            for a in summary.raced
+        ],
+        "files": list(summary.files),
+    }
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def _path(path: CriticalPath) -> dict[str, Any]:
+    return {"instance": path.instance, "uploads": path.uploads, "days": path.days}

@@ -216,9 +216,9 @@ async def test_a_locked_folder_is_probed_once_per_run(
     ):
         committed = await commit_plan(plan, folder, settings=settings, throughput=Throughput())
     assert probed == [target]
-    assert [p.name for p in committed.files] == ["instance-1-customers.json"]
+    assert [p.name for p in committed.files] == ["instance-1-customers-staging.json"]
     assert sorted(p.name for p in target.iterdir()) == [
         LOCK_NAME,
-        "distribution.json",
-        "instance-1-customers.json",
+        "distribution-staging.json",
+        "instance-1-customers-staging.json",
     ]

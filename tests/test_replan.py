@@ -19,10 +19,11 @@ from distro.dynamo.handle import Dynamo
 from distro.dynamo.retry import RetryPolicy
 from distro.errors import ReplanRefused
 from distro.local.dynamodb import LOCAL_CREDENTIALS, LocalDynamo
+from distro.records import Move, TrackingRecord
 from distro.replan import replan
 from distro.replan_run import run_replan
 from distro.settings import Tables
-from distro.tracking import Move, TrackingRecord, apply_moves
+from distro.tracking import apply_moves
 from distro.verify import verify_plan
 
 NO_RETRY_WAIT = RetryPolicy(base=0.0)

@@ -434,6 +434,7 @@ def test_rendering_a_report_imports_no_aws_code() -> None:
         "distro.errors",
         "distro.files",
         "distro.progress",
+        "distro.records",  # the tracking records a replan or a re-run reports, plain data
         "distro.report",
         "distro.settings",
         "distro.summary",

@@ -14,8 +14,8 @@ from test_assignments import create_table, delete_table, scan_all, session
 
 from distro.local.dataset import Dataset
 from distro.local.dynamodb import LocalDynamo
+from distro.records import TrackingRecord, record_of
 from distro.settings import Tables, default_table
-from distro.tracking import TrackingRecord, record_of
 
 
 def test_the_default_table_is_the_runners() -> None:

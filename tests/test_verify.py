@@ -387,7 +387,8 @@ def test_each_environment_verifies_its_own_plan(tmp_path: Path) -> None:
     write_plan(tmp_path, plan, created_at=CREATED, parameters=parameters(False), env="production")
     assert verify_plan(tmp_path, "production") == []
     assert verify_plan(tmp_path) == [
-        f"distribution-staging.json is missing from {tmp_path}: run distro generate --env staging"
+        f"distribution-staging.json is missing from {tmp_path}: "
+        "run distro generate for the staging environment"
     ]
     document = read_production(tmp_path, 1)
     document["environment"] = "staging"

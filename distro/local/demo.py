@@ -23,10 +23,11 @@ from distro.local.dataset import Dataset, create_tables, generate, load
 from distro.local.dynamodb import LOCAL_CREDENTIALS, LOCAL_REGION, LocalDynamo
 from distro.pipeline import Committed, checkpoint_until_committed, commit_plan, count_tables
 from distro.progress import Progress
+from distro.records import COMPLETED, IN_PROGRESS, TrackingRecord
 from distro.replan_run import ReplanOutcome, run_replan
 from distro.settings import CountSettings, Tables, Throughput
 from distro.tally import Tally
-from distro.tracking import COMPLETED, IN_PROGRESS, TrackingRecord, read_records
+from distro.tracking import read_records
 from distro.verify import verify_plan
 
 DEMO_TABLES = ("demo-consumer", "demo-upload")

@@ -193,6 +193,24 @@ def test_replan_refuses_fewer_instances_than_hold_started_customers(
     assert not list(tmp_path.glob("instance-*"))
 
 
+@pytest.mark.db
+def test_replan_of_a_table_with_nothing_left_names_the_flags_to_check(
+    dynamo: LocalDynamo, tracking: str, tmp_path: Path
+) -> None:
+    done = [record(f"did:mailto:a.org:{n}", "completed", "1", 5, 5) for n in "xy"]
+    asyncio.run(put_records(dynamo.endpoint_url, tracking, done))
+    result = invoke(
+        "replan", "--instances", "2", "--endpoint-url", dynamo.endpoint_url,
+        "--assignments-table", tracking, "--output-dir", tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: {tracking} holds no customer to migrate (2 records, none pending, in progress "
+        "or failed): check --env and --assignments-table\n"
+    )
+    assert not list(tmp_path.glob("instance-*"))
+
+
 async def start(endpoint: str, table: str, customer: str) -> None:
     """The runner marks *customer* in-progress, as it would between distro's read and write."""
     async with session().client("dynamodb", endpoint_url=endpoint) as client:

@@ -64,6 +64,16 @@ class InstancePlan:
             object.__setattr__(self, "spaces", sum(map(_spaces, units)))
 
     @property
+    def shards(self) -> int:
+        """Shards of every unit, an upload with ``shardsRef`` at the 5,000 floor (0 if not counted)."""
+        return sum(u.estimated_shards for u in (*self.customers, *self.split_spaces))
+
+    @property
+    def shard_refs(self) -> int:
+        """Uploads of every unit whose shard list is in S3."""
+        return sum(u.shard_refs for u in (*self.customers, *self.split_spaces))
+
+    @property
     def space_assignments(self) -> dict[str, list[str]]:
         """The split spaces by customer (customers sorted by DID, spaces heaviest first)."""
         assignments: dict[str, list[str]] = {}
@@ -87,6 +97,7 @@ class Plan:
     largest: CustomerLoad | None
     split_large: bool = False
     split_customers: tuple[str, ...] = ()
+    counted_shards: bool = False  # the units carry their shards
 
     @property
     def makespan(self) -> int:
@@ -174,7 +185,8 @@ def plan(tally: Tally, instances: int, *, split_large: bool = False) -> Plan:
     tally holds (``Tally.space_counts``) is planned space by space.
     """
     split = tally.space_counts if split_large else None
-    return balance(tally.customers, instances, split=split)
+    made = balance(tally.customers, instances, split=split)
+    return replace(made, counted_shards=tally.counted_shards) if tally.counted_shards else made
 
 
 def balance(

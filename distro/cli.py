@@ -28,6 +28,7 @@ from distro.settings import (
     DEFAULT_HOURLY_COST,
     DEFAULT_SKIP,
     DEFAULT_TOP,
+    INDEX_COST_PER_CALL,
     PROBE_SPACE,
     READER_CHOICES,
     SIZING_INSTANCES,
@@ -159,6 +160,11 @@ def table_options(command: F) -> F:
             help="Leave out customers with fewer uploads.",
         ),
         click.option(
+            "--count-shards",
+            is_flag=True,
+            help="Also count each upload's shards (reads the items; same read units).",
+        ),
+        click.option(
             "--workers-per-instance",
             type=int,
             default=10,
@@ -218,6 +224,14 @@ def report_options(command: F) -> F:
             show_default=True,
             metavar="USD",
             help="Price of one instance-hour, for the fleet cost estimate.",
+        ),
+        click.option(
+            "--index-cost-per-call",
+            type=click.FloatRange(min=0),
+            default=INDEX_COST_PER_CALL,
+            show_default=True,
+            metavar="USD",
+            help="With --count-shards: price of one index-generation call (one per shard).",
         ),
         click.option(
             "--json",
@@ -286,6 +300,7 @@ class CountOptions:
             concurrency=options["concurrency"],
             min_uploads=options["min_uploads"],
             max_read_units=options["max_read_units"],
+            count_shards=options["count_shards"],
         )
         return cls(
             settings=settings,
@@ -306,6 +321,7 @@ class ReportOptions:
     hourly_cost: float
     json_output: bool
     html: Path | None
+    index_cost_per_call: float = INDEX_COST_PER_CALL
 
     @classmethod
     def parse(cls, options: dict[str, Any]) -> ReportOptions:
@@ -315,7 +331,13 @@ class ReportOptions:
             from distro.report import check_html_path  # noqa: PLC0415 - rich, only when used
 
             check_html_path(html)  # before the count, not after an hour of it
-        return cls(options["top"], options["instance_hourly_cost"], options["json_output"], html)
+        return cls(
+            options["top"],
+            options["instance_hourly_cost"],
+            options["json_output"],
+            html,
+            options["index_cost_per_call"],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -582,6 +604,7 @@ def _plan_and_report(
         top=report.top,
         assignments_table=assignments_table,
         report_html=report.html,
+        index_cost_per_call=report.index_cost_per_call,
     )
     if report.html is not None:
         save_html(summary, report.html)

@@ -60,22 +60,25 @@ def instance_file_name(instance_id: int) -> str:
 
 
 def instance_document(
-    instance: InstancePlan, created_at: str, *, split: bool = False
+    instance: InstancePlan, created_at: str, *, split: bool = False, shards: bool = False
 ) -> dict[str, Any]:
     """The JSON object of one instance file, with exactly the runner's keys.
 
     With *split* (large customers split space by space) it also has ``spaceAssignments``:
     the spaces of split customers this instance migrates, by customer. Their
     uploads and spaces are in the estimates; the customers are not in
-    ``customers``.
+    ``customers``. With *shards* (counted), ``estimatedShards`` follows
+    ``estimatedSpaces``: the estimates stay together, before the lists.
     """
     document: dict[str, Any] = {
         "instanceId": instance.instance_id,
         "totalCustomers": len(instance.customers),
         "estimatedUploads": instance.uploads,
         "estimatedSpaces": instance.spaces,
-        "customers": [c.customer for c in instance.customers],
     }
+    if shards:
+        document["estimatedShards"] = instance.shards
+    document["customers"] = [c.customer for c in instance.customers]
     if split:
         document["spaceAssignments"] = instance.space_assignments
     document["createdAt"] = created_at
@@ -107,6 +110,7 @@ def manifest_document(
             "spaces": sum(i.spaces for i in plan.instances),
             "splitCustomers": len(plan.split_customers),
             "splitSpaces": sum(split_spaces),
+            **_shard_totals(plan),
         },
         "balance": {"lowerBound": plan.lower_bound, "makespan": plan.makespan},
         "files": [
@@ -118,6 +122,16 @@ def manifest_document(
             }
             for i, spaces in zip(plan.instances, split_spaces, strict=True)
         ],
+    }
+
+
+def _shard_totals(plan: Plan) -> dict[str, int]:
+    """The manifest's shard totals, only when counted (a manifest without them is unchanged)."""
+    if not plan.counted_shards:
+        return {}
+    return {
+        "shards": sum(i.shards for i in plan.instances),
+        "shardRefs": sum(i.shard_refs for i in plan.instances),
     }
 
 
@@ -160,7 +174,7 @@ def _documents(plan: Plan, created_at: str, parameters: PlanParameters | None) -
     """The bytes of every file of the set, by name, the manifest (if any) last."""
     files = {
         instance_file_name(i.instance_id): _json(
-            instance_document(i, created_at, split=plan.split_large)
+            instance_document(i, created_at, split=plan.split_large, shards=plan.counted_shards)
         )
         for i in sorted(plan.instances, key=lambda i: instance_file_name(i.instance_id))
     }

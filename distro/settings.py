@@ -30,6 +30,26 @@ SIZING_INSTANCES = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20)
 UPLOADS_PER_MINUTE = 27.0  # per worker, measured by the team that runs the migration
 
 
+# An upload whose shard list is kept in S3 (``shardsRef``) has at least this many
+# shards: where a number is needed, it counts as exactly this many.
+SHARDS_REF_FLOOR = 5000
+# Uploads by shards listed, for the heavy tail: (label, fewest, most); the last
+# bucket holds the uploads with ``shardsRef`` (a list in S3).
+SHARD_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
+    ("0", 0, 0),
+    ("1", 1, 1),
+    ("2-9", 2, 9),
+    ("10-99", 10, 99),
+    ("100-999", 100, 999),
+    ("1,000-4,999", 1_000, 4_999),
+    ("shardsRef (5,000+)", SHARDS_REF_FLOOR, None),
+)
+# The team's sample of 2,000 uploads: shards per upload, and the price of building one
+# shard's index (one API call per shard).
+SAMPLED_SHARDS_PER_UPLOAD = 1.73
+INDEX_COST_PER_CALL = 0.00005
+
+
 @dataclass(frozen=True, slots=True)
 class Environment:
     """A deployment of the storage service: its table prefix and region."""
@@ -110,6 +130,7 @@ class CountSettings:
     concurrency: int = 20
     min_uploads: int = 0
     max_read_units: float | None = None  # read capacity units per second; None: no cap
+    count_shards: bool = False  # read each upload's shards, not only count the uploads
 
     def __post_init__(self) -> None:
         _require_range("parallel_segments", self.parallel_segments, 1, 10)

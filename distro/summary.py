@@ -24,6 +24,9 @@ from distro.balance import Plan, balance, order
 from distro.settings import (
     DEFAULT_HOURLY_COST,
     DEFAULT_TOP,
+    INDEX_COST_PER_CALL,
+    SHARD_BUCKETS,
+    SHARDS_REF_FLOOR,
     SIZING_INSTANCES,
     Throughput,
     timestamp,
@@ -195,6 +198,62 @@ class Outputs:
 
 
 @dataclass(frozen=True, slots=True)
+class ShardBucket:
+    """Uploads listing between *min_shards* and *max_shards* shards (None: no limit)."""
+
+    label: str
+    min_shards: int
+    max_shards: int | None
+    uploads: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShardCustomer:
+    """One of the customers with the most shards."""
+
+    rank: int
+    customer: str
+    shards: int  # uploads with shardsRef at the floor
+    share: float
+    uploads: int
+    shards_per_upload: float
+    uploads_with_shards_ref: int
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceShards:
+    """The shards one instance of the plan migrates."""
+
+    instance_id: int
+    shards: int
+    share: float
+    shards_per_upload: float
+
+
+@dataclass(frozen=True, slots=True)
+class ShardSummary:
+    """What counting shards found: the work per shard, and what indexing them costs.
+
+    Uploads whose list is in S3 (``shardsRef``) are counted apart and, in
+    *shards* and everything derived from it, at *shards_ref_floor* each.
+    *index_calls* is one API call per shard, at *index_cost_per_call* dollars.
+    """
+
+    uploads: int
+    listed_shards: int
+    uploads_with_shards_ref: int
+    shards_ref_floor: int
+    shards: int
+    average_shards_per_upload: float
+    histogram: tuple[ShardBucket, ...]
+    top_customers: tuple[ShardCustomer, ...]
+    instances: tuple[InstanceShards, ...]
+    index_calls: int
+    index_cost_per_call: float
+    index_cost_usd: float
+
+
+@dataclass(frozen=True, slots=True)
 class Summary:
     """Everything the report shows, as plain data; *plan* or *sizing*, never both."""
 
@@ -207,6 +266,7 @@ class Summary:
     plan: PlanSummary | None
     sizing: tuple[SizingRow, ...]
     outputs: Outputs
+    shards: ShardSummary | None = None  # only when shards were counted
 
 
 def summarize(
@@ -221,12 +281,14 @@ def summarize(
     assignments_table: str | None = None,
     report_html: Path | None = None,
     generated_at: str | None = None,
+    index_cost_per_call: float = INDEX_COST_PER_CALL,
 ) -> Summary:
     """Everything worth showing about *tally* and its *plan*, with estimates at *throughput*.
 
     *hourly_cost* prices the fleet; *top* customers by uploads are listed;
     *files*, *assignments* records in *assignments_table* and *report_html*
-    are what the run wrote.
+    are what the run wrote. With shards counted, *index_cost_per_call*
+    prices building their indexes.
     """
     return Summary(
         generated_at=generated_at or timestamp(),
@@ -245,12 +307,69 @@ def summarize(
             assignments,
             str(report_html) if report_html is not None else None,
         ),
+        shards=(
+            shard_summary(tally, plan, top=top, index_cost_per_call=index_cost_per_call)
+            if tally.counted_shards
+            else None
+        ),
     )
 
 
 def to_json(summary: Summary) -> bytes:
-    """*summary* as one indented JSON document, keys in camelCase, ending in a newline."""
-    return orjson.dumps(_camel(dataclasses.asdict(summary)), option=orjson.OPT_INDENT_2) + b"\n"
+    """*summary* as one indented JSON document, keys in camelCase, ending in a newline.
+
+    ``shards`` appears only when counted: without it the document is what it was.
+    """
+    document = dataclasses.asdict(summary)
+    if document["shards"] is None:
+        del document["shards"]
+    return orjson.dumps(_camel(document), option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def shard_summary(
+    tally: Tally,
+    plan: Plan | None,
+    *,
+    top: int = DEFAULT_TOP,
+    index_cost_per_call: float = INDEX_COST_PER_CALL,
+) -> ShardSummary:
+    """The shards of *tally* (and per instance of *plan*): *top* customers, index cost."""
+    uploads, shards = tally.total_uploads, sum(c.estimated_shards for c in tally.customers)
+    heaviest = sorted(tally.customers, key=lambda c: (-c.estimated_shards, c.customer))[:top]
+    histogram = tally.shard_histogram or (0,) * len(SHARD_BUCKETS)
+    return ShardSummary(
+        uploads=uploads,
+        listed_shards=tally.total_shards,
+        uploads_with_shards_ref=tally.total_shard_refs,
+        shards_ref_floor=SHARDS_REF_FLOOR,
+        shards=shards,
+        average_shards_per_upload=_ratio(shards, uploads),
+        histogram=tuple(
+            ShardBucket(label, least, most, histogram[i])
+            for i, (label, least, most) in enumerate(SHARD_BUCKETS)
+        ),
+        top_customers=tuple(
+            ShardCustomer(
+                rank,
+                c.customer,
+                c.estimated_shards,
+                _ratio(c.estimated_shards, shards),
+                c.uploads,
+                _ratio(c.estimated_shards, c.uploads),
+                c.shard_refs,
+            )
+            for rank, c in enumerate(heaviest, start=1)
+        ),
+        instances=tuple(
+            InstanceShards(
+                i.instance_id, i.shards, _ratio(i.shards, shards), _ratio(i.shards, i.uploads)
+            )
+            for i in (plan.instances if plan is not None else ())
+        ),
+        index_calls=shards,
+        index_cost_per_call=index_cost_per_call,
+        index_cost_usd=shards * index_cost_per_call,
+    )
 
 
 def _camel(value: Any) -> Any:

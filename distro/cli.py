@@ -369,6 +369,7 @@ class DemoOptions:
     seed: int
     output_dir: Path
     quiet: bool
+    count_shards: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -467,7 +468,8 @@ def generate(instances: int, yes: bool, assignments_table: str | None, **options
     help="Where the demo's files go.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def demo(customers: int, instances: int, seed: int, output_dir: Path, quiet: bool) -> None:
+@click.option("--count-shards", is_flag=True, help="Also count and check each upload's shards.")
+def demo(customers: int, instances: int, seed: int, **options: Any) -> None:
     """Run the whole job on a local DynamoDB seeded with a synthetic dataset."""
     from distro import console  # noqa: PLC0415 - stages, AWS and rich load only when run
     from distro.files import output_lock  # noqa: PLC0415
@@ -475,7 +477,9 @@ def demo(customers: int, instances: int, seed: int, output_dir: Path, quiet: boo
     from distro.report import render  # noqa: PLC0415
     from distro.summary import summarize  # noqa: PLC0415
 
-    run = DemoOptions(customers, instances, seed, output_dir, quiet)
+    run = DemoOptions(
+        customers, instances, seed, options["output_dir"], options["quiet"], options["count_shards"]
+    )
     # Before DynamoDB Local starts and the data loads: a second demo fails at once.
     with output_lock(run.output_dir) as folder:
         done = _run_async(
@@ -485,6 +489,7 @@ def demo(customers: int, instances: int, seed: int, output_dir: Path, quiet: boo
                 seed=run.seed,
                 output_dir=folder,
                 quiet=run.quiet,
+                count_shards=run.count_shards,
             ),
             output_dir=run.output_dir,
         )

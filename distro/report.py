@@ -31,6 +31,7 @@ from distro.summary import (
     DataQuality,
     Outputs,
     PlanSummary,
+    ShardSummary,
     SizingRow,
     Summary,
     Totals,
@@ -79,6 +80,8 @@ def render(console: Console, summary: Summary) -> None:
         ]
     else:
         parts.append(_sizing(summary.sizing, summary.assumptions, plain))
+    if summary.shards is not None:
+        parts.append(_shards(summary.shards, plain))
     console.print(Group(*parts))
     render_outputs(console, summary)
 
@@ -212,6 +215,77 @@ def _top(summary: Summary, plain: bool) -> RenderableType:
         table.add_row(*row)
     title = f"Top {len(summary.top_customers)} Customers by Uploads"
     return _section(title, table, plain)
+
+
+def _shards(shards: ShardSummary, plain: bool) -> RenderableType:
+    floor = f"{shards.shards_ref_floor:,}"
+    facts = _facts(
+        [
+            ("Shards (uploads with shardsRef at " + floor + ")", f"{shards.shards:,}"),
+            ("  listed in the table", f"{shards.listed_shards:,}"),
+            ("  uploads with shardsRef (list in S3)", f"{shards.uploads_with_shards_ref:,}"),
+            ("Average shards/upload", f"{shards.average_shards_per_upload:,.2f}"),
+            ("  listed, without shardsRef uploads", f"{shards.average_listed_per_upload:,.2f}"),
+            ("Index generation calls (one per shard)", f"{shards.index_calls:,}"),
+            (
+                f"Index generation cost (${shards.index_cost_per_call:.5f}/call)",
+                _usd(shards.index_cost_usd),
+            ),
+        ]
+    )
+    body: list[RenderableType] = [facts, _shard_histogram(shards, plain)]
+    if shards.top_customers:
+        body.append(_shard_customers(shards, plain))
+    if shards.instances:
+        body.append(_shard_instances(shards, plain))
+    return _section("Shards: the Work per Upload", Group(*body), plain)
+
+
+def _shard_histogram(shards: ShardSummary, plain: bool) -> Table:
+    table = _table(plain)
+    table.title = "Uploads by shards (each counted upload once)"
+    table.add_column("Shards per upload", justify="right")
+    table.add_column("Uploads", justify="right")
+    table.add_column("", justify="left", no_wrap=True)
+    total = sum(b.uploads for b in shards.histogram)
+    largest = max((b.uploads for b in shards.histogram), default=0)
+    for bucket in shards.histogram:
+        table.add_row(
+            bucket.label,
+            f"{bucket.uploads:,} ({bucket.uploads / (total or 1):.2%})",
+            _bar(bucket.uploads, largest, plain),
+        )
+    return table
+
+
+def _shard_customers(shards: ShardSummary, plain: bool) -> Table:
+    table = _table(plain)
+    table.title = f"Top {len(shards.top_customers)} customers by shards"
+    table.add_column("Customer", overflow="fold")
+    for name in ("Shards", "Share", "Uploads", "Shards/upload", "shardsRef"):
+        table.add_column(name, justify="right")
+    for c in shards.top_customers:
+        table.add_row(
+            literal(c.customer),
+            f"{c.shards:,}",
+            f"{c.share:.1%}",
+            f"{c.uploads:,}",
+            f"{c.shards_per_upload:,.2f}",
+            f"{c.uploads_with_shards_ref:,}",
+        )
+    return table
+
+
+def _shard_instances(shards: ShardSummary, plain: bool) -> Table:
+    table = _table(plain)
+    table.title = "Shards per instance"
+    for name in ("Instance", "Shards", "Share", "Shards/upload"):
+        table.add_column(name, justify="right")
+    for i in shards.instances:
+        table.add_row(
+            str(i.instance_id), f"{i.shards:,}", f"{i.share:.1%}", f"{i.shards_per_upload:,.2f}"
+        )
+    return table
 
 
 READ_PATHS = {"lean": "the lean Query path", "sdk": "the SDK (aiobotocore)"}

@@ -245,6 +245,7 @@ class ShardSummary:
     shards_ref_floor: int
     shards: int
     average_shards_per_upload: float
+    average_listed_per_upload: float  # over the uploads without shardsRef
     histogram: tuple[ShardBucket, ...]
     top_customers: tuple[ShardCustomer, ...]
     instances: tuple[InstanceShards, ...]
@@ -344,6 +345,7 @@ def shard_summary(
         shards_ref_floor=SHARDS_REF_FLOOR,
         shards=shards,
         average_shards_per_upload=_ratio(shards, uploads),
+        average_listed_per_upload=_ratio(tally.total_shards, uploads - tally.total_shard_refs),
         histogram=tuple(
             ShardBucket(label, least, most, histogram[i])
             for i, (label, least, most) in enumerate(SHARD_BUCKETS)

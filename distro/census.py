@@ -341,6 +341,28 @@ class Census:
             for who, spaces in sorted(found.items(), key=lambda item: self._names[item[0]])
         }
 
+    def space_loads(self, customers: Collection[str]) -> dict[str, tuple[CustomerLoad, ...]]:
+        """Every space of each of *customers* as a unit of its own, with its uploads and shards.
+
+        Like ``space_counts`` (which it needs), for a census that counted shards.
+        """
+        if self._shards is None or self._refs is None or self._dids is None:
+            raise ValueError("space_loads() needs a census that keeps DIDs and counts shards")
+        numbers = {did: n for n, did in enumerate(self._dids)}
+        for number, (space, _) in self._claimants.items():
+            numbers.setdefault(space, number)
+        loads: dict[str, tuple[CustomerLoad, ...]] = {}
+        for customer, spaces in self.space_counts(customers).items():
+            units = []
+            for space, uploads in spaces.items():
+                number = numbers[space]
+                shards, refs = self._shards[number], self._refs[number]
+                units.append(
+                    CustomerLoad(customer, uploads, 1 if uploads else 0, space, shards, refs)
+                )
+            loads[customer] = tuple(units)
+        return loads
+
     def _with_shared(self, summary: Tally, planned: bytearray) -> Tally:
         """Complete *summary* with the spaces claimed by two or more customers."""
         shared: set[str] = set()

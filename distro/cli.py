@@ -25,6 +25,7 @@ import click
 from distro import __version__
 from distro.errors import DistroError, SettingsError
 from distro.settings import (
+    BALANCE_UNITS,
     DEFAULT_HOURLY_COST,
     DEFAULT_SKIP,
     DEFAULT_TOP,
@@ -165,6 +166,20 @@ def table_options(command: F) -> F:
             help="Also count each upload's shards (reads the items; same read units).",
         ),
         click.option(
+            "--balance-by",
+            type=click.Choice(BALANCE_UNITS),
+            default="uploads",
+            show_default=True,
+            help="Balance instances by uploads or by shards (shards: implies --count-shards).",
+        ),
+        click.option(
+            "--shards-per-minute",
+            type=float,
+            metavar="R",
+            help="Shards one worker migrates per minute, for --balance-by shards "
+            "[default: uploads per minute x 1.73, the sampled shards per upload].",
+        ),
+        click.option(
             "--workers-per-instance",
             type=int,
             default=10,
@@ -300,11 +315,17 @@ class CountOptions:
             concurrency=options["concurrency"],
             min_uploads=options["min_uploads"],
             max_read_units=options["max_read_units"],
-            count_shards=options["count_shards"],
+            # Balancing by shards needs them counted: asking for it is asking for both.
+            count_shards=options["count_shards"] or options["balance_by"] == "shards",
         )
         return cls(
             settings=settings,
-            throughput=Throughput(options["workers_per_instance"], options["uploads_per_minute"]),
+            throughput=Throughput(
+                options["workers_per_instance"],
+                options["uploads_per_minute"],
+                unit=options["balance_by"],
+                shards_per_minute=options["shards_per_minute"],
+            ),
             output_dir=options["output_dir"],
             restart=options["restart"],
             quiet=options["quiet"],
@@ -653,7 +674,11 @@ async def _count_plan_commit(
             split_for=(instances or max(SIZING_INSTANCES)) if count.split_large else None,
             assignments_table=assignments_table,
         )
-        planned = plan(tally, instances, split_large=count.split_large) if instances else None
+        planned = (
+            plan(tally, instances, split_large=count.split_large, by=count.throughput.unit)
+            if instances
+            else None
+        )
         committed = Committed(())
         if commit and planned is not None:
             committed = await commit_plan(

@@ -172,6 +172,23 @@ async def _flush_periodically(
             checkpoint.flush()
 
 
+def _above_fair_share(tally: Tally, instances: int, *, shards: bool) -> set[str]:
+    """The customers above the fair share of *instances*, in uploads or (if counted) in shards.
+
+    Counting does not know the unit a plan will balance: it keeps the spaces of both.
+    """
+    uploads = tally.total_uploads
+    large = {c.customer for c in tally.customers if above_fair_share(c.uploads, uploads, instances)}
+    if shards:
+        total = sum(c.estimated_shards for c in tally.customers)
+        large |= {
+            c.customer
+            for c in tally.customers
+            if above_fair_share(c.estimated_shards, total, instances)
+        }
+    return large
+
+
 def _first_domain_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
     """The error to report from a failed TaskGroup: a DistroError if there is one."""
     leaves: list[BaseException] = []
@@ -198,13 +215,12 @@ def _tally(
     histogram: Sequence[int] = (),
 ) -> Tally:
     tally = census.summarize(min_uploads)
-    space_counts = None
+    space_counts = space_shards = None
     if split_for is not None:
-        total = tally.total_uploads
-        large = {
-            c.customer for c in tally.customers if above_fair_share(c.uploads, total, split_for)
-        }
+        large = _above_fair_share(tally, split_for, shards=count_shards)
         space_counts = census.space_counts(large)
+        if count_shards:
+            space_shards = census.space_loads(large)
     return replace(
         tally,
         rows_scanned=progress.rows_scanned,
@@ -212,6 +228,7 @@ def _tally(
         spaces_resumed=progress.spaces_resumed,
         read_units=progress.read_units,
         space_counts=space_counts,
+        space_shards=space_shards,
         counted_shards=count_shards,
         shard_histogram=tuple(histogram),
     )

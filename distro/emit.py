@@ -20,7 +20,7 @@ import hashlib
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,7 @@ def manifest_document(
             "filter": list(settings.customer_filter.include),
             "skip": list(settings.customer_filter.skip),
             "splitLargeCustomers": parameters.split_large_customers,
+            **_shard_parameters(plan, parameters),
         },
         "tables": {"consumer": tables.consumer, "upload": tables.upload, "region": tables.region},
         "totals": {
@@ -123,6 +124,14 @@ def manifest_document(
             for i, spaces in zip(plan.instances, split_spaces, strict=True)
         ],
     }
+
+
+def _shard_parameters(plan: Plan, parameters: PlanParameters) -> dict[str, Any]:
+    """The unit balanced and the rate of shards, only when shards were counted."""
+    if not plan.counted_shards:
+        return {}
+    rate = replace(parameters.throughput, unit="shards").per_minute
+    return {"balanceBy": plan.unit, "shardsPerMinute": rate}
 
 
 def _shard_totals(plan: Plan) -> dict[str, int]:

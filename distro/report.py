@@ -75,11 +75,11 @@ def render(console: Console, summary: Summary) -> None:
     if plan is not None:
         parts += [
             _instances(plan, summary.assumptions, plain),
-            _balance(plan, summary.assumptions),
-            _estimates(plan, summary.assumptions, plain),
+            _balance(plan, summary.assumptions, _unit(summary)[0]),
+            _estimates(plan, summary.assumptions, plain, _unit(summary)),
         ]
     else:
-        parts.append(_sizing(summary.sizing, summary.assumptions, plain))
+        parts.append(_sizing(summary.sizing, summary.assumptions, plain, _unit(summary)))
     if summary.shards is not None:
         parts.append(_shards(summary.shards, plain))
     console.print(Group(*parts))
@@ -335,6 +335,7 @@ def _instances(plan: PlanSummary, assumptions: Assumptions, plain: bool) -> Rend
     chart.add_column(justify="right")
     chart.add_column(no_wrap=True)
     chart.add_column(justify="right")
+    largest = max((i.uploads for i in plan.instances), default=0)
     for instance in plan.instances:
         table.add_row(
             str(instance.instance_id),
@@ -346,7 +347,7 @@ def _instances(plan: PlanSummary, assumptions: Assumptions, plain: bool) -> Rend
         )
         chart.add_row(
             str(instance.instance_id),
-            _bar(instance.uploads, plan.max_uploads, plain, CHART_WIDTH),
+            _bar(instance.uploads, largest, plain, CHART_WIDTH),
             f"{instance.uploads:,}",
         )
     empty = sum(1 for i in plan.instances if not i.customers)
@@ -358,12 +359,20 @@ def _instances(plan: PlanSummary, assumptions: Assumptions, plain: bool) -> Rend
     return _section("Instance Distribution", Group(*body), plain)
 
 
-def _balance(plan: PlanSummary, assumptions: Assumptions) -> RenderableType:
+def _unit(summary: Summary) -> tuple[str, float]:
+    """What the plan balanced ("uploads", or "shards") and how many one worker does a minute."""
+    shards = summary.shards
+    if shards is None or shards.balanced_by == "uploads":
+        return "uploads", summary.assumptions.uploads_per_minute
+    return "shards", shards.shards_per_minute
+
+
+def _balance(plan: PlanSummary, assumptions: Assumptions, unit: str = "uploads") -> RenderableType:
     largest = "largest space" if plan.split_customers else "largest customer"
     rows = [
-        ("Min uploads/instance", f"{plan.min_uploads:,}"),
+        (f"Min {unit}/instance", f"{plan.min_uploads:,}"),
         (f"Lower bound, max(total/N, {largest})", f"{plan.lower_bound:,.0f}"),
-        ("Plan makespan (max uploads/instance)", f"{plan.max_uploads:,}"),
+        (f"Plan makespan (max {unit}/instance)", f"{plan.max_uploads:,}"),
         ("Plan above the lower bound", f"{plan.gap:.2%}"),
         ("Critical path", _duration(plan.critical_path_hours)),
     ]
@@ -376,11 +385,11 @@ def _balance(plan: PlanSummary, assumptions: Assumptions) -> RenderableType:
             )
         )
     if plan.whale is not None:
-        body.append(_whale(plan, plan.whale, assumptions))
+        body.append(_whale(plan, plan.whale, assumptions, unit))
     return Group(Text("\nLoad Balance", style="bold"), *body)
 
 
-def _whale(plan: PlanSummary, whale: Whale, assumptions: Assumptions) -> Text:
+def _whale(plan: PlanSummary, whale: Whale, assumptions: Assumptions, unit: str) -> Text:
     """Why one customer sets the finish line, and from how many instances on more stop helping."""
     customer = printable(whale.customer)
     who = customer if whale.space is None else f"Space {printable(whale.space)} of {customer}"
@@ -390,18 +399,20 @@ def _whale(plan: PlanSummary, whale: Whale, assumptions: Assumptions) -> Text:
         else " --split-large-customers plans its spaces one by one instead."
     )
     return Text(
-        f"\n{who} alone holds {whale.uploads:,} uploads, more than the fair share of "
+        f"\n{who} alone holds {whale.uploads:,} {unit}, more than the fair share of "
         f"{plan.fair_share:,.0f} per instance: it alone needs "
         f"{_duration(whale.hours)} at {assumptions.workers_per_instance} workers, and no plan "
-        f"finishes sooner. From {whale.saturation:,} instances on (total uploads / its "
-        f"uploads, rounded up: where the fair share falls to its size) the lower bound is this "
+        f"finishes sooner. From {whale.saturation:,} instances on (total {unit} / its "
+        f"{unit}, rounded up: where the fair share falls to its size) the lower bound is this "
         f"{'space' if whale.space else 'customer'} alone, so more instances do not shorten the "
         f"critical path; this plan has {len(plan.instances)}.{advice}",
         style="yellow",
     )
 
 
-def _estimates(plan: PlanSummary, assumptions: Assumptions, plain: bool) -> RenderableType:
+def _estimates(
+    plan: PlanSummary, assumptions: Assumptions, plain: bool, unit: tuple[str, float]
+) -> RenderableType:
     table = _table(plain)
     for name in ("Workers/instance", "Critical path", "Fleet cost"):
         table.add_column(name, justify="right")
@@ -413,21 +424,29 @@ def _estimates(plan: PlanSummary, assumptions: Assumptions, plain: bool) -> Rend
             _usd(estimate.fleet_cost_usd),
             style="bold" if chosen and not plain else None,
         )
-    note = _cost_note(len(plan.instances), assumptions)
+    note = _cost_note(len(plan.instances), assumptions, unit)
     return _section("Time and Cost Estimates", Group(table, note), plain)
 
 
-def _cost_note(instances: int | str, assumptions: Assumptions) -> Text:
+def _cost_note(
+    instances: int | str, assumptions: Assumptions, unit: tuple[str, float] | None = None
+) -> Text:
+    name, rate = unit or ("uploads", assumptions.uploads_per_minute)
     return Text(
         f"Fleet cost = {instances} instances x critical path x "
         f"{_usd(assumptions.instance_hourly_cost)}/h: every instance runs until the last one "
-        f"finishes.\nTimes assume {assumptions.uploads_per_minute:g} uploads per minute per worker."
+        f"finishes.\nTimes assume {rate:g} {name} per minute per worker."
     )
 
 
-def _sizing(rows: Sequence[SizingRow], assumptions: Assumptions, plain: bool) -> RenderableType:
+def _sizing(
+    rows: Sequence[SizingRow],
+    assumptions: Assumptions,
+    plain: bool,
+    unit: tuple[str, float] | None = None,
+) -> RenderableType:
     table = _table(plain)
-    for name in ("Instances", "Max uploads", "Above lower bound"):
+    for name in ("Instances", f"Max {(unit or ('uploads',))[0]}", "Above lower bound"):
         table.add_column(name, justify="right")
     table.add_column(f"Time ({assumptions.workers_per_instance} workers)", justify="right")
     table.add_column("Fleet cost", justify="right")
@@ -440,7 +459,8 @@ def _sizing(rows: Sequence[SizingRow], assumptions: Assumptions, plain: bool) ->
             _usd(row.fleet_cost_usd),
         )
     hint = Text("Pass --instances N to see the customers each instance would get.")
-    return _section("Instances Needed", Group(table, _cost_note("N", assumptions), hint), plain)
+    note = _cost_note("N", assumptions, unit)
+    return _section("Instances Needed", Group(table, note, hint), plain)
 
 
 def render_outputs(console: Console, summary: Summary) -> None:

@@ -20,7 +20,8 @@ from typing import Any
 
 import orjson
 
-from distro.balance import Plan, balance, order
+from distro.balance import Plan, order
+from distro.balance import plan as make_plan
 from distro.settings import (
     DEFAULT_HOURLY_COST,
     DEFAULT_TOP,
@@ -252,6 +253,8 @@ class ShardSummary:
     index_calls: int
     index_cost_per_call: float
     index_cost_usd: float
+    balanced_by: str = "uploads"  # the unit of the plan's loads, bound and times
+    shards_per_minute: float = 0.0  # per worker, for times in shards
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,7 +312,13 @@ def summarize(
             str(report_html) if report_html is not None else None,
         ),
         shards=(
-            shard_summary(tally, plan, top=top, index_cost_per_call=index_cost_per_call)
+            shard_summary(
+                tally,
+                plan,
+                top=top,
+                index_cost_per_call=index_cost_per_call,
+                throughput=throughput,
+            )
             if tally.counted_shards
             else None
         ),
@@ -333,8 +342,13 @@ def shard_summary(
     *,
     top: int = DEFAULT_TOP,
     index_cost_per_call: float = INDEX_COST_PER_CALL,
+    throughput: Throughput | None = None,
 ) -> ShardSummary:
-    """The shards of *tally* (and per instance of *plan*): *top* customers, index cost."""
+    """The shards of *tally* (and per instance of *plan*): *top* customers, index cost.
+
+    *throughput* says which unit the plan's figures are in, and the rate of shards.
+    """
+    throughput = throughput or Throughput()
     uploads, shards = tally.total_uploads, sum(c.estimated_shards for c in tally.customers)
     heaviest = sorted(tally.customers, key=lambda c: (-c.estimated_shards, c.customer))[:top]
     histogram = tally.shard_histogram or (0,) * len(SHARD_BUCKETS)
@@ -371,6 +385,8 @@ def shard_summary(
         index_calls=shards,
         index_cost_per_call=index_cost_per_call,
         index_cost_usd=shards * index_cost_per_call,
+        balanced_by=throughput.unit,
+        shards_per_minute=dataclasses.replace(throughput, unit="shards").per_minute,
     )
 
 
@@ -463,9 +479,9 @@ def _top(tally: Tally, plan: Plan | None, top: int) -> tuple[TopCustomer, ...]:
 
 
 def _plan(plan: Plan, throughput: Throughput, hourly_cost: float) -> PlanSummary:
-    loads = [i.uploads for i in plan.instances]
+    loads = [plan.work(i) for i in plan.instances]  # in shards, when balanced by shards
     estimates = [
-        _estimate(plan, Throughput(workers, throughput.uploads_per_minute), hourly_cost)
+        _estimate(plan, dataclasses.replace(throughput, workers_per_instance=workers), hourly_cost)
         for workers in sorted({*ESTIMATE_WORKERS, throughput.workers_per_instance})
     ]
     chosen = _estimate(plan, throughput, hourly_cost)
@@ -478,7 +494,7 @@ def _plan(plan: Plan, throughput: Throughput, hourly_cost: float) -> PlanSummary
                 i.uploads,
                 _ratio(i.uploads, plan.total_uploads),
                 i.spaces,
-                _hours(throughput, i.uploads),
+                _hours(throughput, plan.work(i)),
             )
             for i in plan.instances
         ),
@@ -492,9 +508,9 @@ def _plan(plan: Plan, throughput: Throughput, hourly_cost: float) -> PlanSummary
         whale=(
             Whale(
                 whale.customer,
-                whale.uploads,
+                plan.work(whale),
                 whale.space,
-                _hours(throughput, whale.uploads),
+                _hours(throughput, plan.work(whale)),
                 plan.saturation,
             )
             if whale
@@ -516,7 +532,7 @@ def _estimate(plan: Plan, throughput: Throughput, hourly_cost: float) -> Estimat
 def _sizing(tally: Tally, throughput: Throughput, hourly_cost: float) -> tuple[SizingRow, ...]:
     rows = []
     for n in SIZING_INSTANCES:
-        plan = balance(tally.customers, n, split=tally.space_counts)
+        plan = make_plan(tally, n, split_large=tally.space_counts is not None, by=throughput.unit)
         estimate = _estimate(plan, throughput, hourly_cost)
         rows.append(
             SizingRow(

@@ -62,6 +62,8 @@ class Tally:
     # When splitting large customers: each customer above the fair share of the most
     # instances planned for, its spaces and their uploads; None when not asked for.
     space_counts: Mapping[str, Mapping[str, int]] | None = None
+    # The same customers' spaces as units with their shards, when shards were counted.
+    space_shards: Mapping[str, tuple[CustomerLoad, ...]] | None = None
     read_path: ReadPath = "sdk"  # which path counted: the lean one, or the SDK's
     counted_shards: bool = False  # each customer's shards were counted too
     # Uploads of every space counted, by ``SHARD_BUCKETS``; () when shards were not counted.

@@ -146,6 +146,21 @@ def test_without_the_flag_the_files_and_json_are_those_of_a_plain_count(
     for doc in with_shards.values():
         del doc["estimatedShards"]
     assert with_shards == without_created_at(plan)
+    document = orjson.loads(
+        invoke("analyze", "--json", *table_args(tables), "--output-dir", tmp_path / "a").stdout
+    )
+    assert "shards" not in document
+    assert list(document) == [
+        "generatedAt",
+        "assumptions",
+        "totals",
+        "dataQuality",
+        "topCustomers",
+        "histogram",
+        "plan",
+        "sizing",
+        "outputs",
+    ]
 
 
 @pytest.mark.db

@@ -373,7 +373,7 @@ class LeanReader:
         if reply is None or response.status >= 300:
             raise await self._error(response, content)
         # orjson's dicts, read in place: a page's shards are the sizes of its sets.
-        return count_page(reply)
+        return count_page(reply, shards=self._sdk.shards)
 
     async def sign(self, body: bytes) -> dict[str, str]:
         """The headers of the request carrying *body*, signed now, as the SDK sends them."""

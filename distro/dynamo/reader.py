@@ -7,6 +7,7 @@ benchmarks and unit tests swap in readers of their own.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -102,23 +103,25 @@ class SdkReader:
             what=f"Query of {self._tables.upload}",
             pace=self._count_pace,
         )
-        return count_page(reply)
+        return count_page(reply, shards=self.shards)
 
 
-def count_page(reply: dict[str, Any]) -> CountPage:
-    """The page of a Query *reply*, in DynamoDB's wire format (SDK-parsed or raw JSON alike)."""
+def count_page(reply: dict[str, Any], *, shards: bool = False) -> CountPage:
+    """The page of a Query *reply*, in DynamoDB's wire format (SDK-parsed or raw JSON alike).
+
+    With *shards*, the reply of a projection: its items' shards are counted too.
+    """
     capacity = reply.get("ConsumedCapacity") or {}
     read_units = float(capacity.get("CapacityUnits", 0.0))
-    items = reply.get("Items")
-    if items is None:  # Select=COUNT: no items at all
+    if not shards:
         return CountPage(reply["Count"], reply.get("LastEvaluatedKey"), read_units)
-    histogram, shards = count_shards(items)
+    histogram, listed = count_shards(reply.get("Items", ()))
     return CountPage(
-        reply["Count"], reply.get("LastEvaluatedKey"), read_units, shards, histogram[-1], histogram
+        reply["Count"], reply.get("LastEvaluatedKey"), read_units, listed, histogram[-1], histogram
     )
 
 
-def count_shards(items: list[dict[str, Any]]) -> tuple[tuple[int, ...], int]:
+def count_shards(items: Iterable[dict[str, Any]]) -> tuple[tuple[int, ...], int]:
     """*items* by shards listed (``SHARD_BUCKETS``), and the shards they list in all.
 
     Only the length of each ``SS`` list is read: no item becomes an object of

@@ -25,7 +25,7 @@ test: install
 	$(BIN)/python -m pytest
 
 demo: install
-	$(BIN)/distro demo
+	$(BIN)/distro demo --count-shards
 	$(BIN)/distro verify --output-dir migration-state/demo
 
 fmt: $(STAMP)

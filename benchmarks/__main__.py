@@ -2,9 +2,9 @@
 
     python -m benchmarks [--rounds N] [--only db|scale] [--no-write]
 
-1. On the cached benchmark dataset in DynamoDB Local, four variants, each in
+1. On the cached benchmark dataset in DynamoDB Local, five variants, each in
    its own child process, in a rotating order, several rounds: ``distro
-   analyze`` end to end; distro's counting loop with the lean reader and with
+   analyze`` end to end, and again with ``--count-shards``; distro's counting loop with the lean reader and with
    the SDK reader (``benchmarks.readers``); and the bare-HTTP ceiling loop
    (``benchmarks.ceiling``) counting the same spaces. Medians of wall time,
    CPU time and peak RSS, the server's CPU, the ratios to the ceiling, and
@@ -122,7 +122,7 @@ def timed(argv: Sequence[str], server: LocalDynamo) -> Round:
     return Round(run, measure.process_cpu(server.pid) - before)
 
 
-VARIANTS = ("distro", "lean", "sdk", "ceiling")
+VARIANTS = ("distro", "distro-shards", "lean", "sdk", "ceiling")
 
 
 def db_benchmarks(rounds: int) -> dict[str, Any]:
@@ -136,6 +136,8 @@ def db_benchmarks(rounds: int) -> dict[str, Any]:
             url = server.endpoint_url
             commands = {
                 "distro": distro_command(url, work / "out"),
+                # The same run reading each upload's shards: its cost next to the plain count.
+                "distro-shards": [*distro_command(url, work / "out-shards"), "--count-shards"],
                 "lean": readers_command(url, "lean"),
                 "sdk": readers_command(url, "sdk"),
                 "ceiling": ceiling_command(url, spaces_file),
@@ -151,7 +153,8 @@ def db_benchmarks(rounds: int) -> dict[str, Any]:
             runs: dict[str, list[Round]] = {name: [] for name in VARIANTS}
             for number in range(rounds):
                 # Each variant takes each place in the order as often as the others.
-                order = VARIANTS[number % 4 :] + VARIANTS[: number % 4]
+                turn = number % len(VARIANTS)
+                order = VARIANTS[turn:] + VARIANTS[:turn]
                 for name in order:
                     runs[name].append(timed(commands[name], server))
                     wall = runs[name][-1].run.wall
@@ -286,6 +289,7 @@ def db_table(f: dict[str, Any]) -> list[str]:
     ceiling = v["ceiling"]["loop_wall"]
     rows = [
         ("`distro analyze`, end to end: process start, scan, count, report", "distro", False),
+        ("`distro analyze --count-shards`, end to end", "distro-shards", False),
         (f"distro's loop, `count_uploads` + `{f['lean_reader']}`", "lean", True),
         ("distro's loop, `count_uploads` + `SdkReader` (aiobotocore)", "sdk", True),
         ("ceiling: bare aiohttp + SigV4 loop, no SDK", "ceiling", True),
@@ -294,7 +298,7 @@ def db_table(f: dict[str, Any]) -> list[str]:
         f"Dataset: {f['customers']:,} customers (seed {f['seed']}), {f['consumer_rows']:,} "
         f"consumer rows, {f['spaces']:,} spaces counted, {f['uploads']:,} uploads in them, "
         f"{requests:,} Query requests per count; concurrency {CONCURRENCY}. Medians of "
-        f"{f['rounds']} rounds, the four variants in a rotating order each round, each in "
+        f"{f['rounds']} rounds, the variants in a rotating order each round, each in "
         "its own process. A loop's time is measured inside its process (no interpreter start).",
         "",
         "| variant | wall | / ceiling | client CPU | CPU / request | peak RSS | server CPU |",
@@ -311,6 +315,14 @@ def db_table(f: dict[str, Any]) -> list[str]:
         )
     distro = v["distro"]
     net = (distro["process_cpu"] - f["startup_cpu"]) / requests * 1000
+    shards = v["distro-shards"]
+    lines += [
+        "",
+        f"**distro analyze --count-shards / distro analyze = "
+        f"{shards['process_wall'] / distro['process_wall']:.2f}x** (wall, same run); client CPU "
+        f"per Query page {shards['process_cpu'] / requests * 1000:.3f} ms with shards, "
+        f"{distro['process_cpu'] / requests * 1000:.3f} ms without.",
+    ]
     lines += [
         "",
         f"**distro analyze / ceiling = {distro['process_wall'] / ceiling:.2f}x** (wall, end to "

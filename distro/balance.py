@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from operator import attrgetter
 
+from distro.settings import BalanceUnit
 from distro.tally import CustomerLoad, Tally, above_fair_share
 
 # Caps on the refinement: steps (8 per instance, at least 256), distinct upload counts
@@ -35,6 +36,7 @@ SWAP_PROBES = 64
 WORK_BUDGET = 50_000
 
 _uploads = attrgetter("uploads")
+_estimated_shards = attrgetter("estimated_shards")
 _spaces = attrgetter("spaces")
 _customer_name = attrgetter("customer")
 _space = attrgetter("space")
@@ -64,6 +66,16 @@ class InstancePlan:
             object.__setattr__(self, "spaces", sum(map(_spaces, units)))
 
     @property
+    def shards(self) -> int:
+        """Shards of every unit, an upload with ``shardsRef`` at the 5,000 floor (0 if not counted)."""
+        return sum(u.estimated_shards for u in (*self.customers, *self.split_spaces))
+
+    @property
+    def shard_refs(self) -> int:
+        """Uploads of every unit whose shard list is in S3."""
+        return sum(u.shard_refs for u in (*self.customers, *self.split_spaces))
+
+    @property
     def space_assignments(self) -> dict[str, list[str]]:
         """The split spaces by customer (customers sorted by DID, spaces heaviest first)."""
         assignments: dict[str, list[str]] = {}
@@ -87,21 +99,36 @@ class Plan:
     largest: CustomerLoad | None
     split_large: bool = False
     split_customers: tuple[str, ...] = ()
+    counted_shards: bool = False  # the units carry their shards
+    unit: BalanceUnit = "uploads"  # what was balanced: the work of the figures below
+
+    def work(self, load: InstancePlan | CustomerLoad) -> int:
+        """The work of *load* in the plan's unit: its uploads, or its (estimated) shards."""
+        if self.unit == "uploads":
+            return load.uploads
+        return load.shards if isinstance(load, InstancePlan) else load.estimated_shards
+
+    @property
+    def total_work(self) -> int:
+        """The work of every instance, in the plan's unit."""
+        if self.unit == "uploads":
+            return self.total_uploads
+        return sum(i.shards for i in self.instances)
 
     @property
     def makespan(self) -> int:
-        """Uploads of the most loaded instance: it decides when the migration ends."""
-        return max((i.uploads for i in self.instances), default=0)
+        """Work (uploads, or shards) of the most loaded instance: it decides when the migration ends."""
+        return max((self.work(i) for i in self.instances), default=0)
 
     @property
     def fair_share(self) -> float:
-        """Uploads per instance if they could be split perfectly."""
-        return self.total_uploads / len(self.instances)
+        """Work per instance if it could be split perfectly."""
+        return self.total_work / len(self.instances)
 
     @property
     def lower_bound(self) -> float:
         """No plan can do better: max(total / N, largest customer (or space, when split))."""
-        return max(self.fair_share, self.largest.uploads if self.largest else 0)
+        return max(self.fair_share, self.work(self.largest) if self.largest else 0)
 
     @property
     def gap(self) -> float:
@@ -113,7 +140,7 @@ class Plan:
     def whale(self) -> CustomerLoad | None:
         """The customer (or split space) that alone exceeds the fair share, if there is one."""
         largest = self.largest
-        if largest and above_fair_share(largest.uploads, self.total_uploads, len(self.instances)):
+        if largest and above_fair_share(self.work(largest), self.total_work, len(self.instances)):
             return largest
         return None
 
@@ -135,9 +162,9 @@ class Plan:
         unit, so the lower bound is that unit alone and more instances cannot
         shorten the critical path. 0 when nothing has uploads.
         """
-        if not self.largest or not self.largest.uploads:
+        if not self.largest or not self.work(self.largest):
             return 0
-        return math.ceil(self.total_uploads / self.largest.uploads)
+        return math.ceil(self.total_work / self.work(self.largest))
 
 
 def order(customers: Iterable[CustomerLoad]) -> list[CustomerLoad]:
@@ -167,14 +194,85 @@ def _unit_key(unit: CustomerLoad) -> tuple[int, str, str]:
     return (-unit.uploads, unit.customer, unit.space or "")
 
 
-def plan(tally: Tally, instances: int, *, split_large: bool = False) -> Plan:
-    """The plan of *tally*'s customers over *instances*; no I/O.
+def plan(
+    tally: Tally, instances: int, *, split_large: bool = False, by: BalanceUnit = "uploads"
+) -> Plan:
+    """The plan of *tally*'s customers over *instances*, balancing *by* uploads or shards; no I/O.
 
     With *split_large*, each customer above the fair share whose spaces the
     tally holds (``Tally.space_counts``) is planned space by space.
     """
+    if by == "shards" or (split_large and tally.space_shards is not None):
+        # Units that carry their shards, split spaces included: rebuilt around the balancer.
+        return _plan_with_shards(tally, instances, split_large=split_large, by=by)
     split = tally.space_counts if split_large else None
-    return balance(tally.customers, instances, split=split)
+    made = balance(tally.customers, instances, split=split)
+    return replace(made, counted_shards=tally.counted_shards) if tally.counted_shards else made
+
+
+def _plan_with_shards(tally: Tally, instances: int, *, split_large: bool, by: BalanceUnit) -> Plan:
+    """``plan`` of units carrying their shards, balancing *by* uploads or shards.
+
+    The balancer weighs ``uploads``: each unit goes in with its work there (its
+    uploads, or its estimated shards), and the plan is rebuilt from the real
+    units, keyed by (customer, space).
+    """
+    if not tally.counted_shards:
+        raise ValueError("a plan with shards needs a tally with shards")
+    _require_instances(instances)
+    real: dict[tuple[str, str | None], CustomerLoad] = {}
+    for unit in _units(tally, instances, split_large=split_large, by=by):
+        real[unit.customer, unit.space] = unit
+    work = [
+        CustomerLoad(
+            u.customer, u.estimated_shards if by == "shards" else u.uploads, u.spaces, u.space
+        )
+        for u in real.values()
+    ]
+    split = any(u.space for u in real.values())
+    # As ``balance`` does, so that the same work gives the same plan.
+    ordered = _order(work, spaces=split)
+    assignment = _Assignment.greedy(ordered, instances)
+    assignment.refine(_step_limit(instances))
+    made = _plan(assignment, ordered, split=split)
+    rebuilt = tuple(
+        InstancePlan(
+            i.instance_id,
+            tuple(real[u.customer, None] for u in i.customers),
+            tuple(real[u.customer, u.space] for u in i.split_spaces),
+        )
+        for i in made.instances
+    )
+    largest = None if made.largest is None else real[made.largest.customer, made.largest.space]
+    return Plan(
+        rebuilt,
+        total_uploads=tally.total_uploads,
+        largest=largest,
+        split_large=split_large,
+        split_customers=tuple(sorted({u.customer for u in real.values() if u.space})),
+        counted_shards=True,
+        unit=by,
+    )
+
+
+def _units(
+    tally: Tally, instances: int, *, split_large: bool, by: BalanceUnit
+) -> list[CustomerLoad]:
+    """*tally*'s customers, each above the fair share (*by* uploads or shards) split if asked."""
+    customers = list(tally.customers)
+    spaces = tally.space_shards if split_large else None
+    if spaces is None:
+        return customers
+    work = _estimated_shards if by == "shards" else _uploads
+    total = sum(map(work, customers))
+    units: list[CustomerLoad] = []
+    for customer in customers:
+        found = spaces.get(customer.customer)
+        if found is not None and above_fair_share(work(customer), total, instances):
+            units.extend(found)
+        else:
+            units.append(customer)
+    return units
 
 
 def balance(

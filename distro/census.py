@@ -151,6 +151,8 @@ class Census:
         "_excluded",
         "_names",
         "_owner",
+        "_refs",
+        "_shards",
         "_spaces",
         "customer_filter",
         "filtered",
@@ -158,7 +160,13 @@ class Census:
         "skipped",
     )
 
-    def __init__(self, customer_filter: CustomerFilter, *, keep_space_dids: bool = False) -> None:
+    def __init__(
+        self,
+        customer_filter: CustomerFilter,
+        *,
+        keep_space_dids: bool = False,
+        count_shards: bool = False,
+    ) -> None:
         self.customer_filter = customer_filter
         self.skipped: set[str] = set()
         self.filtered: set[str] = set()
@@ -173,6 +181,10 @@ class Census:
         self._claimants: dict[int, tuple[str, set[int]]] = {}
         # Space DIDs by number, only for --split-large-customers (see space_counts).
         self._dids: list[str] | None = [] if keep_space_dids else None
+        # Shards and shardsRef uploads by space number, only when counting shards
+        # (12 bytes a space more).
+        self._shards: array[int] | None = array("q") if count_shards else None
+        self._refs: array[int] | None = array("i") if count_shards else None
 
     def __len__(self) -> int:
         """Distinct spaces of included customers found so far."""
@@ -201,6 +213,9 @@ class Census:
         if number == known:
             self._owner.append(who)
             self._counts.append(UNCOUNTED)
+            if self._shards is not None and self._refs is not None:
+                self._shards.append(0)
+                self._refs.append(0)
             if self._dids is not None:
                 self._dids.append(space)
             return number
@@ -209,9 +224,12 @@ class Census:
             self._claimants.setdefault(number, (space, {first}))[1].add(who)
         return -1
 
-    def set_count(self, number: int, uploads: int) -> None:
-        """Record the uploads of space *number*."""
+    def set_count(self, number: int, uploads: int, shards: int = 0, refs: int = 0) -> None:
+        """Record the *uploads* of space *number*, and their *shards* and *refs* if counted."""
         self._counts[number] = uploads
+        if self._shards is not None and self._refs is not None:
+            self._shards[number] = shards
+            self._refs[number] = refs
 
     def _classify(self, customer: str) -> int:
         verdict = self.customer_filter.classify(customer)
@@ -256,11 +274,14 @@ class Census:
                 uploads[who] += count
                 with_uploads[who] += 1 if count else 0
         planned = bytearray(total >= min_uploads for total in uploads)
-        loads = [
-            CustomerLoad(name, uploads[who], with_uploads[who])
-            for who, name in enumerate(self._names)
-            if planned[who]
-        ]
+        if self._shards is None:
+            loads = [
+                CustomerLoad(name, uploads[who], with_uploads[who])
+                for who, name in enumerate(self._names)
+                if planned[who]
+            ]
+        else:
+            loads = self._loads_with_shards(uploads, with_uploads, planned)
         below = {name for who, name in enumerate(self._names) if not planned[who]}
         summary = Tally(
             customers=tuple(loads),
@@ -274,6 +295,29 @@ class Census:
             empty_spaces=sum(n for who, n in enumerate(empty) if planned[who]),
         )
         return self._with_shared(summary, planned)
+
+    def _loads_with_shards(
+        self, uploads: array[int], with_uploads: array[int], planned: bytearray
+    ) -> list[CustomerLoad]:
+        """The planned customers' loads, with the shards of their spaces (shared ones in each)."""
+        assert self._shards is not None
+        assert self._refs is not None
+        shards = _zeros("q", len(self._names))
+        refs = _zeros("q", len(self._names))
+        for who, space_shards, space_refs in zip(
+            self._owner, self._shards, self._refs, strict=True
+        ):
+            shards[who] += space_shards
+            refs[who] += space_refs
+        for number, (_, claimants) in self._claimants.items():
+            for who in claimants - {self._owner[number]}:
+                shards[who] += self._shards[number]
+                refs[who] += self._refs[number]
+        return [
+            CustomerLoad(name, uploads[who], with_uploads[who], None, shards[who], refs[who])
+            for who, name in enumerate(self._names)
+            if planned[who]
+        ]
 
     def space_counts(self, customers: Collection[str]) -> dict[str, dict[str, int]]:
         """Every space of each of *customers* and its uploads, customers and spaces by DID.
@@ -296,6 +340,28 @@ class Census:
             self._names[who]: dict(sorted(spaces.items()))
             for who, spaces in sorted(found.items(), key=lambda item: self._names[item[0]])
         }
+
+    def space_loads(self, customers: Collection[str]) -> dict[str, tuple[CustomerLoad, ...]]:
+        """Every space of each of *customers* as a unit of its own, with its uploads and shards.
+
+        Like ``space_counts`` (which it needs), for a census that counted shards.
+        """
+        if self._shards is None or self._refs is None or self._dids is None:
+            raise ValueError("space_loads() needs a census that keeps DIDs and counts shards")
+        numbers = {did: n for n, did in enumerate(self._dids)}
+        for number, (space, _) in self._claimants.items():
+            numbers.setdefault(space, number)
+        loads: dict[str, tuple[CustomerLoad, ...]] = {}
+        for customer, spaces in self.space_counts(customers).items():
+            units = []
+            for space, uploads in spaces.items():
+                number = numbers[space]
+                shards, refs = self._shards[number], self._refs[number]
+                units.append(
+                    CustomerLoad(customer, uploads, 1 if uploads else 0, space, shards, refs)
+                )
+            loads[customer] = tuple(units)
+        return loads
 
     def _with_shared(self, summary: Tally, planned: bytearray) -> Tally:
         """Complete *summary* with the spaces claimed by two or more customers."""

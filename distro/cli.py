@@ -25,10 +25,12 @@ import click
 from distro import __version__
 from distro.errors import DistroError, SettingsError
 from distro.settings import (
+    BALANCE_UNITS,
     DEFAULT_ENV,
     DEFAULT_HOURLY_COST,
     DEFAULT_SKIP,
     DEFAULT_TOP,
+    INDEX_COST_PER_CALL,
     PROBE_SPACE,
     READER_CHOICES,
     SIZING_INSTANCES,
@@ -164,6 +166,25 @@ def table_options(command: F) -> F:
             help="Leave out customers with fewer uploads.",
         ),
         click.option(
+            "--count-shards",
+            is_flag=True,
+            help="Also count each upload's shards (reads the items; same read units).",
+        ),
+        click.option(
+            "--balance-by",
+            type=click.Choice(BALANCE_UNITS),
+            default="uploads",
+            show_default=True,
+            help="Balance instances by uploads or by shards (shards: implies --count-shards).",
+        ),
+        click.option(
+            "--shards-per-minute",
+            type=float,
+            metavar="R",
+            help="Shards one worker migrates per minute, for --balance-by shards "
+            "[default: uploads per minute x 1.73, the sampled shards per upload].",
+        ),
+        click.option(
             "--workers-per-instance",
             type=int,
             default=10,
@@ -223,6 +244,14 @@ def report_options(command: F) -> F:
             show_default=True,
             metavar="USD",
             help="Price of one instance-hour, for the fleet cost estimate.",
+        ),
+        click.option(
+            "--index-cost-per-call",
+            type=click.FloatRange(min=0),
+            default=INDEX_COST_PER_CALL,
+            show_default=True,
+            metavar="USD",
+            help="With --count-shards: price of one index-generation call (one per shard).",
         ),
         click.option(
             "--json",
@@ -292,10 +321,17 @@ class CountOptions:
             concurrency=options["concurrency"],
             min_uploads=options["min_uploads"],
             max_read_units=options["max_read_units"],
+            # Balancing by shards needs them counted: asking for it is asking for both.
+            count_shards=options["count_shards"] or options["balance_by"] == "shards",
         )
         return cls(
             settings=settings,
-            throughput=Throughput(options["workers_per_instance"], options["uploads_per_minute"]),
+            throughput=Throughput(
+                options["workers_per_instance"],
+                options["uploads_per_minute"],
+                unit=options["balance_by"],
+                shards_per_minute=options["shards_per_minute"],
+            ),
             output_dir=options["output_dir"],
             restart=options["restart"],
             quiet=options["quiet"],
@@ -313,6 +349,7 @@ class ReportOptions:
     hourly_cost: float
     json_output: bool
     html: Path | None
+    index_cost_per_call: float = INDEX_COST_PER_CALL
 
     @classmethod
     def parse(cls, options: dict[str, Any]) -> ReportOptions:
@@ -322,7 +359,13 @@ class ReportOptions:
             from distro.report import check_html_path  # noqa: PLC0415 - rich, only when used
 
             check_html_path(html)  # before the count, not after an hour of it
-        return cls(options["top"], options["instance_hourly_cost"], options["json_output"], html)
+        return cls(
+            options["top"],
+            options["instance_hourly_cost"],
+            options["json_output"],
+            html,
+            options["index_cost_per_call"],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,6 +433,7 @@ class DemoOptions:
     seed: int
     output_dir: Path
     quiet: bool
+    count_shards: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -500,7 +544,8 @@ def generate(
     help="Where the demo's files go.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def demo(customers: int, instances: int, seed: int, output_dir: Path, quiet: bool) -> None:
+@click.option("--count-shards", is_flag=True, help="Also count and check each upload's shards.")
+def demo(customers: int, instances: int, seed: int, **options: Any) -> None:
     """Run the whole job on a local DynamoDB seeded with a synthetic dataset."""
     from distro import console  # noqa: PLC0415 - stages, AWS and rich load only when run
     from distro.files import output_lock  # noqa: PLC0415
@@ -508,7 +553,9 @@ def demo(customers: int, instances: int, seed: int, output_dir: Path, quiet: boo
     from distro.report import render, render_replan  # noqa: PLC0415
     from distro.summary import summarize, summarize_replan  # noqa: PLC0415
 
-    run = DemoOptions(customers, instances, seed, output_dir, quiet)
+    run = DemoOptions(
+        customers, instances, seed, options["output_dir"], options["quiet"], options["count_shards"]
+    )
     # Before DynamoDB Local starts and the data loads: a second demo fails at once.
     with output_lock(run.output_dir) as folder:
         done = _run_async(
@@ -518,6 +565,7 @@ def demo(customers: int, instances: int, seed: int, output_dir: Path, quiet: boo
                 seed=run.seed,
                 output_dir=folder,
                 quiet=run.quiet,
+                count_shards=run.count_shards,
             ),
             output_dir=run.output_dir,
         )
@@ -721,6 +769,7 @@ def _plan_and_report(
         top=report.top,
         assignments_table=assignments_table,
         report_html=report.html,
+        index_cost_per_call=report.index_cost_per_call,
     )
     if report.html is not None:
         save_html(summary, report.html)
@@ -766,7 +815,11 @@ async def _count_plan_commit(
             split_for=(instances or max(SIZING_INSTANCES)) if count.split_large else None,
             assignments_table=assignments_table,
         )
-        planned = plan(tally, instances, split_large=count.split_large) if instances else None
+        planned = (
+            plan(tally, instances, split_large=count.split_large, by=count.throughput.unit)
+            if instances
+            else None
+        )
         committed = Committed(())
         if commit and planned is not None:
             committed = await commit_plan(

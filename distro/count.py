@@ -12,6 +12,7 @@ path, a test's or a benchmark's.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import replace
 
 from distro.census import Census, release_free_memory
@@ -20,7 +21,7 @@ from distro.dynamo.reader import TableReader
 from distro.errors import DistroError
 from distro.progress import Progress
 from distro.scan import scan_segment
-from distro.settings import CountSettings
+from distro.settings import SHARD_BUCKETS, CountSettings
 from distro.tally import Tally, above_fair_share
 
 FLUSH_INTERVAL = 1.0  # seconds of counting a killed run can lose
@@ -28,21 +29,33 @@ FLUSH_INTERVAL = 1.0  # seconds of counting a killed run can lose
 Job = tuple[int, str]  # a space's number in the census, and its DID
 
 
-async def count_space(reader: TableReader, space: str, progress: Progress) -> int:
-    """Return the number of uploads of *space*, following ``LastEvaluatedKey``.
+Counted = tuple[int, int, int]  # a space's uploads, their shards, and uploads with shardsRef
+
+
+async def count_space(
+    reader: TableReader, space: str, progress: Progress, histogram: list[int] | None = None
+) -> Counted:
+    """Return the uploads of *space*, their shards and ``shardsRef`` uploads, following ``LastEvaluatedKey``.
 
     Each page is retried on its own, and its count is added only once it has
-    arrived, so a retry never counts a page twice.
+    arrived, so a retry never counts a page twice. Shards are 0 unless the
+    reader counts them; then each page's uploads by shards go into *histogram*.
     """
-    total, key = 0, None
+    total = shards = refs = 0
+    key = None
     while True:
         page = await reader.count_page(space, key)
         total += page.count
+        shards += page.shards
+        refs += page.shard_refs
+        if histogram is not None:
+            for bucket, uploads in enumerate(page.histogram):
+                histogram[bucket] += uploads
         progress.read_units += page.read_units
         progress.queries += 1
         key = page.next_key
         if key is None:
-            return total
+            return total, shards, refs
 
 
 async def count_worker(
@@ -59,9 +72,12 @@ async def count_worker(
     """
     while (job := await queue.get()) is not None:
         number, space = job
-        uploads = await count_space(reader, space, progress)
-        census.set_count(number, uploads)
-        checkpoint.record(space, uploads)
+        # The space's uploads by shards reach the checkpoint with its counts, never a
+        # page of a space cut short: a resumed run counts that space again, whole.
+        histogram = [0] * len(SHARD_BUCKETS) if checkpoint.shards else None
+        uploads, shards, refs = await count_space(reader, space, progress, histogram)
+        census.set_count(number, uploads, shards, refs)
+        checkpoint.record(space, uploads, shards, refs, histogram)
         progress.spaces_counted += 1
         progress.uploads_counted += uploads
 
@@ -82,7 +98,11 @@ async def count(
     spaces, and their uploads, of each customer above the fair share of N
     instances: those a plan for up to N instances may split.
     """
-    census = Census(settings.customer_filter, keep_space_dids=split_for is not None)
+    census = Census(
+        settings.customer_filter,
+        keep_space_dids=split_for is not None,
+        count_shards=settings.count_shards,
+    )
     queue: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=settings.concurrency * 4)
     progress.segments = settings.parallel_segments
 
@@ -96,11 +116,11 @@ async def count(
                     continue
                 progress.spaces_found += 1
                 assert space is not None  # a new space has a DID
-                uploads = checkpoint.resumed.get(space)
-                if uploads is None:
+                counted = checkpoint.resumed.get_all(space)
+                if counted is None:
                     await queue.put((number, space))
                 else:
-                    census.set_count(number, uploads)
+                    census.set_count(number, *counted)
                     progress.spaces_resumed += 1
         progress.segments_done += 1
 
@@ -131,7 +151,14 @@ async def count(
         raise _first_domain_error(group_error) from None
     finally:
         checkpoint.flush()
-    return _tally(census, settings.min_uploads, progress, split_for=split_for)
+    return _tally(
+        census,
+        settings.min_uploads,
+        progress,
+        split_for=split_for,
+        count_shards=settings.count_shards,
+        histogram=checkpoint.shard_histogram,
+    )
 
 
 async def _flush_periodically(
@@ -143,6 +170,23 @@ async def _flush_periodically(
                 await finished.wait()
         except TimeoutError:
             checkpoint.flush()
+
+
+def _above_fair_share(tally: Tally, instances: int, *, shards: bool) -> set[str]:
+    """The customers above the fair share of *instances*, in uploads or (if counted) in shards.
+
+    Counting does not know the unit a plan will balance: it keeps the spaces of both.
+    """
+    uploads = tally.total_uploads
+    large = {c.customer for c in tally.customers if above_fair_share(c.uploads, uploads, instances)}
+    if shards:
+        total = sum(c.estimated_shards for c in tally.customers)
+        large |= {
+            c.customer
+            for c in tally.customers
+            if above_fair_share(c.estimated_shards, total, instances)
+        }
+    return large
 
 
 def _first_domain_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -162,16 +206,21 @@ def _first_domain_error(group: BaseExceptionGroup[BaseException]) -> BaseExcepti
 
 
 def _tally(
-    census: Census, min_uploads: int, progress: Progress, *, split_for: int | None = None
+    census: Census,
+    min_uploads: int,
+    progress: Progress,
+    *,
+    split_for: int | None = None,
+    count_shards: bool = False,
+    histogram: Sequence[int] = (),
 ) -> Tally:
     tally = census.summarize(min_uploads)
-    space_counts = None
+    space_counts = space_shards = None
     if split_for is not None:
-        total = tally.total_uploads
-        large = {
-            c.customer for c in tally.customers if above_fair_share(c.uploads, total, split_for)
-        }
+        large = _above_fair_share(tally, split_for, shards=count_shards)
         space_counts = census.space_counts(large)
+        if count_shards:
+            space_shards = census.space_loads(large)
     return replace(
         tally,
         rows_scanned=progress.rows_scanned,
@@ -179,4 +228,7 @@ def _tally(
         spaces_resumed=progress.spaces_resumed,
         read_units=progress.read_units,
         space_counts=space_counts,
+        space_shards=space_shards,
+        counted_shards=count_shards,
+        shard_histogram=tuple(histogram),
     )

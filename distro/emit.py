@@ -22,7 +22,7 @@ import hashlib
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +101,12 @@ def spaces_list(instance: InstancePlan) -> bytes:
 
 
 def instance_document(
-    instance: InstancePlan, created_at: str, *, split: bool = False, env: str = DEFAULT_ENV
+    instance: InstancePlan,
+    created_at: str,
+    *,
+    split: bool = False,
+    env: str = DEFAULT_ENV,
+    shards: bool = False,
 ) -> dict[str, Any]:
     """The JSON object of one instance file, with exactly the runner's keys.
 
@@ -109,6 +114,8 @@ def instance_document(
     the spaces of split customers this instance migrates, by customer. Their
     uploads and spaces are in the estimates; the customers are not in
     ``customers``. The keys are the runner's, in its order, *env* as ``environment``.
+    With *shards* (counted), ``estimatedShards`` follows ``estimatedSpaces``: the
+    estimates stay together, before the lists.
     """
     document: dict[str, Any] = {
         "instanceId": instance.instance_id,
@@ -116,8 +123,10 @@ def instance_document(
         "totalCustomers": len(instance.customers),
         "estimatedUploads": instance.uploads,
         "estimatedSpaces": instance.spaces,
-        "customers": [c.customer for c in instance.customers],
     }
+    if shards:
+        document["estimatedShards"] = instance.shards
+    document["customers"] = [c.customer for c in instance.customers]
     if split:
         document["spaceAssignments"] = instance.space_assignments
     document["createdAt"] = created_at
@@ -146,6 +155,7 @@ def manifest_document(
             "filter": list(settings.customer_filter.include),
             "skip": list(settings.customer_filter.skip),
             "splitLargeCustomers": parameters.split_large_customers,
+            **_shard_parameters(plan, parameters),
         },
         "tables": {"consumer": tables.consumer, "upload": tables.upload, "region": tables.region},
         "totals": {
@@ -154,6 +164,7 @@ def manifest_document(
             "spaces": sum(i.spaces for i in plan.instances),
             "splitCustomers": len(plan.split_customers),
             "splitSpaces": sum(split_spaces),
+            **_shard_totals(plan),
         },
         "balance": {"lowerBound": plan.lower_bound, "makespan": plan.makespan},
         "files": [
@@ -175,6 +186,24 @@ def manifest_document(
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _shard_parameters(plan: Plan, parameters: PlanParameters) -> dict[str, Any]:
+    """The unit balanced and the rate of shards, only when shards were counted."""
+    if not plan.counted_shards:
+        return {}
+    rate = replace(parameters.throughput, unit="shards").per_minute
+    return {"balanceBy": plan.unit, "shardsPerMinute": rate}
+
+
+def _shard_totals(plan: Plan) -> dict[str, int]:
+    """The manifest's shard totals, only when counted (a manifest without them is unchanged)."""
+    if not plan.counted_shards:
+        return {}
+    return {
+        "shards": sum(i.shards for i in plan.instances),
+        "shardRefs": sum(i.shard_refs for i in plan.instances),
+    }
 
 
 def write_plan(
@@ -222,7 +251,9 @@ def _documents(
     """The bytes of every file of the set, by name, the manifest (if any) last."""
     files: dict[str, bytes] = {}
     for i in sorted(plan.instances, key=lambda i: instance_file_name(i.instance_id, env)):
-        document = instance_document(i, created_at, split=plan.split_large, env=env)
+        document = instance_document(
+            i, created_at, split=plan.split_large, env=env, shards=plan.counted_shards
+        )
         files[instance_file_name(i.instance_id, env)] = _json(document)
         if plan.split_large:
             files[spaces_file_name(i.instance_id, env)] = spaces_list(i)

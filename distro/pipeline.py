@@ -97,7 +97,9 @@ async def count_tables(
         if assignments_table is not None:
             await check_assignments_table(db, assignments_table)
         # The hot Query loop goes through the lean path when it can sign exactly as the SDK.
-        source = await db.reader(choice=reader, on_fallback=on_notice, bucket=bucket)
+        source = await db.reader(
+            choice=reader, on_fallback=on_notice, bucket=bucket, shards=settings.count_shards
+        )
         tally = await count(
             settings, source, checkpoint=checkpoint, progress=progress, split_for=split_for
         )

@@ -34,6 +34,7 @@ from distro.summary import (
     Outputs,
     PlanSummary,
     ReplanSummary,
+    ShardSummary,
     SizingRow,
     Summary,
     Totals,
@@ -77,11 +78,13 @@ def render(console: Console, summary: Summary) -> None:
     if plan is not None:
         parts += [
             _instances(plan, summary.assumptions, plain),
-            _balance(plan, summary.assumptions),
-            _estimates(plan, summary.assumptions, plain),
+            _balance(plan, summary.assumptions, _unit(summary)[0]),
+            _estimates(plan, summary.assumptions, plain, _unit(summary)),
         ]
     else:
-        parts.append(_sizing(summary.sizing, summary.assumptions, plain))
+        parts.append(_sizing(summary.sizing, summary.assumptions, plain, _unit(summary)))
+    if summary.shards is not None:
+        parts.append(_shards(summary.shards, plain))
     console.print(Group(*parts))
     render_outputs(console, summary)
 
@@ -217,6 +220,77 @@ def _top(summary: Summary, plain: bool) -> RenderableType:
     return _section(title, table, plain)
 
 
+def _shards(shards: ShardSummary, plain: bool) -> RenderableType:
+    floor = f"{shards.shards_ref_floor:,}"
+    facts = _facts(
+        [
+            ("Shards (uploads with shardsRef at " + floor + ")", f"{shards.shards:,}"),
+            ("  listed in the table", f"{shards.listed_shards:,}"),
+            ("  uploads with shardsRef (list in S3)", f"{shards.uploads_with_shards_ref:,}"),
+            ("Average shards/upload", f"{shards.average_shards_per_upload:,.2f}"),
+            ("  listed, without shardsRef uploads", f"{shards.average_listed_per_upload:,.2f}"),
+            ("Index generation calls (one per shard)", f"{shards.index_calls:,}"),
+            (
+                f"Index generation cost (${shards.index_cost_per_call:.5f}/call)",
+                _usd(shards.index_cost_usd),
+            ),
+        ]
+    )
+    body: list[RenderableType] = [facts, _shard_histogram(shards, plain)]
+    if shards.top_customers:
+        body.append(_shard_customers(shards, plain))
+    if shards.instances:
+        body.append(_shard_instances(shards, plain))
+    return _section("Shards: the Work per Upload", Group(*body), plain)
+
+
+def _shard_histogram(shards: ShardSummary, plain: bool) -> Table:
+    table = _table(plain)
+    table.title = "Uploads by shards (each counted upload once)"
+    table.add_column("Shards per upload", justify="right")
+    table.add_column("Uploads", justify="right")
+    table.add_column("", justify="left", no_wrap=True)
+    total = sum(b.uploads for b in shards.histogram)
+    largest = max((b.uploads for b in shards.histogram), default=0)
+    for bucket in shards.histogram:
+        table.add_row(
+            bucket.label,
+            f"{bucket.uploads:,} ({bucket.uploads / (total or 1):.2%})",
+            _bar(bucket.uploads, largest, plain),
+        )
+    return table
+
+
+def _shard_customers(shards: ShardSummary, plain: bool) -> Table:
+    table = _table(plain)
+    table.title = f"Top {len(shards.top_customers)} customers by shards"
+    table.add_column("Customer", overflow="fold")
+    for name in ("Shards", "Share", "Uploads", "Shards/upload", "shardsRef"):
+        table.add_column(name, justify="right")
+    for c in shards.top_customers:
+        table.add_row(
+            literal(c.customer),
+            f"{c.shards:,}",
+            f"{c.share:.1%}",
+            f"{c.uploads:,}",
+            f"{c.shards_per_upload:,.2f}",
+            f"{c.uploads_with_shards_ref:,}",
+        )
+    return table
+
+
+def _shard_instances(shards: ShardSummary, plain: bool) -> Table:
+    table = _table(plain)
+    table.title = "Shards per instance"
+    for name in ("Instance", "Shards", "Share", "Shards/upload"):
+        table.add_column(name, justify="right")
+    for i in shards.instances:
+        table.add_row(
+            str(i.instance_id), f"{i.shards:,}", f"{i.share:.1%}", f"{i.shards_per_upload:,.2f}"
+        )
+    return table
+
+
 READ_PATHS = {"lean": "the lean Query path", "sdk": "the SDK (aiobotocore)"}
 
 
@@ -264,6 +338,7 @@ def _instances(plan: PlanSummary, assumptions: Assumptions, plain: bool) -> Rend
     chart.add_column(justify="right")
     chart.add_column(no_wrap=True)
     chart.add_column(justify="right")
+    largest = max((i.uploads for i in plan.instances), default=0)
     for instance in plan.instances:
         table.add_row(
             str(instance.instance_id),
@@ -275,7 +350,7 @@ def _instances(plan: PlanSummary, assumptions: Assumptions, plain: bool) -> Rend
         )
         chart.add_row(
             str(instance.instance_id),
-            _bar(instance.uploads, plan.max_uploads, plain, CHART_WIDTH),
+            _bar(instance.uploads, largest, plain, CHART_WIDTH),
             f"{instance.uploads:,}",
         )
     empty = sum(1 for i in plan.instances if not i.customers)
@@ -287,12 +362,20 @@ def _instances(plan: PlanSummary, assumptions: Assumptions, plain: bool) -> Rend
     return _section("Instance Distribution", Group(*body), plain)
 
 
-def _balance(plan: PlanSummary, assumptions: Assumptions) -> RenderableType:
+def _unit(summary: Summary) -> tuple[str, float]:
+    """What the plan balanced ("uploads", or "shards") and how many one worker does a minute."""
+    shards = summary.shards
+    if shards is None or shards.balanced_by == "uploads":
+        return "uploads", summary.assumptions.uploads_per_minute
+    return "shards", shards.shards_per_minute
+
+
+def _balance(plan: PlanSummary, assumptions: Assumptions, unit: str = "uploads") -> RenderableType:
     largest = "largest space" if plan.split_customers else "largest customer"
     rows = [
-        ("Min uploads/instance", f"{plan.min_uploads:,}"),
+        (f"Min {unit}/instance", f"{plan.min_uploads:,}"),
         (f"Lower bound, max(total/N, {largest})", f"{plan.lower_bound:,.0f}"),
-        ("Plan makespan (max uploads/instance)", f"{plan.max_uploads:,}"),
+        (f"Plan makespan (max {unit}/instance)", f"{plan.max_uploads:,}"),
         ("Plan above the lower bound", f"{plan.gap:.2%}"),
         ("Critical path", _duration(plan.critical_path_hours)),
     ]
@@ -305,11 +388,11 @@ def _balance(plan: PlanSummary, assumptions: Assumptions) -> RenderableType:
             )
         )
     if plan.whale is not None:
-        body.append(_whale(plan, plan.whale, assumptions))
+        body.append(_whale(plan, plan.whale, assumptions, unit))
     return Group(Text("\nLoad Balance", style="bold"), *body)
 
 
-def _whale(plan: PlanSummary, whale: Whale, assumptions: Assumptions) -> Text:
+def _whale(plan: PlanSummary, whale: Whale, assumptions: Assumptions, unit: str) -> Text:
     """Why one customer sets the finish line, and from how many instances on more stop helping."""
     customer = printable(whale.customer)
     who = customer if whale.space is None else f"Space {printable(whale.space)} of {customer}"
@@ -319,18 +402,20 @@ def _whale(plan: PlanSummary, whale: Whale, assumptions: Assumptions) -> Text:
         else " --split-large-customers plans its spaces one by one instead."
     )
     return Text(
-        f"\n{who} alone holds {whale.uploads:,} uploads, more than the fair share of "
+        f"\n{who} alone holds {whale.uploads:,} {unit}, more than the fair share of "
         f"{plan.fair_share:,.0f} per instance: it alone needs "
         f"{_duration(whale.hours)} at {assumptions.workers_per_instance} workers, and no plan "
-        f"finishes sooner. From {whale.saturation:,} instances on (total uploads / its "
-        f"uploads, rounded up: where the fair share falls to its size) the lower bound is this "
+        f"finishes sooner. From {whale.saturation:,} instances on (total {unit} / its "
+        f"{unit}, rounded up: where the fair share falls to its size) the lower bound is this "
         f"{'space' if whale.space else 'customer'} alone, so more instances do not shorten the "
         f"critical path; this plan has {len(plan.instances)}.{advice}",
         style="yellow",
     )
 
 
-def _estimates(plan: PlanSummary, assumptions: Assumptions, plain: bool) -> RenderableType:
+def _estimates(
+    plan: PlanSummary, assumptions: Assumptions, plain: bool, unit: tuple[str, float]
+) -> RenderableType:
     table = _table(plain)
     for name in ("Workers/instance", "Critical path", "Fleet cost"):
         table.add_column(name, justify="right")
@@ -342,21 +427,29 @@ def _estimates(plan: PlanSummary, assumptions: Assumptions, plain: bool) -> Rend
             _usd(estimate.fleet_cost_usd),
             style="bold" if chosen and not plain else None,
         )
-    note = _cost_note(len(plan.instances), assumptions)
+    note = _cost_note(len(plan.instances), assumptions, unit)
     return _section("Time and Cost Estimates", Group(table, note), plain)
 
 
-def _cost_note(instances: int | str, assumptions: Assumptions) -> Text:
+def _cost_note(
+    instances: int | str, assumptions: Assumptions, unit: tuple[str, float] | None = None
+) -> Text:
+    name, rate = unit or ("uploads", assumptions.uploads_per_minute)
     return Text(
         f"Fleet cost = {instances} instances x critical path x "
         f"{_usd(assumptions.instance_hourly_cost)}/h: every instance runs until the last one "
-        f"finishes.\nTimes assume {assumptions.uploads_per_minute:g} uploads per minute per worker."
+        f"finishes.\nTimes assume {rate:g} {name} per minute per worker."
     )
 
 
-def _sizing(rows: Sequence[SizingRow], assumptions: Assumptions, plain: bool) -> RenderableType:
+def _sizing(
+    rows: Sequence[SizingRow],
+    assumptions: Assumptions,
+    plain: bool,
+    unit: tuple[str, float] | None = None,
+) -> RenderableType:
     table = _table(plain)
-    for name in ("Instances", "Max uploads", "Above lower bound"):
+    for name in ("Instances", f"Max {(unit or ('uploads',))[0]}", "Above lower bound"):
         table.add_column(name, justify="right")
     table.add_column(f"Time ({assumptions.workers_per_instance} workers)", justify="right")
     table.add_column("Fleet cost", justify="right")
@@ -369,7 +462,8 @@ def _sizing(rows: Sequence[SizingRow], assumptions: Assumptions, plain: bool) ->
             _usd(row.fleet_cost_usd),
         )
     hint = Text("Pass --instances N to see the customers each instance would get.")
-    return _section("Instances Needed", Group(table, _cost_note("N", assumptions), hint), plain)
+    note = _cost_note("N", assumptions, unit)
+    return _section("Instances Needed", Group(table, note, hint), plain)
 
 
 def render_outputs(console: Console, summary: Summary) -> None:

@@ -20,6 +20,8 @@ DEFAULT_SKIP = ("did:mailto:mailslurp.biz", "did:mailto:mailslurp.com", "did:mai
 ReaderChoice = Literal["auto", "sdk", "lean"]  # how the uploads are counted
 READER_CHOICES: tuple[ReaderChoice, ...] = ("auto", "sdk", "lean")
 ReadPath = Literal["lean", "sdk"]  # the path that counted
+BalanceUnit = Literal["uploads", "shards"]  # what the plan balances, and times are measured in
+BALANCE_UNITS: tuple[BalanceUnit, ...] = ("uploads", "shards")
 # A space no one owns, which distro check counts: its Query examines nothing and costs
 # the minimum, 0.5 read units.
 PROBE_SPACE = "did:key:distro-check"
@@ -28,6 +30,26 @@ DEFAULT_TOP = 20
 DEFAULT_HOURLY_COST = 0.10
 SIZING_INSTANCES = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20)
 UPLOADS_PER_MINUTE = 27.0  # per worker, measured by the team that runs the migration
+
+
+# An upload whose shard list is kept in S3 (``shardsRef``) has at least this many
+# shards: where a number is needed, it counts as exactly this many.
+SHARDS_REF_FLOOR = 5000
+# Uploads by shards listed, for the heavy tail: (label, fewest, most); the last
+# bucket holds the uploads with ``shardsRef`` (a list in S3).
+SHARD_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
+    ("0", 0, 0),
+    ("1", 1, 1),
+    ("2-9", 2, 9),
+    ("10-99", 10, 99),
+    ("100-999", 100, 999),
+    ("1,000-4,999", 1_000, 4_999),
+    ("shardsRef (5,000+)", SHARDS_REF_FLOOR, None),
+)
+# The team's sample of 2,000 uploads: shards per upload, and the price of building one
+# shard's index (one API call per shard).
+SAMPLED_SHARDS_PER_UPLOAD = 1.73
+INDEX_COST_PER_CALL = 0.00005
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +134,7 @@ class CountSettings:
     concurrency: int = 20
     min_uploads: int = 0
     max_read_units: float | None = None  # read capacity units per second; None: no cap
+    count_shards: bool = False  # read each upload's shards, not only count the uploads
 
     def __post_init__(self) -> None:
         _require_range("parallel_segments", self.parallel_segments, 1, 10)
@@ -126,10 +149,18 @@ class CountSettings:
 
 @dataclass(frozen=True, slots=True)
 class Throughput:
-    """How fast an instance migrates: *workers_per_instance* at *uploads_per_minute* each."""
+    """How fast an instance migrates: *workers_per_instance* at *uploads_per_minute* each.
+
+    With *unit* ``shards``, work is measured in shards, at *shards_per_minute*
+    per worker; its default, *uploads_per_minute* x 1.73 (the team's sampled
+    shards per upload, about 46.7 at 27 uploads a minute), makes the fleet-wide
+    estimate equal the upload-based one at that average.
+    """
 
     workers_per_instance: int = 10
     uploads_per_minute: float = UPLOADS_PER_MINUTE
+    unit: BalanceUnit = "uploads"
+    shards_per_minute: float | None = None
 
     def __post_init__(self) -> None:
         _require_range("workers_per_instance", self.workers_per_instance, 1, None)
@@ -137,10 +168,23 @@ class Throughput:
             raise SettingsError(
                 "uploads_per_minute must be greater than 0", setting="uploads_per_minute"
             )
+        if self.shards_per_minute is not None and not self.shards_per_minute > 0:
+            raise SettingsError(
+                "shards_per_minute must be greater than 0", setting="shards_per_minute"
+            )
 
-    def days(self, uploads: float) -> float:
-        """Days one instance needs to migrate *uploads*."""
-        return uploads / self.workers_per_instance / self.uploads_per_minute / 60 / 24
+    @property
+    def per_minute(self) -> float:
+        """Units of work (uploads or shards, as *unit* says) one worker migrates per minute."""
+        if self.unit == "uploads":
+            return self.uploads_per_minute
+        if self.shards_per_minute is not None:
+            return self.shards_per_minute
+        return self.uploads_per_minute * SAMPLED_SHARDS_PER_UPLOAD
+
+    def days(self, work: float) -> float:
+        """Days one instance needs to migrate *work* (uploads, or shards with *unit* shards)."""
+        return work / self.workers_per_instance / self.per_minute / 60 / 24
 
 
 def require_instances(instances: int) -> int:

@@ -20,11 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from distro.balance import Plan, balance, order
+from distro.balance import Plan, order
+from distro.balance import plan as make_plan
 from distro.records import LeftAlone, Move
 from distro.settings import (
     DEFAULT_HOURLY_COST,
     DEFAULT_TOP,
+    INDEX_COST_PER_CALL,
+    SHARD_BUCKETS,
+    SHARDS_REF_FLOOR,
     SIZING_INSTANCES,
     Throughput,
     timestamp,
@@ -201,6 +205,65 @@ class Outputs:
 
 
 @dataclass(frozen=True, slots=True)
+class ShardBucket:
+    """Uploads listing between *min_shards* and *max_shards* shards (None: no limit)."""
+
+    label: str
+    min_shards: int
+    max_shards: int | None
+    uploads: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShardCustomer:
+    """One of the customers with the most shards."""
+
+    rank: int
+    customer: str
+    shards: int  # uploads with shardsRef at the floor
+    share: float
+    uploads: int
+    shards_per_upload: float
+    uploads_with_shards_ref: int
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceShards:
+    """The shards one instance of the plan migrates."""
+
+    instance_id: int
+    shards: int
+    share: float
+    shards_per_upload: float
+
+
+@dataclass(frozen=True, slots=True)
+class ShardSummary:
+    """What counting shards found: the work per shard, and what indexing them costs.
+
+    Uploads whose list is in S3 (``shardsRef``) are counted apart and, in
+    *shards* and everything derived from it, at *shards_ref_floor* each.
+    *index_calls* is one API call per shard, at *index_cost_per_call* dollars.
+    """
+
+    uploads: int
+    listed_shards: int
+    uploads_with_shards_ref: int
+    shards_ref_floor: int
+    shards: int
+    average_shards_per_upload: float
+    average_listed_per_upload: float  # over the uploads without shardsRef
+    histogram: tuple[ShardBucket, ...]
+    top_customers: tuple[ShardCustomer, ...]
+    instances: tuple[InstanceShards, ...]
+    index_calls: int
+    index_cost_per_call: float
+    index_cost_usd: float
+    balanced_by: str = "uploads"  # the unit of the plan's loads, bound and times
+    shards_per_minute: float = 0.0  # per worker, for times in shards
+
+
+@dataclass(frozen=True, slots=True)
 class Summary:
     """Everything the report shows, as plain data; *plan* or *sizing*, never both."""
 
@@ -213,6 +276,7 @@ class Summary:
     plan: PlanSummary | None
     sizing: tuple[SizingRow, ...]
     outputs: Outputs
+    shards: ShardSummary | None = None  # only when shards were counted
 
 
 def summarize(
@@ -229,6 +293,7 @@ def summarize(
     generated_at: str | None = None,
     left_alone: Sequence[LeftAlone] = (),
     space_lists: Sequence[Path] = (),
+    index_cost_per_call: float = INDEX_COST_PER_CALL,
 ) -> Summary:
     """Everything worth showing about *tally* and its *plan*, with estimates at *throughput*.
 
@@ -236,6 +301,7 @@ def summarize(
     *files*, *assignments* records in *assignments_table* and *report_html*
     are what the run wrote; *left_alone* the records it did not write, and
     *space_lists* a split plan's lists of spaces (the empty ones are not shown).
+    With shards counted, *index_cost_per_call* prices building their indexes.
     """
     return Summary(
         generated_at=generated_at or timestamp(),
@@ -256,12 +322,83 @@ def summarize(
             tuple(left_alone),
             tuple(str(p) for p in space_lists if p.stat().st_size),
         ),
+        shards=(
+            shard_summary(
+                tally,
+                plan,
+                top=top,
+                index_cost_per_call=index_cost_per_call,
+                throughput=throughput,
+            )
+            if tally.counted_shards
+            else None
+        ),
     )
 
 
 def to_json(summary: Summary) -> bytes:
-    """*summary* as one indented JSON document, keys in camelCase, ending in a newline."""
-    return orjson.dumps(_camel(dataclasses.asdict(summary)), option=orjson.OPT_INDENT_2) + b"\n"
+    """*summary* as one indented JSON document, keys in camelCase, ending in a newline.
+
+    ``shards`` appears only when counted: without it the document is what it was.
+    """
+    document = dataclasses.asdict(summary)
+    if document["shards"] is None:
+        del document["shards"]
+    return orjson.dumps(_camel(document), option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def shard_summary(
+    tally: Tally,
+    plan: Plan | None,
+    *,
+    top: int = DEFAULT_TOP,
+    index_cost_per_call: float = INDEX_COST_PER_CALL,
+    throughput: Throughput | None = None,
+) -> ShardSummary:
+    """The shards of *tally* (and per instance of *plan*): *top* customers, index cost.
+
+    *throughput* says which unit the plan's figures are in, and the rate of shards.
+    """
+    throughput = throughput or Throughput()
+    uploads, shards = tally.total_uploads, sum(c.estimated_shards for c in tally.customers)
+    heaviest = sorted(tally.customers, key=lambda c: (-c.estimated_shards, c.customer))[:top]
+    histogram = tally.shard_histogram or (0,) * len(SHARD_BUCKETS)
+    return ShardSummary(
+        uploads=uploads,
+        listed_shards=tally.total_shards,
+        uploads_with_shards_ref=tally.total_shard_refs,
+        shards_ref_floor=SHARDS_REF_FLOOR,
+        shards=shards,
+        average_shards_per_upload=_ratio(shards, uploads),
+        average_listed_per_upload=_ratio(tally.total_shards, uploads - tally.total_shard_refs),
+        histogram=tuple(
+            ShardBucket(label, least, most, histogram[i])
+            for i, (label, least, most) in enumerate(SHARD_BUCKETS)
+        ),
+        top_customers=tuple(
+            ShardCustomer(
+                rank,
+                c.customer,
+                c.estimated_shards,
+                _ratio(c.estimated_shards, shards),
+                c.uploads,
+                _ratio(c.estimated_shards, c.uploads),
+                c.shard_refs,
+            )
+            for rank, c in enumerate(heaviest, start=1)
+        ),
+        instances=tuple(
+            InstanceShards(
+                i.instance_id, i.shards, _ratio(i.shards, shards), _ratio(i.shards, i.uploads)
+            )
+            for i in (plan.instances if plan is not None else ())
+        ),
+        index_calls=shards,
+        index_cost_per_call=index_cost_per_call,
+        index_cost_usd=shards * index_cost_per_call,
+        balanced_by=throughput.unit,
+        shards_per_minute=dataclasses.replace(throughput, unit="shards").per_minute,
+    )
 
 
 def _camel(value: Any) -> Any:
@@ -353,9 +490,9 @@ def _top(tally: Tally, plan: Plan | None, top: int) -> tuple[TopCustomer, ...]:
 
 
 def _plan(plan: Plan, throughput: Throughput, hourly_cost: float) -> PlanSummary:
-    loads = [i.uploads for i in plan.instances]
+    loads = [plan.work(i) for i in plan.instances]  # in shards, when balanced by shards
     estimates = [
-        _estimate(plan, Throughput(workers, throughput.uploads_per_minute), hourly_cost)
+        _estimate(plan, dataclasses.replace(throughput, workers_per_instance=workers), hourly_cost)
         for workers in sorted({*ESTIMATE_WORKERS, throughput.workers_per_instance})
     ]
     chosen = _estimate(plan, throughput, hourly_cost)
@@ -368,7 +505,7 @@ def _plan(plan: Plan, throughput: Throughput, hourly_cost: float) -> PlanSummary
                 i.uploads,
                 _ratio(i.uploads, plan.total_uploads),
                 i.spaces,
-                _hours(throughput, i.uploads),
+                _hours(throughput, plan.work(i)),
             )
             for i in plan.instances
         ),
@@ -382,9 +519,9 @@ def _plan(plan: Plan, throughput: Throughput, hourly_cost: float) -> PlanSummary
         whale=(
             Whale(
                 whale.customer,
-                whale.uploads,
+                plan.work(whale),
                 whale.space,
-                _hours(throughput, whale.uploads),
+                _hours(throughput, plan.work(whale)),
                 plan.saturation,
             )
             if whale
@@ -406,7 +543,7 @@ def _estimate(plan: Plan, throughput: Throughput, hourly_cost: float) -> Estimat
 def _sizing(tally: Tally, throughput: Throughput, hourly_cost: float) -> tuple[SizingRow, ...]:
     rows = []
     for n in SIZING_INSTANCES:
-        plan = balance(tally.customers, n, split=tally.space_counts)
+        plan = make_plan(tally, n, split_large=tally.space_counts is not None, by=throughput.unit)
         estimate = _estimate(plan, throughput, hourly_cost)
         rows.append(
             SizingRow(

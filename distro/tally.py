@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from distro.settings import ReadPath
+from distro.settings import SHARDS_REF_FLOOR, ReadPath
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,13 +18,22 @@ class CustomerLoad:
     """One customer's work: its *uploads* and its *spaces* holding uploads.
 
     With *space* set, the unit is that one space of a customer split across
-    instances (its *spaces* is then 1 or 0).
+    instances (its *spaces* is then 1 or 0). When shards are counted,
+    *shards* is the shards its uploads list and *shard_refs* the uploads
+    whose list is in S3 (``shardsRef``), each at least ``SHARDS_REF_FLOOR``.
     """
 
     customer: str
     uploads: int
     spaces: int
     space: str | None = None
+    shards: int = 0
+    shard_refs: int = 0
+
+    @property
+    def estimated_shards(self) -> int:
+        """The shards to migrate, an upload with ``shardsRef`` taken at the 5,000 floor."""
+        return self.shards + SHARDS_REF_FLOOR * self.shard_refs
 
 
 def above_fair_share(uploads: int, total: int, instances: int) -> bool:
@@ -53,7 +62,22 @@ class Tally:
     # When splitting large customers: each customer above the fair share of the most
     # instances planned for, its spaces and their uploads; None when not asked for.
     space_counts: Mapping[str, Mapping[str, int]] | None = None
+    # The same customers' spaces as units with their shards, when shards were counted.
+    space_shards: Mapping[str, tuple[CustomerLoad, ...]] | None = None
     read_path: ReadPath = "sdk"  # which path counted: the lean one, or the SDK's
+    counted_shards: bool = False  # each customer's shards were counted too
+    # Uploads of every space counted, by ``SHARD_BUCKETS``; () when shards were not counted.
+    shard_histogram: tuple[int, ...] = ()
+
+    @property
+    def total_shards(self) -> int:
+        """Shards listed by the uploads of every planned customer (``shardsRef`` ones apart)."""
+        return sum(c.shards for c in self.customers)
+
+    @property
+    def total_shard_refs(self) -> int:
+        """Uploads of planned customers whose shard list is in S3."""
+        return sum(c.shard_refs for c in self.customers)
 
     @property
     def total_uploads(self) -> int:

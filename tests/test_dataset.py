@@ -70,6 +70,8 @@ def item_size(item: Item) -> int:
     def value(v: Mapping[str, Any]) -> int:
         if "S" in v:
             return len(v["S"].encode())
+        if "SS" in v:
+            return sum(len(e.encode()) for e in v["SS"])
         return 3 + sum(1 + value(e) for e in v["L"])
 
     return sum(len(name.encode()) + value(v) for name, v in item.items())
@@ -161,10 +163,35 @@ def test_upload_items_are_realistic(dataset150: Dataset) -> None:
     assert len(items) == dataset150.uploads[space]
     assert len({item["root"]["S"] for item in items}) == len(items)
     assert all(item["space"] == {"S": space} for item in items)
-    sizes = [item_size(item) for item in items]
+    # One shard or none, most items: about 450 bytes, so the big spaces page at 1 MB.
+    sizes = [item_size(item) for item in items if len(item.get("shards", {}).get("SS", ())) < 2]
     assert min(sizes) >= 350
     assert max(sizes) <= 650
-    assert {len(item["shards"]["L"]) for item in items} == {2, 3, 4}
+    assert all(
+        len(set(item["shards"]["SS"])) == len(item["shards"]["SS"])
+        for item in items
+        if "shards" in item
+    )
+
+
+def test_shards_have_a_heavy_tail_some_lists_in_s3_and_some_none() -> None:
+    dataset = generate(customers=150, seed=11)  # the session's loaded dataset
+    kinds: dict[str, int] = {}
+    for space in dataset.uploads:
+        for item in dataset.upload_items(space):
+            kind = _shard_kind(item)
+            kinds[kind] = kinds.get(kind, 0) + 1
+    assert kinds == {"1": 8098, "2-9": 777, "10-99": 115, "100+": 14, "none": 261, "ref": 2}
+
+
+def _shard_kind(item: Item) -> str:
+    if "shardsRef" in item:
+        assert "shards" not in item
+        return "ref"
+    if "shards" not in item:
+        return "none"
+    listed = len(item["shards"]["SS"])
+    return "1" if listed == 1 else "2-9" if listed < 10 else "10-99" if listed < 100 else "100+"
 
 
 def test_consumer_items_omit_a_missing_customer() -> None:

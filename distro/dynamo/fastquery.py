@@ -61,7 +61,7 @@ from botocore.httpsession import mask_proxy_url
 from yarl import URL
 
 from distro.dynamo.pacing import Lane, TokenBucket
-from distro.dynamo.reader import CountPage, Key, ScanPage, SdkReader, count_request
+from distro.dynamo.reader import CountPage, Key, ScanPage, SdkReader, count_page, count_request
 from distro.dynamo.retry import CRC32_HEADER, PREFLIGHT_POLICY, check_crc32, dynamodb_document
 from distro.errors import DistroError, SettingsError
 from distro.settings import ReaderChoice, ReadPath
@@ -125,7 +125,9 @@ class Template:
     service: str
 
 
-async def make_reader(db: Dynamo, *, bucket: TokenBucket | None = None) -> SdkReader | LeanReader:
+async def make_reader(
+    db: Dynamo, *, bucket: TokenBucket | None = None, shards: bool = False
+) -> SdkReader | LeanReader:
     """The fastest reader for *db*: a ``LeanReader`` when it can copy the SDK exactly.
 
     The lean path makes one attempt per call, like distro's own clients
@@ -134,7 +136,7 @@ async def make_reader(db: Dynamo, *, bucket: TokenBucket | None = None) -> SdkRe
     aiobotocore HTTP session keeps the plain ``SdkReader``. Either paces every
     attempt through *bucket*, if given.
     """
-    sdk = SdkReader(db, bucket=bucket)
+    sdk = SdkReader(db, bucket=bucket, shards=shards)
     client = db.client
     http = getattr(getattr(client, "_endpoint", None), "http_session", None)
     retries = getattr(client.meta.config, "retries", None) or {}
@@ -155,8 +157,9 @@ async def choose_reader(
     choice: ReaderChoice = "auto",
     on_fallback: Callable[[str], None] = lambda _: None,
     bucket: TokenBucket | None = None,
+    shards: bool = False,
 ) -> SdkReader | LeanReader | FallbackReader:
-    """The reader of *db*'s count Queries that *choice* asks for.
+    """The reader of *db*'s count Queries that *choice* asks for (counting *shards* too, if set).
 
     ``auto``: the lean path behind the SDK as a safety net (``FallbackReader``),
     or the SDK alone when the lean path cannot copy it; *on_fallback* gets the
@@ -165,12 +168,12 @@ async def choose_reader(
     Every path paces its attempts through *bucket*, if given.
     """
     if choice == "sdk":
-        return SdkReader(db, bucket=bucket)
-    reader = await make_reader(db, bucket=bucket)
+        return SdkReader(db, bucket=bucket, shards=shards)
+    reader = await make_reader(db, bucket=bucket, shards=shards)
     if isinstance(reader, LeanReader):
         if choice == "lean":
             return reader
-        return FallbackReader(reader, SdkReader(db, bucket=bucket), on_fallback)
+        return FallbackReader(reader, SdkReader(db, bucket=bucket, shards=shards), on_fallback)
     if choice == "lean":
         raise SettingsError(
             "reader lean: the lean path cannot copy this client's requests "
@@ -340,7 +343,8 @@ class LeanReader:
     async def count_page(self, space: str, start_key: Key | None) -> CountPage:
         """Count one page of *space*'s uploads, retried as every DynamoDB call is."""
         # The SDK serializes with json.dumps: the same call gives the same bytes.
-        body = json.dumps(count_request(self._tables.upload, space, start_key)).encode()
+        request = count_request(self._tables.upload, space, start_key, shards=self._sdk.shards)
+        body = json.dumps(request).encode()
         return await self._db.call(lambda: self._query(body), what=self._what, pace=self._pace)
 
     async def _query(self, body: bytes) -> CountPage:
@@ -368,10 +372,8 @@ class LeanReader:
         reply = dynamodb_document(response.status, response.headers, content)
         if reply is None or response.status >= 300:
             raise await self._error(response, content)
-        capacity = reply.get("ConsumedCapacity") or {}
-        return CountPage(
-            reply["Count"], reply.get("LastEvaluatedKey"), float(capacity.get("CapacityUnits", 0.0))
-        )
+        # orjson's dicts, read in place: a page's shards are the sizes of its sets.
+        return count_page(reply, shards=self._sdk.shards)
 
     async def sign(self, body: bytes) -> dict[str, str]:
         """The headers of the request carrying *body*, signed now, as the SDK sends them."""

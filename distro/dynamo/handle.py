@@ -222,12 +222,16 @@ class Dynamo:
         choice: ReaderChoice = "auto",
         bucket: TokenBucket | None = None,
         on_fallback: Callable[[str], None] = lambda _: None,
+        shards: bool = False,
     ) -> SdkReader | LeanReader | FallbackReader:
         """The counting reader *choice* asks for, pacing every attempt through *bucket*.
 
-        See ``distro.dynamo.fastquery.choose_reader``.
+        With *shards*, it counts each upload's shards too. See
+        ``distro.dynamo.fastquery.choose_reader``.
         """
-        return await choose_reader(self, choice=choice, on_fallback=on_fallback, bucket=bucket)
+        return await choose_reader(
+            self, choice=choice, on_fallback=on_fallback, bucket=bucket, shards=shards
+        )
 
     async def fastest_reader(self, *, bucket: TokenBucket | None = None) -> SdkReader | LeanReader:
         """The lean reader when it can copy the SDK exactly, else the SDK's (``make_reader``)."""

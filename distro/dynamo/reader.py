@@ -7,10 +7,12 @@ benchmarks and unit tests swap in readers of their own.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from distro.dynamo.pacing import Lane, TokenBucket
+from distro.settings import SHARD_BUCKETS
 
 if TYPE_CHECKING:
     from distro.dynamo.handle import Dynamo
@@ -29,11 +31,18 @@ class ScanPage:
 
 @dataclass(frozen=True, slots=True)
 class CountPage:
-    """One ``Select=COUNT`` Query page of a space's uploads."""
+    """One Query page of a space's uploads: their *count* and, when asked, their shards.
+
+    *shards* sums the ``shards`` sets' sizes; *shard_refs* counts the uploads
+    whose list is in S3 (``shardsRef``), whose shards are not in the table.
+    """
 
     count: int
     next_key: Key | None
     read_units: float
+    shards: int = 0
+    shard_refs: int = 0
+    histogram: tuple[int, ...] = ()  # the page's uploads by ``SHARD_BUCKETS``, if counted
 
 
 class TableReader(Protocol):
@@ -54,9 +63,12 @@ class SdkReader:
     With a *bucket*, every attempt of a Scan or Query passes it (a read-unit cap).
     """
 
-    def __init__(self, db: Dynamo, *, bucket: TokenBucket | None = None) -> None:
+    def __init__(
+        self, db: Dynamo, *, bucket: TokenBucket | None = None, shards: bool = False
+    ) -> None:
         self._db = db
         self._tables = db.tables
+        self.shards = shards
         self._scan_pace = None if bucket is None else Lane(bucket, _read_units)
         self._count_pace = None if bucket is None else Lane(bucket, _read_units)
 
@@ -84,20 +96,69 @@ class SdkReader:
         return ScanPage(rows, reply.get("LastEvaluatedKey"), _read_units(reply))
 
     async def count_page(self, space: str, start_key: Key | None) -> CountPage:
-        """Count one page of *space*'s uploads."""
-        request = count_request(self._tables.upload, space, start_key)
+        """Count one page of *space*'s uploads (and their shards, if the reader counts them)."""
+        request = count_request(self._tables.upload, space, start_key, shards=self.shards)
         reply = await self._db.call(
             lambda: self._db.client.query(**request),
             what=f"Query of {self._tables.upload}",
             pace=self._count_pace,
         )
-        return CountPage(reply["Count"], reply.get("LastEvaluatedKey"), _read_units(reply))
+        return count_page(reply, shards=self.shards)
 
 
-def count_request(table: str, space: str, start_key: Key | None) -> dict[str, Any]:
+def count_page(reply: dict[str, Any], *, shards: bool = False) -> CountPage:
+    """The page of a Query *reply*, in DynamoDB's wire format (SDK-parsed or raw JSON alike).
+
+    With *shards*, the reply of a projection: its items' shards are counted too.
+    """
+    capacity = reply.get("ConsumedCapacity") or {}
+    read_units = float(capacity.get("CapacityUnits", 0.0))
+    if not shards:
+        return CountPage(reply["Count"], reply.get("LastEvaluatedKey"), read_units)
+    histogram, listed = count_shards(reply.get("Items", ()))
+    return CountPage(
+        reply["Count"], reply.get("LastEvaluatedKey"), read_units, listed, histogram[-1], histogram
+    )
+
+
+def count_shards(items: Iterable[dict[str, Any]]) -> tuple[tuple[int, ...], int]:
+    """*items* by shards listed (``SHARD_BUCKETS``), and the shards they list in all.
+
+    Only the length of each ``SS`` list is read: no item becomes an object of
+    its own. An upload without ``shards`` (older ones) has none; one with
+    ``shardsRef`` and no ``shards`` goes to the last bucket, its list being in S3.
+    """
+    buckets = [0] * len(SHARD_BUCKETS)
+    shards = 0
+    for item in items:
+        listed = item.get("shards")
+        if listed is not None:
+            size = len(listed["SS"])
+            shards += size
+            buckets[_bucket(size)] += 1
+        elif "shardsRef" in item:
+            buckets[-1] += 1
+        else:
+            buckets[0] += 1
+    return tuple(buckets), shards
+
+
+def _bucket(size: int) -> int:
+    """The ``SHARD_BUCKETS`` index of an upload listing *size* shards."""
+    if size <= 1:
+        return size
+    return min(len(str(size)) + 1, len(SHARD_BUCKETS) - 2)
+
+
+def count_request(
+    table: str, space: str, start_key: Key | None, *, shards: bool = False
+) -> dict[str, Any]:
     """The parameters of one count Query of *space* in *table*, resuming at *start_key*.
 
-    ``space`` is a reserved word in expressions, hence the placeholder.
+    ``space`` is a reserved word in expressions, hence the placeholder. With
+    *shards*, the Query returns each upload's ``shards`` and ``shardsRef``
+    instead of a bare count: the same read units, since DynamoDB charges
+    for the items it reads, not for what it returns.
     """
     request: dict[str, Any] = {
         "TableName": table,
@@ -107,6 +168,14 @@ def count_request(table: str, space: str, start_key: Key | None) -> dict[str, An
         "Select": "COUNT",
         "ReturnConsumedCapacity": "TOTAL",
     }
+    if shards:
+        del request["Select"]
+        request["ProjectionExpression"] = "#shards, #shardsRef"
+        request["ExpressionAttributeNames"] = {
+            "#space": "space",
+            "#shards": "shards",
+            "#shardsRef": "shardsRef",
+        }
     if start_key is not None:
         request["ExclusiveStartKey"] = start_key
     return request

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import base64
 import random
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
@@ -107,11 +107,20 @@ class Truth:
     filtered_customers: frozenset[str]
     below_min_uploads: frozenset[str]
     shared_spaces: frozenset[str]
+    # Only when asked for: listed shards, and uploads with shardsRef, per customer kept.
+    shards_by_customer: Mapping[str, int] = field(default_factory=dict)
+    shard_refs_by_customer: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def total_uploads(self) -> int:
         """Uploads of every customer kept; a shared space counts once for each claimant."""
         return sum(self.uploads_by_customer.values())
+
+    def estimated_shards(self, customers: Iterable[str]) -> int:
+        """The shards of *customers*, an upload with ``shardsRef`` counted as 5,000."""
+        return sum(
+            self.shards_by_customer[c] + 5000 * self.shard_refs_by_customer[c] for c in customers
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,14 +156,31 @@ class Dataset:
                 roots.add(root)
                 yield _upload_item(rng, space, root)
 
+    def shards_of(self, space: str) -> tuple[int, int]:
+        """The shards *space*'s uploads list, and its uploads with ``shardsRef`` instead.
+
+        Read from the items ``load`` writes, by the plainest count: no distro code.
+        """
+        listed = refs = 0
+        for item in self.upload_items(space):
+            if "shards" in item:
+                listed += len(set(item["shards"]["SS"]))
+            elif "shardsRef" in item:
+                refs += 1
+        return listed, refs
+
     def truth(
         self,
         *,
         skip: Sequence[str] = DEFAULT_SKIP,
         include: Sequence[str] = (),
         min_uploads: int = 0,
+        shards: bool = False,
     ) -> Truth:
-        """Count plainly, row by row, what distro must report under these filters."""
+        """Count plainly, row by row, what distro must report under these filters.
+
+        With *shards*, each kept customer's shards too (it reads every item).
+        """
         spaces_of: dict[str, set[str]] = {}
         claimants: dict[str, set[str]] = {}
         orphan_rows = 0
@@ -185,6 +211,13 @@ class Dataset:
             uploads[customer] = total
             with_uploads[customer] = sum(1 for space in spaces if self.uploads[space] > 0)
             all_spaces[customer] = len(spaces)
+        listed: dict[str, int] = {}
+        refs: dict[str, int] = {}
+        if shards:
+            per_space = {space: self.shards_of(space) for space in self.uploads}
+            for customer in uploads:
+                listed[customer] = sum(per_space[s][0] for s in spaces_of[customer])
+                refs[customer] = sum(per_space[s][1] for s in spaces_of[customer])
 
         return Truth(
             uploads_by_customer=MappingProxyType(uploads),
@@ -195,6 +228,8 @@ class Dataset:
             filtered_customers=frozenset(filtered),
             below_min_uploads=frozenset(below),
             shared_spaces=frozenset(s for s, c in claimants.items() if len(c) > 1),
+            shards_by_customer=MappingProxyType(listed),
+            shard_refs_by_customer=MappingProxyType(refs),
         )
 
 
@@ -364,16 +399,44 @@ def _iso(timestamp: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _shard_count(rng: random.Random) -> int | None:
+    """How many shards an upload lists: None for a list kept in S3 (``shardsRef``).
+
+    The heavy tail of production: mostly 1, some a few, some tens, a few
+    hundreds; some old uploads list none. About 1.7 shards per upload, like
+    the team's sample (1.73).
+    """
+    draw = rng.random()
+    for bound, low, high in _SHARD_TAIL:
+        if draw < bound:
+            return rng.randint(low, high)
+    return None
+
+
+# (cumulative probability, fewest, most shards): what draws below each bound get.
+_SHARD_TAIL = (
+    (0.03, 0, 0),  # an old upload without ``shards``
+    (0.9055, 1, 1),
+    (0.9855, 2, 5),
+    (0.998, 10, 40),
+    (0.9995, 100, 300),
+)  # the last 0.05%: shardsRef
+
+
 def _upload_item(rng: random.Random, space: str, root: str) -> Item:
     # Realistic attributes make an item ~450 bytes, so big spaces page at 1 MB.
-    shards = [{"S": _cid(rng, "bagbaiera")} for _ in range(rng.randint(2, 4))]
-    return {
-        "space": {"S": space},
-        "root": {"S": root},
-        "shards": {"L": shards},
-        "cause": {"S": _cid(rng, "bafyrei")},
-        **_timestamps(rng),
-    }
+    item: Item = {"space": {"S": space}, "root": {"S": root}}
+    shards = _shard_count(rng)
+    if shards is None:
+        item["shardsRef"] = {"S": f"shards/{root}.json"}
+    elif shards:
+        # A String Set: distinct CIDs, as the service writes them.
+        item["shards"] = {"SS": [_cid(rng, "bagbaiera") for _ in range(shards)]}
+    item["cause"] = {"S": _cid(rng, "bafyrei")}
+    # Not in production: it keeps a one-shard item as big as the old 2-4 shard ones,
+    # so the whale's biggest space still needs several 1 MB Query pages.
+    item["padding"] = {"S": _cid(rng, "bafkrei") + _cid(rng, "bafkrei")}
+    return item | _timestamps(rng)
 
 
 # --- loading ------------------------------------------------------------------

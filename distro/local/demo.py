@@ -49,11 +49,18 @@ class DemoRun:
 
 
 async def run_demo(
-    *, customers: int, instances: int, seed: int, output_dir: Path | Folder, quiet: bool = False
+    *,
+    customers: int,
+    instances: int,
+    seed: int,
+    output_dir: Path | Folder,
+    quiet: bool = False,
+    count_shards: bool = False,
 ) -> DemoRun:
     """Seed a fresh DynamoDB Local with *customers*, plan them over *instances*, then replan.
 
-    Its files go to *output_dir*; *quiet* hides the progress bars.
+    Its files go to *output_dir*; *quiet* hides the progress bars; with
+    *count_shards*, shards are counted and checked too.
     """
     dataset = generate(customers=customers, seed=seed)
     db = LocalDynamo()
@@ -68,7 +75,8 @@ async def run_demo(
             )
         )
         await _seed(tables, dataset, quiet=quiet)
-        settings, throughput, progress = CountSettings(tables=tables), Throughput(), Progress()
+        settings = CountSettings(tables=tables, count_shards=count_shards)
+        throughput, progress = Throughput(), Progress()
         with (
             checkpoint_until_committed(output_dir, settings, restart=True) as checkpoint,
             console.show_progress(progress, enabled=not quiet),
@@ -87,6 +95,8 @@ async def run_demo(
                 credentials=LOCAL_CREDENTIALS,
             )
         _check_against_truth(tally, dataset)
+        if count_shards:
+            _check_shards_against_truth(tally, dataset)
         replanned = await _replan_mid_migration(tables, instances, output_dir)
     finally:
         await asyncio.to_thread(db.stop)
@@ -176,6 +186,30 @@ def _check_against_truth(tally: Tally, dataset: Dataset) -> None:
     console.stderr.print(
         console.literal(
             f"Checked: all {len(found):,} customers and {truth.total_uploads:,} uploads "
+            "match the dataset exactly.",
+            style="green",
+        )
+    )
+
+
+def _check_shards_against_truth(tally: Tally, dataset: Dataset) -> None:
+    truth = dataset.truth(shards=True)
+    found = {c.customer: (c.shards, c.shard_refs) for c in tally.customers}
+    expected = {
+        c: (truth.shards_by_customer[c], truth.shard_refs_by_customer[c])
+        for c in truth.uploads_by_customer
+    }
+    wrong = sorted(k for k in found.keys() | expected.keys() if found.get(k) != expected.get(k))
+    if wrong:
+        raise DistroError(
+            f"the demo's shard counts differ from the dataset for {len(wrong)} customers, "
+            f"e.g. {wrong[0]} (counted {found.get(wrong[0])}, expected {expected.get(wrong[0])})"
+        )
+    console.stderr.print(
+        console.literal(
+            f"Checked: the shards of all {len(found):,} customers "
+            f"({sum(truth.shards_by_customer.values()):,} listed, "
+            f"{sum(truth.shard_refs_by_customer.values()):,} uploads with shardsRef) "
             "match the dataset exactly.",
             style="green",
         )

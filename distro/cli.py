@@ -506,7 +506,12 @@ def demo(customers: int, instances: int, seed: int, output_dir: Path, quiet: boo
     from distro import console  # noqa: PLC0415 - stages, AWS and rich load only when run
     from distro.files import output_lock  # noqa: PLC0415
     from distro.local.demo import DEMO_TRACKING, run_demo  # noqa: PLC0415
-    from distro.report import render, render_outputs, render_replan  # noqa: PLC0415
+    from distro.report import (  # noqa: PLC0415
+        render,
+        render_outputs,
+        render_replan,
+        render_replan_outputs,
+    )
     from distro.summary import next_steps, summarize, summarize_replan  # noqa: PLC0415
 
     run = DemoOptions(customers, instances, seed, output_dir, quiet)
@@ -544,6 +549,7 @@ def demo(customers: int, instances: int, seed: int, output_dir: Path, quiet: boo
         done.replanned, env=DEFAULT_ENV, throughput=done.throughput, steps=steps
     )
     render_replan(console.stdout, replanned)
+    render_replan_outputs(console.stderr, replanned)
 
 
 @cli.command()
@@ -634,9 +640,9 @@ def replan(instances: int, assignments_table: str | None, **options: Any) -> Non
     summary = summarize_replan(outcome, env=run.env, throughput=run.throughput, steps=steps)
     if run.json_output:
         console.write_json(replan_json(summary))
-        render_replan_outputs(console.stderr, summary)
     else:
         render_replan(console.stdout, summary)
+    render_replan_outputs(console.stderr, summary)  # the session, apart from the report
 
 
 async def _replan(run: ReplanOptions, folder: Folder, policy: RetryPolicy) -> ReplanOutcome:

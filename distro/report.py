@@ -494,8 +494,8 @@ def render_replan(console: Console, summary: ReplanSummary) -> None:
         parts.append(_section("Moves", _moves_table(summary, plain), plain))
     if summary.next_steps is not None:
         parts.append(_next_steps(summary.next_steps, plain))
+    # What the replan wrote is the session: render_replan_outputs says it on stderr.
     console.print(Group(*parts), crop=not plain)
-    render_replan_outputs(console, summary)
 
 
 def _path_line(path: CriticalPath) -> str:

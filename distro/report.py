@@ -444,8 +444,8 @@ def step_lines(steps: NextSteps) -> list[str]:
 
 def _nothing_to_do(instance: InstanceStep) -> str:
     return (
-        f"   Instance {instance.instance_id}: nothing to do (the plan gives it no customer): "
-        "copy nothing, start no runner"
+        f"   Instance {instance.instance_id}: nothing to do (the plan gives it no customer and "
+        "no space): copy nothing, start no runner"
     )
 
 

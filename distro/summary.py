@@ -284,7 +284,16 @@ def _instance_step(instance: InstancePlan, output_dir: Path, env: str, split: bo
     file = str(output_dir / instance_file_name(n, env))
     spaces_file = str(output_dir / spaces_file_name(n, env)) if instance.split_spaces else None
     if not instance.customers and not instance.split_spaces:
-        return InstanceStep(n, host, file, True, None, None, None, None)
+        return InstanceStep(
+            instance_id=n,
+            host=host,
+            file=file,
+            empty=True,
+            copy=None,
+            start=None,
+            spaces_file=None,
+            spaces=None,
+        )
     sources = " ".join(shlex.quote(f) for f in (file, spaces_file) if f is not None)
     # Today's runner skips spaceAssignments: migrate.js --space takes the split spaces one by one.
     spaces = (

@@ -23,7 +23,8 @@ FRANK_DID = "did:mailto:fastmail.com:frank1702"
 PLAN_FILE = re.compile(r"instance-(\d+)-(?:customers|spaces)-staging\.(?:json|txt)")
 INSTANCE_NAMED = re.compile(r"ec2-instance-(\d+)|--instance(?:-id)? (\d+)")
 EMPTY_LINE = (
-    "   Instance 3: nothing to do (the plan gives it no customer): copy nothing, start no runner"
+    "   Instance 3: nothing to do (the plan gives it no customer and no space): copy nothing, "
+    "start no runner"
 )
 
 
@@ -77,9 +78,16 @@ def test_generate_prints_steps_that_name_the_files_and_instances_it_wrote(
     printed = commands(block)
     assert printed == json_commands(steps)  # the JSON steps are the printed ones
     assert EMPTY_LINE in block
-    assert [(i["instanceId"], i["empty"], i["copy"], i["start"]) for i in steps["instances"]][
-        2
-    ] == (3, True, None, None)
+    assert steps["instances"][2] == {
+        "instanceId": 3,
+        "host": "ec2-instance-3",
+        "file": f"{out}/instance-3-customers-staging.json",  # written, with no customer
+        "empty": True,
+        "copy": None,
+        "start": None,
+        "spacesFile": None,
+        "spaces": None,
+    }
     named: set[int] = set()
     for command in printed:
         files = [m for m in PLAN_FILE.finditer(command)]

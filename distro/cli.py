@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from distro.pipeline import Committed
     from distro.progress import Progress
     from distro.replan_run import ReplanOutcome
+    from distro.summary import NextSteps
     from distro.tally import Tally
 
 EXIT_OK = 0
@@ -550,8 +551,13 @@ def demo(customers: int, instances: int, seed: int, **options: Any) -> None:
     from distro import console  # noqa: PLC0415 - stages, AWS and rich load only when run
     from distro.files import output_lock  # noqa: PLC0415
     from distro.local.demo import DEMO_TRACKING, run_demo  # noqa: PLC0415
-    from distro.report import render, render_replan  # noqa: PLC0415
-    from distro.summary import summarize, summarize_replan  # noqa: PLC0415
+    from distro.report import (  # noqa: PLC0415
+        render,
+        render_outputs,
+        render_replan,
+        render_replan_outputs,
+    )
+    from distro.summary import next_steps, summarize, summarize_replan  # noqa: PLC0415
 
     run = DemoOptions(
         customers, instances, seed, options["output_dir"], options["quiet"], options["count_shards"]
@@ -579,8 +585,19 @@ def demo(customers: int, instances: int, seed: int, **options: Any) -> None:
         left_alone=done.committed.left_alone,
     )
     render(console.stdout, summary)
-    replanned = summarize_replan(done.replanned, env=DEFAULT_ENV, throughput=done.throughput)
+    render_outputs(console.stderr, summary)
+    # The replan rewrote the files last: its steps are the ones to follow.
+    steps = next_steps(
+        done.replanned.result.plan,
+        output_dir=run.output_dir,
+        env=DEFAULT_ENV,
+        tracking_table=DEMO_TRACKING,
+    )
+    replanned = summarize_replan(
+        done.replanned, env=DEFAULT_ENV, throughput=done.throughput, steps=steps
+    )
     render_replan(console.stdout, replanned)
+    render_replan_outputs(console.stderr, replanned)
 
 
 @cli.command()
@@ -652,18 +669,28 @@ def replan(instances: int, assignments_table: str | None, **options: Any) -> Non
     from distro.dynamo.retry import RetryPolicy  # noqa: PLC0415
     from distro.files import output_lock  # noqa: PLC0415
     from distro.report import render_replan, render_replan_outputs  # noqa: PLC0415
-    from distro.summary import replan_json, summarize_replan  # noqa: PLC0415
+    from distro.summary import next_steps, replan_json, summarize_replan  # noqa: PLC0415
 
     run = ReplanOptions.parse(instances, assignments_table, options)
     policy = RetryPolicy.from_environ(os.environ)  # a usage error: before the folder is locked
     with output_lock(run.output_dir) as folder:
         outcome = _run_async(_replan(run, folder, policy), output_dir=run.output_dir, env=run.env)
-    summary = summarize_replan(outcome, env=run.env, throughput=run.throughput)
+    steps = (
+        next_steps(
+            outcome.result.plan,
+            output_dir=run.output_dir,
+            env=run.env,
+            tracking_table=run.tracking_table,
+        )
+        if outcome.files
+        else None
+    )
+    summary = summarize_replan(outcome, env=run.env, throughput=run.throughput, steps=steps)
     if run.json_output:
         console.write_json(replan_json(summary))
-        render_replan_outputs(console.stderr, summary)
     else:
         render_replan(console.stdout, summary)
+    render_replan_outputs(console.stderr, summary)  # the session, apart from the report
 
 
 async def _replan(run: ReplanOptions, folder: Folder, policy: RetryPolicy) -> ReplanOutcome:
@@ -770,15 +797,41 @@ def _plan_and_report(
         assignments_table=assignments_table,
         report_html=report.html,
         index_cost_per_call=report.index_cost_per_call,
+        steps=_deploy_steps(count, planned, committed.files, assignments_table),
+        would_generate=None if commit else _generate_command(count, instances),
     )
     if report.html is not None:
         save_html(summary, report.html)
     if report.json_output:
-        # stdout carries the document alone; what was written is said on stderr.
         console.write_json(to_json(summary))
-        render_outputs(console.stderr, summary)
     else:
         render(console.stdout, summary)
+    # stdout carries the report alone (and so does the HTML); what was written goes to stderr.
+    render_outputs(console.stderr, summary)
+
+
+def _deploy_steps(
+    count: CountOptions, plan: Plan | None, files: Sequence[Path], table: str | None
+) -> NextSteps | None:
+    """How to deploy *plan*, if the run wrote its *files*; *table* is the tracking table."""
+    from distro.summary import next_steps  # noqa: PLC0415
+
+    if plan is None or not files:
+        return None
+    return next_steps(plan, output_dir=count.output_dir, env=count.env, tracking_table=table)
+
+
+def _generate_command(count: CountOptions, instances: int | None) -> str:
+    """The generate command that would write the plan analyze showed, with its options."""
+    from distro.summary import generate_command  # noqa: PLC0415
+
+    return generate_command(
+        instances=instances,
+        env=count.env,
+        output_dir=count.output_dir,
+        split=count.split_large,
+        min_uploads=count.settings.min_uploads,
+    )
 
 
 async def _count_plan_commit(

@@ -31,6 +31,8 @@ from distro.summary import (
     Bucket,
     CriticalPath,
     DataQuality,
+    InstanceStep,
+    NextSteps,
     Outputs,
     PlanSummary,
     ReplanSummary,
@@ -78,15 +80,19 @@ def render(console: Console, summary: Summary) -> None:
     if plan is not None:
         parts += [
             _instances(plan, summary.assumptions, plain),
-            _balance(plan, summary.assumptions, _unit(summary)[0]),
+            _balance(plan, summary.assumptions, plain, _unit(summary)[0]),
             _estimates(plan, summary.assumptions, plain, _unit(summary)),
         ]
     else:
         parts.append(_sizing(summary.sizing, summary.assumptions, plain, _unit(summary)))
     if summary.shards is not None:
         parts.append(_shards(summary.shards, plain))
-    console.print(Group(*parts))
-    render_outputs(console, summary)
+    if summary.next_steps is not None:
+        parts.append(_next_steps(summary.next_steps, plain))
+    elif summary.generate_command is not None:
+        parts.append(_would_generate(summary.generate_command, plain))
+    # What the run wrote is the session, not the report: render_outputs says it on stderr.
+    console.print(Group(*parts), crop=not plain)  # plain: commands stay whole lines (_step)
 
 
 def save_html(summary: Summary, path: Path) -> None:
@@ -370,7 +376,9 @@ def _unit(summary: Summary) -> tuple[str, float]:
     return "shards", shards.shards_per_minute
 
 
-def _balance(plan: PlanSummary, assumptions: Assumptions, unit: str = "uploads") -> RenderableType:
+def _balance(
+    plan: PlanSummary, assumptions: Assumptions, plain: bool, unit: str = "uploads"
+) -> RenderableType:
     largest = "largest space" if plan.split_customers else "largest customer"
     rows = [
         (f"Min {unit}/instance", f"{plan.min_uploads:,}"),
@@ -389,7 +397,7 @@ def _balance(plan: PlanSummary, assumptions: Assumptions, unit: str = "uploads")
         )
     if plan.whale is not None:
         body.append(_whale(plan, plan.whale, assumptions, unit))
-    return Group(Text("\nLoad Balance", style="bold"), *body)
+    return _section("Load Balance", Group(*body), plain)
 
 
 def _whale(plan: PlanSummary, whale: Whale, assumptions: Assumptions, unit: str) -> Text:
@@ -478,12 +486,6 @@ def _outputs(outputs: Outputs) -> list[str]:
     if outputs.files:
         folder = Path(outputs.files[0]).parent
         said.append(f"Wrote {len(outputs.files)} instance files to {folder}/")
-    if outputs.space_lists:
-        said.append(
-            "Today's runner skips spaceAssignments: on each instance below, also run its "
-            "split spaces one by one:"
-        )
-        said += [f"  {space_loop(path)}" for path in outputs.space_lists]
     if outputs.assignments_table is not None:
         said.append(
             f"Wrote {outputs.assignment_records:,} assignment records to "
@@ -506,18 +508,66 @@ def _outputs(outputs: Outputs) -> list[str]:
 MOVES_SHOWN = 25
 
 
+def step_lines(steps: NextSteps) -> list[str]:
+    """The Next Steps of *steps* as lines; a command is a line of its own, indented by two."""
+    busy = [i for i in steps.instances if not i.empty]
+    lines = [
+        f"Replace ec2-instance-N with each instance's host and {steps.runner_dir} with the "
+        "runner's folder there.",
+        "1. Copy each instance's files to it:",
+        *[f"  {i.copy}" for i in busy],
+        *[_nothing_to_do(i) for i in steps.instances if i.empty],
+        "2. On each instance, check the files are there:",
+        f"  {steps.check}",
+        "3. Start the runner on each instance:",
+        *[f"  {i.start}" for i in busy if i.start is not None],
+    ]
+    split = [i.spaces for i in busy if i.spaces is not None]
+    if split:
+        lines += [
+            "   Today's runner skips spaceAssignments: on each instance below, also migrate "
+            "its share of the split customers' spaces:",
+            *[f"  {loop}" for loop in split],
+        ]
+    return [
+        *lines,
+        "4. Here, re-check that the files are the ones written:",
+        f"  {steps.verify}",
+        "5. Mid-migration, to re-balance what is left around what has started:",
+        f"  {steps.replan}",
+    ]
+
+
+def _nothing_to_do(instance: InstanceStep) -> str:
+    return (
+        f"   Instance {instance.instance_id}: nothing to do (the plan gives it no customer and "
+        "no space): copy nothing, start no runner"
+    )
+
+
+def _next_steps(steps: NextSteps, plain: bool) -> RenderableType:
+    body = Group(*(_step(line, plain) for line in step_lines(steps)))
+    return _section("Next Steps", body, plain)
+
+
+def _step(line: str, plain: bool) -> Text:
+    # Literal: paths may hold brackets. In a log a command stays one line whole, to copy it;
+    # a panel on a terminal folds it instead, as cropping it would lose its end.
+    text = literal(line)
+    if plain:
+        text.no_wrap, text.overflow = True, "ignore"
+    return text
+
+
+def _would_generate(command: str, plain: bool) -> RenderableType:
+    lines = ["This run wrote no instance file. To write the plan and see how to deploy it:"]
+    body = Group(*(_step(line, plain) for line in (*lines, f"  {command}")))
+    return _section("Next Steps", body, plain)
+
+
 def _left_alone_line(left: LeftAlone) -> str:
     line = f"  {left.customer}: {left.status} on instance {left.instance_id or '?'}"
     return f"{line} (the files list it on {left.planned})" if left.doubled else line
-
-
-def space_loop(path: str) -> str:
-    """The shell loop that migrates every space listed in *path* with today's runner."""
-    instance = Path(path).name.split("-")[1]
-    return (
-        f'while read -r space; do node src/migrate.js --space "$space" '
-        f"--instance-id {instance}; done < {path}"
-    )
 
 
 def render_replan(console: Console, summary: ReplanSummary) -> None:
@@ -538,8 +588,10 @@ def render_replan(console: Console, summary: ReplanSummary) -> None:
     parts: list[RenderableType] = [_section(title, facts, plain)]
     if summary.moves:
         parts.append(_section("Moves", _moves_table(summary, plain), plain))
-    console.print(Group(*parts))
-    render_replan_outputs(console, summary)
+    if summary.next_steps is not None:
+        parts.append(_next_steps(summary.next_steps, plain))
+    # What the replan wrote is the session: render_replan_outputs says it on stderr.
+    console.print(Group(*parts), crop=not plain)
 
 
 def _path_line(path: CriticalPath) -> str:

@@ -13,6 +13,7 @@ instances x critical-path hours x the hourly price of one instance.
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from distro.balance import Plan, order
+from distro.balance import InstancePlan, Plan, order
 from distro.balance import plan as make_plan
+from distro.emit import instance_file_name, spaces_file_name
 from distro.records import LeftAlone, Move
 from distro.settings import (
     DEFAULT_HOURLY_COST,
@@ -277,6 +279,124 @@ class Summary:
     sizing: tuple[SizingRow, ...]
     outputs: Outputs
     shards: ShardSummary | None = None  # only when shards were counted
+    next_steps: NextSteps | None = None  # after a plan was written: how to deploy it
+    generate_command: str | None = None  # without one: the command that would write it
+
+
+# --- next steps ------------------------------------------------------------------------------
+
+RUNNER_DIR = "<runner checkout>"  # the runner's checkout on the instance: only the operator knows
+CHECK_COMMAND = "ls -lh migration-state/instance-*.json"
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceStep:
+    """How instance *instance_id* gets its share: copy its files to *host*, then start it.
+
+    *empty*: the plan gives it nothing, so there is nothing to copy or start.
+    *spaces*: the loop that migrates its split spaces, listed in *spaces_file*.
+    """
+
+    instance_id: int
+    host: str
+    file: str
+    empty: bool
+    copy: str | None
+    start: str | None
+    spaces_file: str | None
+    spaces: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NextSteps:
+    """The commands that deploy and start a written plan, then re-check and re-plan it."""
+
+    env: str
+    runner_dir: str
+    check: str
+    instances: tuple[InstanceStep, ...]
+    verify: str
+    replan: str
+
+
+def next_steps(
+    plan: Plan, *, output_dir: Path, env: str, tracking_table: str | None = None
+) -> NextSteps:
+    """The steps that deploy *plan*, written for *env* in *output_dir*.
+
+    *tracking_table*, if the run wrote one, is named in the re-plan command.
+    """
+    folder = shlex.quote(str(output_dir))
+    replan = f"distro replan --instances {len(plan.instances)} --env {env} --output-dir {folder}"
+    if tracking_table is not None:
+        replan += f" --assignments-table {shlex.quote(tracking_table)}"
+    return NextSteps(
+        env=env,
+        runner_dir=RUNNER_DIR,
+        check=CHECK_COMMAND,
+        instances=tuple(
+            _instance_step(i, output_dir, env, plan.split_large) for i in plan.instances
+        ),
+        verify=f"distro verify --output-dir {folder} --env {env}",
+        replan=replan,
+    )
+
+
+def _instance_step(instance: InstancePlan, output_dir: Path, env: str, split: bool) -> InstanceStep:
+    n = instance.instance_id
+    host = f"ec2-instance-{n}"
+    file = str(output_dir / instance_file_name(n, env))
+    spaces_file = str(output_dir / spaces_file_name(n, env)) if instance.split_spaces else None
+    if not instance.customers and not instance.split_spaces:
+        return InstanceStep(
+            instance_id=n,
+            host=host,
+            file=file,
+            empty=True,
+            copy=None,
+            start=None,
+            spaces_file=None,
+            spaces=None,
+        )
+    sources = " ".join(shlex.quote(f) for f in (file, spaces_file) if f is not None)
+    # Today's runner skips spaceAssignments: migrate.js --space takes the split spaces one by one.
+    spaces = (
+        f'while read -r space; do STORACHA_ENV={env} node src/migrate.js --space "$space" '
+        f"--instance-id {n}; done < migration-state/{spaces_file_name(n, env)}"
+        if spaces_file is not None
+        else None
+    )
+    return InstanceStep(
+        instance_id=n,
+        host=host,
+        file=file,
+        empty=False,
+        copy=f"scp {sources} {host}:{RUNNER_DIR}/migration-state/",
+        start=(
+            f"STORACHA_ENV={env} node src/migrate-instance.js --instance {n}"
+            if instance.customers
+            else None
+        ),
+        spaces_file=spaces_file,
+        spaces=spaces,
+    )
+
+
+def generate_command(
+    *, instances: int | None, env: str, output_dir: Path, split: bool, min_uploads: int
+) -> str:
+    """The ``distro generate`` that would write the plan an analyze run showed (N if none)."""
+    words = [
+        "distro generate",
+        f"--instances {instances if instances is not None else 'N'}",
+        f"--env {env}",
+        f"--output-dir {shlex.quote(str(output_dir))}",
+    ]
+    if min_uploads:
+        words.append(f"--min-uploads {min_uploads}")
+    if split:
+        words.append("--split-large-customers")
+    return " ".join(words)
 
 
 def summarize(
@@ -294,6 +414,8 @@ def summarize(
     left_alone: Sequence[LeftAlone] = (),
     space_lists: Sequence[Path] = (),
     index_cost_per_call: float = INDEX_COST_PER_CALL,
+    steps: NextSteps | None = None,
+    would_generate: str | None = None,
 ) -> Summary:
     """Everything worth showing about *tally* and its *plan*, with estimates at *throughput*.
 
@@ -302,6 +424,7 @@ def summarize(
     are what the run wrote; *left_alone* the records it did not write, and
     *space_lists* a split plan's lists of spaces (the empty ones are not shown).
     With shards counted, *index_cost_per_call* prices building their indexes.
+    *steps* deploy the written plan; *would_generate* is the command that would write one.
     """
     return Summary(
         generated_at=generated_at or timestamp(),
@@ -333,6 +456,8 @@ def summarize(
             if tally.counted_shards
             else None
         ),
+        next_steps=steps,
+        generate_command=would_generate,
     )
 
 
@@ -582,10 +707,17 @@ class ReplanSummary:
     moved: int  # records updated
     raced: tuple[LeftAlone, ...]
     files: tuple[str, ...]
+    next_steps: NextSteps | None = None
 
 
-def summarize_replan(outcome: ReplanOutcome, *, env: str, throughput: Throughput) -> ReplanSummary:
-    """The report of *outcome*, with days at *throughput*."""
+def summarize_replan(
+    outcome: ReplanOutcome,
+    *,
+    env: str,
+    throughput: Throughput,
+    steps: NextSteps | None = None,
+) -> ReplanSummary:
+    """The report of *outcome*, with days at *throughput* and the *steps* that deploy it."""
     result = outcome.result
     before = max(result.before.items(), key=lambda kv: kv[1], default=("-", 0))
     busiest = max(result.plan.instances, key=lambda i: i.uploads)
@@ -606,6 +738,7 @@ def summarize_replan(outcome: ReplanOutcome, *, env: str, throughput: Throughput
         moved=outcome.moved,
         raced=tuple(LeftAlone(r.customer, r.status, r.instance_id) for r in outcome.raced),
         files=tuple(str(f) for f in outcome.files),
+        next_steps=steps,
     )
 
 
@@ -630,6 +763,7 @@ def replan_json(summary: ReplanSummary) -> bytes:
             for a in summary.raced
         ],
         "files": list(summary.files),
+        "nextSteps": _camel(dataclasses.asdict(summary.next_steps)) if summary.next_steps else None,
     }
     return orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
 

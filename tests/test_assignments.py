@@ -319,7 +319,7 @@ def test_generate_writes_a_record_per_customer(
         tables, "--instances", "3", "--output-dir", tmp_path, "--assignments-table", table
     )
     assert result.returncode == 0, result.stderr
-    assert f"Wrote {len(truth.uploads_by_customer)} assignment records to {table}" in result.stdout
+    assert f"Wrote {len(truth.uploads_by_customer)} assignment records to {table}" in result.stderr
     files = [orjson.loads(p.read_bytes()) for p in sorted(tmp_path.glob("instance-*.json"))]
     items = {i["customer"]["S"]: i for i in asyncio.run(scan_all(dynamo.endpoint_url, table))}
     assert set(items) == set(truth.uploads_by_customer)

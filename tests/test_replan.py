@@ -165,7 +165,13 @@ def test_replan_through_the_cli_moves_only_records_not_started(
     for customer, n in listed.items():
         assert after[customer]["instanceId"] == {"S": str(n)}  # files and records agree
     assert verify_plan(tmp_path, "production") == []
-    assert f"Updated {len(moved)} tracking records in {tracking}" in result.stdout
+    assert f"Updated {len(moved)} tracking records in {tracking}" in result.stderr
+    # The report ends with the steps that deploy the new files, production's, and re-plan again.
+    assert "  STORACHA_ENV=production node src/migrate-instance.js --instance 5" in result.stdout
+    assert result.stdout.splitlines()[-1] == (
+        f"  distro replan --instances 5 --env production --output-dir {tmp_path} "
+        f"--assignments-table {tracking}"
+    )
     assert "In progress, kept on their instance" in result.stdout
     before_line = f"{expected.makespan_before:,} uploads on instance"
     assert before_line in result.stdout
@@ -284,6 +290,11 @@ def test_replan_json_lists_every_move_and_the_critical_paths(
     assert (document["finishedCustomers"], document["pinnedCustomers"]) == (4, 5)
     assert document["recordsUpdated"] == len(expected.moves)
     assert document["startedMeanwhile"] == []
+    steps = document["nextSteps"]
+    assert [i["start"] for i in steps["instances"]] == [
+        f"STORACHA_ENV=staging node src/migrate-instance.js --instance {n}" for n in range(1, 6)
+    ]
+    assert steps["verify"] == f"distro verify --output-dir {tmp_path} --env staging"
     assert result.stderr.splitlines() == [
         f"Wrote 5 instance files to {tmp_path}/",
         f"Updated {len(expected.moves)} tracking records in {tracking}",

@@ -431,6 +431,7 @@ def test_rendering_a_report_imports_no_aws_code() -> None:
     assert [m for m in loaded if m.startswith("distro.")] == [
         "distro.balance",
         "distro.console",
+        "distro.emit",  # the instance files' names, which the next steps name
         "distro.errors",
         "distro.files",
         "distro.progress",

@@ -163,6 +163,8 @@ def test_without_the_flag_the_files_and_json_are_those_of_a_plain_count(
         "plan",
         "sizing",
         "outputs",
+        "nextSteps",
+        "generateCommand",
     ]
 
 

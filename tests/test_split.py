@@ -342,8 +342,9 @@ def test_a_split_plan_lists_each_instances_spaces_for_todays_runner(
     for n, spaces in lists.items():
         if spaces:
             loop = (
-                f'while read -r space; do node src/migrate.js --space "$space" --instance-id {n}; '
-                f"done < {tmp_path}/instance-{n}-spaces-staging.txt"
+                "while read -r space; do STORACHA_ENV=staging node src/migrate.js "
+                f'--space "$space" --instance-id {n}; '
+                f"done < migration-state/instance-{n}-spaces-staging.txt"
             )
             assert f"  {loop}\n" in result.stdout
     manifest = orjson.loads((tmp_path / MANIFEST_NAME).read_bytes())

@@ -75,7 +75,7 @@ def test_a_rerun_of_generate_never_clears_progress(
     first = invoke("generate", "--instances", "3", *args)
     assert first.returncode == 0, first.stderr
     customers = sorted(dataset.truth().uploads_by_customer)
-    assert f"Wrote {len(customers)} assignment records to {tracking}" in first.stdout
+    assert f"Wrote {len(customers)} assignment records to {tracking}" in first.stderr
     started = {customers[0]: "in-progress", customers[1]: "completed", customers[2]: "failed"}
     for customer, status in started.items():
         asyncio.run(mark(dynamo.endpoint_url, tracking, customer, status, 1))
@@ -87,8 +87,8 @@ def test_a_rerun_of_generate_never_clears_progress(
     after = items_of(dynamo.endpoint_url, tracking)
     for customer in started:
         assert after[customer] == before[customer]  # progress, status and instance intact
-    assert f"Wrote {len(customers) - 3} assignment records to {tracking}" in again.stdout
-    assert "Left 3 records alone: the runner has started them" in again.stdout
+    assert f"Wrote {len(customers) - 3} assignment records to {tracking}" in again.stderr
+    assert "Left 3 records alone: the runner has started them" in again.stderr
     plan = read_plan(tmp_path)
     doubled = 0
     for customer, status in started.items():
@@ -98,12 +98,12 @@ def test_a_rerun_of_generate_never_clears_progress(
         if planned != instance and status != "completed":
             doubled += 1
             line += f" (the files list it on {planned})"
-        assert f"{line}\n" in again.stdout
+        assert f"{line}\n" in again.stderr
     assert doubled  # the 3-instance records and the 2-instance files disagree for some
     assert (
         f"{doubled} of them are listed on another instance than their record: two instances "
         "would migrate them; to change a plan under way, use distro replan\n"
-    ) in again.stdout
+    ) in again.stderr
     moved = [c for n, doc in plan.items() for c in doc["customers"] if c not in started]
     for customer in moved:
         where = next(n for n, doc in plan.items() if customer in doc["customers"])

@@ -821,17 +821,58 @@ def _deploy_steps(
     return next_steps(plan, output_dir=count.output_dir, env=count.env, tracking_table=table)
 
 
+# What analyze takes that shapes only its own report or run, not the plan a generate would write;
+# --instances, --env and --output-dir are always spelled out.
+NOT_CARRIED = frozenset(
+    {
+        "instances",
+        "env",
+        "output_dir",
+        "json_output",
+        "report_html",
+        "top",
+        "instance_hourly_cost",
+        "quiet",
+        "restart",
+    }
+)
+
+
 def _generate_command(count: CountOptions, instances: int | None) -> str:
-    """The generate command that would write the plan analyze showed, with its options."""
+    """The generate command that would write the plan analyze showed: every option typed for it.
+
+    The tables, filters, skip list and counting choices decide which customers
+    the plan holds, so each one given on analyze's command line is carried over.
+    """
     from distro.summary import generate_command  # noqa: PLC0415
 
     return generate_command(
         instances=instances,
         env=count.env,
         output_dir=count.output_dir,
-        split=count.split_large,
-        min_uploads=count.settings.min_uploads,
+        carried=_typed_options(click.get_current_context(), leaving_out=NOT_CARRIED),
     )
+
+
+def _typed_options(context: click.Context, *, leaving_out: frozenset[str]) -> list[str]:
+    """The options given on *context*'s command line, as words another command can repeat."""
+    import shlex  # noqa: PLC0415
+
+    words: list[str] = []
+    for param in context.command.params:
+        name = param.name
+        if not isinstance(param, click.Option) or name is None or name in leaving_out:
+            continue
+        if context.get_parameter_source(name) is not click.core.ParameterSource.COMMANDLINE:
+            continue
+        flag = max(param.opts, key=len)  # the long spelling
+        value = context.params[name]
+        if param.is_flag:
+            words += [flag] if value else []
+            continue
+        for item in value if param.multiple else (value,):
+            words += [flag, shlex.quote(str(item))]
+    return words
 
 
 async def _count_plan_commit(

@@ -383,19 +383,19 @@ def _instance_step(instance: InstancePlan, output_dir: Path, env: str, split: bo
 
 
 def generate_command(
-    *, instances: int | None, env: str, output_dir: Path, split: bool, min_uploads: int
+    *, instances: int | None, env: str, output_dir: Path, carried: Sequence[str] = ()
 ) -> str:
-    """The ``distro generate`` that would write the plan an analyze run showed (N if none)."""
+    """The ``distro generate`` that would write the plan an analyze run showed (N if none).
+
+    *carried* are the analyze run's other options, as shell words, in its order.
+    """
     words = [
         "distro generate",
         f"--instances {instances if instances is not None else 'N'}",
         f"--env {env}",
         f"--output-dir {shlex.quote(str(output_dir))}",
+        *carried,
     ]
-    if min_uploads:
-        words.append(f"--min-uploads {min_uploads}")
-    if split:
-        words.append("--split-large-customers")
     return " ".join(words)
 
 

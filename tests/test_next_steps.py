@@ -168,12 +168,51 @@ def test_analyze_names_the_generate_that_would_write_the_plan(
         "analyze", *table_args(tables), "--instances", "3", "--split-large-customers", *args
     )
     assert result.returncode == 0, result.stderr
+    assert tables.endpoint_url is not None
     assert steps_block(result.stdout) == [
         "This run wrote no instance file. To write the plan and see how to deploy it:",
-        f"  distro generate --instances 3 --env production --output-dir {out} --min-uploads 5 "
-        "--split-large-customers",
+        f"  distro generate --instances 3 --env production --output-dir {out} "
+        f"--split-large-customers --consumer-table {tables.consumer} "
+        f"--upload-table {tables.upload} --endpoint-url {tables.endpoint_url} --min-uploads 5",
     ]
     assert "migrate-instance.js" not in result.stdout
+
+
+@pytest.mark.db
+def test_the_suggested_generate_writes_the_plan_analyze_showed(
+    loaded: tuple[Dataset, Tables], tmp_path: Path
+) -> None:
+    # Filters, the skip list and shard counting change which customers the plan holds:
+    # a suggested command that dropped them would write another plan than the one shown.
+    _, tables = loaded
+    shaping = ["--filter", "gmail.com", "--skip", "did:mailto:gmail.com:alice", "--count-shards"]
+    shown = invoke(
+        "analyze",
+        *table_args(tables),
+        "--instances",
+        "2",
+        *shaping,
+        "--json",
+        "--output-dir",
+        tmp_path,
+    )
+    assert shown.returncode == 0, shown.stderr
+    analysis = orjson.loads(shown.stdout)
+    command = shlex.split(analysis["generateCommand"])
+    assert command[:2] == ["distro", "generate"]
+    for word in shaping:
+        assert word in command
+
+    written = invoke(*command[1:])
+
+    assert written.returncode == 0, written.stderr
+    files = sorted(tmp_path.glob("instance-*-customers-staging.json"))
+    documents = [orjson.loads(f.read_bytes()) for f in files]
+    assert [d["estimatedUploads"] for d in documents] == [
+        i["uploads"] for i in analysis["plan"]["instances"]
+    ]
+    assert sum(d["totalCustomers"] for d in documents) == analysis["totals"]["customers"]
+    assert all("estimatedShards" in d for d in documents)
 
 
 def test_every_section_has_the_same_frame() -> None:

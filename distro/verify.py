@@ -38,6 +38,7 @@ class _Seen:
     spaces: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (DID, space) -> files
     listed_spaces: dict[str, list[str]] = field(default_factory=dict)  # space -> lists naming it
     uploads: list[int] = field(default_factory=list)  # estimatedUploads, per file read
+    shards: list[int] = field(default_factory=list)  # estimatedShards, per file holding it
     spaces_with_uploads: int = 0
     unread: int = 0  # files missing or unreadable: the totals cannot be checked then
 
@@ -189,6 +190,7 @@ def _read_instance(name: str, data: bytes) -> tuple[dict[str, Any] | None, str]:
         and all(isinstance(c, str) for c in document["customers"])
         and all(_is_count(document.get(k)) for k in ("totalCustomers", "estimatedUploads"))
         and _is_count(document.get("estimatedSpaces"))
+        and _is_count(document.get("estimatedShards", 0))
         and _is_space_assignments(document.get("spaceAssignments", {}))
     )
     if not valid:
@@ -239,6 +241,8 @@ def _record(name: str, document: Mapping[str, Any], seen: _Seen) -> None:
             seen.spaces.setdefault((customer, space), []).append(name)
     seen.uploads.append(document["estimatedUploads"])
     seen.spaces_with_uploads += document["estimatedSpaces"]
+    if "estimatedShards" in document:
+        seen.shards.append(document["estimatedShards"])
 
 
 def _duplicates(seen: _Seen) -> list[str]:
@@ -263,14 +267,18 @@ def _duplicates(seen: _Seen) -> list[str]:
 
 def _totals(manifest: Mapping[str, Any], seen: _Seen, env: str) -> list[str]:
     totals, balance = manifest["totals"], manifest["balance"]
+    # The makespan is in the unit the plan balanced: uploads, or (--balance-by shards) shards.
+    by_shards = manifest["parameters"].get("balanceBy") == "shards"
     found = {
         ("totals", "customers"): len(seen.customers.keys() | seen.split.keys()),
         ("totals", "uploads"): sum(seen.uploads),
         ("totals", "spaces"): seen.spaces_with_uploads,
         ("totals", "splitCustomers"): len(seen.split),
         ("totals", "splitSpaces"): len(seen.spaces),
-        ("balance", "makespan"): max(seen.uploads, default=0),
+        ("balance", "makespan"): max(seen.shards if by_shards else seen.uploads, default=0),
     }
+    if "shards" in totals:  # only a plan made with shards counted has them
+        found["totals", "shards"] = sum(seen.shards)
     sections = {"totals": totals, "balance": balance}
     return [
         f"{section}.{key}: {manifest_name(env)} says {sections[section].get(key)!r}, "

@@ -29,6 +29,7 @@ from distro.emit import MANIFEST_NAME
 from distro.local.dataset import Dataset
 from distro.settings import CountSettings, Tables
 from distro.tally import CustomerLoad, Tally
+from distro.verify import verify_plan
 
 _AFTER_SPACES = RUNNER_KEYS.index("estimatedSpaces") + 1
 SHARD_KEYS = [*RUNNER_KEYS[:_AFTER_SPACES], "estimatedShards", *RUNNER_KEYS[_AFTER_SPACES:]]
@@ -380,6 +381,13 @@ def test_generate_balanced_by_shards_writes_the_true_shards_and_their_bound(
     document = orjson.loads(result.stdout)
     assert document["shards"]["balancedBy"] == "shards"
     assert document["plan"]["maxUploads"] == manifest["balance"]["makespan"]  # in shards
+    # verify reads the makespan in shards too, and checks the shard total against the files.
+    assert verify_plan(tmp_path) == []
+    manifest["totals"]["shards"] += 1
+    (tmp_path / MANIFEST_NAME).write_bytes(orjson.dumps(manifest))
+    assert verify_plan(tmp_path) == [
+        f"totals.shards: {MANIFEST_NAME} says {total + 1}, the files add up to {total}"
+    ]
 
 
 @pytest.mark.db

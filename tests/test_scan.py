@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import pytest
 
 from distro.balance import CustomerLoad
-from distro.census import Census, DidIndex
+from distro.census import Census, DidIndex, pin_mmap_threshold
 from distro.dynamo.reader import CountPage, Key, ScanPage
 from distro.scan import scan_segment
 from distro.settings import CustomerFilter, Verdict
@@ -344,3 +344,9 @@ def test_a_summarized_census_takes_no_more_rows() -> None:
         census.add("did:key:b", "did:mailto:a.org:x")
     with pytest.raises(RuntimeError, match="summarized"):
         census.add("did:key:a", "did:mailto:a.org:y")
+
+
+def test_the_mmap_threshold_is_pinned_where_there_is_glibc() -> None:
+    # The census's big arrays must stay mapped: glibc would otherwise raise the threshold
+    # after each big free and put them back in the heap (see census.pin_mmap_threshold).
+    assert pin_mmap_threshold() is True

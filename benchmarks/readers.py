@@ -26,9 +26,9 @@ from distro.count import count as count_stage
 from distro.dynamo.fastquery import make_reader
 from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.dynamo.reader import SdkReader, TableReader
-from distro.dynamo.retry import DEFAULT_POLICY
+from distro.files import PlanFolder
 from distro.progress import Progress
-from distro.settings import CountSettings, Tables
+from distro.settings import DEFAULT_POLICY, CountSettings, Tables
 
 CONCURRENCY = 20
 SEGMENTS = 4
@@ -44,7 +44,7 @@ async def count(tables: Tables, kind: str, folder: Path) -> dict[str, Any]:
             reader = await make_reader(Dynamo(client, tables, DEFAULT_POLICY))
         else:
             reader = SdkReader(Dynamo(client, tables, DEFAULT_POLICY))
-        checkpoint = TimedCheckpoint(Checkpoint.open(folder, settings, restart=True))
+        checkpoint = TimedCheckpoint(Checkpoint.open(PlanFolder(folder), settings, restart=True))
         progress = Progress()
         tally = await count_stage(settings, reader, checkpoint=checkpoint, progress=progress)
     return {

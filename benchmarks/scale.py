@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from distro.balance import CustomerLoad, balance
-from distro.checkpoint import CHECKPOINT_NAME, Checkpoint
+from distro.checkpoint import Checkpoint
 from distro.count import count
 from distro.dynamo.reader import CountPage, Key, ScanPage
+from distro.files import PlanFolder
 from distro.progress import Progress
 from distro.settings import CountSettings, Tables
 
@@ -164,7 +165,9 @@ def pipeline(
     reader = SyntheticReader(spaces, customers)
     settings = _settings(segments, concurrency)
     with tempfile.TemporaryDirectory(prefix="distro-bench-") as folder:
-        checkpoint = TimedCheckpoint(Checkpoint.open(Path(folder), settings, restart=True))
+        checkpoint = TimedCheckpoint(
+            Checkpoint.open(PlanFolder(Path(folder)), settings, restart=True)
+        )
         progress = Progress()
         cpu0, wall0 = _cpu(), time.perf_counter()
         tally = asyncio.run(count(settings, reader, checkpoint=checkpoint, progress=progress))
@@ -200,7 +203,7 @@ def pipeline(
 
 def journal(spaces: int, folder: Path) -> int:
     """Write a checkpoint in *folder* holding all *spaces* synthetic spaces; return its size."""
-    checkpoint = Checkpoint.open(folder, _settings(), restart=True)
+    checkpoint = Checkpoint.open(PlanFolder(folder), _settings(), restart=True)
     for start in range(0, spaces, JOURNAL_LINE_SPACES):
         for i in range(start, min(start + JOURNAL_LINE_SPACES, spaces)):
             checkpoint.record(space_did(i), uploads_of(i))
@@ -217,9 +220,9 @@ def resume(spaces: int, customers: int) -> dict[str, Any]:
         # Another process writes the journal, so that none of its memory is in this one's peak.
         argv = [sys.executable, "-m", "benchmarks.scale", "journal", "--spaces", str(spaces)]
         subprocess.run([*argv, "--folder", folder], check=True, stdout=subprocess.DEVNULL)
-        journal_bytes = (Path(folder) / CHECKPOINT_NAME).stat().st_size
+        journal_bytes = PlanFolder(Path(folder)).checkpoint.stat().st_size
         cpu0, wall0 = _cpu(), time.perf_counter()
-        checkpoint = Checkpoint.open(Path(folder), settings, restart=False)
+        checkpoint = Checkpoint.open(PlanFolder(Path(folder)), settings, restart=False)
         wall1 = time.perf_counter()
         load_rss = _peak_rss()
         progress = Progress()

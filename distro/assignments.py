@@ -16,6 +16,7 @@ from typing import Any
 
 from distro.balance import Plan
 from distro.dynamo.handle import Dynamo
+from distro.errors import Fix
 from distro.records import PENDING, LeftAlone
 from distro.tracking import WRITE_CONCURRENCY, put_pending
 
@@ -73,7 +74,9 @@ def assignment_item(assignment: Assignment, *, include: Sequence[str], at: str) 
 
 async def check_assignments_table(db: Dynamo, table: str) -> None:
     """Fail early, in one line, if *table* is missing or not keyed by ``customer``."""
-    await db.check_table(table, ASSIGNMENT_KEYS, setting="assignments_table")
+    await db.check_table(
+        table, ASSIGNMENT_KEYS, fix=Fix.TRACKING_TABLE_NAME, missing=Fix.TRACKING_TABLE_MISSING
+    )
 
 
 async def write_assignments(

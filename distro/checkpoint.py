@@ -28,24 +28,11 @@ from urllib.parse import urlsplit, urlunsplit
 import orjson
 
 from distro.census import DidIndex
-from distro.errors import CheckpointCorrupt, CheckpointMismatch, OutputError
-from distro.files import Folder, atomic_write, prepared, sync_dir, write_all
-from distro.settings import DEFAULT_ENV, SHARD_BUCKETS, CountSettings
+from distro.errors import CheckpointCorrupt, CheckpointMismatch, Fix, OutputError
+from distro.files import PlanFolder, atomic_write, sync_dir, write_all
+from distro.settings import SHARD_BUCKETS, CountSettings
 
 FORMAT = 1
-
-
-def checkpoint_name(env: str) -> str:
-    """The counting checkpoint of an *env* run: each environment resumes its own."""
-    return f"counting-checkpoint-{env}.json"
-
-
-CHECKPOINT_NAME = checkpoint_name(DEFAULT_ENV)  # the default environment's
-
-
-def path_in(directory: Path, env: str = DEFAULT_ENV) -> Path:
-    """Where the counting checkpoint of an *env* run writing to *directory* lives."""
-    return directory / checkpoint_name(env)
 
 
 def fingerprint(settings: CountSettings) -> dict[str, Any]:
@@ -143,19 +130,13 @@ class Checkpoint:
         self._header = header
 
     @classmethod
-    def open(
-        cls,
-        directory: Path | Folder,
-        settings: CountSettings,
-        *,
-        restart: bool,
-        env: str = DEFAULT_ENV,
-    ) -> Checkpoint:
-        """Resume the *env* checkpoint in *directory*, or prepare a new one (discarding the old on *restart*).
+    def open(cls, folder: PlanFolder, settings: CountSettings, *, restart: bool) -> Checkpoint:
+        """Resume *folder*'s checkpoint, or prepare a new one (discarding the old on *restart*).
 
         *settings* are fingerprinted: a checkpoint made with others is refused.
         """
-        path = path_in(prepared(directory), env)
+        folder.prepared()
+        path = folder.checkpoint
         if path.is_dir():
             raise CheckpointCorrupt(f"{path} is a directory, not a checkpoint: remove or rename it")
         wanted = fingerprint(settings)
@@ -219,7 +200,8 @@ class Checkpoint:
                 _append(self.path, line)
         except OSError as exc:
             raise OutputError(
-                f"cannot write the checkpoint {self.path} ({exc.strerror})", fix="checkpoint_space"
+                f"cannot write the checkpoint {self.path} ({exc.strerror})",
+                fix=Fix.CHECKPOINT_SPACE,
             ) from None
         self._pending = {}
         self._pending_histogram = [0] * len(SHARD_BUCKETS) if self.shards else []
@@ -289,7 +271,7 @@ def _check_header(path: Path, header: dict[str, Any], wanted: Mapping[str, Any])
             f"{path} was made with other tables, endpoint or filters"
             f" ({_diff(header['fingerprint'], wanted)}):"
             " run the same command as before to resume",
-            fix="restart",
+            fix=Fix.RESTART,
         )
 
 
@@ -304,7 +286,7 @@ def _check_shards(path: Path, found: bool, *, wanted: bool) -> None:
     raise CheckpointMismatch(
         f"{path} was made by a run that counted other things ({why}):"
         " run the same command as before to resume",
-        fix="restart",
+        fix=Fix.RESTART,
     )
 
 
@@ -363,4 +345,4 @@ def _shown(fingerprint: Mapping[str, Any], key: str) -> str:
 
 
 def _corrupt(path: Path, why: str) -> CheckpointCorrupt:
-    return CheckpointCorrupt(f"{path} cannot be read ({why})", fix="restart_corrupt")
+    return CheckpointCorrupt(f"{path} cannot be read ({why})", fix=Fix.RESTART_CORRUPT)

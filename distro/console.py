@@ -70,9 +70,9 @@ def literal(text: str, style: str = "") -> Text:
     return Text(printable(text), style=style)
 
 
-def error_line(message: str) -> Text:
-    """The one line an error is shown as: ``Error:`` and *message*, literally."""
-    return Text.assemble(("Error: ", "bold red"), printable(message))
+def error_line(message: str, *, label: str = "Error") -> Text:
+    """The one line an error is shown as: ``Error:`` (or *label*) and *message*, literally."""
+    return Text.assemble((f"{label}: ", "bold red"), printable(message))
 
 
 def note_line(message: str) -> Text:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,37 +29,10 @@ import orjson
 
 from distro.balance import InstancePlan, Plan
 from distro.errors import OutputError
-from distro.files import Folder, atomic_write, prepared, sync_dir, write_synced
+from distro.files import STAGED_SUFFIX, PlanFolder, atomic_write, sync_dir, write_synced
 from distro.settings import DEFAULT_ENV, CountSettings, Throughput
 
-STAGED_SUFFIX = ".staged"
 MANIFEST_FORMAT = 1
-
-
-def manifest_name(env: str) -> str:
-    """The manifest of the *env* plan."""
-    return f"distribution-{env}.json"
-
-
-def journal_name(env: str) -> str:
-    """The commit journal of the *env* plan."""
-    return f".distro-commit-{env}.json"
-
-
-def instance_file_pattern(env: str) -> re.Pattern[str]:
-    """Names of *env* instance files, any instance number."""
-    return re.compile(rf"instance-\d+-customers-{re.escape(env)}\.json")
-
-
-def spaces_file_pattern(env: str) -> re.Pattern[str]:
-    """Names of *env* split-space lists, any instance number."""
-    return re.compile(rf"instance-\d+-spaces-{re.escape(env)}\.txt")
-
-
-# The default environment's names, for callers that plan for it alone.
-MANIFEST_NAME = manifest_name(DEFAULT_ENV)
-JOURNAL_NAME = journal_name(DEFAULT_ENV)
-INSTANCE_FILE = instance_file_pattern(DEFAULT_ENV)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,24 +42,6 @@ class PlanParameters:
     settings: CountSettings
     throughput: Throughput
     split_large_customers: bool
-
-
-def instance_files_in(directory: Path, env: str = DEFAULT_ENV) -> list[Path]:
-    """The *env* instance files a plan left in *directory* (none if it is not a folder)."""
-    if not directory.is_dir():
-        return []
-    instance_file = instance_file_pattern(env)
-    return [p for p in directory.iterdir() if instance_file.fullmatch(p.name)]
-
-
-def instance_file_name(instance_id: int, env: str = DEFAULT_ENV) -> str:
-    """The name ``migrate-instance.js --instance`` *instance_id* opens under ``STORACHA_ENV`` *env*."""
-    return f"instance-{instance_id}-customers-{env}.json"
-
-
-def spaces_file_name(instance_id: int, env: str = DEFAULT_ENV) -> str:
-    """The list of split customers' spaces instance *instance_id* migrates one by one."""
-    return f"instance-{instance_id}-spaces-{env}.txt"
 
 
 def spaces_list(instance: InstancePlan) -> bytes:
@@ -138,14 +92,14 @@ def manifest_document(
     files: Mapping[str, bytes],
     parameters: PlanParameters,
     created_at: str,
-    env: str = DEFAULT_ENV,
+    folder: PlanFolder,
 ) -> dict[str, Any]:
-    """The manifest of *plan* for *env*, whose files hold *files* (name -> bytes)."""
+    """The manifest of *plan* in *folder*, whose files hold *files* (name -> bytes)."""
     settings, tables = parameters.settings, parameters.settings.tables
     split_spaces = [len(i.split_spaces) for i in plan.instances]
     return {
         "distroManifest": MANIFEST_FORMAT,
-        "environment": env,
+        "environment": folder.env,
         "createdAt": created_at,
         "parameters": {
             "instances": len(plan.instances),
@@ -169,16 +123,16 @@ def manifest_document(
         "balance": {"lowerBound": plan.lower_bound, "makespan": plan.makespan},
         "files": [
             {
-                "name": instance_file_name(i.instance_id, env),
+                "name": folder.instance_file_name(i.instance_id),
                 "customers": len(i.customers),
                 "splitSpaces": spaces,
-                "sha256": _sha256(files[instance_file_name(i.instance_id, env)]),
+                "sha256": _sha256(files[folder.instance_file_name(i.instance_id)]),
             }
             for i, spaces in zip(plan.instances, split_spaces, strict=True)
         ],
         "spaceLists": [
             {"name": name, "sha256": _sha256(files[name])}
-            for name in (spaces_file_name(i.instance_id, env) for i in plan.instances)
+            for name in (folder.spaces_file_name(i.instance_id) for i in plan.instances)
             if name in files
         ],
     }
@@ -207,70 +161,70 @@ def _shard_totals(plan: Plan) -> dict[str, int]:
 
 
 def write_plan(
-    folder: Path | Folder,
+    folder: PlanFolder,
     plan: Plan,
     *,
     created_at: str,
     parameters: PlanParameters | None = None,
-    env: str = DEFAULT_ENV,
 ) -> list[Path]:
-    """Write one file per instance of *plan* into *folder*, replacing any older *env* set.
+    """Write one file per instance of *plan* into *folder*, replacing its environment's older set.
 
     A split plan also gets, per instance, its list of split spaces
-    (``spaces_file_name``). Files of other environments are never touched.
+    (``PlanFolder.spaces_file_name``). Files of other environments are never touched.
     With *parameters*, the manifest is written in the same commit; without, an
     older manifest is removed with the files it described. Returns the
     instance files. An ``OSError`` (a full disk) becomes an ``OutputError``:
     before the journal, the staged files are removed and the old set stays;
     after it, the new set is decided and the next run finishes the commit.
     """
-    directory = prepared(folder)
-    files = _documents(plan, created_at, parameters, env)
+    directory = folder.prepared()
+    files = _documents(plan, created_at, parameters, folder)
     try:
-        recover(directory, env)
-        journal = _stage(directory, files, env)
+        recover(folder)
+        journal = _stage(folder, files)
     except OSError as exc:
-        if (directory / journal_name(env)).exists():
-            raise _unfinished(directory, exc, env) from None
+        if folder.journal.exists():
+            raise _unfinished(folder, exc) from None
         _discard_staged(directory, files)
         raise OutputError(
             f"cannot write the instance files in {directory}/ ({_cause(exc)}): the previous "
             "files are unchanged; free some space, then run the same command again"
         ) from None
     try:
-        _apply(directory, journal, env)
+        _apply(folder, journal)
     except OSError as exc:
-        raise _unfinished(directory, exc, env) from None
-    instance_file = instance_file_pattern(env)
+        raise _unfinished(folder, exc) from None
+    instance_file = folder.instance_pattern
     return [directory / name for name in journal["rename"] if instance_file.fullmatch(name)]
 
 
 def _documents(
-    plan: Plan, created_at: str, parameters: PlanParameters | None, env: str
+    plan: Plan, created_at: str, parameters: PlanParameters | None, folder: PlanFolder
 ) -> dict[str, bytes]:
     """The bytes of every file of the set, by name, the manifest (if any) last."""
     files: dict[str, bytes] = {}
-    for i in sorted(plan.instances, key=lambda i: instance_file_name(i.instance_id, env)):
+    for i in sorted(plan.instances, key=lambda i: folder.instance_file_name(i.instance_id)):
         document = instance_document(
-            i, created_at, split=plan.split_large, env=env, shards=plan.counted_shards
+            i, created_at, split=plan.split_large, env=folder.env, shards=plan.counted_shards
         )
-        files[instance_file_name(i.instance_id, env)] = _json(document)
+        files[folder.instance_file_name(i.instance_id)] = _json(document)
         if plan.split_large:
-            files[spaces_file_name(i.instance_id, env)] = spaces_list(i)
+            files[folder.spaces_file_name(i.instance_id)] = spaces_list(i)
     if parameters is not None:
         # Renamed last, so a reader that sees the new manifest sees the new files.
-        manifest = manifest_document(plan, files, parameters, created_at, env)
-        files[manifest_name(env)] = _json(manifest)
+        manifest = manifest_document(plan, files, parameters, created_at, folder)
+        files[folder.manifest_name] = _json(manifest)
     return files
 
 
-def _stage(directory: Path, files: Mapping[str, bytes], env: str) -> dict[str, list[str]]:
+def _stage(folder: PlanFolder, files: Mapping[str, bytes]) -> dict[str, list[str]]:
     """Write *files* under staged names, then the journal that decides the commit."""
+    directory = folder.path
     for name, data in files.items():
         write_synced(directory / (name + STAGED_SUFFIX), data)
-    stale = sorted(p.name for p in directory.iterdir() if _is_plan_file(p.name, env))
+    stale = sorted(p.name for p in directory.iterdir() if folder.is_plan_file(p.name))
     journal = {"rename": list(files), "remove": [n for n in stale if n not in files]}
-    atomic_write(directory / journal_name(env), orjson.dumps(journal))
+    atomic_write(folder.journal, orjson.dumps(journal))
     return journal
 
 
@@ -281,11 +235,11 @@ def _discard_staged(directory: Path, files: Mapping[str, bytes]) -> None:
             (directory / (name + STAGED_SUFFIX)).unlink(missing_ok=True)
 
 
-def _unfinished(directory: Path, exc: OSError, env: str) -> OutputError:
+def _unfinished(folder: PlanFolder, exc: OSError) -> OutputError:
     return OutputError(
-        f"cannot finish writing the instance files in {directory}/ ({_cause(exc)}): the new "
-        f"set is decided in {journal_name(env)}; free some space, then run the same command again "
-        "to finish it"
+        f"cannot finish writing the instance files in {folder.path}/ ({_cause(exc)}): the new "
+        f"set is decided in {folder.journal_name}; free some space, then run the same command "
+        "again to finish it"
     )
 
 
@@ -297,15 +251,7 @@ def _json(document: Mapping[str, Any]) -> bytes:
     return orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
 
 
-def _is_plan_file(name: str, env: str) -> bool:
-    return (
-        name == manifest_name(env)
-        or instance_file_pattern(env).fullmatch(name) is not None
-        or spaces_file_pattern(env).fullmatch(name) is not None
-    )
-
-
-def recover(directory: Path, env: str = DEFAULT_ENV) -> None:
+def recover(folder: PlanFolder) -> None:
     """Finish a commit a killed run decided on, or drop the staged files of one it did not.
 
     The journal is only ever written whole (temp file, fsync, rename), so one
@@ -314,19 +260,20 @@ def recover(directory: Path, env: str = DEFAULT_ENV) -> None:
     is not applied and not discarded: a half-applied commit may be behind it,
     and only a person can tell, so it is refused with ``OutputError``.
     """
-    journal_path = directory / journal_name(env)
-    if journal_path.exists():
-        _apply(directory, _read_journal(journal_path, env), env)
+    directory = folder.path
+    if folder.journal.exists():
+        _apply(folder, _read_journal(folder))
     # Only this environment's: another's staged files may belong to its own pending journal.
     for leftover in directory.glob("*" + STAGED_SUFFIX):
-        if not _is_plan_file(leftover.name.removesuffix(STAGED_SUFFIX), env):
+        if not folder.is_plan_file(leftover.name.removesuffix(STAGED_SUFFIX)):
             continue
         leftover.unlink()
     for leftover in directory.glob(".*.tmp-*"):  # an atomic_write that a kill cut short
         leftover.unlink()
 
 
-def _read_journal(path: Path, env: str) -> dict[str, list[str]]:
+def _read_journal(folder: PlanFolder) -> dict[str, list[str]]:
+    path = folder.journal
     try:
         journal = orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError:
@@ -338,7 +285,7 @@ def _read_journal(path: Path, env: str) -> dict[str, list[str]]:
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise _damaged(path, "not a commit journal")
         for name in names:
-            if not _is_plan_file(name, env):
+            if not folder.is_plan_file(name):
                 raise _damaged(path, f"{name!r} is not a plan file")
     if set(rename) & set(remove):
         raise _damaged(path, "it would remove a file it installs")
@@ -352,7 +299,8 @@ def _damaged(path: Path, why: str) -> OutputError:
     )
 
 
-def _apply(directory: Path, journal: dict[str, list[str]], env: str) -> None:
+def _apply(folder: PlanFolder, journal: dict[str, list[str]]) -> None:
+    directory = folder.path
     for name in journal["rename"]:
         staged = directory / (name + STAGED_SUFFIX)
         if staged.exists():  # absent when an interrupted commit had already moved it
@@ -360,5 +308,5 @@ def _apply(directory: Path, journal: dict[str, list[str]], env: str) -> None:
     for name in journal["remove"]:
         (directory / name).unlink(missing_ok=True)
     sync_dir(directory)
-    (directory / journal_name(env)).unlink()
+    folder.journal.unlink()
     sync_dir(directory)

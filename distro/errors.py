@@ -3,8 +3,9 @@
 Every failure a user can cause or fix is a ``DistroError``; its message is one
 line that names the problem and the fix, in the words of the library: no
 command-line flag. An error may also carry the *setting* its message starts
-with (``"concurrency"``) and a *fix*, the key of the advice that names the
-flag to change; the CLI alone turns them into output, flags and exit codes.
+with (``"concurrency"``) and a *fix* (a ``Fix``), which ``distro.flags`` words
+as the flags to change. Its class decides the exit code (``exit_code``, as
+click's own exceptions do) and the word the line starts with (``label``).
 
     DistroError
     ├── SettingsError          an option or environment value is invalid (usage)
@@ -29,16 +30,59 @@ flag to change; the CLI alone turns them into output, flags and exit codes.
     ├── WriteIncomplete        DynamoDB would not take every item of a batch write
     ├── NothingToPlan          every customer was filtered out
     ├── ReplanRefused          a re-plan would move a customer the runner has started
-    └── LocalDynamoError       DynamoDB Local cannot be installed or started
+    ├── PlanMismatch           the instance files no longer match their manifest
+    ├── PathsDisagree          the SDK and the lean Query path count differently
+    ├── Declined               the user answered no: nothing was written        (exit 1)
+    ├── LocalDynamoError       DynamoDB Local cannot be installed or started
+    └── Stopped                a signal stopped the run; progress is saved
+        ├── Interrupted        SIGINT (Ctrl-C)                                  (exit 130)
+        └── Terminated         SIGTERM                                          (exit 143)
 """
 
 from __future__ import annotations
+
+from enum import Enum
+from typing import ClassVar
+
+
+class Fix(Enum):
+    """What a user changes to mend an error; ``distro.flags`` words each one as flags."""
+
+    TABLE_NAME = "table_name"
+    TABLES = "tables"
+    TRACKING_TABLE = "tracking_table"
+    TRACKING_TABLE_NAME = "tracking_table_name"
+    TRACKING_TABLE_MISSING = "tracking_table_missing"
+    PROGRESS_TABLE = "progress_table"
+    THROTTLING = "throttling"
+    ENDPOINT = "endpoint"
+    HTTPS = "https"
+    NETWORK = "network"
+    READER = "reader"
+    READER_SDK = "reader_sdk"
+    OUTPUT_DIR = "output_dir"
+    LOCKED = "locked"
+    CHECKPOINT_SPACE = "checkpoint_space"
+    RESTART = "restart"
+    RESTART_CORRUPT = "restart_corrupt"
+    REPORT_HTML = "report_html"
+    REPORT_HTML_PATH = "report_html_path"
+    FILTERS = "filters"
+
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
 class DistroError(Exception):
     """Base of every error distro reports as one line; *setting* and *fix* let the CLI name flags."""
 
-    def __init__(self, message: str, *, setting: str | None = None, fix: str | None = None) -> None:
+    exit_code: ClassVar[int] = EXIT_FAILURE
+    label: ClassVar[str] = "Error"
+
+    def __init__(self, message: str, *, setting: str | None = None, fix: Fix | None = None) -> None:
         super().__init__(message)
         self.setting = setting
         self.fix = fix
@@ -46,6 +90,8 @@ class DistroError(Exception):
 
 class SettingsError(DistroError):
     """An option or environment value is invalid."""
+
+    exit_code = EXIT_USAGE
 
 
 class AwsSetupError(DistroError):
@@ -132,5 +178,35 @@ class ReplanRefused(DistroError):
     """A re-plan would have to move an in-progress customer, so it is not made."""
 
 
+class PlanMismatch(DistroError):
+    """The instance files in a folder no longer match the manifest written with them."""
+
+
+class PathsDisagree(DistroError):
+    """The SDK and the lean Query path do not count the same space alike."""
+
+
+class Declined(DistroError):
+    """The user answered no to a question: nothing was written."""
+
+
 class LocalDynamoError(DistroError):
     """DynamoDB Local cannot be installed or started."""
+
+
+class Stopped(DistroError):
+    """A signal stopped the run; what was counted is saved in the checkpoint."""
+
+    label = "Interrupted"
+
+
+class Interrupted(Stopped):
+    """The run was interrupted with SIGINT (Ctrl-C)."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
+class Terminated(Stopped):
+    """The run was stopped with SIGTERM."""
+
+    exit_code = EXIT_TERMINATED

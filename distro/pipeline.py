@@ -23,17 +23,17 @@ from distro.count import count
 from distro.dynamo.fastquery import read_path
 from distro.dynamo.handle import Dynamo
 from distro.dynamo.pacing import TokenBucket
-from distro.dynamo.retry import DEFAULT_POLICY, RetryPolicy
-from distro.emit import PlanParameters, spaces_file_name, write_plan
-from distro.errors import NothingToPlan
-from distro.files import Folder, prepared
+from distro.emit import PlanParameters, write_plan
+from distro.errors import Fix, NothingToPlan
+from distro.files import PlanFolder
 from distro.progress import Progress
 from distro.records import LeftAlone
 from distro.settings import (
-    DEFAULT_ENV,
+    DEFAULT_POLICY,
     CountSettings,
     Credentials,
     ReaderChoice,
+    RetryPolicy,
     Throughput,
     timestamp,
 )
@@ -48,20 +48,20 @@ class Committed:
     files: tuple[Path, ...]
     assignments: int = 0  # records written to the assignments table
     left_alone: tuple[LeftAlone, ...] = ()  # records not written: the runner had started them
-    space_lists: tuple[Path, ...] = ()  # split plans: per instance, the spaces run one by one
+    space_lists: tuple[Path, ...] = ()  # split plans: the non-empty lists of spaces run one by one
 
 
 @contextmanager
 def checkpoint_until_committed(
-    output_dir: Path | Folder, settings: CountSettings, *, restart: bool, env: str = DEFAULT_ENV
+    folder: PlanFolder, settings: CountSettings, *, restart: bool
 ) -> Iterator[Checkpoint]:
-    """Open the *env* counting checkpoint in *output_dir* (discarding it on *restart*).
+    """Open the counting checkpoint in *folder* (discarding it on *restart*).
 
     It is removed when the block ends normally, which is after the plan is
     committed, or when there was nothing to plan; any other failure leaves it,
     so a re-run counts nothing again.
     """
-    checkpoint = Checkpoint.open(output_dir, settings, restart=restart, env=env)
+    checkpoint = Checkpoint.open(folder, settings, restart=restart)
     try:
         yield checkpoint
     except NothingToPlan:
@@ -108,30 +108,26 @@ async def count_tables(
 
 async def commit_plan(
     plan: Plan,
-    output_dir: Path | Folder,
+    folder: PlanFolder,
     *,
     settings: CountSettings,
     throughput: Throughput,
     policy: RetryPolicy = DEFAULT_POLICY,
     assignments_table: str | None = None,
     credentials: Credentials | None = None,
-    env: str = DEFAULT_ENV,
 ) -> Committed:
-    """Write *plan*'s instance files and manifest to *output_dir*, then its records, if asked.
+    """Write *plan*'s instance files and manifest to *folder*, then its records, if asked.
 
     *settings* and *throughput* go into the manifest; with *assignments_table*,
     each customer gets one ``pending`` record there once the files are committed,
-    unless the runner has started it. *env* names the files (the runner's
-    ``STORACHA_ENV``).
+    unless the runner has started it.
     """
     if not any(i.customers or i.split_spaces for i in plan.instances):
-        raise NothingToPlan("no customer is left after the filters", fix="filters")
+        raise NothingToPlan("no customer is left after the filters", fix=Fix.FILTERS)
     created_at = timestamp()
     parameters = PlanParameters(settings, throughput, plan.split_large)
-    files = tuple(
-        write_plan(output_dir, plan, created_at=created_at, parameters=parameters, env=env)
-    )
-    space_lists = _space_lists(output_dir, plan, env)
+    files = tuple(write_plan(folder, plan, created_at=created_at, parameters=parameters))
+    space_lists = _space_lists(folder, plan)
     if assignments_table is None:
         return Committed(files, space_lists=space_lists)
     async with Dynamo.open(
@@ -147,9 +143,12 @@ async def commit_plan(
     return Committed(files, records, tuple(left_alone), space_lists)
 
 
-def _space_lists(output_dir: Path | Folder, plan: Plan, env: str) -> tuple[Path, ...]:
-    """A split plan's per-instance lists of spaces, which today's runner runs one by one."""
+def _space_lists(folder: PlanFolder, plan: Plan) -> tuple[Path, ...]:
+    """A split plan's non-empty lists of spaces, which today's runner runs one by one."""
     if not plan.split_large:
         return ()
-    directory = prepared(output_dir)
-    return tuple(directory / spaces_file_name(i.instance_id, env) for i in plan.instances)
+    return tuple(
+        folder.path / folder.spaces_file_name(i.instance_id)
+        for i in plan.instances
+        if i.split_spaces
+    )

@@ -15,16 +15,16 @@ from pathlib import Path
 
 from distro.assignments import check_assignments_table
 from distro.dynamo.handle import Dynamo
-from distro.dynamo.retry import DEFAULT_POLICY, RetryPolicy
 from distro.emit import PlanParameters, write_plan
-from distro.errors import NothingToPlan, ReplanRefused
-from distro.files import Folder
+from distro.errors import Fix, NothingToPlan, ReplanRefused
+from distro.files import PlanFolder
 from distro.records import IN_PROGRESS, REPLANNABLE, TrackingRecord
 from distro.replan import Replan, replan, settle
 from distro.settings import (
-    DEFAULT_ENV,
+    DEFAULT_POLICY,
     CountSettings,
     Credentials,
+    RetryPolicy,
     Tables,
     Throughput,
     timestamp,
@@ -56,14 +56,13 @@ async def run_replan(
     tables: Tables,
     table: str,
     instances: int,
-    output_dir: Path | Folder,
-    env: str = DEFAULT_ENV,
+    folder: PlanFolder,
     throughput: Throughput | None = None,
     policy: RetryPolicy = DEFAULT_POLICY,
     credentials: Credentials | None = None,
     before_writes: Hook = _no_hook,
 ) -> ReplanOutcome:
-    """Re-plan the customers of tracking *table* over *instances*; write *env* files to *output_dir*.
+    """Re-plan the customers of tracking *table* over *instances*; write the files to *folder*.
 
     The calls run under *policy*, signed with *credentials* (or the SDK's).
     *before_writes* runs between the read and the first write (tests race the
@@ -79,9 +78,7 @@ async def run_replan(
         await before_writes(records)
         result, moved, raced = await _settle_moves(db, table, records, instances, at=created_at)
     parameters = PlanParameters(CountSettings(tables), throughput or Throughput(), False)
-    files = write_plan(
-        output_dir, result.plan, created_at=created_at, parameters=parameters, env=env
-    )
+    files = write_plan(folder, result.plan, created_at=created_at, parameters=parameters)
     return ReplanOutcome(result, table, moved, tuple(raced), tuple(files))
 
 
@@ -90,7 +87,7 @@ def _require_work(records: Sequence[TrackingRecord], table: str) -> None:
         raise NothingToPlan(
             f"{table} holds no customer to migrate ({len(records)} records, none pending, "
             "in progress or failed)",
-            fix="tracking_table",
+            fix=Fix.TRACKING_TABLE,
         )
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import html
 import io
-import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -22,17 +22,17 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from distro.console import literal, printable
-from distro.errors import OutputError
+from distro.console import literal, printable, stderr, stdout, write_json
+from distro.errors import Fix, OutputError
 from distro.files import atomic_write
+from distro.options import ReportOptions
 from distro.records import LeftAlone
+from distro.steps import InstanceStep, NextSteps
 from distro.summary import (
     Assumptions,
     Bucket,
     CriticalPath,
     DataQuality,
-    InstanceStep,
-    NextSteps,
     Outputs,
     PlanSummary,
     ReplanSummary,
@@ -41,7 +41,13 @@ from distro.summary import (
     Summary,
     Totals,
     Whale,
+    replan_json,
+    to_json,
 )
+from distro.verify import Verification
+
+if TYPE_CHECKING:
+    from distro.check import Comparison
 
 BAR_WIDTH = 20  # a histogram row stays within 80 columns
 CHART_WIDTH = 40
@@ -64,6 +70,41 @@ body {{{{
 </body>
 </html>
 """
+
+
+def analysis(summary: Summary, options: ReportOptions | None = None) -> None:
+    """Show *summary* as *options* ask: the report (or JSON) on stdout, the HTML page, and
+    what the run wrote on stderr, apart from the report."""
+    options = options or ReportOptions()
+    if options.html is not None:
+        save_html(summary, options.html)
+    if options.json_output:
+        write_json(to_json(summary))
+    else:
+        render(stdout, summary)
+    render_outputs(stderr, summary)
+
+
+def replan(summary: ReplanSummary, *, json_output: bool = False) -> None:
+    """Show the replan *summary* (or its JSON) on stdout, and what it wrote on stderr."""
+    if json_output:
+        write_json(replan_json(summary))
+    else:
+        render_replan(stdout, summary)
+    render_replan_outputs(stderr, summary)
+
+
+def verification(found: Verification) -> None:
+    """Show what ``distro verify`` found: each problem (DIDs literally), or the OK line."""
+    for problem in found.problems:
+        stdout.print(literal(problem), soft_wrap=True)
+    if not found.problems:
+        stdout.print(literal(f"OK: {found.described}", style="green"), soft_wrap=True)
+
+
+def comparison(compared: Comparison) -> None:
+    """Show the OK line of a ``distro check`` whose two paths agree."""
+    stdout.print(literal(f"OK: {compared.describe()}", style="green"), soft_wrap=True)
 
 
 def render(console: Console, summary: Summary) -> None:
@@ -112,20 +153,8 @@ def save_html(summary: Summary, path: Path) -> None:
         atomic_write(path, page.encode())
     except OSError as exc:
         raise OutputError(
-            f"cannot write the HTML report to {path} ({exc.strerror})", fix="report_html"
+            f"cannot write the HTML report to {path} ({exc.strerror})", fix=Fix.REPORT_HTML
         ) from None
-
-
-def check_html_path(path: Path) -> None:
-    """Fail early, in one line, if the HTML report cannot be written at *path*."""
-    folder = path.parent
-    if path.is_dir():
-        problem = "it is a directory"
-    elif not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        problem = f"{folder}/ is not a writable directory"
-    else:
-        return
-    raise OutputError(f"cannot write the HTML report to {path}: {problem}", fix="report_html_path")
 
 
 def _bar(value: float, largest: float, plain: bool, width: int = BAR_WIDTH) -> Text:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
@@ -185,6 +185,54 @@ class Throughput:
     def days(self, work: float) -> float:
         """Days one instance needs to migrate *work* (uploads, or shards with *unit* shards)."""
         return work / self.workers_per_instance / self.per_minute / 60 / 24
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How long to keep trying one DynamoDB call.
+
+    *max_tries* and *max_time* bound the attempts; waits grow from *base*
+    seconds, doubling up to *cap*, with full jitter. *call_timeout* is the
+    deadline of a single attempt. A *base* of 0 makes retries instant (tests).
+    """
+
+    max_tries: int = 10
+    max_time: float = 300.0
+    base: float = 0.1
+    cap: float = 10.0
+    call_timeout: float = 30.0
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> RetryPolicy:
+        """The default policy, with waits and the per-call deadline tunable from *environ*.
+
+        ``DISTRO_RETRY_BASE`` (seconds, first backoff wait) and ``DISTRO_CALL_TIMEOUT``
+        (seconds per DynamoDB call) exist for slow links and for tests, which set
+        the waits to zero so they never sleep for real.
+        """
+        return replace(
+            DEFAULT_POLICY,
+            base=_seconds(environ, "DISTRO_RETRY_BASE", DEFAULT_POLICY.base, zero_ok=True),
+            call_timeout=_seconds(
+                environ, "DISTRO_CALL_TIMEOUT", DEFAULT_POLICY.call_timeout, zero_ok=False
+            ),
+        )
+
+
+def _seconds(environ: Mapping[str, str], variable: str, default: float, *, zero_ok: bool) -> float:
+    raw = environ.get(variable)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or (value == 0 and not zero_ok):
+        raise SettingsError(f"{variable} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
+DEFAULT_POLICY = RetryPolicy()
 
 
 def require_instances(instances: int) -> int:

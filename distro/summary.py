@@ -13,7 +13,6 @@ instances x critical-path hours x the hourly price of one instance.
 from __future__ import annotations
 
 import dataclasses
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from distro.balance import InstancePlan, Plan, order
+from distro.balance import Plan, order
 from distro.balance import plan as make_plan
-from distro.emit import instance_file_name, spaces_file_name
 from distro.records import LeftAlone, Move
 from distro.settings import (
     DEFAULT_HOURLY_COST,
@@ -35,6 +33,7 @@ from distro.settings import (
     Throughput,
     timestamp,
 )
+from distro.steps import NextSteps
 from distro.tally import CustomerLoad, Tally
 
 if TYPE_CHECKING:
@@ -283,122 +282,6 @@ class Summary:
     generate_command: str | None = None  # without one: the command that would write it
 
 
-# --- next steps ------------------------------------------------------------------------------
-
-RUNNER_DIR = "<runner checkout>"  # the runner's checkout on the instance: only the operator knows
-CHECK_COMMAND = "ls -lh migration-state/instance-*.json"
-
-
-@dataclass(frozen=True, slots=True)
-class InstanceStep:
-    """How instance *instance_id* gets its share: copy its files to *host*, then start it.
-
-    *empty*: the plan gives it nothing, so there is nothing to copy or start.
-    *spaces*: the loop that migrates its split spaces, listed in *spaces_file*.
-    """
-
-    instance_id: int
-    host: str
-    file: str
-    empty: bool
-    copy: str | None
-    start: str | None
-    spaces_file: str | None
-    spaces: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class NextSteps:
-    """The commands that deploy and start a written plan, then re-check and re-plan it."""
-
-    env: str
-    runner_dir: str
-    check: str
-    instances: tuple[InstanceStep, ...]
-    verify: str
-    replan: str
-
-
-def next_steps(
-    plan: Plan, *, output_dir: Path, env: str, tracking_table: str | None = None
-) -> NextSteps:
-    """The steps that deploy *plan*, written for *env* in *output_dir*.
-
-    *tracking_table*, if the run wrote one, is named in the re-plan command.
-    """
-    folder = shlex.quote(str(output_dir))
-    replan = f"distro replan --instances {len(plan.instances)} --env {env} --output-dir {folder}"
-    if tracking_table is not None:
-        replan += f" --assignments-table {shlex.quote(tracking_table)}"
-    return NextSteps(
-        env=env,
-        runner_dir=RUNNER_DIR,
-        check=CHECK_COMMAND,
-        instances=tuple(
-            _instance_step(i, output_dir, env, plan.split_large) for i in plan.instances
-        ),
-        verify=f"distro verify --output-dir {folder} --env {env}",
-        replan=replan,
-    )
-
-
-def _instance_step(instance: InstancePlan, output_dir: Path, env: str, split: bool) -> InstanceStep:
-    n = instance.instance_id
-    host = f"ec2-instance-{n}"
-    file = str(output_dir / instance_file_name(n, env))
-    spaces_file = str(output_dir / spaces_file_name(n, env)) if instance.split_spaces else None
-    if not instance.customers and not instance.split_spaces:
-        return InstanceStep(
-            instance_id=n,
-            host=host,
-            file=file,
-            empty=True,
-            copy=None,
-            start=None,
-            spaces_file=None,
-            spaces=None,
-        )
-    sources = " ".join(shlex.quote(f) for f in (file, spaces_file) if f is not None)
-    # Today's runner skips spaceAssignments: migrate.js --space takes the split spaces one by one.
-    spaces = (
-        f'while read -r space; do STORACHA_ENV={env} node src/migrate.js --space "$space" '
-        f"--instance-id {n}; done < migration-state/{spaces_file_name(n, env)}"
-        if spaces_file is not None
-        else None
-    )
-    return InstanceStep(
-        instance_id=n,
-        host=host,
-        file=file,
-        empty=False,
-        copy=f"scp {sources} {host}:{RUNNER_DIR}/migration-state/",
-        start=(
-            f"STORACHA_ENV={env} node src/migrate-instance.js --instance {n}"
-            if instance.customers
-            else None
-        ),
-        spaces_file=spaces_file,
-        spaces=spaces,
-    )
-
-
-def generate_command(
-    *, instances: int | None, env: str, output_dir: Path, carried: Sequence[str] = ()
-) -> str:
-    """The ``distro generate`` that would write the plan an analyze run showed (N if none).
-
-    *carried* are the analyze run's other options, as shell words, in its order.
-    """
-    words = [
-        "distro generate",
-        f"--instances {instances if instances is not None else 'N'}",
-        f"--env {env}",
-        f"--output-dir {shlex.quote(str(output_dir))}",
-        *carried,
-    ]
-    return " ".join(words)
-
-
 def summarize(
     tally: Tally,
     plan: Plan | None,
@@ -422,7 +305,7 @@ def summarize(
     *hourly_cost* prices the fleet; *top* customers by uploads are listed;
     *files*, *assignments* records in *assignments_table* and *report_html*
     are what the run wrote; *left_alone* the records it did not write, and
-    *space_lists* a split plan's lists of spaces (the empty ones are not shown).
+    *space_lists* a split plan's non-empty lists of spaces.
     With shards counted, *index_cost_per_call* prices building their indexes.
     *steps* deploy the written plan; *would_generate* is the command that would write one.
     """
@@ -443,7 +326,7 @@ def summarize(
             assignments,
             str(report_html) if report_html is not None else None,
             tuple(left_alone),
-            tuple(str(p) for p in space_lists if p.stat().st_size),
+            tuple(str(p) for p in space_lists),
         ),
         shards=(
             shard_summary(

@@ -11,22 +11,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import orjson
 
-from distro.emit import (
-    MANIFEST_FORMAT,
-    STAGED_SUFFIX,
-    instance_file_name,
-    instance_file_pattern,
-    journal_name,
-    manifest_name,
-    spaces_file_name,
-    spaces_file_pattern,
-)
-from distro.settings import DEFAULT_ENV
+from distro.emit import MANIFEST_FORMAT
+from distro.files import STAGED_SUFFIX, PlanFolder
+from distro.settings import ENVIRONMENTS
 
 
 @dataclass(slots=True)
@@ -43,67 +34,102 @@ class _Seen:
     unread: int = 0  # files missing or unreadable: the totals cannot be checked then
 
 
-def verify_plan(directory: Path, env: str = DEFAULT_ENV) -> list[str]:
-    """Every problem with the *env* plan in *directory*, one line each; [] when all is well."""
-    if not directory.is_dir():
-        return [f"{directory} is not a folder: verify the folder generate wrote the plan to"]
-    problems = _leftovers(directory, env)
-    manifest, problem = _read_manifest(directory, env)
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """What ``distro verify`` found: the *problems*, one line each, or the plan *described*."""
+
+    problems: tuple[str, ...]
+    described: str
+
+
+def has_plan(folder: PlanFolder) -> bool:
+    """Whether *folder* holds a plan of its environment: its manifest or a commit of one."""
+    return folder.manifest.is_file() or folder.journal.exists()
+
+
+def no_plan_line(folder: PlanFolder) -> str:
+    """The one line saying *folder* holds no plan of its environment, and which it does hold."""
+    where = folder.path
+    if not where.is_dir():
+        state = "does not exist" if not where.exists() else "is not a folder"
+        return f"{where} {state}, so it holds no plan: verify the folder generate wrote the plan to"
+    others = [
+        name for name in ENVIRONMENTS if name != folder.env and has_plan(PlanFolder(where, name))
+    ]
+    elsewhere = (
+        f"it holds a plan for {', '.join(others)} (add --env {others[0]})"
+        if others
+        else "run distro generate first"
+    )
+    return f"{where}/ holds no {folder.env} plan ({folder.manifest_name} is missing): {elsewhere}"
+
+
+def verify_plan(folder: PlanFolder) -> list[str]:
+    """Every problem with the plan in *folder*, one line each; [] when all is well.
+
+    A folder without a plan of its environment is not a set of problems: check
+    ``has_plan`` first (``no_plan_line`` says so in one line).
+    """
+    if not has_plan(folder):
+        return [no_plan_line(folder)]
+    problems = _leftovers(folder)
+    manifest, problem = _read_manifest(folder)
     if manifest is None:
         return [*problems, problem]
     seen = _Seen()
     listed = [entry["name"] for entry in manifest["files"]]
-    problems += _names(manifest, listed, env)
-    problems += _strays(directory, listed, env)
+    problems += _names(manifest, listed, folder)
+    problems += _strays(folder, listed)
     for entry in manifest["files"]:
-        problems += _check_file(directory, entry, seen, env)
+        problems += _check_file(folder, entry, seen)
     problems += _duplicates(seen)
     if not seen.unread:
-        problems += _totals(manifest, seen, env)
+        problems += _totals(manifest, seen, folder)
     if manifest["parameters"].get("splitLargeCustomers") is True:
-        problems += _space_lists(directory, manifest, seen, env)
+        problems += _space_lists(folder, manifest, seen)
     return problems
 
 
-def mismatch_line(directory: Path, problems: list[str], env: str = DEFAULT_ENV) -> str:
-    """The one line closing a failed verification of the *env* plan in *directory* with *problems*."""
+def mismatch_line(folder: PlanFolder, problems: list[str]) -> str:
+    """The one line closing a failed verification of the plan in *folder* with *problems*."""
     return (
-        f"{len(problems)} problem(s): the files in {directory}/ do not match {manifest_name(env)}"
+        f"{len(problems)} problem(s): the files in {folder.path}/ do not match "
+        f"{folder.manifest_name}"
     )
 
 
-def describe_plan(directory: Path, env: str = DEFAULT_ENV) -> str:
-    """One line saying what the verified *env* plan in *directory* holds."""
-    manifest, problem = _read_manifest(directory, env)
+def describe_plan(folder: PlanFolder) -> str:
+    """One line saying what the verified plan in *folder* holds."""
+    manifest, problem = _read_manifest(folder)
     if manifest is None:
         return problem
     totals = manifest["totals"]
     return (
-        f"{len(manifest['files'])} instance files in {directory}/ match {manifest_name(env)}: "
+        f"{len(manifest['files'])} instance files in {folder.path}/ match {folder.manifest_name}: "
         f"{totals.get('customers', 0):,} customers, {totals.get('uploads', 0):,} uploads, "
         f"every customer assigned once"
     )
 
 
-def _leftovers(directory: Path, env: str) -> list[str]:
+def _leftovers(folder: PlanFolder) -> list[str]:
     problems = []
-    journal = journal_name(env)
-    if (directory / journal).exists():
+    if folder.journal.exists():
         problems.append(
-            f"{journal}: a commit was interrupted; run distro generate again to finish it"
+            f"{folder.journal_name}: a commit was interrupted; run distro generate again to "
+            "finish it"
         )
-    for staged in sorted(directory.glob(f"*-{env}.*" + STAGED_SUFFIX)):
+    for staged in sorted(folder.path.glob(f"*-{folder.env}.*" + STAGED_SUFFIX)):
         problems.append(f"{staged.name}: a staged file of an unfinished write")
     return problems
 
 
-def _read_manifest(directory: Path, env: str) -> tuple[dict[str, Any] | None, str]:
-    name = manifest_name(env)
-    path = directory / name
+def _read_manifest(folder: PlanFolder) -> tuple[dict[str, Any] | None, str]:
+    name, path = folder.manifest_name, folder.manifest
     if not path.is_file():
         return (
             None,
-            f"{name} is missing from {directory}: run distro generate for the {env} environment",
+            f"{name} is missing from {folder.path}: run distro generate for the {folder.env} "
+            "environment",
         )
     try:
         manifest = orjson.loads(path.read_bytes())
@@ -135,46 +161,48 @@ def _is_count(value: Any) -> bool:
     return type(value) is int and value >= 0
 
 
-def _names(manifest: Mapping[str, Any], listed: list[str], env: str) -> list[str]:
+def _names(manifest: Mapping[str, Any], listed: list[str], folder: PlanFolder) -> list[str]:
     instances = manifest["parameters"].get("instances")
     expected = (
-        [instance_file_name(n, env) for n in range(1, instances + 1)]
+        [folder.instance_file_name(n) for n in range(1, instances + 1)]
         if _is_count(instances)
         else []
     )
     if listed != expected:
         return [
-            f"{manifest_name(env)} lists {len(listed)} files for {instances} instances: "
+            f"{folder.manifest_name} lists {len(listed)} files for {instances} instances: "
             f"expected {', '.join(expected) or 'none'}"
         ]
     return []
 
 
-def _strays(directory: Path, listed: Iterable[str], env: str) -> list[str]:
+def _strays(folder: PlanFolder, listed: Iterable[str]) -> list[str]:
     known = set(listed)
-    pattern = instance_file_pattern(env)
+    pattern = folder.instance_pattern
     return [
-        f"{p.name} is not in {manifest_name(env)}: a stray file the fleet would read"
-        for p in sorted(directory.iterdir())
+        f"{p.name} is not in {folder.manifest_name}: a stray file the fleet would read"
+        for p in sorted(folder.path.iterdir())
         if pattern.fullmatch(p.name) and p.name not in known
     ]
 
 
-def _check_file(directory: Path, entry: Mapping[str, Any], seen: _Seen, env: str) -> list[str]:
+def _check_file(folder: PlanFolder, entry: Mapping[str, Any], seen: _Seen) -> list[str]:
     name = entry["name"]
-    path = directory / name
+    path = folder.path / name
     if not path.is_file():
         seen.unread += 1
         return [f"{name} is missing"]
     data = path.read_bytes()
     problems = []
     if hashlib.sha256(data).hexdigest() != entry["sha256"]:
-        problems.append(f"{name}: SHA-256 differs from {manifest_name(env)}: the file was changed")
+        problems.append(
+            f"{name}: SHA-256 differs from {folder.manifest_name}: the file was changed"
+        )
     document, problem = _read_instance(name, data)
     if document is None:
         seen.unread += 1
         return [*problems, problem]
-    problems += _check_document(name, document, entry, env)
+    problems += _check_document(name, document, entry, folder)
     _record(name, document, seen)
     return problems
 
@@ -206,12 +234,13 @@ def _is_space_assignments(value: Any) -> bool:
 
 
 def _check_document(
-    name: str, document: Mapping[str, Any], entry: Mapping[str, Any], env: str
+    name: str, document: Mapping[str, Any], entry: Mapping[str, Any], folder: PlanFolder
 ) -> list[str]:
     problems = []
+    env = folder.env
     if document.get("environment") != env:
         problems.append(f"{name}: environment is {document.get('environment')!r}, not {env!r}")
-    manifest = manifest_name(env)
+    manifest = folder.manifest_name
     number = int(name.split("-")[1])
     if document.get("instanceId") != number:
         problems.append(f"{name}: instanceId is {document.get('instanceId')!r}, not {number}")
@@ -265,7 +294,7 @@ def _duplicates(seen: _Seen) -> list[str]:
     return problems
 
 
-def _totals(manifest: Mapping[str, Any], seen: _Seen, env: str) -> list[str]:
+def _totals(manifest: Mapping[str, Any], seen: _Seen, folder: PlanFolder) -> list[str]:
     totals, balance = manifest["totals"], manifest["balance"]
     # The makespan is in the unit the plan balanced: uploads, or (--balance-by shards) shards.
     by_shards = manifest["parameters"].get("balanceBy") == "shards"
@@ -281,14 +310,14 @@ def _totals(manifest: Mapping[str, Any], seen: _Seen, env: str) -> list[str]:
         found["totals", "shards"] = sum(seen.shards)
     sections = {"totals": totals, "balance": balance}
     return [
-        f"{section}.{key}: {manifest_name(env)} says {sections[section].get(key)!r}, "
+        f"{section}.{key}: {folder.manifest_name} says {sections[section].get(key)!r}, "
         f"the files add up to {value}"
         for (section, key), value in found.items()
         if sections[section].get(key) != value
     ]
 
 
-def _space_lists(directory: Path, manifest: Mapping[str, Any], seen: _Seen, env: str) -> list[str]:
+def _space_lists(folder: PlanFolder, manifest: Mapping[str, Any], seen: _Seen) -> list[str]:
     """Each split space in exactly one instance's list, the one whose file assigns it.
 
     Today's runner migrates split customers only through these lists, so a
@@ -301,8 +330,8 @@ def _space_lists(directory: Path, manifest: Mapping[str, Any], seen: _Seen, env:
         if isinstance(e, dict)
     }
     for number in range(1, len(manifest["files"]) + 1):
-        name = spaces_file_name(number, env)
-        path = directory / name
+        name = folder.spaces_file_name(number)
+        path = folder.path / name
         if not path.is_file():
             problems.append(
                 f"{name} is missing: the split spaces of instance {number} would not run"
@@ -311,20 +340,20 @@ def _space_lists(directory: Path, manifest: Mapping[str, Any], seen: _Seen, env:
         data = path.read_bytes()
         if hashlib.sha256(data).hexdigest() != sealed.get(name):
             problems.append(
-                f"{name}: SHA-256 differs from {manifest_name(env)}: the file was changed"
+                f"{name}: SHA-256 differs from {folder.manifest_name}: the file was changed"
             )
         for space in data.decode("utf-8", "replace").split():
             seen.listed_spaces.setdefault(space, []).append(name)
-    pattern = spaces_file_pattern(env)
+    pattern = folder.spaces_pattern
     problems += [
-        f"{p.name} is not in {manifest_name(env)}: a stray list of spaces"
-        for p in sorted(directory.iterdir())
+        f"{p.name} is not in {folder.manifest_name}: a stray list of spaces"
+        for p in sorted(folder.path.iterdir())
         if pattern.fullmatch(p.name) and p.name not in sealed
     ]
-    return problems + _listed_once(seen, env)
+    return problems + _listed_once(seen)
 
 
-def _listed_once(seen: _Seen, env: str) -> list[str]:
+def _listed_once(seen: _Seen) -> list[str]:
     problems = []
     for (customer, space), files in sorted(seen.spaces.items()):
         lists = seen.listed_spaces.get(space, [])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import subprocess
 import sys
 import time
@@ -269,3 +270,18 @@ def assert_one_line_error(result: Result, code: int, *words: str) -> None:
     for word in words:
         assert word in lines[0], lines[0]
     assert "Traceback" not in result.stderr
+
+
+# --- the plan folder's names, spelt out as the runner and the operators see them --------------
+
+LOCK_NAME = ".distro.lock"
+STAGED_SUFFIX = ".staged"
+CHECKPOINT_NAME = "counting-checkpoint-staging.json"
+MANIFEST_NAME = "distribution-staging.json"
+JOURNAL_NAME = ".distro-commit-staging.json"
+INSTANCE_FILE = re.compile(r"instance-\d+-customers-staging\.json")
+
+
+def instance_file_name(instance_id: int, env: str = "staging") -> str:
+    """The name the runner opens for ``--instance`` *instance_id* under ``STORACHA_ENV`` *env*."""
+    return f"instance-{instance_id}-customers-{env}.json"

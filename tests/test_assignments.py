@@ -22,14 +22,13 @@ from distro.assignments import (
     write_assignments,
 )
 from distro.balance import CustomerLoad, InstancePlan, Plan, balance
-from distro.cli import with_flags
 from distro.dynamo.batch import BatchRetry, WriteRequests, batch_write
 from distro.dynamo.handle import Dynamo
-from distro.dynamo.retry import RetryPolicy
 from distro.errors import TableNotFound, TableSchemaMismatch, WriteIncomplete
+from distro.flags import with_flags
 from distro.local.dataset import Dataset
 from distro.local.dynamodb import LocalDynamo
-from distro.settings import Tables
+from distro.settings import RetryPolicy, Tables
 
 AT = "2026-11-29T16:00:00.000Z"
 LATER = "2026-11-30T09:30:00.250Z"
@@ -343,9 +342,12 @@ def test_a_missing_assignments_table_fails_before_counting(
     )
     assert result.returncode == 1, result.stderr
     (line,) = result.stderr.strip().splitlines()
-    assert line.startswith("Error: ")
-    assert "no-such-table" in line
-    assert "not found" in line
+    assert line.startswith("Error: DescribeTable no-such-table: table not found (")
+    # It says how to fix it: which option names the table, and who creates it.
+    assert line.endswith(
+        "; check --env and --assignments-table (or $MIGRATION_CUSTOMERS_TABLE_NAME): "
+        "the runner's deployment creates this table"
+    )
     assert not list(out.glob("instance-*"))
     # The table is checked before counting: a checkpoint, if any, holds its header alone.
     for checkpoint in out.glob("counting-checkpoint-staging.json"):

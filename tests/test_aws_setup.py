@@ -30,15 +30,14 @@ from faultproxy import JSON_TYPE, Canned, CannedProxy, Faults
 from helpers import Result, assert_one_line_error, invoke, run
 from test_assignments import create_table
 
-from distro.cli import with_flags
 from distro.dynamo.fastquery import LeanReader, make_reader
 from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.dynamo.reader import SdkReader
-from distro.dynamo.retry import RetryPolicy
 from distro.errors import DistroError, NotDynamoDB, SsoLoginNeeded
+from distro.flags import with_flags
 from distro.local.dataset import Dataset
 from distro.local.dynamodb import LocalDynamo
-from distro.settings import Tables
+from distro.settings import RetryPolicy, Tables
 
 NOWHERE = "http://127.0.0.1:1"  # nothing listens: these errors come before any call is sent
 FAST_RETRIES = {"DISTRO_RETRY_BASE": "0"}

@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 from helpers import (
+    CHECKPOINT_NAME,
+    LOCK_NAME,
     assert_exact_plan,
     assert_one_line_error,
     files_of,
@@ -32,10 +34,10 @@ from test_faults import (
 )
 
 from distro.balance import CustomerLoad, balance
-from distro.checkpoint import CHECKPOINT_NAME, Checkpoint
+from distro.checkpoint import Checkpoint
 from distro.dynamo.handle import dynamodb_client
 from distro.emit import write_plan
-from distro.files import LOCK_NAME
+from distro.files import PlanFolder
 from distro.local.dataset import Dataset
 from distro.local.dynamodb import LocalDynamo
 from distro.settings import Tables
@@ -167,7 +169,7 @@ def test_a_table_with_another_key_schema(
     _, tables = loaded
     args = table_args(tables, consumer=hash_only_table)
     result = invoke("generate", "--instances", "2", *args, "--output-dir", tmp_path)
-    assert_one_line_error(result, 1, hash_only_table, "key schema", "expected", "table options")
+    assert_one_line_error(result, 1, hash_only_table, "key schema", "expected", "check --env, --consumer-table and --upload-table")
     assert_no_instance_files(tmp_path)
 
 
@@ -288,7 +290,7 @@ def real_checkpoint(
     directory: Path, tables: Tables, dataset: Dataset, *, spaces: int = 40
 ) -> bytes:
     """A checkpoint as an interrupted run leaves it: the header and two flushes of exact counts."""
-    checkpoint = Checkpoint.open(directory, checkpoint_settings(tables), restart=True)
+    checkpoint = Checkpoint.open(PlanFolder(directory), checkpoint_settings(tables), restart=True)
     counted = sorted(dataset.uploads)[:spaces]
     for part in (counted[: spaces // 2], counted[spaces // 2 :]):
         for space in part:
@@ -358,7 +360,7 @@ def test_a_checkpoint_of_other_tables_or_filters_is_refused(
         if other == "tables"
         else checkpoint_settings(tables, include=("gmail.com",))
     )
-    checkpoint = Checkpoint.open(tmp_path, made_with, restart=True)
+    checkpoint = Checkpoint.open(PlanFolder(tmp_path), made_with, restart=True)
     checkpoint.record(sorted(dataset.uploads)[0], 1)
     checkpoint.flush()
     before = files_of(tmp_path, LOCK_NAME)
@@ -391,7 +393,7 @@ def test_a_checkpoint_path_that_is_a_directory(
 def test_every_customer_filtered_out(loaded: tuple[Dataset, Tables], tmp_path: Path) -> None:
     _, tables = loaded
     old = balance([CustomerLoad("did:mailto:example.org:old", 10, 1)], 2)
-    write_plan(tmp_path, old, created_at="2026-01-01T00:00:00.000Z")
+    write_plan(PlanFolder(tmp_path), old, created_at="2026-01-01T00:00:00.000Z")
     before = files_of(tmp_path, LOCK_NAME)
     result = generate(tables, tmp_path, "--filter", "nobody.example")
     assert_one_line_error(result, 1, "no customer is left", "--filter")

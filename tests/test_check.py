@@ -16,9 +16,8 @@ from helpers import Result, invoke, run, table_args
 from distro.check import PROBE_SPACE, Comparison
 from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.dynamo.reader import CountPage, SdkReader
-from distro.dynamo.retry import DEFAULT_POLICY
 from distro.local.dataset import Dataset
-from distro.settings import Tables
+from distro.settings import DEFAULT_POLICY, Tables
 
 QUERIES = frozenset({"Query"})
 

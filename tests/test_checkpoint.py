@@ -8,11 +8,13 @@ from pathlib import Path
 
 import orjson
 import pytest
+from helpers import CHECKPOINT_NAME
 
 from distro import checkpoint as checkpoint_module
-from distro.checkpoint import CHECKPOINT_NAME, Checkpoint, fingerprint
-from distro.cli import with_flags
+from distro.checkpoint import Checkpoint, fingerprint
 from distro.errors import CheckpointCorrupt, CheckpointMismatch, OutputError
+from distro.files import PlanFolder
+from distro.flags import with_flags
 from distro.settings import DEFAULT_SKIP, CountSettings, CustomerFilter, Tables
 
 TABLES = Tables("c", "u", "us-east-2")
@@ -31,7 +33,7 @@ HEADER = {
 
 
 def open_checkpoint(directory: Path, settings: CountSettings = SETTINGS) -> Checkpoint:
-    return Checkpoint.open(directory, settings, restart=False)
+    return Checkpoint.open(PlanFolder(directory), settings, restart=False)
 
 
 def assert_resumes(checkpoint: Checkpoint, expected: dict[str, int]) -> None:
@@ -401,7 +403,7 @@ def test_restart_discards_an_existing_checkpoint(tmp_path: Path) -> None:
     checkpoint = open_checkpoint(tmp_path)
     checkpoint.record("did:key:a", 3)
     checkpoint.flush()
-    fresh = Checkpoint.open(tmp_path, SETTINGS, restart=True)
+    fresh = Checkpoint.open(PlanFolder(tmp_path), SETTINGS, restart=True)
     assert len(fresh.resumed) == 0
     fresh.record("did:key:b", 1)
     fresh.flush()
@@ -414,7 +416,7 @@ def test_restart_discards_the_old_checkpoint_before_counting_anything(tmp_path: 
     checkpoint = open_checkpoint(tmp_path)
     checkpoint.record("did:key:a", 3)
     checkpoint.flush()
-    killed = Checkpoint.open(tmp_path, SETTINGS, restart=True)
+    killed = Checkpoint.open(PlanFolder(tmp_path), SETTINGS, restart=True)
     killed.record("did:key:b", 1)  # counted, never flushed: the process dies here
     assert not checkpoint.path.exists()
     assert len(open_checkpoint(tmp_path).resumed) == 0
@@ -423,7 +425,7 @@ def test_restart_discards_the_old_checkpoint_before_counting_anything(tmp_path: 
 def test_restart_discards_a_corrupt_checkpoint(tmp_path: Path) -> None:
     path = tmp_path / CHECKPOINT_NAME
     path.write_bytes(b"garbage\n{{{\n")
-    fresh = Checkpoint.open(tmp_path, SETTINGS, restart=True)
+    fresh = Checkpoint.open(PlanFolder(tmp_path), SETTINGS, restart=True)
     assert len(fresh.resumed) == 0
     fresh.record("did:key:b", 1)
     fresh.flush()
@@ -435,7 +437,7 @@ def test_restart_discards_a_checkpoint_of_other_tables(tmp_path: Path) -> None:
     old = open_checkpoint(tmp_path, CountSettings(tables=Tables("old", "u", "us-east-2")))
     old.record("did:key:a", 3)
     old.flush()
-    fresh = Checkpoint.open(tmp_path, SETTINGS, restart=True)
+    fresh = Checkpoint.open(PlanFolder(tmp_path), SETTINGS, restart=True)
     assert len(fresh.resumed) == 0
     fresh.record("did:key:b", 1)
     fresh.flush()
@@ -469,7 +471,7 @@ def test_a_directory_at_the_checkpoint_path_is_refused(tmp_path: Path) -> None:
     (tmp_path / CHECKPOINT_NAME).mkdir()
     for restart in (False, True):
         with pytest.raises(CheckpointCorrupt, match="is a directory"):
-            Checkpoint.open(tmp_path, SETTINGS, restart=restart)
+            Checkpoint.open(PlanFolder(tmp_path), SETTINGS, restart=restart)
 
 
 def test_a_flush_that_fails_part_way_does_not_corrupt_the_next_one(

@@ -10,6 +10,7 @@ import click
 import orjson
 import pytest
 from helpers import (
+    LOCK_NAME,
     RUNNER_KEYS,
     assert_exact_plan,
     assert_one_line_error,
@@ -21,7 +22,6 @@ from helpers import (
 )
 
 from distro.cli import cli
-from distro.files import LOCK_NAME
 from distro.local.dataset import Dataset
 from distro.settings import Tables
 
@@ -219,3 +219,46 @@ def test_the_runner_reads_every_file_and_environments_share_a_folder(
         assert checked.stdout.startswith(
             f"OK: {instances} instance files in {tmp_path}/ match distribution-{env}.json"
         )
+
+
+# --- the question before a plan is replaced -------------------------------------------------
+
+
+def answer_at_a_terminal(args: list[str | Path], answer: bytes) -> tuple[int, str]:
+    """Run distro with a terminal as stdin, type *answer*; return its exit code and stderr."""
+    import os  # noqa: PLC0415
+    import pty  # noqa: PLC0415
+
+    main, secondary = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "distro", *map(str, args)],
+            stdin=secondary,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        os.write(main, answer)
+        _, err = process.communicate(timeout=120)
+    finally:
+        os.close(main)
+        os.close(secondary)
+    return process.returncode, err.decode()
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("answer", [b"n\n", b"\n"])
+def test_replacing_a_plan_is_asked_and_defaults_to_no(
+    loaded: tuple[Dataset, Tables], tmp_path: Path, answer: bytes
+) -> None:
+    _, tables = loaded
+    args: list[str | Path] = ["generate", *table_args(tables), "--output-dir", tmp_path]
+    first = invoke(*args, "--instances", "3")
+    assert first.returncode == 0, first.stderr
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    code, err = answer_at_a_terminal([*args, "--instances", "2"], answer)
+
+    assert code == 1
+    assert f"Replace the 3 staging instance files in {tmp_path}/? [y/N]" in err
+    assert err.splitlines()[-1].endswith("Error: Nothing written: the plan in place is unchanged")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

@@ -22,6 +22,10 @@ import orjson
 import pytest
 from faultproxy import Faults
 from helpers import (
+    CHECKPOINT_NAME,
+    INSTANCE_FILE,
+    JOURNAL_NAME,
+    STAGED_SUFFIX,
     assert_exact_plan,
     finish,
     invoke,
@@ -44,8 +48,8 @@ from test_faults import (
 )
 
 from distro.balance import CustomerLoad, balance
-from distro.checkpoint import CHECKPOINT_NAME
-from distro.emit import INSTANCE_FILE, JOURNAL_NAME, STAGED_SUFFIX, instance_document, recover
+from distro.emit import instance_document, recover
+from distro.files import PlanFolder
 from distro.local.dataset import Dataset
 from distro.local.dynamodb import LocalDynamo
 from distro.settings import Tables
@@ -213,12 +217,13 @@ import itertools, sys
 from pathlib import Path
 from distro.balance import CustomerLoad, balance
 from distro.emit import write_plan
+from distro.files import PlanFolder
 loads = [CustomerLoad(f"did:mailto:example.org:user{n:02d}", 1000 - 37 * n, n % 5) for n in range(14)]
 plans = (balance(loads, 5), balance(loads, 3))
 directory = Path(sys.argv[1])
 print("ready", flush=True)
 for generation in itertools.count():
-    write_plan(directory, plans[generation % 2], created_at=f"generation-{generation:06d}")
+    write_plan(PlanFolder(directory), plans[generation % 2], created_at=f"generation-{generation:06d}")
 """
 
 
@@ -256,7 +261,7 @@ def test_sigkill_while_writing_the_files_leaves_one_complete_set(tmp_path: Path)
             if p.name == JOURNAL_NAME or p.name.endswith(STAGED_SUFFIX)
         ]
         mid_commit += bool(leftovers)
-        recover(tmp_path)
+        recover(PlanFolder(tmp_path))
         names = sorted(p.name for p in tmp_path.iterdir() if INSTANCE_FILE.fullmatch(p.name))
         assert not [p for p in tmp_path.iterdir() if p.name.endswith(STAGED_SUFFIX)]
         assert not (tmp_path / JOURNAL_NAME).exists()
@@ -277,5 +282,5 @@ def test_sigkill_while_writing_the_files_leaves_one_complete_set(tmp_path: Path)
 def test_recover_removes_the_temp_file_of_a_killed_journal_write(tmp_path: Path) -> None:
     # What atomic_write leaves when killed between writing its temp file and renaming it.
     (tmp_path / f".{JOURNAL_NAME}.tmp-999999").write_bytes(b'{"rename": [')
-    recover(tmp_path)
+    recover(PlanFolder(tmp_path))
     assert list(tmp_path.iterdir()) == []

@@ -12,24 +12,14 @@ from typing import Any
 
 import orjson
 import pytest
-from helpers import RUNNER_KEYS
+from helpers import JOURNAL_NAME, MANIFEST_NAME, RUNNER_KEYS, STAGED_SUFFIX, instance_file_name
 
 from distro import emit
 from distro.balance import CustomerLoad, InstancePlan, Plan, balance
-from distro.cli import with_flags
-from distro.emit import (
-    JOURNAL_NAME,
-    MANIFEST_NAME,
-    STAGED_SUFFIX,
-    PlanParameters,
-    instance_document,
-    instance_file_name,
-    manifest_document,
-    recover,
-    write_plan,
-)
+from distro.emit import PlanParameters, instance_document, manifest_document, recover, write_plan
 from distro.errors import OutputError
-from distro.files import atomic_write
+from distro.files import PlanFolder, atomic_write
+from distro.flags import with_flags
 from distro.settings import CountSettings, CustomerFilter, Tables, Throughput, timestamp
 
 CREATED = "2026-11-29T16:00:00.000Z"
@@ -102,7 +92,7 @@ def test_write_plan_writes_one_file_per_instance(tmp_path: Path) -> None:
     # order: alice 7M, carol 3M, dave 2.5M, bob 405764, erin 1000
     # alice -> 1; carol -> 2; dave -> 3; bob -> 3 (2,905,764); erin -> 3 (2,906,764)
     plan = balance(CUSTOMERS, 3)
-    written = write_plan(tmp_path, plan, created_at=CREATED)
+    written = write_plan(PlanFolder(tmp_path), plan, created_at=CREATED)
     assert written == [tmp_path / instance_file_name(n) for n in (1, 2, 3)]
     assert names(tmp_path) == [instance_file_name(n) for n in (1, 2, 3)]
     assert documents(tmp_path) == {
@@ -142,7 +132,7 @@ def test_write_plan_writes_one_file_per_instance(tmp_path: Path) -> None:
 
 def test_the_file_bytes_are_indented_json_with_a_final_newline(tmp_path: Path) -> None:
     plan = Plan((InstancePlan(1, (CustomerLoad("did:a", 2, 1),)),), 2, None)
-    write_plan(tmp_path, plan, created_at=CREATED)
+    write_plan(PlanFolder(tmp_path), plan, created_at=CREATED)
     assert (tmp_path / "instance-1-customers-staging.json").read_bytes() == (
         b"{\n"
         b'  "instanceId": 1,\n'
@@ -161,13 +151,13 @@ def test_the_file_bytes_are_indented_json_with_a_final_newline(tmp_path: Path) -
 def test_a_smaller_plan_removes_the_stale_files_of_a_larger_one(tmp_path: Path) -> None:
     (tmp_path / "counting-checkpoint-staging.json").write_bytes(b"keep me\n")
     (tmp_path / "notes.txt").write_bytes(b"keep me too\n")
-    write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED)
+    write_plan(PlanFolder(tmp_path), balance(CUSTOMERS, 5), created_at=CREATED)
     assert names(tmp_path) == [
         "counting-checkpoint-staging.json",
         *(instance_file_name(n) for n in (1, 2, 3, 4, 5)),
         "notes.txt",
     ]
-    write_plan(tmp_path, balance(CUSTOMERS, 3), created_at=LATER)
+    write_plan(PlanFolder(tmp_path), balance(CUSTOMERS, 3), created_at=LATER)
     assert names(tmp_path) == [
         "counting-checkpoint-staging.json",
         *(instance_file_name(n) for n in (1, 2, 3)),
@@ -180,17 +170,17 @@ def test_a_smaller_plan_removes_the_stale_files_of_a_larger_one(tmp_path: Path) 
 
 
 def test_a_larger_plan_replaces_a_smaller_one(tmp_path: Path) -> None:
-    write_plan(tmp_path, balance(CUSTOMERS, 2), created_at=CREATED)
-    write_plan(tmp_path, balance(CUSTOMERS, 4), created_at=LATER)
+    write_plan(PlanFolder(tmp_path), balance(CUSTOMERS, 2), created_at=CREATED)
+    write_plan(PlanFolder(tmp_path), balance(CUSTOMERS, 4), created_at=LATER)
     assert names(tmp_path) == [instance_file_name(n) for n in (1, 2, 3, 4)]
     assert [d["totalCustomers"] for d in documents(tmp_path).values()] == [1, 1, 1, 2]
 
 
 def test_the_same_plan_gives_the_same_bytes_apart_from_created_at(tmp_path: Path) -> None:
     first, second, third = tmp_path / "1", tmp_path / "2", tmp_path / "3"
-    write_plan(first, balance(CUSTOMERS, 3), created_at=CREATED)
-    write_plan(second, balance(reversed(CUSTOMERS), 3), created_at=CREATED)
-    write_plan(third, balance(CUSTOMERS, 3), created_at=LATER)
+    write_plan(PlanFolder(first), balance(CUSTOMERS, 3), created_at=CREATED)
+    write_plan(PlanFolder(second), balance(reversed(CUSTOMERS), 3), created_at=CREATED)
+    write_plan(PlanFolder(third), balance(CUSTOMERS, 3), created_at=LATER)
     assert snapshot(first) == snapshot(second)
     later = snapshot(third)
     assert later != snapshot(first)
@@ -200,9 +190,9 @@ def test_the_same_plan_gives_the_same_bytes_apart_from_created_at(tmp_path: Path
 
 
 def test_rewriting_in_place_gives_the_same_bytes(tmp_path: Path) -> None:
-    write_plan(tmp_path, balance(CUSTOMERS, 3), created_at=CREATED)
+    write_plan(PlanFolder(tmp_path), balance(CUSTOMERS, 3), created_at=CREATED)
     before = snapshot(tmp_path)
-    write_plan(tmp_path, balance(CUSTOMERS, 3), created_at=CREATED)
+    write_plan(PlanFolder(tmp_path), balance(CUSTOMERS, 3), created_at=CREATED)
     assert snapshot(tmp_path) == before
 
 
@@ -210,13 +200,13 @@ def test_an_output_directory_that_is_a_file_is_refused(tmp_path: Path) -> None:
     target = tmp_path / "state"
     target.write_bytes(b"x")
     with pytest.raises(OutputError, match=r"is a file$") as caught:
-        write_plan(target, balance(CUSTOMERS, 2), created_at=CREATED)
+        write_plan(PlanFolder(target), balance(CUSTOMERS, 2), created_at=CREATED)
     assert with_flags(caught.value).endswith("is a file: pass another --output-dir")
 
 
 def test_the_output_directory_is_created(tmp_path: Path) -> None:
     directory = tmp_path / "deep" / "migration-state"
-    write_plan(directory, balance(CUSTOMERS, 2), created_at=CREATED)
+    write_plan(PlanFolder(directory), balance(CUSTOMERS, 2), created_at=CREATED)
     assert names(directory) == [instance_file_name(1), instance_file_name(2)]
 
 
@@ -235,19 +225,19 @@ def staged_bytes(instance: InstancePlan, created_at: str) -> bytes:
 
 
 def test_a_crash_before_the_journal_leaves_the_old_set(tmp_path: Path) -> None:
-    write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED)
+    write_plan(PlanFolder(tmp_path), balance(CUSTOMERS, 5), created_at=CREATED)
     old = snapshot(tmp_path)
     for instance in balance(CUSTOMERS, 3).instances:
         name = instance_file_name(instance.instance_id) + STAGED_SUFFIX
         (tmp_path / name).write_bytes(staged_bytes(instance, LATER))
 
-    recover(tmp_path)
+    recover(PlanFolder(tmp_path))
 
     assert snapshot(tmp_path) == old
 
 
 def test_a_crash_after_the_journal_finishes_the_new_set(tmp_path: Path) -> None:
-    write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED)
+    write_plan(PlanFolder(tmp_path), balance(CUSTOMERS, 5), created_at=CREATED)
     new_plan = balance(CUSTOMERS, 3)
     new = {instance_file_name(i.instance_id): staged_bytes(i, LATER) for i in new_plan.instances}
     # instance 1 was already renamed when the run died; 2 and 3 are still staged
@@ -262,7 +252,7 @@ def test_a_crash_after_the_journal_finishes_the_new_set(tmp_path: Path) -> None:
     }
     (tmp_path / JOURNAL_NAME).write_bytes(orjson.dumps(journal))
 
-    recover(tmp_path)
+    recover(PlanFolder(tmp_path))
 
     assert snapshot(tmp_path) == new
 
@@ -270,7 +260,7 @@ def test_a_crash_after_the_journal_finishes_the_new_set(tmp_path: Path) -> None:
 def test_a_crash_after_the_first_rename_is_finished_by_recover(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED)
+    write_plan(PlanFolder(tmp_path), balance(CUSTOMERS, 5), created_at=CREATED)
     old = snapshot(tmp_path)
     real_replace = os.replace
     renames: list[str] = []
@@ -284,7 +274,7 @@ def test_a_crash_after_the_first_rename_is_finished_by_recover(
 
     monkeypatch.setattr("distro.emit.os.replace", dying_replace)
     with pytest.raises(OutputError) as failed:
-        write_plan(tmp_path, balance(CUSTOMERS, 3), created_at=LATER)
+        write_plan(PlanFolder(tmp_path), balance(CUSTOMERS, 3), created_at=LATER)
     monkeypatch.undo()
     assert str(failed.value) == unfinished_message(tmp_path, "killed")
 
@@ -304,16 +294,16 @@ def test_a_crash_after_the_first_rename_is_finished_by_recover(
         "instance-2-customers-staging.json"
     ]
 
-    recover(tmp_path)
+    recover(PlanFolder(tmp_path))
 
     expected = tmp_path.parent / "expected"
-    write_plan(expected, balance(CUSTOMERS, 3), created_at=LATER)
+    write_plan(PlanFolder(expected), balance(CUSTOMERS, 3), created_at=LATER)
     assert snapshot(tmp_path) == snapshot(expected)
     assert names(tmp_path) == [instance_file_name(n) for n in (1, 2, 3)]
 
 
 def test_the_next_write_finishes_an_interrupted_commit_first(tmp_path: Path) -> None:
-    write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED)
+    write_plan(PlanFolder(tmp_path), balance(CUSTOMERS, 5), created_at=CREATED)
     (tmp_path / ("instance-1-customers-staging.json" + STAGED_SUFFIX)).write_bytes(b"{}\n")
     journal = {
         "rename": ["instance-1-customers-staging.json"],
@@ -321,16 +311,16 @@ def test_the_next_write_finishes_an_interrupted_commit_first(tmp_path: Path) -> 
     }
     (tmp_path / JOURNAL_NAME).write_bytes(orjson.dumps(journal))
 
-    write_plan(tmp_path, balance(CUSTOMERS, 2), created_at=LATER)
+    write_plan(PlanFolder(tmp_path), balance(CUSTOMERS, 2), created_at=LATER)
 
     assert names(tmp_path) == [instance_file_name(1), instance_file_name(2)]
     assert {d["createdAt"] for d in documents(tmp_path).values()} == {LATER}
 
 
 def test_recover_in_a_clean_directory_changes_nothing(tmp_path: Path) -> None:
-    write_plan(tmp_path, balance(CUSTOMERS, 2), created_at=CREATED)
+    write_plan(PlanFolder(tmp_path), balance(CUSTOMERS, 2), created_at=CREATED)
     before = snapshot(tmp_path)
-    recover(tmp_path)
+    recover(PlanFolder(tmp_path))
     assert snapshot(tmp_path) == before
 
 
@@ -366,11 +356,15 @@ def fail_at_call(monkeypatch: pytest.MonkeyPatch, function: str, failing: int) -
 def test_a_full_disk_before_the_journal_keeps_the_old_set_and_no_staged_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: int
 ) -> None:
-    write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED, parameters=PARAMETERS)
+    write_plan(
+        PlanFolder(tmp_path), balance(CUSTOMERS, 5), created_at=CREATED, parameters=PARAMETERS
+    )
     old = snapshot(tmp_path)
     calls = fail_at_call(monkeypatch, "write", failing)
     with pytest.raises(OutputError) as failed:
-        write_plan(tmp_path, balance(CUSTOMERS, 2), created_at=LATER, parameters=PARAMETERS)
+        write_plan(
+            PlanFolder(tmp_path), balance(CUSTOMERS, 2), created_at=LATER, parameters=PARAMETERS
+        )
     monkeypatch.undo()
     assert calls[0] == failing  # nothing written after the failure
     assert str(failed.value) == unchanged_message(tmp_path)
@@ -380,11 +374,11 @@ def test_a_full_disk_before_the_journal_keeps_the_old_set_and_no_staged_file(
 def test_a_full_disk_at_the_journal_rename_keeps_the_old_set(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED)
+    write_plan(PlanFolder(tmp_path), balance(CUSTOMERS, 5), created_at=CREATED)
     old = snapshot(tmp_path)
     fail_at_call(monkeypatch, "replace", 1)  # the journal's rename is the first
     with pytest.raises(OutputError) as failed:
-        write_plan(tmp_path, balance(CUSTOMERS, 3), created_at=LATER)
+        write_plan(PlanFolder(tmp_path), balance(CUSTOMERS, 3), created_at=LATER)
     monkeypatch.undo()
     assert str(failed.value) == unchanged_message(tmp_path)
     assert snapshot(tmp_path) == old
@@ -393,7 +387,7 @@ def test_a_full_disk_at_the_journal_rename_keeps_the_old_set(
 def test_a_failed_rename_after_the_journal_is_one_error_and_the_next_write_finishes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED)
+    write_plan(PlanFolder(tmp_path), balance(CUSTOMERS, 5), created_at=CREATED)
     real_replace = os.replace
     moved: list[str] = []
 
@@ -405,14 +399,14 @@ def test_a_failed_rename_after_the_journal_is_one_error_and_the_next_write_finis
 
     monkeypatch.setattr("distro.emit.os.replace", failing_replace)
     with pytest.raises(OutputError) as failed:
-        write_plan(tmp_path, balance(CUSTOMERS, 3), created_at=LATER)
+        write_plan(PlanFolder(tmp_path), balance(CUSTOMERS, 3), created_at=LATER)
     monkeypatch.undo()
     assert str(failed.value) == unfinished_message(tmp_path, "Input/output error")
     assert (tmp_path / JOURNAL_NAME).exists()  # decided: the staged files are kept for it
 
-    write_plan(tmp_path, balance(CUSTOMERS, 3), created_at=LATER)
+    write_plan(PlanFolder(tmp_path), balance(CUSTOMERS, 3), created_at=LATER)
     expected = tmp_path.parent / "expected"
-    write_plan(expected, balance(CUSTOMERS, 3), created_at=LATER)
+    write_plan(PlanFolder(expected), balance(CUSTOMERS, 3), created_at=LATER)
     assert snapshot(tmp_path) == snapshot(expected)
 
 
@@ -455,7 +449,7 @@ def test_a_damaged_journal_is_refused_and_nothing_is_touched(
     tmp_path: Path, journal: bytes, why: str
 ) -> None:
     folder = tmp_path / "state"
-    write_plan(folder, balance(CUSTOMERS, 5), created_at=CREATED)
+    write_plan(PlanFolder(folder), balance(CUSTOMERS, 5), created_at=CREATED)
     (folder / ("instance-1-customers-staging.json" + STAGED_SUFFIX)).write_bytes(b"{}\n")
     (folder / ("victim" + STAGED_SUFFIX)).write_bytes(b"outside the plan\n")
     (tmp_path / "victim").write_bytes(b"outside the folder\n")
@@ -463,7 +457,7 @@ def test_a_damaged_journal_is_refused_and_nothing_is_touched(
     before = snapshot(folder)
 
     with pytest.raises(OutputError) as failed:
-        recover(folder)
+        recover(PlanFolder(folder))
 
     assert str(failed.value) == damaged_message(folder, why)
     assert snapshot(folder) == before
@@ -471,11 +465,11 @@ def test_a_damaged_journal_is_refused_and_nothing_is_touched(
 
 
 def test_write_plan_refuses_a_damaged_journal_before_staging_anything(tmp_path: Path) -> None:
-    write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED)
+    write_plan(PlanFolder(tmp_path), balance(CUSTOMERS, 5), created_at=CREATED)
     (tmp_path / JOURNAL_NAME).write_bytes(b'{"rename": ["../x"], "remove": []}')
     before = snapshot(tmp_path)
     with pytest.raises(OutputError) as failed:
-        write_plan(tmp_path, balance(CUSTOMERS, 3), created_at=LATER)
+        write_plan(PlanFolder(tmp_path), balance(CUSTOMERS, 3), created_at=LATER)
     assert str(failed.value) == damaged_message(tmp_path, "'../x' is not a plan file")
     assert snapshot(tmp_path) == before
 
@@ -499,7 +493,9 @@ def sha256(path: Path) -> str:
 
 def test_the_manifest_describes_the_plan_and_its_files(tmp_path: Path) -> None:
     # the plan of test_write_plan_writes_one_file_per_instance
-    written = write_plan(tmp_path, balance(CUSTOMERS, 3), created_at=CREATED, parameters=PARAMETERS)
+    written = write_plan(
+        PlanFolder(tmp_path), balance(CUSTOMERS, 3), created_at=CREATED, parameters=PARAMETERS
+    )
     assert written == [tmp_path / instance_file_name(n) for n in (1, 2, 3)]
     assert names(tmp_path) == [MANIFEST_NAME, *(instance_file_name(n) for n in (1, 2, 3))]
     manifest = orjson.loads((tmp_path / MANIFEST_NAME).read_bytes())
@@ -550,7 +546,11 @@ def test_the_manifest_describes_the_plan_and_its_files(tmp_path: Path) -> None:
 def test_the_manifest_document_hashes_the_bytes_it_is_given() -> None:
     plan = balance(CUSTOMERS[:1], 1)
     document = manifest_document(
-        plan, {"instance-1-customers-staging.json": b"abc"}, PARAMETERS, created_at=CREATED
+        plan,
+        {"instance-1-customers-staging.json": b"abc"},
+        PARAMETERS,
+        created_at=CREATED,
+        folder=PlanFolder(Path("anywhere")),
     )
     assert document["files"] == [
         {
@@ -568,13 +568,15 @@ def test_the_manifest_is_committed_with_the_files_and_renamed_last(
     journals: list[dict[str, list[str]]] = []
     real_apply = emit._apply
 
-    def spy(directory: Path, journal: dict[str, list[str]], env: str) -> None:
+    def spy(folder: PlanFolder, journal: dict[str, list[str]]) -> None:
         journals.append(journal)
-        real_apply(directory, journal, env)
+        real_apply(folder, journal)
 
     monkeypatch.setattr(emit, "_apply", spy)
-    write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED, parameters=PARAMETERS)
-    write_plan(tmp_path, balance(CUSTOMERS, 2), created_at=LATER, parameters=PARAMETERS)
+    write_plan(
+        PlanFolder(tmp_path), balance(CUSTOMERS, 5), created_at=CREATED, parameters=PARAMETERS
+    )
+    write_plan(PlanFolder(tmp_path), balance(CUSTOMERS, 2), created_at=LATER, parameters=PARAMETERS)
     assert journals == [
         {"rename": [*(instance_file_name(n) for n in range(1, 6)), MANIFEST_NAME], "remove": []},
         {
@@ -585,24 +587,30 @@ def test_the_manifest_is_committed_with_the_files_and_renamed_last(
 
 
 def test_a_plan_without_parameters_removes_an_older_manifest(tmp_path: Path) -> None:
-    write_plan(tmp_path, balance(CUSTOMERS, 3), created_at=CREATED, parameters=PARAMETERS)
-    write_plan(tmp_path, balance(CUSTOMERS, 2), created_at=LATER)
+    write_plan(
+        PlanFolder(tmp_path), balance(CUSTOMERS, 3), created_at=CREATED, parameters=PARAMETERS
+    )
+    write_plan(PlanFolder(tmp_path), balance(CUSTOMERS, 2), created_at=LATER)
     assert names(tmp_path) == [instance_file_name(1), instance_file_name(2)]
 
 
 def test_a_crash_before_the_journal_keeps_the_old_manifest(tmp_path: Path) -> None:
-    write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED, parameters=PARAMETERS)
+    write_plan(
+        PlanFolder(tmp_path), balance(CUSTOMERS, 5), created_at=CREATED, parameters=PARAMETERS
+    )
     old = snapshot(tmp_path)
     (tmp_path / (MANIFEST_NAME + STAGED_SUFFIX)).write_bytes(b"{}")
     (tmp_path / (instance_file_name(1) + STAGED_SUFFIX)).write_bytes(b"{}")
-    recover(tmp_path)
+    recover(PlanFolder(tmp_path))
     assert snapshot(tmp_path) == old
 
 
 def test_a_crash_after_the_journal_installs_the_new_manifest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write_plan(tmp_path, balance(CUSTOMERS, 5), created_at=CREATED, parameters=PARAMETERS)
+    write_plan(
+        PlanFolder(tmp_path), balance(CUSTOMERS, 5), created_at=CREATED, parameters=PARAMETERS
+    )
     real_replace = os.replace
 
     def dying_replace(source: os.PathLike[str], target: os.PathLike[str]) -> None:
@@ -612,14 +620,16 @@ def test_a_crash_after_the_journal_installs_the_new_manifest(
 
     monkeypatch.setattr("distro.emit.os.replace", dying_replace)
     with pytest.raises(OutputError) as failed:
-        write_plan(tmp_path, balance(CUSTOMERS, 3), created_at=LATER, parameters=PARAMETERS)
+        write_plan(
+            PlanFolder(tmp_path), balance(CUSTOMERS, 3), created_at=LATER, parameters=PARAMETERS
+        )
     monkeypatch.undo()
     assert str(failed.value) == unfinished_message(tmp_path, "killed")
     # the new files are in place, the old manifest still names five: the journal decides
     assert (tmp_path / JOURNAL_NAME).exists()
-    recover(tmp_path)
+    recover(PlanFolder(tmp_path))
     expected = tmp_path.parent / "expected"
-    write_plan(expected, balance(CUSTOMERS, 3), created_at=LATER, parameters=PARAMETERS)
+    write_plan(PlanFolder(expected), balance(CUSTOMERS, 3), created_at=LATER, parameters=PARAMETERS)
     assert snapshot(tmp_path) == snapshot(expected)
 
 
@@ -627,7 +637,7 @@ def test_split_files_carry_space_assignments_only_with_the_flag(tmp_path: Path) 
     split = {"did:mailto:example.org:alice": {"did:key:a": 4_000_000, "did:key:b": 3_000_000}}
     plan = balance(CUSTOMERS, 3, split=split)
     assert plan.split_customers == ("did:mailto:example.org:alice",)
-    write_plan(tmp_path, plan, created_at=CREATED, parameters=PARAMETERS)
+    write_plan(PlanFolder(tmp_path), plan, created_at=CREATED, parameters=PARAMETERS)
     assignments = [
         orjson.loads((tmp_path / instance_file_name(n)).read_bytes())["spaceAssignments"]
         for n in (1, 2, 3)

@@ -33,11 +33,12 @@ from distro.count import count
 from distro.dynamo.fastquery import LeanReader, make_reader
 from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.dynamo.reader import CountPage, Key, SdkReader, TableReader, count_request
-from distro.dynamo.retry import DEFAULT_POLICY, RetryPolicy, is_transient, translate
+from distro.dynamo.retry import is_transient, translate
 from distro.errors import CredentialsMissing, DistroError, TableNotFound
+from distro.files import PlanFolder
 from distro.local.dataset import Dataset
 from distro.progress import Progress
-from distro.settings import CountSettings, Tables
+from distro.settings import DEFAULT_POLICY, CountSettings, RetryPolicy, Tables
 
 FIXED_TIME = datetime.datetime(2026, 11, 29, 16, 0, 7)
 FIXED_ID = uuid.UUID("12345678-1234-5678-9abc-123456789abc")
@@ -398,7 +399,7 @@ async def test_faults_are_retried_and_the_counts_stay_exact(
         tally = await count(
             settings,
             reader,
-            checkpoint=Checkpoint.open(tmp_path, settings, restart=True),
+            checkpoint=Checkpoint.open(PlanFolder(tmp_path), settings, restart=True),
             progress=Progress(),
         )
     assert_matches_truth(tally, dataset)
@@ -446,7 +447,7 @@ async def test_count_uploads_with_the_lean_reader_equals_the_truth(
         tally = await count(
             settings,
             reader,
-            checkpoint=Checkpoint.open(tmp_path, settings, restart=True),
+            checkpoint=Checkpoint.open(PlanFolder(tmp_path), settings, restart=True),
             progress=progress,
         )
     assert_matches_truth(tally, dataset)

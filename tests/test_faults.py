@@ -24,6 +24,8 @@ import pytest
 from aiohttp import web
 from faultproxy import ERROR_PREFIX, JSON_TYPE, TARGET_PREFIX, THROTTLE_CODES, FaultProxy, Faults
 from helpers import (
+    CHECKPOINT_NAME,
+    LOCK_NAME,
     assert_exact_plan,
     assert_one_line_error,
     finish,
@@ -35,9 +37,9 @@ from helpers import (
     without_created_at,
 )
 
-from distro.checkpoint import CHECKPOINT_NAME, Checkpoint
+from distro.checkpoint import Checkpoint
 from distro.dynamo.handle import dynamodb_client
-from distro.files import LOCK_NAME
+from distro.files import PlanFolder
 from distro.local.dataset import Dataset
 from distro.local.dynamodb import LocalDynamo
 from distro.settings import CountSettings, CustomerFilter, Tables
@@ -108,7 +110,7 @@ def saved_counts(directory: Path, tables: Tables) -> dict[str, int]:
     endpoint = json.loads(journal[0])["fingerprint"]["endpoint"]
     at_endpoint = Tables(tables.consumer, tables.upload, tables.region, endpoint)
     # Opening refuses a damaged or mismatched journal, and cuts off a torn last line.
-    Checkpoint.open(directory, checkpoint_settings(at_endpoint), restart=False)
+    Checkpoint.open(PlanFolder(directory), checkpoint_settings(at_endpoint), restart=False)
     counts: dict[str, int] = {}
     for line in (directory / CHECKPOINT_NAME).read_bytes().splitlines()[1:]:
         counts.update(json.loads(line)["counts"])

@@ -15,7 +15,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "distro"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("distro", "distro.errors"),
     ("distro.settings",),
-    ("distro.progress", "distro.files"),
+    ("distro.progress", "distro.files", "distro.flags"),
+    ("distro.options",),
     (
         "distro.dynamo",
         "distro.dynamo.retry",
@@ -37,9 +38,10 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("distro.balance", "distro.replan"),
     ("distro.emit", "distro.assignments", "distro.verify", "distro.check"),
     ("distro.pipeline", "distro.replan_run"),
-    ("distro.summary",),
+    ("distro.steps", "distro.summary"),
     ("distro.console", "distro.report"),
     ("distro.local", "distro.local.dynamodb", "distro.local.dataset", "distro.local.demo"),
+    ("distro.app",),
     ("distro.cli", "distro.__main__"),
 )
 LAYER_OF = {module: n for n, layer in enumerate(LAYERS) for module in layer}

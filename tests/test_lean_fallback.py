@@ -24,16 +24,16 @@ from helpers import Result, invoke, table_args
 from test_pipeline import assert_matches_truth
 
 from distro.checkpoint import Checkpoint
-from distro.cli import with_flags
 from distro.count import count
 from distro.dynamo.fastquery import FallbackReader, LeanReader, choose_reader, refused
 from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.dynamo.reader import SdkReader
-from distro.dynamo.retry import RetryPolicy
 from distro.errors import CountingFailed, CredentialsRejected, SettingsError
+from distro.files import PlanFolder
+from distro.flags import with_flags
 from distro.local.dataset import Dataset
 from distro.progress import Progress
-from distro.settings import CountSettings, Tables
+from distro.settings import CountSettings, RetryPolicy, Tables
 
 ONE_TRY = RetryPolicy(max_tries=1, base=0.0, call_timeout=10.0)
 QUERIES = frozenset({"Query"})
@@ -110,7 +110,7 @@ async def test_a_refused_lean_query_goes_through_the_sdk_and_the_run_goes_on(
         tally = await count(
             settings,
             reader,
-            checkpoint=Checkpoint.open(tmp_path, settings, restart=True),
+            checkpoint=Checkpoint.open(PlanFolder(tmp_path), settings, restart=True),
             progress=Progress(),
         )
     assert_matches_truth(tally, dataset)

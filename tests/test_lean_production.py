@@ -35,10 +35,9 @@ from faultproxy import JSON_TYPE, FaultProxy, Faults
 from distro.dynamo.fastquery import LeanReader, make_reader
 from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.dynamo.reader import CountPage, Key, SdkReader, TableReader
-from distro.dynamo.retry import RetryPolicy
 from distro.errors import CountingFailed, DistroError
 from distro.local.dataset import Dataset
-from distro.settings import Tables
+from distro.settings import RetryPolicy, Tables
 
 FIXED_TIME = datetime.datetime(2026, 11, 29, 16, 0, 7)
 FIXED_ID = uuid.UUID("12345678-1234-5678-9abc-123456789abc")

@@ -15,7 +15,18 @@ from pathlib import Path
 
 import pytest
 from faultproxy import Faults
-from helpers import assert_exact_plan, files_of, finish, invoke, read_plan, run, start, wait_until
+from helpers import (
+    CHECKPOINT_NAME,
+    LOCK_NAME,
+    assert_exact_plan,
+    files_of,
+    finish,
+    invoke,
+    read_plan,
+    run,
+    start,
+    wait_until,
+)
 from test_faults import (
     FAST_RETRIES,
     INSTANCES,
@@ -27,10 +38,9 @@ from test_faults import (
 
 from distro import files
 from distro.balance import CustomerLoad, balance
-from distro.checkpoint import CHECKPOINT_NAME
 from distro.emit import PlanParameters, write_plan
 from distro.errors import OutputLocked
-from distro.files import LOCK_NAME, output_lock
+from distro.files import PlanFolder, output_lock
 from distro.local.dataset import Dataset
 from distro.local.dynamodb import LocalDynamo
 from distro.pipeline import checkpoint_until_committed, commit_plan
@@ -59,7 +69,9 @@ def write_old_plan(directory: Path) -> None:
     """A plan from an earlier run, with its manifest, for ``verify`` to check."""
     tables = Tables("old-consumer", "old-upload", "us-east-2")
     parameters = PlanParameters(CountSettings(tables=tables), Throughput(), False)
-    write_plan(directory, balance(OLD_LOADS, 2), created_at=OLD_CREATED, parameters=parameters)
+    write_plan(
+        PlanFolder(directory), balance(OLD_LOADS, 2), created_at=OLD_CREATED, parameters=parameters
+    )
 
 
 # --- the lock itself ---------------------------------------------------------------------------
@@ -67,15 +79,15 @@ def write_old_plan(directory: Path) -> None:
 
 def test_the_lock_is_exclusive_and_names_its_holder(tmp_path: Path) -> None:
     folder = tmp_path / "state"
-    with output_lock(folder):
+    with output_lock(PlanFolder(folder)):
         assert (folder / LOCK_NAME).read_text() == f"{os.getpid()}\n"
         # flock belongs to an open file, so even this process cannot take it twice.
-        with pytest.raises(OutputLocked) as refused, output_lock(folder):
+        with pytest.raises(OutputLocked) as refused, output_lock(PlanFolder(folder)):
             pass
     assert str(refused.value) == (
         f"another distro run (process {os.getpid()}) is using {folder}/: wait for it to finish"
     )
-    with output_lock(folder):  # released on the way out
+    with output_lock(PlanFolder(folder)):  # released on the way out
         pass
     assert [p.name for p in folder.iterdir()] == [LOCK_NAME]  # left in place, never unlinked
 
@@ -85,7 +97,7 @@ def test_a_holder_that_has_not_written_its_id_yet_is_still_refused(tmp_path: Pat
     fd = os.open(tmp_path / LOCK_NAME, os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        with pytest.raises(OutputLocked) as refused, output_lock(tmp_path):
+        with pytest.raises(OutputLocked) as refused, output_lock(PlanFolder(tmp_path)):
             pass
     finally:
         os.close(fd)
@@ -93,9 +105,9 @@ def test_a_holder_that_has_not_written_its_id_yet_is_still_refused(tmp_path: Pat
 
 
 def test_the_lock_file_is_no_part_of_the_plan(tmp_path: Path) -> None:
-    with output_lock(tmp_path):
+    with output_lock(PlanFolder(tmp_path)):
         write_old_plan(tmp_path)  # its stale-file cleanup must leave the lock alone
-        assert verify_plan(tmp_path) == []
+        assert verify_plan(PlanFolder(tmp_path)) == []
     assert (tmp_path / LOCK_NAME).read_text() == f"{os.getpid()}\n"
 
 
@@ -103,7 +115,7 @@ def test_the_lock_file_is_no_part_of_the_plan(tmp_path: Path) -> None:
 
 
 def test_analyze_refuses_a_locked_folder_before_reaching_dynamodb(tmp_path: Path) -> None:
-    with output_lock(tmp_path):
+    with output_lock(PlanFolder(tmp_path)):
         # Nothing listens on port 9: a run that got past the lock would say so instead.
         result = invoke("analyze", "--endpoint-url", "http://127.0.0.1:9", "--output-dir", tmp_path)
     assert (result.returncode, result.stderr) == (1, locked_message(tmp_path, os.getpid()))
@@ -111,7 +123,7 @@ def test_analyze_refuses_a_locked_folder_before_reaching_dynamodb(tmp_path: Path
 
 
 def test_demo_refuses_a_locked_folder_before_starting_dynamodb_local(tmp_path: Path) -> None:
-    with output_lock(tmp_path):
+    with output_lock(PlanFolder(tmp_path)):
         # A real process: the demo's one run end to end (and the demo sets os.environ).
         result = run("demo", "--customers", "10", "--quiet", "--output-dir", tmp_path)
     assert (result.returncode, result.stderr) == (1, locked_message(tmp_path, os.getpid()))
@@ -120,7 +132,7 @@ def test_demo_refuses_a_locked_folder_before_starting_dynamodb_local(tmp_path: P
 
 def test_verify_reads_a_locked_folder(tmp_path: Path) -> None:
     write_old_plan(tmp_path)
-    with output_lock(tmp_path):
+    with output_lock(PlanFolder(tmp_path)):
         # A real process: verify's one run end to end, reading a folder another process locks.
         result = run("verify", "--output-dir", tmp_path)
     assert result.returncode == 0, result.stderr
@@ -211,7 +223,7 @@ async def test_a_locked_folder_is_probed_once_per_run(
     target = tmp_path / "plan"
     # As generate composes the stages, counting aside.
     with (
-        output_lock(target) as folder,
+        output_lock(PlanFolder(target)) as folder,
         checkpoint_until_committed(folder, settings, restart=False),
     ):
         committed = await commit_plan(plan, folder, settings=settings, throughput=Throughput())

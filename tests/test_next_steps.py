@@ -117,7 +117,9 @@ def test_generate_prints_steps_that_name_the_files_and_instances_it_wrote(
         )
     assert printed[-2:] == [
         f"distro verify --output-dir {out} --env staging",
-        f"distro replan --instances 3 --env staging --output-dir {out}",
+        f"distro replan --instances 3 --env staging --output-dir {out} "
+        f"--consumer-table {tables.consumer} --upload-table {tables.upload} "
+        f"--endpoint-url {tables.endpoint_url}",
     ]
     verify = invoke(*shlex.split(printed[-2])[1:])  # the re-check runs as printed
     assert verify.returncode == 0, verify.stderr
@@ -129,7 +131,13 @@ def readme_shapes() -> list[re.Pattern[str]]:
     section = text[text.index("### Deploying the plan") :]
     start = section.index("```bash\n") + len("```bash\n")
     block = section[start : section.index("\n```", start)]
-    fills = {"<N>": r"\d+", "<env>": r"\w+", "<output-dir>": r"\S+", "<instances>": r"\d+"}
+    fills = {
+        "<N>": r"\d+",
+        "<env>": r"\w+",
+        "<output-dir>": r"\S+",
+        "<instances>": r"\d+",
+        " <connection options>": r"(?: --[\w-]+ \S+)*",
+    }
     shapes = []
     for line in block.splitlines():
         if line.startswith("#"):

@@ -13,11 +13,10 @@ from distro.dynamo.fastquery import LeanReader, make_reader
 from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.dynamo.pacing import MIN_QUERY_UNITS, TokenBucket
 from distro.dynamo.reader import CountPage, SdkReader
-from distro.dynamo.retry import RetryPolicy
 from distro.errors import CountingFailed
 from distro.local.dataset import Dataset
 from distro.local.dynamodb import LocalDynamo
-from distro.settings import Tables
+from distro.settings import RetryPolicy, Tables
 
 TABLES = Tables("c", "u", "us-east-2")
 INSTANT = RetryPolicy(base=0.0)  # retries without waiting

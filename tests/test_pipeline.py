@@ -8,21 +8,21 @@ from typing import Any
 
 import orjson
 import pytest
-from helpers import read_plan, without_created_at
+from helpers import CHECKPOINT_NAME, read_plan, without_created_at
 
 from distro.balance import plan
-from distro.checkpoint import CHECKPOINT_NAME, Checkpoint
-from distro.cli import with_flags
+from distro.checkpoint import Checkpoint
 from distro.count import count
 from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.dynamo.reader import CountPage, Key, ScanPage, SdkReader
-from distro.dynamo.retry import DEFAULT_POLICY
 from distro.errors import CheckpointMismatch
+from distro.files import PlanFolder
+from distro.flags import with_flags
 from distro.local.dataset import Dataset, create_tables, generate, load
 from distro.local.dynamodb import LocalDynamo
 from distro.pipeline import checkpoint_until_committed, commit_plan, count_tables
 from distro.progress import Progress
-from distro.settings import CountSettings, CustomerFilter, Tables, Throughput
+from distro.settings import DEFAULT_POLICY, CountSettings, CustomerFilter, Tables, Throughput
 from distro.tally import Tally
 
 pytestmark = pytest.mark.db
@@ -32,16 +32,17 @@ async def counted(
     settings: CountSettings, output_dir: Path, *, split_for: int | None = None
 ) -> Tally:
     """The counting stage over DynamoDB, as analyze composes it (the checkpoint removed after)."""
-    with checkpoint_until_committed(output_dir, settings, restart=False) as checkpoint:
+    with checkpoint_until_committed(PlanFolder(output_dir), settings, restart=False) as checkpoint:
         return await count_tables(settings, checkpoint, Progress(), split_for=split_for)
 
 
 async def generated(settings: CountSettings, output_dir: Path, instances: int) -> Tally:
     """Count, plan and commit the files, as generate composes the stages."""
-    with checkpoint_until_committed(output_dir, settings, restart=False) as checkpoint:
+    folder = PlanFolder(output_dir)
+    with checkpoint_until_committed(folder, settings, restart=False) as checkpoint:
         tally = await count_tables(settings, checkpoint, Progress())
         await commit_plan(
-            plan(tally, instances), output_dir, settings=settings, throughput=Throughput()
+            plan(tally, instances), folder, settings=settings, throughput=Throughput()
         )
     return tally
 
@@ -123,7 +124,7 @@ async def test_resume_counts_nothing_twice(loaded: tuple[Dataset, Tables], tmp_p
     async with dynamodb_client(tables, pool_size=8) as client:
         sdk = SdkReader(Dynamo(client, tables, DEFAULT_POLICY))
         first = RecordingReader(sdk, fail_after=120)
-        checkpoint = Checkpoint.open(tmp_path, settings, restart=False)
+        checkpoint = Checkpoint.open(PlanFolder(tmp_path), settings, restart=False)
         with pytest.raises(ExceptionGroup):
             await count(settings, first, checkpoint=checkpoint, progress=Progress())
         saved = journal_counts(tmp_path / CHECKPOINT_NAME)
@@ -133,7 +134,7 @@ async def test_resume_counts_nothing_twice(loaded: tuple[Dataset, Tables], tmp_p
         assert all(dataset.uploads[space] == n for space, n in saved.items())
 
         second = RecordingReader(sdk)
-        resumed = Checkpoint.open(tmp_path, settings, restart=False)
+        resumed = Checkpoint.open(PlanFolder(tmp_path), settings, restart=False)
         tally = await count(settings, second, checkpoint=resumed, progress=Progress())
     assert not set(second.queried) & set(saved), "a checkpointed space was queried again"
     assert len(second.queried) == len(set(second.queried))
@@ -164,12 +165,12 @@ async def test_a_resumed_run_writes_the_files_of_an_uninterrupted_one(
     whole = await generated(settings, tmp_path / "whole", 5)
     async with dynamodb_client(tables, pool_size=8) as client:
         stopped = RecordingReader(SdkReader(Dynamo(client, tables, DEFAULT_POLICY)), fail_after=120)
-        checkpoint = Checkpoint.open(tmp_path / "resumed", settings, restart=False)
+        checkpoint = Checkpoint.open(PlanFolder(tmp_path / "resumed"), settings, restart=False)
         with pytest.raises(ExceptionGroup):
             await count(settings, stopped, checkpoint=checkpoint, progress=Progress())
     saved = journal_counts(tmp_path / "resumed" / CHECKPOINT_NAME)
     assert all(dataset.uploads[space] == n for space, n in saved.items())
-    resumed = Checkpoint.open(tmp_path / "resumed", settings, restart=False)
+    resumed = Checkpoint.open(PlanFolder(tmp_path / "resumed"), settings, restart=False)
     assert len(resumed.resumed) == len(saved) >= 120 - settings.concurrency
     assert {space: resumed.resumed.get(space) for space in saved} == saved
     again = await generated(settings, tmp_path / "resumed", 5)
@@ -188,7 +189,7 @@ async def test_a_checkpoint_of_another_database_is_refused(
     settings = CountSettings(tables=tables, concurrency=4)
     async with dynamodb_client(tables, pool_size=8) as client:
         stopped = RecordingReader(SdkReader(Dynamo(client, tables, DEFAULT_POLICY)), fail_after=50)
-        checkpoint = Checkpoint.open(tmp_path, settings, restart=False)
+        checkpoint = Checkpoint.open(PlanFolder(tmp_path), settings, restart=False)
         with pytest.raises(ExceptionGroup):
             await count(settings, stopped, checkpoint=checkpoint, progress=Progress())
     assert journal_counts(tmp_path / CHECKPOINT_NAME)

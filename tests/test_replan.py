@@ -14,15 +14,15 @@ from botocore.exceptions import ClientError
 from helpers import invoke, read_plan
 from test_assignments import ANY_TABLES, create_table, delete_table, scan_all, session
 
-from distro.cli import with_flags
 from distro.dynamo.handle import Dynamo
-from distro.dynamo.retry import RetryPolicy
 from distro.errors import ReplanRefused
+from distro.files import PlanFolder
+from distro.flags import with_flags
 from distro.local.dynamodb import LOCAL_CREDENTIALS, LocalDynamo
 from distro.records import Move, TrackingRecord
 from distro.replan import replan
 from distro.replan_run import run_replan
-from distro.settings import Tables
+from distro.settings import RetryPolicy, Tables
 from distro.tracking import apply_moves
 from distro.verify import verify_plan
 
@@ -164,13 +164,13 @@ def test_replan_through_the_cli_moves_only_records_not_started(
     assert set(listed) == {r.customer for r in records if r.status != "completed"}
     for customer, n in listed.items():
         assert after[customer]["instanceId"] == {"S": str(n)}  # files and records agree
-    assert verify_plan(tmp_path, "production") == []
+    assert verify_plan(PlanFolder(tmp_path, "production")) == []
     assert f"Updated {len(moved)} tracking records in {tracking}" in result.stderr
     # The report ends with the steps that deploy the new files, production's, and re-plan again.
     assert "  STORACHA_ENV=production node src/migrate-instance.js --instance 5" in result.stdout
     assert result.stdout.splitlines()[-1] == (
         f"  distro replan --instances 5 --env production --output-dir {tmp_path} "
-        f"--assignments-table {tracking}"
+        f"--endpoint-url {dynamo.endpoint_url} --assignments-table {tracking}"
     )
     assert "In progress, kept on their instance" in result.stdout
     before_line = f"{expected.makespan_before:,} uploads on instance"
@@ -247,7 +247,7 @@ def test_a_customer_started_during_the_replan_stays_where_it_is(
             tables=Tables("unused-consumer", "unused-upload", "us-east-2", dynamo.endpoint_url),
             table=tracking,
             instances=5,
-            output_dir=tmp_path,
+            folder=PlanFolder(tmp_path),
             policy=NO_RETRY_WAIT,
             credentials=LOCAL_CREDENTIALS,
             before_writes=runner_starts,
@@ -265,7 +265,7 @@ def test_a_customer_started_during_the_replan_stays_where_it_is(
     assert listed[racer.customer] == int(racer.source)  # the files say it stays
     for customer, n in listed.items():
         assert after[customer]["instanceId"] == {"S": str(n)}
-    assert verify_plan(tmp_path) == []
+    assert verify_plan(PlanFolder(tmp_path)) == []
 
 
 @pytest.mark.db

@@ -11,12 +11,11 @@ from typing import Any
 
 import orjson
 import pytest
-from helpers import assert_one_line_error, invoke, read_plan, table_args
+from helpers import LOCK_NAME, assert_one_line_error, invoke, read_plan, table_args
 from rich.console import Console
 from test_pipeline import counted
 
 from distro.balance import CustomerLoad, Plan, plan
-from distro.files import LOCK_NAME
 from distro.local.dataset import Dataset
 from distro.report import render
 from distro.settings import CountSettings, Tables, Throughput
@@ -434,10 +433,13 @@ def test_rendering_a_report_imports_no_aws_code() -> None:
         "distro.emit",  # the instance files' names, which the next steps name
         "distro.errors",
         "distro.files",
+        "distro.options",  # the report's own options (JSON, HTML, how many customers)
         "distro.progress",
         "distro.records",  # the tracking records a replan or a re-run reports, plain data
         "distro.report",
         "distro.settings",
+        "distro.steps",  # the next steps after a plan, plain data
         "distro.summary",
         "distro.tally",
+        "distro.verify",  # what verify found, plain data
     ]

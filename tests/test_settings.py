@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from distro.cli import with_flags
 from distro.errors import SettingsError
+from distro.flags import with_flags
 from distro.settings import (
     DEFAULT_SKIP,
     CountSettings,

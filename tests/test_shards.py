@@ -12,7 +12,15 @@ from typing import Any
 import botocore.auth
 import orjson
 import pytest
-from helpers import RUNNER_KEYS, invoke, read_plan, table_args, without_created_at
+from helpers import (
+    CHECKPOINT_NAME,
+    MANIFEST_NAME,
+    RUNNER_KEYS,
+    invoke,
+    read_plan,
+    table_args,
+    without_created_at,
+)
 from hypothesis import assume, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -20,14 +28,13 @@ from test_balance import fine_grained
 from test_fastquery import FIXED_ID, FIXED_TIME, SPACE, Recorder, pages
 
 from distro.balance import plan
-from distro.checkpoint import CHECKPOINT_NAME, fingerprint
+from distro.checkpoint import fingerprint
 from distro.dynamo.fastquery import LeanReader, make_reader
 from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.dynamo.reader import CountPage, SdkReader, count_request
-from distro.dynamo.retry import DEFAULT_POLICY
-from distro.emit import MANIFEST_NAME
+from distro.files import PlanFolder
 from distro.local.dataset import Dataset
-from distro.settings import CountSettings, Tables
+from distro.settings import DEFAULT_POLICY, CountSettings, Tables
 from distro.tally import CustomerLoad, Tally
 from distro.verify import verify_plan
 
@@ -382,10 +389,10 @@ def test_generate_balanced_by_shards_writes_the_true_shards_and_their_bound(
     assert document["shards"]["balancedBy"] == "shards"
     assert document["plan"]["maxUploads"] == manifest["balance"]["makespan"]  # in shards
     # verify reads the makespan in shards too, and checks the shard total against the files.
-    assert verify_plan(tmp_path) == []
+    assert verify_plan(PlanFolder(tmp_path)) == []
     manifest["totals"]["shards"] += 1
     (tmp_path / MANIFEST_NAME).write_bytes(orjson.dumps(manifest))
-    assert verify_plan(tmp_path) == [
+    assert verify_plan(PlanFolder(tmp_path)) == [
         f"totals.shards: {MANIFEST_NAME} says {total + 1}, the files add up to {total}"
     ]
 

@@ -6,14 +6,22 @@ from pathlib import Path
 
 import orjson
 import pytest
-from helpers import DOCUMENT_KEYS, RUNNER_KEYS, invoke, read_plan, table_args
+from helpers import (
+    DOCUMENT_KEYS,
+    LOCK_NAME,
+    MANIFEST_NAME,
+    RUNNER_KEYS,
+    invoke,
+    read_plan,
+    table_args,
+)
 from test_pipeline import counted
 
 from distro.balance import CustomerLoad, InstancePlan, balance, split_units
 from distro.balance import plan as plan_of
 from distro.census import Census
-from distro.emit import MANIFEST_NAME, instance_document, write_plan
-from distro.files import LOCK_NAME
+from distro.emit import instance_document, write_plan
+from distro.files import PlanFolder
 from distro.local.dataset import Dataset
 from distro.settings import CountSettings, CustomerFilter, Tables
 
@@ -138,7 +146,7 @@ def test_a_split_instance_document() -> None:
 
 
 def test_the_split_files_bytes(tmp_path: Path) -> None:
-    write_plan(tmp_path, balance(LOADS, 3, split=SPLIT), created_at=CREATED)
+    write_plan(PlanFolder(tmp_path), balance(LOADS, 3, split=SPLIT), created_at=CREATED)
     assert (tmp_path / "instance-2-customers-staging.json").read_bytes() == (
         b"{\n"
         b'  "instanceId": 2,\n'
@@ -162,7 +170,7 @@ def test_the_split_files_bytes(tmp_path: Path) -> None:
 
 
 def test_without_the_flag_the_documents_keep_the_runners_keys(tmp_path: Path) -> None:
-    write_plan(tmp_path, balance(LOADS, 3), created_at=CREATED)
+    write_plan(PlanFolder(tmp_path), balance(LOADS, 3), created_at=CREATED)
     for document in read_plan(tmp_path).values():
         assert list(document) == RUNNER_KEYS
 

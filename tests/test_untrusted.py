@@ -26,7 +26,7 @@ from distro.console import ESCAPED_CATEGORIES, printable
 from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.errors import DistroError
 from distro.local.dataset import ConsumerRow, Dataset, create_tables, load
-from distro.local.demo import _check_against_truth
+from distro.local.demo import check_against_truth
 from distro.local.dynamodb import LocalDynamo
 from distro.settings import Tables
 from distro.tally import Tally
@@ -180,9 +180,9 @@ def test_the_demos_mismatch_error_quotes_the_did_escaped(
         read_units=0.0,
     )
     with pytest.raises(DistroError) as error:
-        _check_against_truth(tally, dataset)
+        check_against_truth(tally, dataset, shards=False)
     with pytest.raises(SystemExit):
-        _fail(str(error.value), 1)  # as the CLI shows every error
+        _fail("Error", str(error.value), 1)  # as the CLI shows every error
     assert capsys.readouterr().err == (
         "Error: the demo's counts differ from the dataset for 1 customers, e.g. "
         f"{printable(ansi)} (counted 5, expected 11)\n"

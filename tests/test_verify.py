@@ -9,10 +9,11 @@ from typing import Any
 
 import orjson
 import pytest
-from helpers import Result, invoke, read_plan, table_args
+from helpers import JOURNAL_NAME, MANIFEST_NAME, Result, invoke, read_plan, table_args
 
 from distro.balance import CustomerLoad, balance
-from distro.emit import JOURNAL_NAME, MANIFEST_NAME, PlanParameters, write_plan
+from distro.emit import PlanParameters, write_plan
+from distro.files import PlanFolder
 from distro.local.dataset import Dataset
 from distro.settings import CountSettings, Tables, Throughput
 from distro.verify import describe_plan, verify_plan
@@ -279,12 +280,36 @@ def test_an_interrupted_commit_is_reported(plan_dir: Path) -> None:
     )
 
 
-def test_a_folder_without_a_manifest_fails(tmp_path: Path) -> None:
-    assert_fails_with(tmp_path, f"{MANIFEST_NAME} is missing from {tmp_path}: run distro generate")
+def assert_holds_no_plan(directory: Path, line: str) -> None:
+    """`distro verify` exits 1 with one line saying there is no plan there, and no problem list."""
+    result = verify(directory)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout == ""
+    assert result.stderr == f"Error: {line}\n"
 
 
-def test_a_folder_that_does_not_exist_fails(tmp_path: Path) -> None:
-    assert_fails_with(tmp_path / "nowhere", f"{tmp_path / 'nowhere'} is not a folder")
+def test_a_folder_without_a_manifest_holds_no_plan(tmp_path: Path) -> None:
+    assert_holds_no_plan(
+        tmp_path,
+        f"{tmp_path}/ holds no staging plan ({MANIFEST_NAME} is missing): run distro generate first",
+    )
+
+
+def test_a_folder_that_does_not_exist_holds_no_plan(tmp_path: Path) -> None:
+    assert_holds_no_plan(
+        tmp_path / "nowhere",
+        f"{tmp_path / 'nowhere'} does not exist, so it holds no plan: verify the folder generate "
+        "wrote the plan to",
+    )
+
+
+def test_a_file_holds_no_plan(tmp_path: Path) -> None:
+    (tmp_path / "plan").write_text("not a folder")
+    assert_holds_no_plan(
+        tmp_path / "plan",
+        f"{tmp_path / 'plan'} is not a folder, so it holds no plan: verify the folder generate "
+        "wrote the plan to",
+    )
 
 
 def test_a_manifest_that_is_not_one_fails(tmp_path: Path) -> None:
@@ -310,9 +335,9 @@ def parameters(split: bool) -> PlanParameters:
 
 def test_a_split_plan_verifies(tmp_path: Path) -> None:
     plan = balance(LOADS, 3, split=SPLIT)
-    write_plan(tmp_path, plan, created_at=CREATED, parameters=parameters(True))
-    assert verify_plan(tmp_path) == []
-    assert describe_plan(tmp_path) == (
+    write_plan(PlanFolder(tmp_path), plan, created_at=CREATED, parameters=parameters(True))
+    assert verify_plan(PlanFolder(tmp_path)) == []
+    assert describe_plan(PlanFolder(tmp_path)) == (
         f"3 instance files in {tmp_path}/ match {MANIFEST_NAME}: 3 customers, 18 uploads, "
         "every customer assigned once"
     )
@@ -320,7 +345,7 @@ def test_a_split_plan_verifies(tmp_path: Path) -> None:
 
 def test_a_split_space_assigned_twice_fails(tmp_path: Path) -> None:
     plan = balance(LOADS, 3, split=SPLIT)
-    write_plan(tmp_path, plan, created_at=CREATED, parameters=parameters(True))
+    write_plan(PlanFolder(tmp_path), plan, created_at=CREATED, parameters=parameters(True))
     documents = read_plan(tmp_path)
     owner = next(n for n, d in documents.items() if "did:key:s1" in str(d["spaceAssignments"]))
     other = next(n for n in documents if n != owner)
@@ -332,7 +357,7 @@ def test_a_split_space_assigned_twice_fails(tmp_path: Path) -> None:
     (tmp_path / MANIFEST_NAME).write_bytes(orjson.dumps(sealed))
     rewrite(tmp_path, f"instance-{other}-customers-staging.json", documents[other], reseal=True)
     assert (owner, other) == (1, 2)
-    assert verify_plan(tmp_path) == [
+    assert verify_plan(PlanFolder(tmp_path)) == [
         "space did:key:s1 of did:mailto:a.org:whale is assigned 2 times "
         "(instance-1-customers-staging.json, instance-2-customers-staging.json)"
     ]
@@ -340,12 +365,12 @@ def test_a_split_space_assigned_twice_fails(tmp_path: Path) -> None:
 
 def test_a_split_customer_also_listed_whole_fails(tmp_path: Path) -> None:
     plan = balance(LOADS, 3, split=SPLIT)
-    write_plan(tmp_path, plan, created_at=CREATED, parameters=parameters(True))
+    write_plan(PlanFolder(tmp_path), plan, created_at=CREATED, parameters=parameters(True))
     document = read_plan(tmp_path)[3]
     document["customers"].append("did:mailto:a.org:whale")
     document["totalCustomers"] += 1
     rewrite(tmp_path, "instance-3-customers-staging.json", document, reseal=True)
-    assert verify_plan(tmp_path) == [
+    assert verify_plan(PlanFolder(tmp_path)) == [
         "did:mailto:a.org:whale is listed whole (instance-3-customers-staging.json) and split "
         "(instance-1-customers-staging.json, instance-2-customers-staging.json)"
     ]
@@ -363,20 +388,20 @@ def reseal_list(directory: Path, name: str, text: str) -> None:
 
 def test_a_split_space_in_no_list_fails(tmp_path: Path) -> None:
     plan = balance(LOADS, 3, split=SPLIT)
-    write_plan(tmp_path, plan, created_at=CREATED, parameters=parameters(True))
+    write_plan(PlanFolder(tmp_path), plan, created_at=CREATED, parameters=parameters(True))
     assert (tmp_path / "instance-1-spaces-staging.txt").read_text() == "did:key:s1\n"
     reseal_list(tmp_path, "instance-1-spaces-staging.txt", "")
-    assert verify_plan(tmp_path) == [
+    assert verify_plan(PlanFolder(tmp_path)) == [
         "space did:key:s1 of did:mailto:a.org:whale is in no instance's list of spaces"
     ]
 
 
 def test_a_split_space_in_two_lists_fails(tmp_path: Path) -> None:
     plan = balance(LOADS, 3, split=SPLIT)
-    write_plan(tmp_path, plan, created_at=CREATED, parameters=parameters(True))
+    write_plan(PlanFolder(tmp_path), plan, created_at=CREATED, parameters=parameters(True))
     second = (tmp_path / "instance-2-spaces-staging.txt").read_text()
     reseal_list(tmp_path, "instance-2-spaces-staging.txt", second + "did:key:s1\n")
-    assert verify_plan(tmp_path) == [
+    assert verify_plan(PlanFolder(tmp_path)) == [
         "space did:key:s1 of did:mailto:a.org:whale is in 2 lists of spaces "
         "(instance-1-spaces-staging.txt, instance-2-spaces-staging.txt)"
     ]
@@ -384,17 +409,19 @@ def test_a_split_space_in_two_lists_fails(tmp_path: Path) -> None:
 
 def test_each_environment_verifies_its_own_plan(tmp_path: Path) -> None:
     plan = balance(LOADS, 2)
-    write_plan(tmp_path, plan, created_at=CREATED, parameters=parameters(False), env="production")
-    assert verify_plan(tmp_path, "production") == []
-    assert verify_plan(tmp_path) == [
-        f"distribution-staging.json is missing from {tmp_path}: "
-        "run distro generate for the staging environment"
+    write_plan(
+        PlanFolder(tmp_path, "production"), plan, created_at=CREATED, parameters=parameters(False)
+    )
+    assert verify_plan(PlanFolder(tmp_path, "production")) == []
+    assert verify_plan(PlanFolder(tmp_path)) == [
+        f"{tmp_path}/ holds no staging plan (distribution-staging.json is missing): it holds a "
+        "plan for production (add --env production)"
     ]
     document = read_production(tmp_path, 1)
     document["environment"] = "staging"
     path = tmp_path / "instance-1-customers-production.json"
     path.write_bytes(orjson.dumps(document))
-    assert verify_plan(tmp_path, "production") == [
+    assert verify_plan(PlanFolder(tmp_path, "production")) == [
         "instance-1-customers-production.json: SHA-256 differs from "
         "distribution-production.json: the file was changed",
         "instance-1-customers-production.json: environment is 'staging', not 'production'",

@@ -63,7 +63,7 @@ from yarl import URL
 from distro.dynamo.pacing import Lane, TokenBucket
 from distro.dynamo.reader import CountPage, Key, ScanPage, SdkReader, count_page, count_request
 from distro.dynamo.retry import CRC32_HEADER, PREFLIGHT_POLICY, check_crc32, dynamodb_document
-from distro.errors import DistroError, SettingsError
+from distro.errors import DistroError, Fix, SettingsError
 from distro.settings import ReaderChoice, ReadPath
 
 if TYPE_CHECKING:
@@ -179,7 +179,7 @@ async def choose_reader(
             "reader lean: the lean path cannot copy this client's requests "
             "(only SigV4-signed clients that make one attempt per call)",
             setting="reader",
-            fix="reader",
+            fix=Fix.READER,
         )
     return reader
 

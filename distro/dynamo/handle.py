@@ -31,18 +31,16 @@ from distro.dynamo.fastquery import (
 from distro.dynamo.pacing import TokenBucket
 from distro.dynamo.reader import SdkReader
 from distro.dynamo.retry import (
-    DEFAULT_POLICY,
     PREFLIGHT_POLICY,
     Pace,
-    RetryPolicy,
     call_with_retry,
     check_reply_crc32,
     redact,
     refuse_foreign_reply,
     translate,
 )
-from distro.errors import SettingsError, TableSchemaMismatch
-from distro.settings import Credentials, ReaderChoice, Tables
+from distro.errors import Fix, SettingsError, TableNotFound, TableSchemaMismatch
+from distro.settings import DEFAULT_POLICY, Credentials, ReaderChoice, RetryPolicy, Tables
 
 T = TypeVar("T")
 
@@ -176,21 +174,32 @@ class Dynamo:
         return await call_with_retry(policy or self.policy, operation, what=what, pace=pace)
 
     async def check_table(
-        self, name: str, keys: dict[str, str], *, setting: str = "tables"
+        self,
+        name: str,
+        keys: dict[str, str],
+        *,
+        fix: Fix = Fix.TABLES,
+        missing: Fix | None = None,
     ) -> None:
         """Fail early, in one line, if table *name* is missing, unreadable or not keyed by *keys*.
 
-        *setting* names where the table's name came from, for the advice.
+        *fix* is the advice for a table keyed otherwise, *missing* for one not
+        found (default: to check the environment, the table options and the region).
         """
-        reply = await self.call(
-            lambda: self.client.describe_table(TableName=name),
-            what=f"DescribeTable {name}",
-            policy=PREFLIGHT_POLICY,
-        )
+        try:
+            reply = await self.call(
+                lambda: self.client.describe_table(TableName=name),
+                what=f"DescribeTable {name}",
+                policy=PREFLIGHT_POLICY,
+            )
+        except TableNotFound as absent:
+            if missing is None:
+                raise
+            raise TableNotFound(str(absent), fix=missing) from None
         schema = {k["AttributeName"]: k["KeyType"] for k in reply["Table"]["KeySchema"]}
         if schema != keys:
             raise TableSchemaMismatch(
-                f"table {name} has key schema {schema}, expected {keys}", fix=setting
+                f"table {name} has key schema {schema}, expected {keys}", fix=fix
             )
 
     async def check_tables(self) -> None:

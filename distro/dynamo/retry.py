@@ -28,7 +28,6 @@ import os
 import re
 from binascii import crc32
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import backoff
@@ -59,11 +58,12 @@ from distro.errors import (
     CredentialsUnavailable,
     DistroError,
     EndpointUnreachable,
+    Fix,
     NotDynamoDB,
-    SettingsError,
     SsoLoginNeeded,
     TableNotFound,
 )
+from distro.settings import RetryPolicy
 
 T = TypeVar("T")
 # Wraps every attempt of a call, retries included, outside its deadline: it may
@@ -113,52 +113,6 @@ _ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
 JSON_OBJECT_START = b"{"
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How long to keep trying one DynamoDB call.
-
-    *max_tries* and *max_time* bound the attempts; waits grow from *base*
-    seconds, doubling up to *cap*, with full jitter. *call_timeout* is the
-    deadline of a single attempt. A *base* of 0 makes retries instant (tests).
-    """
-
-    max_tries: int = 10
-    max_time: float = 300.0
-    base: float = 0.1
-    cap: float = 10.0
-    call_timeout: float = 30.0
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> RetryPolicy:
-        """The default policy, with waits and the per-call deadline tunable from *environ*.
-
-        ``DISTRO_RETRY_BASE`` (seconds, first backoff wait) and ``DISTRO_CALL_TIMEOUT``
-        (seconds per DynamoDB call) exist for slow links and for tests, which set
-        the waits to zero so they never sleep for real.
-        """
-        return replace(
-            DEFAULT_POLICY,
-            base=_seconds(environ, "DISTRO_RETRY_BASE", DEFAULT_POLICY.base, zero_ok=True),
-            call_timeout=_seconds(
-                environ, "DISTRO_CALL_TIMEOUT", DEFAULT_POLICY.call_timeout, zero_ok=False
-            ),
-        )
-
-
-def _seconds(environ: Mapping[str, str], variable: str, default: float, *, zero_ok: bool) -> float:
-    raw = environ.get(variable)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value >= 0 or (value == 0 and not zero_ok):
-        raise SettingsError(f"{variable} must be a positive number of seconds, got {raw!r}")
-    return value
-
-
-DEFAULT_POLICY = RetryPolicy()
 # Checking the tables before a run should fail fast when nothing answers.
 PREFLIGHT_POLICY = RetryPolicy(max_tries=3, max_time=15.0, base=0.2, call_timeout=10.0)
 
@@ -355,7 +309,7 @@ def _refusal(exc: ClientError, *, what: str) -> DistroError:
     error = exc.response.get("Error", {})
     code, message = error.get("Code", "?"), error.get("Message", "")
     if code == "ResourceNotFoundException":
-        return TableNotFound(f"{what}: table not found ({message})", fix="table_name")
+        return TableNotFound(f"{what}: table not found ({message})", fix=Fix.TABLE_NAME)
     if code == "AccessDeniedException":
         action = f"dynamodb:{exc.operation_name}"
         return AccessDenied(
@@ -369,7 +323,7 @@ def _refusal(exc: ClientError, *, what: str) -> DistroError:
         return CountingFailed(
             f"{what} kept failing after every retry: {code}: {message}; run the same "
             "command again to resume",
-            fix="throttling",
+            fix=Fix.THROTTLING,
         )
     return DistroError(f"{what} was refused: {code}: {message}")
 
@@ -378,13 +332,13 @@ def _failure(exc: BaseException, *, what: str) -> DistroError:  # noqa: PLR0911 
     """The one line for a failure that is not a reply of DynamoDB's."""
     if isinstance(exc, ForeignReply):
         return NotDynamoDB(
-            f"{what}: the endpoint did not answer like DynamoDB ({exc})", fix="endpoint"
+            f"{what}: the endpoint did not answer like DynamoDB ({exc})", fix=Fix.ENDPOINT
         )
     if _hung_up_on_plain_http(exc):
         return CountingFailed(
             f"{what}: the endpoint hung up without a reply on every attempt, so it did not "
             "answer like DynamoDB",
-            fix="https",
+            fix=Fix.HTTPS,
         )
     if isinstance(exc, ChecksumError):
         return CountingFailed(
@@ -393,7 +347,7 @@ def _failure(exc: BaseException, *, what: str) -> DistroError:  # noqa: PLR0911 
             "the same command again to resume"
         )
     if isinstance(exc, ConnectionError):
-        return EndpointUnreachable(f"{what}: cannot connect to DynamoDB ({exc})", fix="network")
+        return EndpointUnreachable(f"{what}: cannot connect to DynamoDB ({exc})", fix=Fix.NETWORK)
     if isinstance(exc, TimeoutError | HTTPClientError | IncompleteReadError | OSError):
         return CountingFailed(
             f"{what} kept timing out or losing its connection ({exc!r}); check the network "

@@ -1,156 +1,50 @@
-"""The whole job on a local DynamoDB seeded with a synthetic dataset.
+"""The demo's local pieces: seed DynamoDB Local, check counts against the truth, play the runner.
 
-The demo runs the very code path of ``distro generate`` against DynamoDB Local,
-with tracking records, then checks every customer's numbers against the
-dataset's own truth. It ends mid-migration: it marks a few customers started
-or finished as the runner would, adds two instances, runs ``distro replan``'s
-code path, and verifies the files it wrote.
+``distro.app.demo`` runs the very code path of ``distro generate`` against
+DynamoDB Local with these: it seeds a synthetic dataset (``seed``), checks
+every customer's numbers against the dataset's own truth
+(``check_against_truth``), marks a few customers started or finished as the
+runner would (``start_some``), then runs ``distro replan``'s code path.
 """
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass
-from pathlib import Path
+from contextlib import AbstractAsyncContextManager
 
 from distro import console
 from distro.assignments import ASSIGNMENT_KEYS
-from distro.balance import Plan, plan
 from distro.dynamo.handle import Dynamo
 from distro.errors import DistroError
-from distro.files import Folder, prepared
 from distro.local.dataset import Dataset, create_tables, generate, load
-from distro.local.dynamodb import LOCAL_CREDENTIALS, LOCAL_REGION, LocalDynamo
-from distro.pipeline import Committed, checkpoint_until_committed, commit_plan, count_tables
-from distro.progress import Progress
+from distro.options import Connection
 from distro.records import COMPLETED, IN_PROGRESS, TrackingRecord
-from distro.replan_run import ReplanOutcome, run_replan
-from distro.settings import CountSettings, Tables, Throughput
 from distro.tally import Tally
 from distro.tracking import read_records
-from distro.verify import verify_plan
 
-DEMO_TABLES = ("demo-consumer", "demo-upload")
-DEMO_TRACKING = "demo-migration-customers"
 LOAD_CONCURRENCY = 8
-ADDED_INSTANCES = 2
 STARTED = 3  # customers per state the demo marks, the runner's way
 
 
-@dataclass(frozen=True, slots=True)
-class DemoRun:
-    """What the demo counted, planned and wrote, at the throughput it assumes."""
+async def seed(
+    connection: Connection, *, customers: int, seed: int, tracking_table: str, quiet: bool
+) -> Dataset:
+    """Create the tables of *connection* and *tracking_table*, and load *customers* into them.
 
-    tally: Tally
-    plan: Plan
-    committed: Committed
-    throughput: Throughput
-    replanned: ReplanOutcome
-
-
-async def run_demo(
-    *,
-    customers: int,
-    instances: int,
-    seed: int,
-    output_dir: Path | Folder,
-    quiet: bool = False,
-    count_shards: bool = False,
-) -> DemoRun:
-    """Seed a fresh DynamoDB Local with *customers*, plan them over *instances*, then replan.
-
-    Its files go to *output_dir*; *quiet* hides the progress bars; with
-    *count_shards*, shards are counted and checked too.
+    Returns the synthetic dataset (made from *seed*), which knows its own truth.
     """
     dataset = generate(customers=customers, seed=seed)
-    db = LocalDynamo()
-    await asyncio.to_thread(db.start)
-    try:
-        tables = Tables(*DEMO_TABLES, region=LOCAL_REGION, endpoint_url=db.endpoint_url)
-        console.stderr.print(
-            console.literal(
-                f"DynamoDB Local at {db.endpoint_url}; loading {len(dataset.consumer_rows):,} "
-                f"consumer rows and {dataset.total_uploads:,} uploads "
-                f"({customers:,} customers, seed {seed})"
-            )
-        )
-        await _seed(tables, dataset, quiet=quiet)
-        settings = CountSettings(tables=tables, count_shards=count_shards)
-        throughput, progress = Throughput(), Progress()
-        with (
-            checkpoint_until_committed(output_dir, settings, restart=True) as checkpoint,
-            console.show_progress(progress, enabled=not quiet),
-        ):
-            # DynamoDB Local takes any credentials; never send the user's real ones to it.
-            tally = await count_tables(
-                settings, checkpoint, progress, credentials=LOCAL_CREDENTIALS
-            )
-            planned = plan(tally, instances)
-            committed = await commit_plan(
-                planned,
-                output_dir,
-                settings=settings,
-                throughput=throughput,
-                assignments_table=DEMO_TRACKING,
-                credentials=LOCAL_CREDENTIALS,
-            )
-        _check_against_truth(tally, dataset)
-        if count_shards:
-            _check_shards_against_truth(tally, dataset)
-        replanned = await _replan_mid_migration(tables, instances, output_dir)
-    finally:
-        await asyncio.to_thread(db.stop)
-    return DemoRun(tally, planned, committed, throughput, replanned)
-
-
-async def _replan_mid_migration(
-    tables: Tables, instances: int, output_dir: Path | Folder
-) -> ReplanOutcome:
-    """Start and finish a few customers as the runner would, add instances, replan, verify."""
-    async with Dynamo.open(tables, pool_size=LOAD_CONCURRENCY, credentials=LOCAL_CREDENTIALS) as db:
-        records = await read_records(db, DEMO_TRACKING)
-        heaviest = sorted(records, key=lambda r: (-r.total_uploads, r.customer))
-        # The heaviest first, as the runner's longest jobs would be: done, then under way.
-        for record in heaviest[:STARTED]:
-            await _runner_marks(db, record, COMPLETED, record.total_uploads)
-        for record in heaviest[STARTED : 2 * STARTED]:
-            await _runner_marks(db, record, IN_PROGRESS, record.total_uploads // 3)
-    replanned = await run_replan(
-        tables=tables,
-        table=DEMO_TRACKING,
-        instances=instances + ADDED_INSTANCES,
-        output_dir=output_dir,
-        credentials=LOCAL_CREDENTIALS,
-    )
-    problems = verify_plan(prepared(output_dir))
-    if problems:
-        raise DistroError(f"the demo's re-plan does not verify: {problems[0]}")
+    tables = connection.tables
     console.stderr.print(
         console.literal(
-            f"Marked {STARTED} customers in progress and {STARTED} completed, added "
-            f"{ADDED_INSTANCES} instances, re-planned: the files verify.",
-            style="green",
+            f"DynamoDB Local at {tables.endpoint_url}; loading {len(dataset.consumer_rows):,} "
+            f"consumer rows and {dataset.total_uploads:,} uploads "
+            f"({customers:,} customers, seed {seed})"
         )
     )
-    return replanned
-
-
-async def _runner_marks(db: Dynamo, record: TrackingRecord, status: str, done: int) -> None:
-    """What the runner writes as it goes: status and progress, totals kept."""
-    await db.client.update_item(
-        TableName=DEMO_TRACKING,
-        Key={"customer": {"S": record.customer}},
-        UpdateExpression="SET #status = :status, completedUploads = :done",
-        ExpressionAttributeNames={"#status": "status"},
-        ExpressionAttributeValues={":status": {"S": status}, ":done": {"N": str(done)}},
-    )
-
-
-async def _seed(tables: Tables, dataset: Dataset, *, quiet: bool) -> None:
-    async with Dynamo.open(tables, pool_size=LOAD_CONCURRENCY, credentials=LOCAL_CREDENTIALS) as db:
+    async with _open(connection) as db:
         await create_tables(db, consumer_table=tables.consumer, upload_table=tables.upload)
         await db.client.create_table(
-            TableName=DEMO_TRACKING,
+            TableName=tracking_table,
             AttributeDefinitions=[{"AttributeName": "customer", "AttributeType": "S"}],
             KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in ASSIGNMENT_KEYS.items()],
             BillingMode="PAY_PER_REQUEST",
@@ -166,9 +60,59 @@ async def _seed(tables: Tables, dataset: Dataset, *, quiet: bool) -> None:
                 concurrency=LOAD_CONCURRENCY,
                 on_progress=advance,
             )
+    return dataset
 
 
-def _check_against_truth(tally: Tally, dataset: Dataset) -> None:
+def _open(connection: Connection) -> AbstractAsyncContextManager[Dynamo]:
+    return Dynamo.open(
+        connection.tables, pool_size=LOAD_CONCURRENCY, credentials=connection.credentials
+    )
+
+
+def check_against_truth(tally: Tally, dataset: Dataset, *, shards: bool) -> None:
+    """Raise ``DistroError`` unless *tally* counted exactly what *dataset* holds."""
+    _check_uploads(tally, dataset)
+    if shards:
+        _check_shards(tally, dataset)
+
+
+async def start_some(connection: Connection, tracking_table: str) -> None:
+    """Start and finish a few customers of *tracking_table* as the runner would."""
+    async with _open(connection) as db:
+        records = await read_records(db, tracking_table)
+        heaviest = sorted(records, key=lambda r: (-r.total_uploads, r.customer))
+        # The heaviest first, as the runner's longest jobs would be: done, then under way.
+        for record in heaviest[:STARTED]:
+            await _runner_marks(db, tracking_table, record, COMPLETED, record.total_uploads)
+        for record in heaviest[STARTED : 2 * STARTED]:
+            await _runner_marks(db, tracking_table, record, IN_PROGRESS, record.total_uploads // 3)
+
+
+def say_replanned(added: int) -> None:
+    """Tell the demo's watcher what happened between the plan and the replan."""
+    console.stderr.print(
+        console.literal(
+            f"Marked {STARTED} customers in progress and {STARTED} completed, added "
+            f"{added} instances, re-planned: the files verify.",
+            style="green",
+        )
+    )
+
+
+async def _runner_marks(
+    db: Dynamo, table: str, record: TrackingRecord, status: str, done: int
+) -> None:
+    """What the runner writes as it goes: status and progress, totals kept."""
+    await db.client.update_item(
+        TableName=table,
+        Key={"customer": {"S": record.customer}},
+        UpdateExpression="SET #status = :status, completedUploads = :done",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":status": {"S": status}, ":done": {"N": str(done)}},
+    )
+
+
+def _check_uploads(tally: Tally, dataset: Dataset) -> None:
     truth = dataset.truth()
     found = {c.customer: c.uploads for c in tally.customers}
     if found != dict(truth.uploads_by_customer):
@@ -192,7 +136,7 @@ def _check_against_truth(tally: Tally, dataset: Dataset) -> None:
     )
 
 
-def _check_shards_against_truth(tally: Tally, dataset: Dataset) -> None:
+def _check_shards(tally: Tally, dataset: Dataset) -> None:
     truth = dataset.truth(shards=True)
     found = {c.customer: (c.shards, c.shard_refs) for c in tally.customers}
     expected = {

@@ -1,0 +1,403 @@
+"""The application: one function per command, from its options record to the data it shows.
+
+``analyze``, ``generate``, ``replan``, ``verify``, ``check`` and ``demo`` each
+take their frozen options record (``distro.options``) and return plain data
+(a summary, a comparison, a verification) for the CLI to render. This layer
+owns what a run needs around the stages: the folder's lock, the counting
+checkpoint, the composition count → plan → commit, and the signals: SIGINT
+and SIGTERM cancel the run, which saves the checkpoint, and end as
+``Interrupted`` or ``Terminated`` (each with its exit code).
+
+The demo calls the very functions the commands call, on DynamoDB Local.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+from distro import console
+from distro.balance import Plan, plan
+from distro.check import Comparison, compare_paths
+from distro.dynamo.handle import Dynamo
+from distro.errors import (
+    DistroError,
+    Fix,
+    Interrupted,
+    PathsDisagree,
+    PlanMismatch,
+    Stopped,
+    Terminated,
+)
+from distro.files import PlanFolder, output_lock
+from distro.local import demo as local_demo
+from distro.local.dynamodb import LOCAL_CREDENTIALS, LOCAL_REGION, LocalDynamo
+from distro.options import (
+    AnalyzeOptions,
+    CheckOptions,
+    Connection,
+    CountOptions,
+    DemoOptions,
+    GenerateOptions,
+    ReplanOptions,
+    VerifyOptions,
+)
+from distro.pipeline import Committed, checkpoint_until_committed, commit_plan, count_tables
+from distro.progress import Progress
+from distro.replan_run import ReplanOutcome, run_replan
+from distro.settings import DEFAULT_ENV, SIZING_INSTANCES, CountSettings, Tables, Throughput
+from distro.steps import NextSteps, generate_command, next_steps, replan_steps
+from distro.summary import ReplanSummary, Summary, summarize, summarize_replan
+from distro.tally import Tally
+from distro.verify import (
+    Verification,
+    describe_plan,
+    has_plan,
+    mismatch_line,
+    no_plan_line,
+    verify_plan,
+)
+
+T = TypeVar("T")
+
+
+# --- analyze and generate --------------------------------------------------------------------
+
+
+def analyze(options: AnalyzeOptions) -> Summary:
+    """Count the tables, plan for ``options.instances`` if given, and summarize; write no plan."""
+    count = options.count
+    tally, planned, committed = _run(
+        _locked_count(count, instances=options.instances, commit=False), count.folder
+    )
+    return _summary(options, tally, planned, committed, steps=None)
+
+
+def generate(options: GenerateOptions) -> Summary:
+    """Count, plan for ``options.instances``, commit the files (and tracking records)."""
+    count = options.count
+    tally, planned, committed = _run(
+        _locked_count(
+            count, instances=options.instances, commit=True, tracking_table=options.tracking_table
+        ),
+        count.folder,
+    )
+    return _summary(
+        options,
+        tally,
+        planned,
+        committed,
+        steps=_deploy_steps(count, planned, committed, options.tracking_table),
+    )
+
+
+def plan_to_replace(folder: PlanFolder) -> int:
+    """How many instance files of *folder*'s environment a new plan would replace."""
+    return len(folder.instance_files())
+
+
+async def _locked_count(
+    count: CountOptions,
+    *,
+    instances: int | None,
+    commit: bool,
+    tracking_table: str | None = None,
+) -> tuple[Tally, Plan | None, Committed]:
+    # Held from before the checkpoint is opened until the files are committed and the
+    # checkpoint removed: a second run on the folder fails at once instead of racing.
+    with output_lock(count.folder) as folder:
+        return await _count_plan_commit(
+            replace(count, folder=folder),
+            instances=instances,
+            commit=commit,
+            tracking_table=tracking_table,
+        )
+
+
+async def _count_plan_commit(
+    count: CountOptions,
+    *,
+    instances: int | None,
+    commit: bool,
+    tracking_table: str | None,
+) -> tuple[Tally, Plan | None, Committed]:
+    """The three stages in turn: count, plan for *instances* (if given), *commit* the plan."""
+    connection, progress = count.connection, Progress()
+    with (
+        checkpoint_until_committed(
+            count.folder, count.settings, restart=count.restart
+        ) as checkpoint,
+        console.show_progress(progress, enabled=not count.quiet),
+    ):
+        tally = await count_tables(
+            count.settings,
+            checkpoint,
+            progress,
+            policy=connection.policy,
+            reader=count.reader,
+            on_notice=_notice,
+            # Without --instances the report sizes up to max(SIZING_INSTANCES) instances.
+            split_for=(instances or max(SIZING_INSTANCES)) if count.split_large else None,
+            credentials=connection.credentials,
+            assignments_table=tracking_table if commit else None,
+        )
+        planned = (
+            plan(tally, instances, split_large=count.split_large, by=count.throughput.unit)
+            if instances
+            else None
+        )
+        committed = Committed(())
+        if commit and planned is not None:
+            committed = await commit_plan(
+                planned,
+                count.folder,
+                settings=count.settings,
+                throughput=count.throughput,
+                policy=connection.policy,
+                assignments_table=tracking_table,
+                credentials=connection.credentials,
+            )
+    return tally, planned, committed
+
+
+def _summary(
+    options: AnalyzeOptions | GenerateOptions,
+    tally: Tally,
+    planned: Plan | None,
+    committed: Committed,
+    *,
+    steps: NextSteps | None,
+) -> Summary:
+    count, report = options.count, options.report
+    writes = isinstance(options, GenerateOptions)
+    table = options.tracking_table if isinstance(options, GenerateOptions) else None
+    return summarize(
+        tally,
+        planned,
+        throughput=count.throughput,
+        files=committed.files,
+        assignments=committed.assignments,
+        left_alone=committed.left_alone,
+        space_lists=committed.space_lists,
+        hourly_cost=report.hourly_cost,
+        top=report.top,
+        assignments_table=table,
+        report_html=report.html,
+        index_cost_per_call=report.index_cost_per_call,
+        steps=steps,
+        would_generate=None if writes else generate_command(count, options.instances),
+    )
+
+
+def _deploy_steps(
+    count: CountOptions, planned: Plan | None, committed: Committed, table: str | None
+) -> NextSteps | None:
+    """How to deploy *planned*, if the run wrote its files; *table* is the tracking table."""
+    if planned is None or not committed.files:
+        return None
+    return next_steps(
+        planned, folder=count.folder, connection=count.connection, tracking_table=table
+    )
+
+
+def _notice(line: str) -> None:
+    # Literal, not markup: the line quotes DynamoDB's error code.
+    console.stderr.print(console.note_line(line), soft_wrap=True)
+
+
+# --- replan ------------------------------------------------------------------------------------
+
+
+def replan(options: ReplanOptions) -> ReplanSummary:
+    """Re-plan the tracking table's customers over ``options.instances``; move records, write files."""
+    outcome = _run(_locked_replan(options), options.folder)
+    return _replan_summary(options, outcome)
+
+
+async def _locked_replan(options: ReplanOptions) -> ReplanOutcome:
+    with output_lock(options.folder) as folder:
+        return await _replan(replace(options, folder=folder))
+
+
+async def _replan(options: ReplanOptions) -> ReplanOutcome:
+    connection = options.connection
+    return await run_replan(
+        tables=connection.tables,
+        table=options.tracking_table,
+        instances=options.instances,
+        folder=options.folder,
+        throughput=options.throughput,
+        policy=connection.policy,
+        credentials=connection.credentials,
+    )
+
+
+def _replan_summary(options: ReplanOptions, outcome: ReplanOutcome) -> ReplanSummary:
+    steps = (
+        replan_steps(
+            outcome.result.plan,
+            folder=options.folder,
+            connection=options.connection,
+            tracking_table=options.tracking_table,
+        )
+        if outcome.files
+        else None
+    )
+    return summarize_replan(
+        outcome, env=options.folder.env, throughput=options.throughput, steps=steps
+    )
+
+
+# --- verify and check ---------------------------------------------------------------------------
+
+
+def verify(options: VerifyOptions) -> Verification:
+    """Check the plan in ``options.folder``; raise ``PlanMismatch`` if there is none to check.
+
+    A plan whose files differ from its manifest is not an exception: its
+    problems are listed, and ``require_match`` ends the run with them.
+    """
+    folder = options.folder
+    if not has_plan(folder):
+        raise PlanMismatch(no_plan_line(folder))
+    problems = tuple(verify_plan(folder))
+    return Verification(problems, "" if problems else describe_plan(folder))
+
+
+def require_match(options: VerifyOptions, verification: Verification) -> None:
+    """Raise ``PlanMismatch`` with the closing line when *verification* found problems."""
+    if verification.problems:
+        raise PlanMismatch(mismatch_line(options.folder, list(verification.problems)))
+
+
+def check(options: CheckOptions) -> Comparison:
+    """Describe both tables and count one space on both read paths (``distro.check``).
+
+    Raises ``PathsDisagree`` when analyze and generate should count through the SDK.
+    """
+    compared = _run(_compare(options.connection, options.space), folder=None)
+    if not compared.agree:
+        raise PathsDisagree(compared.describe(), fix=Fix.READER_SDK)
+    return compared
+
+
+async def _compare(connection: Connection, space: str) -> Comparison:
+    async with Dynamo.open(
+        connection.tables,
+        pool_size=2,
+        policy=connection.policy,
+        credentials=connection.credentials,
+    ) as db:
+        return await compare_paths(db, space=space)
+
+
+# --- demo ---------------------------------------------------------------------------------------
+
+DEMO_TABLES = ("demo-consumer", "demo-upload")
+DEMO_TRACKING = "demo-migration-customers"
+ADDED_INSTANCES = 2
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOutcome:
+    """What the demo showed: the plan generate made, then the replan mid-migration."""
+
+    summary: Summary
+    replanned: ReplanSummary
+
+
+def demo(options: DemoOptions) -> DemoOutcome:
+    """Generate, then replan mid-migration, on DynamoDB Local seeded with a synthetic dataset."""
+    return _run(_locked_demo(options), options.folder)
+
+
+async def _locked_demo(options: DemoOptions) -> DemoOutcome:
+    # Before DynamoDB Local starts and the data loads: a second demo fails at once.
+    with output_lock(options.folder) as folder:
+        server = LocalDynamo()
+        await asyncio.to_thread(server.start)
+        try:
+            return await _demo(replace(options, folder=folder), server.endpoint_url)
+        finally:
+            await asyncio.to_thread(server.stop)
+
+
+async def _demo(options: DemoOptions, endpoint_url: str) -> DemoOutcome:
+    tables = Tables(*DEMO_TABLES, region=LOCAL_REGION, endpoint_url=endpoint_url)
+    # DynamoDB Local takes any credentials; never send the user's real ones to it.
+    connection = Connection.explicit(DEFAULT_ENV, tables, credentials=LOCAL_CREDENTIALS)
+    dataset = await local_demo.seed(
+        connection,
+        customers=options.customers,
+        seed=options.seed,
+        tracking_table=DEMO_TRACKING,
+        quiet=options.quiet,
+    )
+    count = CountOptions(
+        connection=connection,
+        settings=CountSettings(tables=tables, count_shards=options.count_shards),
+        throughput=Throughput(),
+        folder=options.folder,
+        restart=True,
+        quiet=options.quiet,
+    )
+    generated = GenerateOptions(
+        count, options.instances, assume_yes=True, tracking_table=DEMO_TRACKING
+    )
+    tally, planned, committed = await _count_plan_commit(
+        count, instances=options.instances, commit=True, tracking_table=DEMO_TRACKING
+    )
+    local_demo.check_against_truth(tally, dataset, shards=options.count_shards)
+    await local_demo.start_some(connection, DEMO_TRACKING)
+    replanning = ReplanOptions(
+        connection=connection,
+        folder=options.folder,
+        tracking_table=DEMO_TRACKING,
+        instances=options.instances + ADDED_INSTANCES,
+    )
+    replanned = await _replan(replanning)
+    problems = verify_plan(options.folder)
+    if problems:
+        raise DistroError(f"the demo's re-plan does not verify: {problems[0]}")
+    local_demo.say_replanned(ADDED_INSTANCES)
+    summary = _summary(generated, tally, planned, committed, steps=None)
+    return DemoOutcome(summary, _replan_summary(replanning, replanned))
+
+
+# --- running a coroutine ------------------------------------------------------------------------
+
+
+def _run(coroutine: Coroutine[Any, Any, T], folder: PlanFolder | None) -> T:
+    """Run *coroutine*; SIGINT and SIGTERM cancel it, which saves *folder*'s checkpoint."""
+    terminated = False
+
+    async def main() -> T:
+        task = asyncio.current_task()
+        assert task is not None
+
+        def on_sigterm() -> None:
+            nonlocal terminated
+            terminated = True
+            task.cancel()
+
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, on_sigterm)
+        return await coroutine
+
+    try:
+        return asyncio.run(main())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        raise _stopped(folder, terminated=terminated) from None
+
+
+def _stopped(folder: PlanFolder | None, *, terminated: bool) -> Stopped:
+    checkpoint = folder.checkpoint if folder is not None else None
+    saved = (
+        f"progress is saved in {checkpoint}; "
+        if checkpoint is not None and checkpoint.exists()
+        else ""
+    )
+    kind: Callable[[str], Stopped] = Terminated if terminated else Interrupted
+    return kind(f"{saved}run the same command again to resume.")

@@ -1,0 +1,214 @@
+"""What each command was asked to do, as frozen records built once by the command line.
+
+The CLI's shared option decorators build these records directly from the
+typed parameters; the application layer (``distro.app``) takes nothing else.
+A record also spells itself back as shell words (``words``), so the commands
+distro prints for the next step (the ``generate`` after an ``analyze``, the
+``replan`` and ``verify`` after a plan) repeat every option that shaped the
+run, and run as printed.
+
+Light on purpose: ``--help`` and usage errors import this module and nothing
+that talks to AWS or draws on a terminal.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from distro.files import PlanFolder
+from distro.settings import (
+    DEFAULT_HOURLY_COST,
+    DEFAULT_POLICY,
+    DEFAULT_SKIP,
+    DEFAULT_TOP,
+    INDEX_COST_PER_CALL,
+    PROBE_SPACE,
+    CountSettings,
+    Credentials,
+    ReaderChoice,
+    RetryPolicy,
+    Tables,
+    Throughput,
+)
+
+DEFAULT_COUNT = CountSettings(Tables("", "", ""))
+DEFAULT_THROUGHPUT = Throughput()
+
+
+def _words(flag: str, value: object) -> list[str]:
+    return [flag, shlex.quote(str(value))]
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """Where the tables are and how to call them, resolved once from options and environment.
+
+    *given* are the table and endpoint options typed (flag, value), which the
+    commands distro prints repeat; *policy* is the retry policy of every call;
+    *credentials* replace the SDK's lookup (DynamoDB Local's dummy keys).
+    """
+
+    env: str
+    tables: Tables
+    given: tuple[tuple[str, str], ...] = ()
+    policy: RetryPolicy = DEFAULT_POLICY
+    credentials: Credentials | None = None
+
+    @classmethod
+    def explicit(
+        cls, env: str, tables: Tables, *, credentials: Credentials | None = None
+    ) -> Connection:
+        """A connection to exactly *tables*, every name and the endpoint spelt in its commands."""
+        given = [("--consumer-table", tables.consumer), ("--upload-table", tables.upload)]
+        given.append(("--region", tables.region))
+        if tables.endpoint_url is not None:
+            given.append(("--endpoint-url", tables.endpoint_url))
+        return cls(env, tables, tuple(given), credentials=credentials)
+
+    def words(self) -> list[str]:
+        """The table and endpoint options as shell words (``--env`` apart)."""
+        return [word for flag, value in self.given for word in _words(flag, value)]
+
+
+@dataclass(frozen=True, slots=True)
+class CountOptions:
+    """What analyze and generate count, how, and where the checkpoint and files go."""
+
+    connection: Connection
+    settings: CountSettings
+    throughput: Throughput
+    folder: PlanFolder
+    restart: bool = False
+    quiet: bool = False
+    reader: ReaderChoice = "auto"
+    split_large: bool = False
+
+    def plan_words(self) -> list[str]:
+        """The options that decide which plan is made, as shell words, defaults left out.
+
+        The tables, filters, skip list and counting choices decide which
+        customers a plan holds; the rates decide its estimates.
+        """
+        words = ["--split-large-customers"] if self.split_large else []
+        if self.reader != "auto":
+            words += _words("--reader", self.reader)
+        words += self.connection.words()
+        return words + self._filter_words() + self._counting_words() + self._rate_words()
+
+    def _filter_words(self) -> list[str]:
+        customer_filter = self.settings.customer_filter
+        words = [w for p in customer_filter.include for w in _words("--filter", p)]
+        skip = customer_filter.skip
+        if skip[: len(DEFAULT_SKIP)] == DEFAULT_SKIP:
+            skip = skip[len(DEFAULT_SKIP) :]
+        else:
+            words.append("--no-default-skip")
+        return words + [w for p in skip for w in _words("--skip", p)]
+
+    def _counting_words(self) -> list[str]:
+        settings, words = self.settings, []
+        for flag, value, default in (
+            ("--parallel-segments", settings.parallel_segments, DEFAULT_COUNT.parallel_segments),
+            ("--concurrency", settings.concurrency, DEFAULT_COUNT.concurrency),
+            ("--max-read-units", settings.max_read_units, DEFAULT_COUNT.max_read_units),
+            ("--min-uploads", settings.min_uploads, DEFAULT_COUNT.min_uploads),
+        ):
+            if value != default:
+                words += _words(flag, f"{value:g}" if isinstance(value, float) else value)
+        if settings.count_shards and self.throughput.unit != "shards":
+            words.append("--count-shards")
+        return words
+
+    def _rate_words(self) -> list[str]:
+        throughput, words = self.throughput, []
+        if throughput.unit != DEFAULT_THROUGHPUT.unit:
+            words += _words("--balance-by", throughput.unit)
+        for flag, value, default in (
+            ("--shards-per-minute", throughput.shards_per_minute, None),
+            (
+                "--workers-per-instance",
+                throughput.workers_per_instance,
+                DEFAULT_THROUGHPUT.workers_per_instance,
+            ),
+            (
+                "--uploads-per-minute",
+                throughput.uploads_per_minute,
+                DEFAULT_THROUGHPUT.uploads_per_minute,
+            ),
+        ):
+            if value != default:
+                words += _words(flag, f"{value:g}")
+        return words
+
+
+@dataclass(frozen=True, slots=True)
+class ReportOptions:
+    """How much the report shows, what it assumes, and where it goes."""
+
+    top: int = DEFAULT_TOP
+    hourly_cost: float = DEFAULT_HOURLY_COST
+    index_cost_per_call: float = INDEX_COST_PER_CALL
+    json_output: bool = False
+    html: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzeOptions:
+    """``distro analyze``: count, report, and plan for *instances* if given."""
+
+    count: CountOptions
+    report: ReportOptions = field(default_factory=ReportOptions)
+    instances: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateOptions:
+    """``distro generate``: count, plan for *instances*, write the files (and the records)."""
+
+    count: CountOptions
+    instances: int
+    report: ReportOptions = field(default_factory=ReportOptions)
+    assume_yes: bool = False
+    tracking_table: str | None = None  # the runner's table to put pending records into, if any
+
+
+@dataclass(frozen=True, slots=True)
+class ReplanOptions:
+    """``distro replan``: re-plan the tracking table's customers over *instances*."""
+
+    connection: Connection
+    folder: PlanFolder
+    tracking_table: str
+    instances: int
+    throughput: Throughput = DEFAULT_THROUGHPUT
+    json_output: bool = False
+    quiet: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyOptions:
+    """``distro verify``: the folder and environment whose plan is checked."""
+
+    folder: PlanFolder
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOptions:
+    """``distro check``: the tables to describe and the space both paths count."""
+
+    connection: Connection
+    space: str = PROBE_SPACE
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    """``distro demo``: the whole job on DynamoDB Local with a synthetic dataset."""
+
+    folder: PlanFolder
+    customers: int = 1000
+    instances: int = 5
+    seed: int = 7
+    quiet: bool = False
+    count_shards: bool = False

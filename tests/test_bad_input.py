@@ -169,7 +169,14 @@ def test_a_table_with_another_key_schema(
     _, tables = loaded
     args = table_args(tables, consumer=hash_only_table)
     result = invoke("generate", "--instances", "2", *args, "--output-dir", tmp_path)
-    assert_one_line_error(result, 1, hash_only_table, "key schema", "expected", "check --env, --consumer-table and --upload-table")
+    assert_one_line_error(
+        result,
+        1,
+        hash_only_table,
+        "key schema",
+        "expected",
+        "check --env, --consumer-table and --upload-table",
+    )
     assert_no_instance_files(tmp_path)
 
 

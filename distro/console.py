@@ -20,12 +20,12 @@ from rich.live import Live
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
+    Progress as Bars,
     ProgressColumn,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.progress import Progress as Bars
 from rich.text import Text
 
 from distro.progress import Progress

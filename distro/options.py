@@ -14,10 +14,12 @@ that talks to AWS or draws on a terminal.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from distro.files import PlanFolder
+from distro.errors import SettingsError
+from distro.files import PlanFolder, check_html_path
 from distro.settings import (
     DEFAULT_HOURLY_COST,
     DEFAULT_POLICY,
@@ -25,12 +27,17 @@ from distro.settings import (
     DEFAULT_TOP,
     INDEX_COST_PER_CALL,
     PROBE_SPACE,
+    BalanceUnit,
     CountSettings,
     Credentials,
+    CustomerFilter,
     ReaderChoice,
     RetryPolicy,
     Tables,
     Throughput,
+    resolve_env,
+    resolve_tables,
+    split_patterns,
 )
 
 DEFAULT_COUNT = CountSettings(Tables("", "", ""))
@@ -39,6 +46,14 @@ DEFAULT_THROUGHPUT = Throughput()
 
 def _words(flag: str, value: object) -> list[str]:
     return [flag, shlex.quote(str(value))]
+
+
+def _patterns(option: str, values: tuple[str, ...]) -> tuple[str, ...]:
+    patterns = split_patterns(values)
+    if values and not patterns:
+        # An empty --filter would silently plan everyone: the opposite of what was asked.
+        raise SettingsError(f"{option} needs a pattern, got {', '.join(map(repr, values))}")
+    return patterns
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +70,40 @@ class Connection:
     given: tuple[tuple[str, str], ...] = ()
     policy: RetryPolicy = DEFAULT_POLICY
     credentials: Credentials | None = None
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        env: str | None,
+        consumer_table: str | None,
+        upload_table: str | None,
+        region: str | None,
+        endpoint_url: str | None,
+        environ: Mapping[str, str],
+    ) -> Connection:
+        """The connection the options ask for: each one given, else *environ*, else the default."""
+        name = resolve_env(env, environ)
+        typed = {
+            "--consumer-table": consumer_table,
+            "--upload-table": upload_table,
+            "--region": region,
+            "--endpoint-url": endpoint_url,
+        }
+        tables = resolve_tables(
+            env=name,
+            consumer_table=consumer_table,
+            upload_table=upload_table,
+            region=region,
+            endpoint_url=endpoint_url,
+            environ=environ,
+        )
+        return cls(
+            env=name,
+            tables=tables,
+            given=tuple((flag, value) for flag, value in typed.items() if value is not None),
+            policy=RetryPolicy.from_environ(environ),
+        )
 
     @classmethod
     def explicit(
@@ -84,6 +133,55 @@ class CountOptions:
     quiet: bool = False
     reader: ReaderChoice = "auto"
     split_large: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        connection: Connection,
+        *,
+        include: tuple[str, ...] = (),
+        skip: tuple[str, ...] = (),
+        no_default_skip: bool = False,
+        parallel_segments: int = DEFAULT_COUNT.parallel_segments,
+        concurrency: int = DEFAULT_COUNT.concurrency,
+        max_read_units: float | None = None,
+        min_uploads: int = 0,
+        count_shards: bool = False,
+        balance_by: BalanceUnit = "uploads",
+        shards_per_minute: float | None = None,
+        workers_per_instance: int = DEFAULT_THROUGHPUT.workers_per_instance,
+        uploads_per_minute: float = DEFAULT_THROUGHPUT.uploads_per_minute,
+        output_dir: Path,
+        restart: bool = False,
+        quiet: bool = False,
+        reader: ReaderChoice = "auto",
+        split_large_customers: bool = False,
+    ) -> CountOptions:
+        """The record of the counting options, each checked: *include* and *skip* are the
+        patterns as typed (repeated or comma-separated)."""
+        settings = CountSettings(
+            tables=connection.tables,
+            customer_filter=CustomerFilter(
+                skip=(() if no_default_skip else DEFAULT_SKIP) + _patterns("--skip", skip),
+                include=_patterns("--filter", include),
+            ),
+            parallel_segments=parallel_segments,
+            concurrency=concurrency,
+            min_uploads=min_uploads,
+            max_read_units=max_read_units,
+            # Balancing by shards needs them counted: asking for it is asking for both.
+            count_shards=count_shards or balance_by == "shards",
+        )
+        throughput = Throughput(
+            workers_per_instance,
+            uploads_per_minute,
+            unit=balance_by,
+            shards_per_minute=shards_per_minute,
+        )
+        folder = PlanFolder(output_dir, connection.env)
+        return cls(
+            connection, settings, throughput, folder, restart, quiet, reader, split_large_customers
+        )
 
     def plan_words(self) -> list[str]:
         """The options that decide which plan is made, as shell words, defaults left out.
@@ -152,6 +250,22 @@ class ReportOptions:
     index_cost_per_call: float = INDEX_COST_PER_CALL
     json_output: bool = False
     html: Path | None = None
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        top: int = DEFAULT_TOP,
+        instance_hourly_cost: float = DEFAULT_HOURLY_COST,
+        index_cost_per_call: float = INDEX_COST_PER_CALL,
+        json_output: bool = False,
+        report_html: Path | None = None,
+    ) -> ReportOptions:
+        """The record of the report options; the HTML page's folder is checked now, before
+        an hour of counting rather than after it."""
+        if report_html is not None:
+            check_html_path(report_html)
+        return cls(top, instance_hourly_cost, index_cost_per_call, json_output, report_html)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from distro.balance import Plan, order
-from distro.balance import plan as make_plan
+from distro.balance import Plan, order, plan as make_plan
 from distro.records import LeftAlone, Move
 from distro.settings import (
     DEFAULT_HOURLY_COST,

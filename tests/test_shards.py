@@ -21,9 +21,7 @@ from helpers import (
     table_args,
     without_created_at,
 )
-from hypothesis import assume, given
-from hypothesis import settings as hypothesis_settings
-from hypothesis import strategies as st
+from hypothesis import assume, given, settings as hypothesis_settings, strategies as st
 from test_balance import fine_grained
 from test_fastquery import FIXED_ID, FIXED_TIME, SPACE, Recorder, pages
 

@@ -17,8 +17,7 @@ from helpers import (
 )
 from test_pipeline import counted
 
-from distro.balance import CustomerLoad, InstancePlan, balance, split_units
-from distro.balance import plan as plan_of
+from distro.balance import CustomerLoad, InstancePlan, balance, plan as plan_of, split_units
 from distro.census import Census
 from distro.emit import instance_document, write_plan
 from distro.files import PlanFolder

@@ -3,7 +3,7 @@
     python -m benchmarks.readers --endpoint URL --reader lean|sdk
 
 runs ``distro.count.count`` (scan, count, checkpoint; no report)
-on the benchmark tables with the ``LeanReader`` of ``distro.dynamo.fastquery`` or
+on the benchmark tables with the ``LeanReader`` of ``distro.dynamo.lean`` or
 the plain ``SdkReader``, and prints one JSON object: Query requests, wall
 and CPU time of the loop, and what the checkpoint's flushes cost.
 """
@@ -23,8 +23,8 @@ from benchmarks import data
 from benchmarks.scale import TimedCheckpoint
 from distro.checkpoint import Checkpoint
 from distro.count import count as count_stage
-from distro.dynamo.fastquery import make_reader
 from distro.dynamo.handle import Dynamo, dynamodb_client
+from distro.dynamo.lean import lean_reader
 from distro.dynamo.reader import SdkReader, TableReader
 from distro.files import PlanFolder
 from distro.progress import Progress
@@ -41,7 +41,7 @@ async def count(tables: Tables, kind: str, folder: Path) -> dict[str, Any]:
     async with dynamodb_client(tables, pool_size=CONCURRENCY + SEGMENTS) as client:
         reader: TableReader
         if kind == "lean":
-            reader = await make_reader(Dynamo(client, tables, DEFAULT_POLICY))
+            reader = await lean_reader(Dynamo(client, tables, DEFAULT_POLICY))
         else:
             reader = SdkReader(Dynamo(client, tables, DEFAULT_POLICY))
         checkpoint = TimedCheckpoint(Checkpoint.open(PlanFolder(folder), settings, restart=True))

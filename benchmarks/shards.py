@@ -23,6 +23,7 @@ from benchmarks.__main__ import distro_command, isolate_from_aws
 from benchmarks.data import REGION, TABLES
 from distro.count import count_space
 from distro.dynamo.handle import Dynamo, dynamodb_client
+from distro.dynamo.lean import lean_reader
 from distro.local.dataset import Dataset, create_tables, generate, load
 from distro.local.dynamodb import LocalDynamo
 from distro.progress import Progress
@@ -40,7 +41,7 @@ async def _pages(dataset: Dataset, tables: Tables) -> int:
     """Query pages one count of every space takes (the same with the projection)."""
     progress = Progress()
     async with dynamodb_client(tables, pool_size=4) as client:
-        reader = await Dynamo(client, tables).fastest_reader()
+        reader = await lean_reader(Dynamo(client, tables))
         for space in dataset.uploads:
             await count_space(reader, space, progress)
     return progress.queries

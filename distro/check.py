@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from distro.dynamo.fastquery import LeanReader, refusal, refused
 from distro.dynamo.handle import Dynamo
+from distro.dynamo.lean import LeanReader, lean_reader, refusal, refused
 from distro.dynamo.reader import CountPage, SdkReader
 from distro.errors import DistroError
 from distro.settings import PROBE_SPACE, ReaderChoice, Tables
@@ -82,7 +82,7 @@ async def compare_paths(db: Dynamo, *, space: str) -> Comparison:
     alone is part of the answer. *db* needs a pool of two connections.
     """
     await db.check_tables()
-    lean = await db.fastest_reader()  # its dry run sends nothing
+    lean = await lean_reader(db)  # its dry run sends nothing
     by_lean, refusal_code = None, None
     if isinstance(lean, LeanReader):
         try:

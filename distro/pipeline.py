@@ -20,8 +20,8 @@ from distro.assignments import check_assignments_table, write_assignments
 from distro.balance import Plan
 from distro.checkpoint import Checkpoint
 from distro.count import count
-from distro.dynamo.fastquery import read_path
 from distro.dynamo.handle import Dynamo
+from distro.dynamo.lean import choose_reader, read_path
 from distro.dynamo.pacing import TokenBucket
 from distro.emit import PlanParameters, write_plan
 from distro.errors import Fix, NothingToPlan
@@ -97,8 +97,8 @@ async def count_tables(
         if assignments_table is not None:
             await check_assignments_table(db, assignments_table)
         # The hot Query loop goes through the lean path when it can sign exactly as the SDK.
-        source = await db.reader(
-            choice=reader, on_fallback=on_notice, bucket=bucket, shards=settings.count_shards
+        source = await choose_reader(
+            db, choice=reader, on_fallback=on_notice, bucket=bucket, shards=settings.count_shards
         )
         tally = await count(
             settings, source, checkpoint=checkpoint, progress=progress, split_for=split_for

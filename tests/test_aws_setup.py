@@ -30,8 +30,8 @@ from faultproxy import JSON_TYPE, Canned, CannedProxy, Faults
 from helpers import Result, assert_one_line_error, invoke, run
 from test_assignments import create_table
 
-from distro.dynamo.fastquery import LeanReader, make_reader
 from distro.dynamo.handle import Dynamo, dynamodb_client
+from distro.dynamo.lean import LeanReader, lean_reader
 from distro.dynamo.reader import SdkReader
 from distro.errors import DistroError, NotDynamoDB, SsoLoginNeeded
 from distro.flags import with_flags
@@ -425,7 +425,7 @@ async def test_both_read_paths_refuse_a_foreign_reply_alike(
     with CannedProxy(tables.endpoint_url, Faults(), canned=canned) as proxy:
         proxied = Tables(tables.consumer, tables.upload, tables.region, proxy.url)
         async with dynamodb_client(proxied, pool_size=2, policy=policy) as client:
-            lean = await make_reader(Dynamo(client, proxied, policy))
+            lean = await lean_reader(Dynamo(client, proxied, policy))
             assert isinstance(lean, LeanReader)
             for reader in (SdkReader(Dynamo(client, proxied, policy)), lean):
                 with pytest.raises(NotDynamoDB) as refused:
@@ -532,7 +532,7 @@ async def test_an_sso_token_expiring_mid_run_is_one_line_on_both_read_paths(
         method="sso",
     )
     async with dynamodb_client(tables, pool_size=2, policy=policy) as client:
-        lean = await make_reader(Dynamo(client, tables, policy))
+        lean = await lean_reader(Dynamo(client, tables, policy))
         assert isinstance(lean, LeanReader)
         client._request_signer._credentials = expired  # what the client refreshes before a call
         monkeypatch.setenv("AWS_PROFILE", "reader")  # the profile the message names

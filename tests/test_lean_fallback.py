@@ -25,8 +25,8 @@ from test_pipeline import assert_matches_truth
 
 from distro.checkpoint import Checkpoint
 from distro.count import count
-from distro.dynamo.fastquery import FallbackReader, LeanReader, choose_reader, refused
 from distro.dynamo.handle import Dynamo, dynamodb_client
+from distro.dynamo.lean import FallbackReader, LeanReader, choose_reader, refused
 from distro.dynamo.reader import SdkReader
 from distro.errors import CountingFailed, CredentialsRejected, SettingsError
 from distro.files import PlanFolder

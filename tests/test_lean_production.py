@@ -32,8 +32,8 @@ from aiohttp.connector import BaseConnector
 from aiohttp.resolver import ThreadedResolver
 from faultproxy import JSON_TYPE, FaultProxy, Faults
 
-from distro.dynamo.fastquery import LeanReader, make_reader
 from distro.dynamo.handle import Dynamo, dynamodb_client
+from distro.dynamo.lean import LeanReader, lean_reader
 from distro.dynamo.reader import CountPage, Key, SdkReader, TableReader
 from distro.errors import CountingFailed, DistroError
 from distro.local.dataset import Dataset
@@ -147,7 +147,7 @@ async def sent_by_client(
     policy: RetryPolicy = ONE_TRY,
 ) -> tuple[list[Wire], list[Wire]]:
     """What *client* sends for one count through the SDK, and then on the lean path."""
-    lean = await make_reader(Dynamo(client, tables, policy))
+    lean = await lean_reader(Dynamo(client, tables, policy))
     assert isinstance(lean, LeanReader)
     assert wiretap.take() == []  # the lean path's dry run sent nothing
     clock.ticks = 0
@@ -411,7 +411,7 @@ class CountServer:
 async def count_through_both(tables: Tables, clock: Clock) -> tuple[CountPage, CountPage]:
     """One count through the SDK, then one on the lean path, each signed at the same time."""
     async with dynamodb_client(tables, pool_size=4, policy=ONE_TRY) as client:
-        lean = await make_reader(Dynamo(client, tables, ONE_TRY))
+        lean = await lean_reader(Dynamo(client, tables, ONE_TRY))
         assert isinstance(lean, LeanReader)
         clock.ticks = 0
         by_sdk = await SdkReader(Dynamo(client, tables, ONE_TRY)).count_page(SPACE, None)
@@ -575,7 +575,7 @@ async def test_a_damaged_reply_is_retried_once_and_never_counted(
     tables = through(proxy, loaded)
     policy = RetryPolicy(max_tries=3, base=0.0, call_timeout=10.0)
     async with dynamodb_client(tables, pool_size=4, policy=policy) as client:
-        lean = await make_reader(Dynamo(client, tables, policy))
+        lean = await lean_reader(Dynamo(client, tables, policy))
         assert isinstance(lean, LeanReader)
         proxy.faults = Faults(corrupt=1.0, max_faults=1, operations=frozenset({"Query"}))
         found = await pages(lean, space)
@@ -592,7 +592,7 @@ async def test_a_reply_damaged_on_every_attempt_fails_in_one_line(
     tables = through(proxy, loaded)
     policy = RetryPolicy(max_tries=2, base=0.0, call_timeout=10.0)
     async with dynamodb_client(tables, pool_size=4, policy=policy) as client:
-        lean = await make_reader(Dynamo(client, tables, policy))
+        lean = await lean_reader(Dynamo(client, tables, policy))
         proxy.faults = Faults(corrupt=1.0, operations=frozenset({"Query"}))
         with pytest.raises(CountingFailed) as caught:
             await lean.count_page(SPACE, None)

@@ -9,8 +9,8 @@ import pytest
 from botocore.exceptions import ClientError
 from faultproxy import FaultProxy, Faults
 
-from distro.dynamo.fastquery import LeanReader, make_reader
 from distro.dynamo.handle import Dynamo, dynamodb_client
+from distro.dynamo.lean import LeanReader, lean_reader
 from distro.dynamo.pacing import MIN_QUERY_UNITS, TokenBucket
 from distro.dynamo.reader import CountPage, SdkReader
 from distro.errors import CountingFailed
@@ -205,7 +205,7 @@ async def test_the_lean_path_paces_every_attempt(
     with FaultProxy(dynamo.endpoint_url, Faults(server_error=1.0)) as proxy:
         there = Tables(tables.consumer, tables.upload, tables.region, proxy.url)
         async with dynamodb_client(there, pool_size=2, policy=policy) as client:
-            reader = await make_reader(Dynamo(client, there, policy), bucket=bucket)
+            reader = await lean_reader(Dynamo(client, there, policy), bucket=bucket)
             assert isinstance(reader, LeanReader)
             with pytest.raises(CountingFailed):
                 await reader.count_page(space, None)

@@ -23,12 +23,12 @@ from helpers import (
 )
 from hypothesis import assume, given, settings as hypothesis_settings, strategies as st
 from test_balance import fine_grained
-from test_fastquery import FIXED_ID, FIXED_TIME, SPACE, Recorder, pages
+from test_lean import FIXED_ID, FIXED_TIME, SPACE, Recorder, pages
 
 from distro.balance import plan
 from distro.checkpoint import fingerprint
-from distro.dynamo.fastquery import LeanReader, make_reader
 from distro.dynamo.handle import Dynamo, dynamodb_client
+from distro.dynamo.lean import LeanReader, lean_reader
 from distro.dynamo.reader import CountPage, SdkReader, count_request
 from distro.files import PlanFolder
 from distro.local.dataset import Dataset
@@ -64,7 +64,7 @@ async def test_the_lean_projection_request_is_byte_for_byte_the_sdks(
     async with Recorder() as recorder:
         tables = Tables("wire-consumer", "wire-upload", "us-east-2", recorder.url)
         async with dynamodb_client(tables, pool_size=4) as client:
-            lean = await make_reader(Dynamo(client, tables, DEFAULT_POLICY), shards=True)
+            lean = await lean_reader(Dynamo(client, tables, DEFAULT_POLICY), shards=True)
             assert isinstance(lean, LeanReader)
             await client.query(**count_request(tables.upload, SPACE, None, shards=True))
             page = await lean.count_page(SPACE, None)
@@ -82,7 +82,7 @@ async def test_every_page_of_shards_equals_the_sdks_and_the_truth(
     dataset, tables = loaded
     async with dynamodb_client(tables, pool_size=4) as client:
         db = Dynamo(client, tables, DEFAULT_POLICY)
-        lean = await make_reader(db, shards=True)
+        lean = await lean_reader(db, shards=True)
         assert isinstance(lean, LeanReader)
         sdk = SdkReader(db, shards=True)
         for space in dataset.uploads:

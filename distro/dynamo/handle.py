@@ -6,8 +6,8 @@ lean Query path, the assignment records, ``distro check`` and the demo's
 seeding all take it instead of a (client, tables, policy) triple. It makes
 the client (``dynamodb_client``: one pool for every concurrent call, no SDK
 retries, replies checked before botocore parses them), runs calls under the
-policy (``call``), checks tables before a run (``check_table``) and picks the
-counting reader (``reader``).
+policy (``call``) and checks tables before a run (``check_table``). The
+readers take a handle; the call sites choose one (``distro.dynamo.lean``).
 """
 
 from __future__ import annotations
@@ -22,14 +22,6 @@ import aioboto3
 from aiobotocore.config import AioConfig
 from botocore.exceptions import BotoCoreError, InvalidRegionError
 
-from distro.dynamo.fastquery import (
-    FallbackReader,
-    LeanReader,
-    choose_reader,
-    make_reader,
-)
-from distro.dynamo.pacing import TokenBucket
-from distro.dynamo.reader import SdkReader
 from distro.dynamo.retry import (
     PREFLIGHT_POLICY,
     Pace,
@@ -40,7 +32,7 @@ from distro.dynamo.retry import (
     translate,
 )
 from distro.errors import Fix, SettingsError, TableNotFound, TableSchemaMismatch
-from distro.settings import DEFAULT_POLICY, Credentials, ReaderChoice, RetryPolicy, Tables
+from distro.settings import DEFAULT_POLICY, Credentials, RetryPolicy, Tables
 
 T = TypeVar("T")
 
@@ -224,24 +216,3 @@ class Dynamo:
                 check.cancel()
             # Collect the other check's outcome, so no failure goes unretrieved.
             await asyncio.gather(*checks, return_exceptions=True)
-
-    async def reader(
-        self,
-        *,
-        choice: ReaderChoice = "auto",
-        bucket: TokenBucket | None = None,
-        on_fallback: Callable[[str], None] = lambda _: None,
-        shards: bool = False,
-    ) -> SdkReader | LeanReader | FallbackReader:
-        """The counting reader *choice* asks for, pacing every attempt through *bucket*.
-
-        With *shards*, it counts each upload's shards too. See
-        ``distro.dynamo.fastquery.choose_reader``.
-        """
-        return await choose_reader(
-            self, choice=choice, on_fallback=on_fallback, bucket=bucket, shards=shards
-        )
-
-    async def fastest_reader(self, *, bucket: TokenBucket | None = None) -> SdkReader | LeanReader:
-        """The lean reader when it can copy the SDK exactly, else the SDK's (``make_reader``)."""
-        return await make_reader(self, bucket=bucket)

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from distro.dynamo.handle import Dynamo
 from distro.dynamo.pacing import Lane, TokenBucket
 from distro.settings import SHARD_BUCKETS
-
-if TYPE_CHECKING:
-    from distro.dynamo.handle import Dynamo
 
 Key = dict[str, Any]  # a LastEvaluatedKey, in DynamoDB's wire format
 

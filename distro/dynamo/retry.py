@@ -12,7 +12,7 @@ pooled connection.
 
 What a failure means is decided once, in ``translate``: a mistake in the AWS
 configuration can surface when the client is made, or inside a call when
-credentials are first resolved or refreshed (also in ``fastquery``'s own
+credentials are first resolved or refreshed (also in ``lean``'s own
 signing), and every one of those places sends it through ``translate``. A
 reply that is not DynamoDB's (a web page, a gateway's error page) is caught
 by ``dynamodb_document`` on both read paths before anything parses it, and a

@@ -30,8 +30,8 @@ from test_pipeline import assert_matches_truth
 
 from distro.checkpoint import Checkpoint
 from distro.count import count
-from distro.dynamo.fastquery import LeanReader, make_reader
 from distro.dynamo.handle import Dynamo, dynamodb_client
+from distro.dynamo.lean import LeanReader, lean_reader
 from distro.dynamo.reader import CountPage, Key, SdkReader, TableReader, count_request
 from distro.dynamo.retry import is_transient, translate
 from distro.errors import CredentialsMissing, DistroError, TableNotFound
@@ -120,7 +120,7 @@ async def test_the_signed_request_is_byte_for_byte_the_sdks(
 ) -> None:
     tables = recorder_tables(recorder)
     async with dynamodb_client(tables, pool_size=4) as client:
-        lean = await make_reader(Dynamo(client, tables, DEFAULT_POLICY))
+        lean = await lean_reader(Dynamo(client, tables, DEFAULT_POLICY))
         assert isinstance(lean, LeanReader)
         await client.query(**count_request(tables.upload, SPACE, start_key))
         page = await lean.count_page(SPACE, start_key)
@@ -144,7 +144,7 @@ async def test_a_session_token_is_sent_and_signed_as_the_sdk_does(
     monkeypatch.setenv("AWS_SESSION_TOKEN", "token-of-the-session")
     tables = recorder_tables(recorder)
     async with dynamodb_client(tables, pool_size=4) as client:
-        lean = await make_reader(Dynamo(client, tables, DEFAULT_POLICY))
+        lean = await lean_reader(Dynamo(client, tables, DEFAULT_POLICY))
         await client.query(**count_request(tables.upload, SPACE, None))
         await lean.count_page(SPACE, None)
     sdk, ours = recorder.seen
@@ -171,7 +171,7 @@ async def test_rotated_credentials_sign_the_next_request(recorder: Recorder) -> 
         }
 
     async with dynamodb_client(tables, pool_size=4) as client:
-        lean = await make_reader(Dynamo(client, tables, DEFAULT_POLICY))
+        lean = await lean_reader(Dynamo(client, tables, DEFAULT_POLICY))
         client._request_signer._credentials = AioRefreshableCredentials.create_from_metadata(
             await refresh(), refresh_using=refresh, method="test"
         )
@@ -187,7 +187,7 @@ async def test_rotated_credentials_sign_the_next_request(recorder: Recorder) -> 
 async def test_no_credentials_is_the_sdks_error(recorder: Recorder) -> None:
     tables = recorder_tables(recorder)
     async with dynamodb_client(tables, pool_size=4) as client:
-        lean = await make_reader(Dynamo(client, tables, ONE_TRY))
+        lean = await lean_reader(Dynamo(client, tables, ONE_TRY))
         client._request_signer._credentials = None
         with pytest.raises(CredentialsMissing):
             await lean.count_page(SPACE, None)
@@ -201,7 +201,7 @@ async def test_a_client_that_does_not_sign_with_sigv4_keeps_the_sdk(recorder: Re
     async with get_session().create_client(
         "dynamodb", region_name="us-east-2", endpoint_url=recorder.url, config=config
     ) as client:
-        reader = await make_reader(Dynamo(client, recorder_tables(recorder), DEFAULT_POLICY))
+        reader = await lean_reader(Dynamo(client, recorder_tables(recorder), DEFAULT_POLICY))
         assert type(reader) is SdkReader
         assert (await reader.count_page(SPACE, None)).count == 3
     assert len(recorder.seen) == 1  # the dry run sent nothing
@@ -213,7 +213,7 @@ async def test_a_client_that_retries_by_itself_keeps_the_sdk(recorder: Recorder)
     async with get_session().create_client(
         "dynamodb", region_name="us-east-2", endpoint_url=recorder.url, config=config
     ) as client:
-        reader = await make_reader(Dynamo(client, recorder_tables(recorder), DEFAULT_POLICY))
+        reader = await lean_reader(Dynamo(client, recorder_tables(recorder), DEFAULT_POLICY))
         assert type(reader) is SdkReader
     assert recorder.seen == []
 
@@ -282,7 +282,7 @@ async def readers(
 ) -> AsyncIterator[tuple[SdkReader, LeanReader]]:
     """An SDK reader and a lean one on the same client, whose timeouts follow *client_policy*."""
     async with dynamodb_client(tables, pool_size=4, policy=client_policy or policy) as client:
-        lean = await make_reader(Dynamo(client, tables, policy))
+        lean = await lean_reader(Dynamo(client, tables, policy))
         assert isinstance(lean, LeanReader)
         yield SdkReader(Dynamo(client, tables, policy)), lean
 
@@ -394,7 +394,7 @@ async def test_faults_are_retried_and_the_counts_stay_exact(
     policy = RetryPolicy(max_tries=30, base=0.0, call_timeout=10.0)
     settings = CountSettings(tables=tables)
     async with dynamodb_client(tables, pool_size=24, policy=policy) as client:
-        reader = await make_reader(Dynamo(client, tables, policy))
+        reader = await lean_reader(Dynamo(client, tables, policy))
         assert isinstance(reader, LeanReader)
         tally = await count(
             settings,
@@ -441,7 +441,7 @@ async def test_count_uploads_with_the_lean_reader_equals_the_truth(
     settings = CountSettings(tables=tables)
     async with dynamodb_client(tables, pool_size=24) as client:
         db = Dynamo(client, tables, DEFAULT_POLICY)
-        reader = await make_reader(db)
+        reader = await lean_reader(db)
         await db.check_tables()
         progress = Progress()
         tally = await count(

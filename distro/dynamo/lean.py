@@ -7,7 +7,7 @@ headers kept in an ``email.message.Message``, parsing the reply against the
 model. ``LeanReader`` keeps what makes a call the SDK's own and skips what
 repeats:
 
-- *The request is the SDK's.* ``make_reader`` has the client build one
+- *The request is the SDK's.* ``lean_reader`` has the client build one
   Query (stopped at ``before-send``, never sent) and keeps its URL (the
   resolved endpoint), its headers (User-Agent and all) and its signing scope.
   Each count then changes only the body, the date, the signature and the
@@ -41,7 +41,7 @@ import socket
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 from aiobotocore.parsers import AioResponseParserFactory
@@ -60,14 +60,12 @@ from botocore.exceptions import (
 from botocore.httpsession import mask_proxy_url
 from yarl import URL
 
+from distro.dynamo.handle import Dynamo
 from distro.dynamo.pacing import Lane, TokenBucket
 from distro.dynamo.reader import CountPage, Key, ScanPage, SdkReader, count_page, count_request
 from distro.dynamo.retry import CRC32_HEADER, PREFLIGHT_POLICY, check_crc32, dynamodb_document
 from distro.errors import DistroError, Fix, SettingsError
 from distro.settings import ReaderChoice, ReadPath
-
-if TYPE_CHECKING:
-    from distro.dynamo.handle import Dynamo
 
 OPERATION = "Query"
 SIGV4 = "AWS4-HMAC-SHA256"
@@ -125,7 +123,7 @@ class Template:
     service: str
 
 
-async def make_reader(
+async def lean_reader(
     db: Dynamo, *, bucket: TokenBucket | None = None, shards: bool = False
 ) -> SdkReader | LeanReader:
     """The fastest reader for *db*: a ``LeanReader`` when it can copy the SDK exactly.
@@ -169,7 +167,7 @@ async def choose_reader(
     """
     if choice == "sdk":
         return SdkReader(db, bucket=bucket, shards=shards)
-    reader = await make_reader(db, bucket=bucket, shards=shards)
+    reader = await lean_reader(db, bucket=bucket, shards=shards)
     if isinstance(reader, LeanReader):
         if choice == "lean":
             return reader
@@ -218,7 +216,7 @@ async def learn_template(client: Any, table: str) -> Template | None:
         raise _Captured(request)
 
     event = f"before-send.{client.meta.service_model.service_id.hyphenize()}.{OPERATION}"
-    client.meta.events.register_first(event, capture, unique_id="distro-fastquery")
+    client.meta.events.register_first(event, capture, unique_id="distro-lean")
     try:
         await client.query(**count_request(table, "did:key:template", None))
     except _Captured as captured:
@@ -226,7 +224,7 @@ async def learn_template(client: Any, table: str) -> Template | None:
     else:  # pragma: no cover - a handler before ours answered; nothing to copy
         return None
     finally:
-        client.meta.events.unregister(event, unique_id="distro-fastquery")
+        client.meta.events.unregister(event, unique_id="distro-lean")
     return _template(request)
 
 

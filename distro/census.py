@@ -12,6 +12,7 @@ took 2.1 GB: the census itself is about 60 bytes a space.
 from __future__ import annotations
 
 import ctypes
+import functools
 import struct
 from array import array
 from collections.abc import Callable, Collection
@@ -50,6 +51,7 @@ M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 MMAP_THRESHOLD = 1 << 20  # bytes: every block this large gets pages of its own
 
 
+@functools.cache
 def pin_mmap_threshold() -> bool:
     """Fix glibc's mmap threshold at 1 MiB; False where there is no glibc.
 
@@ -58,7 +60,8 @@ def pin_mmap_threshold() -> bool:
     trimming comes too late for the peak: at 5 million spaces the peak varied
     from 0.97 to 1.12 GiB between runs, and was 0.88 GiB twice with the
     threshold fixed. A fixed threshold keeps every big block mapped: freed at
-    once, grown in place.
+    once, grown in place. Called once, by the first ``DidIndex`` (the census's or a
+    resumed checkpoint's), so that importing distro changes no process's allocator.
     """
     try:
         mallopt = ctypes.CDLL(None).mallopt
@@ -66,10 +69,6 @@ def pin_mmap_threshold() -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
-
-
-# Once per process, before the census or a resumed checkpoint allocates anything big.
-pin_mmap_threshold()
 
 
 def _zeros(typecode: str, size: int) -> array[int]:
@@ -96,6 +95,7 @@ class DidIndex:
     _MIN_SLOTS = 1 << 10
 
     def __init__(self) -> None:
+        pin_mmap_threshold()  # before the first big array: see there
         self._low = array("Q")  # fingerprint halves, by number
         self._high = array("Q")
         self._slots = array("i", [-1]) * self._MIN_SLOTS  # number or -1, by hash slot

@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from distro.assignments import check_assignments_table, write_assignments
 from distro.balance import Plan
 from distro.checkpoint import Checkpoint
 from distro.count import count
@@ -27,7 +26,6 @@ from distro.emit import PlanParameters, write_plan
 from distro.errors import Fix, NothingToPlan
 from distro.files import PlanFolder
 from distro.progress import Progress
-from distro.records import LeftAlone
 from distro.settings import (
     DEFAULT_POLICY,
     CountSettings,
@@ -38,7 +36,8 @@ from distro.settings import (
     timestamp,
 )
 from distro.tally import Tally
-from distro.tracking import WRITE_CONCURRENCY
+from distro.tracking.records import LeftAlone
+from distro.tracking.table import WRITE_CONCURRENCY, check_assignments_table, write_assignments
 
 
 @dataclass(frozen=True, slots=True)

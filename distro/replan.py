@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 
 from distro.balance import InstancePlan, Plan, balance, order
 from distro.errors import ReplanRefused
-from distro.records import COMPLETED, IN_PROGRESS, REPLANNABLE, Move, TrackingRecord
 from distro.tally import CustomerLoad
+from distro.tracking.records import COMPLETED, IN_PROGRESS, REPLANNABLE, Move, TrackingRecord
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,12 +13,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from distro.assignments import check_assignments_table
 from distro.dynamo.handle import Dynamo
 from distro.emit import PlanParameters, write_plan
 from distro.errors import Fix, NothingToPlan, ReplanRefused
 from distro.files import PlanFolder
-from distro.records import IN_PROGRESS, REPLANNABLE, TrackingRecord
 from distro.replan import Replan, replan, settle
 from distro.settings import (
     DEFAULT_POLICY,
@@ -29,7 +27,13 @@ from distro.settings import (
     Throughput,
     timestamp,
 )
-from distro.tracking import WRITE_CONCURRENCY, apply_moves, read_records
+from distro.tracking.records import IN_PROGRESS, REPLANNABLE, TrackingRecord
+from distro.tracking.table import (
+    WRITE_CONCURRENCY,
+    apply_moves,
+    check_assignments_table,
+    read_records,
+)
 
 MAX_ROUNDS = 5  # re-plans after races; each needs the runner to start someone in between
 

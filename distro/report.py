@@ -26,7 +26,6 @@ from distro.console import literal, printable, stderr, stdout, write_json
 from distro.errors import Fix, OutputError
 from distro.files import atomic_write
 from distro.options import ReportOptions
-from distro.records import LeftAlone
 from distro.steps import InstanceStep, NextSteps
 from distro.summary import (
     Assumptions,
@@ -44,6 +43,7 @@ from distro.summary import (
     replan_json,
     to_json,
 )
+from distro.tracking.records import LeftAlone
 from distro.verify import Verification
 
 if TYPE_CHECKING:
@@ -517,7 +517,7 @@ def _outputs(outputs: Outputs) -> list[str]:
         said.append(f"Wrote {len(outputs.files)} instance files to {folder}/")
     if outputs.assignments_table is not None:
         said.append(
-            f"Wrote {outputs.assignment_records:,} assignment records to "
+            f"Wrote {outputs.assignment_records:,} tracking records to "
             f"{outputs.assignments_table}"
         )
     if outputs.left_alone:

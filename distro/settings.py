@@ -303,7 +303,7 @@ def split_patterns(values: Iterable[str]) -> tuple[str, ...]:
 
 
 # Here, the lowest layer, because every writer stamps its output with it: the manifest,
-# the instance files, the assignment records and the report (which imports no stage).
+# the instance files, the tracking records and the report (which imports no stage).
 def timestamp(moment: datetime | None = None) -> str:
     """ISO-8601 in UTC with milliseconds, as the runner's other files use."""
     moment = moment or datetime.now(UTC)

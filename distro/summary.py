@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from distro.balance import Plan, order, plan as make_plan
-from distro.records import LeftAlone, Move
 from distro.settings import (
     DEFAULT_HOURLY_COST,
     DEFAULT_TOP,
@@ -34,6 +33,7 @@ from distro.settings import (
 )
 from distro.steps import NextSteps
 from distro.tally import CustomerLoad, Tally
+from distro.tracking.records import LeftAlone, Move
 
 if TYPE_CHECKING:
     from distro.replan_run import ReplanOutcome

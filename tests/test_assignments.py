@@ -15,12 +15,6 @@ import pytest
 from botocore.exceptions import ClientError
 from helpers import Result, invoke, table_args
 
-from distro.assignments import (
-    assignment_item,
-    assignments,
-    check_assignments_table,
-    write_assignments,
-)
 from distro.balance import CustomerLoad, InstancePlan, Plan, balance
 from distro.dynamo.batch import BatchRetry, WriteRequests, batch_write
 from distro.dynamo.handle import Dynamo
@@ -29,6 +23,12 @@ from distro.flags import with_flags
 from distro.local.dataset import Dataset
 from distro.local.dynamodb import LocalDynamo
 from distro.settings import RetryPolicy, Tables
+from distro.tracking.table import (
+    assignment_item,
+    assignments,
+    check_assignments_table,
+    write_assignments,
+)
 
 AT = "2026-11-29T16:00:00.000Z"
 LATER = "2026-11-30T09:30:00.250Z"
@@ -318,7 +318,7 @@ def test_generate_writes_a_record_per_customer(
         tables, "--instances", "3", "--output-dir", tmp_path, "--assignments-table", table
     )
     assert result.returncode == 0, result.stderr
-    assert f"Wrote {len(truth.uploads_by_customer)} assignment records to {table}" in result.stderr
+    assert f"Wrote {len(truth.uploads_by_customer)} tracking records to {table}" in result.stderr
     files = [orjson.loads(p.read_bytes()) for p in sorted(tmp_path.glob("instance-*.json"))]
     items = {i["customer"]["S"]: i for i in asyncio.run(scan_all(dynamo.endpoint_url, table))}
     assert set(items) == set(truth.uploads_by_customer)

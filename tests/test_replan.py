@@ -19,11 +19,11 @@ from distro.errors import ReplanRefused
 from distro.files import PlanFolder
 from distro.flags import with_flags
 from distro.local.dynamodb import LOCAL_CREDENTIALS, LocalDynamo
-from distro.records import Move, TrackingRecord
 from distro.replan import replan
 from distro.replan_run import run_replan
 from distro.settings import RetryPolicy, Tables
-from distro.tracking import apply_moves
+from distro.tracking.records import Move, TrackingRecord
+from distro.tracking.table import apply_moves
 from distro.verify import verify_plan
 
 NO_RETRY_WAIT = RetryPolicy(base=0.0)

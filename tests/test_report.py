@@ -435,11 +435,12 @@ def test_rendering_a_report_imports_no_aws_code() -> None:
         "distro.files",
         "distro.options",  # the report's own options (JSON, HTML, how many customers)
         "distro.progress",
-        "distro.records",  # the tracking records a replan or a re-run reports, plain data
         "distro.report",
         "distro.settings",
         "distro.steps",  # the next steps after a plan, plain data
         "distro.summary",
         "distro.tally",
+        "distro.tracking",
+        "distro.tracking.records",  # the tracking records a replan or a re-run reports
         "distro.verify",  # what verify found, plain data
     ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterable
 
 import pytest
@@ -350,3 +352,15 @@ def test_the_mmap_threshold_is_pinned_where_there_is_glibc() -> None:
     # The census's big arrays must stay mapped: glibc would otherwise raise the threshold
     # after each big free and put them back in the heap (see census.pin_mmap_threshold).
     assert pin_mmap_threshold() is True
+
+
+def test_importing_the_census_leaves_the_allocator_alone() -> None:
+    """Only a census (or a resumed checkpoint) pins the mmap threshold, once a process."""
+    code = (
+        "from distro import census\n"
+        "assert census.pin_mmap_threshold.cache_info().currsize == 0\n"
+        "census.DidIndex(); census.DidIndex()\n"
+        "info = census.pin_mmap_threshold.cache_info()\n"
+        "assert (info.misses, info.hits) == (1, 1), info\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

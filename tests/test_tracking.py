@@ -14,8 +14,8 @@ from test_assignments import create_table, delete_table, scan_all, session
 
 from distro.local.dataset import Dataset
 from distro.local.dynamodb import LocalDynamo
-from distro.records import TrackingRecord, record_of
 from distro.settings import Tables, default_table
+from distro.tracking.records import TrackingRecord, record_of
 
 
 def test_the_default_table_is_the_runners() -> None:
@@ -75,7 +75,7 @@ def test_a_rerun_of_generate_never_clears_progress(
     first = invoke("generate", "--instances", "3", *args)
     assert first.returncode == 0, first.stderr
     customers = sorted(dataset.truth().uploads_by_customer)
-    assert f"Wrote {len(customers)} assignment records to {tracking}" in first.stderr
+    assert f"Wrote {len(customers)} tracking records to {tracking}" in first.stderr
     started = {customers[0]: "in-progress", customers[1]: "completed", customers[2]: "failed"}
     for customer, status in started.items():
         asyncio.run(mark(dynamo.endpoint_url, tracking, customer, status, 1))
@@ -87,7 +87,7 @@ def test_a_rerun_of_generate_never_clears_progress(
     after = items_of(dynamo.endpoint_url, tracking)
     for customer in started:
         assert after[customer] == before[customer]  # progress, status and instance intact
-    assert f"Wrote {len(customers) - 3} assignment records to {tracking}" in again.stderr
+    assert f"Wrote {len(customers) - 3} tracking records to {tracking}" in again.stderr
     assert "Left 3 records alone: the runner has started them" in again.stderr
     plan = read_plan(tmp_path)
     doubled = 0

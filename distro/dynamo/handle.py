@@ -2,7 +2,7 @@
 
 ``Dynamo`` is what every stage that talks to DynamoDB is given, the way an
 httpx ``Client`` holds its transport and configuration: the readers, the
-lean Query path, the assignment records, ``distro check`` and the demo's
+lean Query path, the tracking records, ``distro check`` and the demo's
 seeding all take it instead of a (client, tables, policy) triple. It makes
 the client (``dynamodb_client``: one pool for every concurrent call, no SDK
 retries, replies checked before botocore parses them), runs calls under the

@@ -12,14 +12,13 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 
 from distro import console
-from distro.assignments import ASSIGNMENT_KEYS
 from distro.dynamo.handle import Dynamo
 from distro.errors import DistroError
 from distro.local.dataset import Dataset, create_tables, generate, load
 from distro.options import Connection
-from distro.records import COMPLETED, IN_PROGRESS, TrackingRecord
 from distro.tally import Tally
-from distro.tracking import read_records
+from distro.tracking.records import COMPLETED, IN_PROGRESS, TrackingRecord
+from distro.tracking.table import ASSIGNMENT_KEYS, read_records
 
 LOAD_CONCURRENCY = 8
 STARTED = 3  # customers per state the demo marks, the runner's way

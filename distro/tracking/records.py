@@ -2,7 +2,7 @@
 
 The runner keeps one record per customer (``DATA_MODEL.md``, "Tracking
 records") and moves it from ``pending`` to ``in-progress``, then ``completed``
-or ``failed``. ``distro.tracking`` reads and writes them; the re-plan, the
+or ``failed``. ``distro.tracking.table`` reads and writes them; the re-plan, the
 summary and the report only need what they say, so it lives here, apart from
 the DynamoDB client.
 """

@@ -1,5 +1,9 @@
 """The runner's tracking table: read every record, write only where no progress can be lost.
 
+``generate --write-tracking`` puts one ``pending`` record per planned customer
+(``write_assignments``) once the instance files are committed; ``replan``
+reads every record and moves the customers it re-plans (``apply_moves``).
+
 The runner keeps one record per customer (``DATA_MODEL.md``, "Tracking
 records") and moves it from ``pending`` to ``in-progress``, then ``completed``
 or ``failed``. distro writes records with a condition each, so a record the
@@ -12,12 +16,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from distro.balance import Plan
 from distro.dynamo.handle import Dynamo
-from distro.records import (
+from distro.errors import Fix
+from distro.tracking.records import (
     FAILED,
     PENDING,
     REPLANNABLE,
@@ -209,3 +216,87 @@ async def apply_moves(
         ),
         key=lambda r: r.customer,
     )
+
+
+# --- the pending records of a new plan ------------------------------------------------------
+
+ASSIGNMENT_KEYS = {"customer": "HASH"}
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """What one record says: a customer's work and the instance(s) that migrate it."""
+
+    customer: str
+    uploads: int
+    spaces: int
+    instance_id: str  # "2", or "2,5" for a customer split across instances
+
+
+def assignments(plan: Plan) -> list[Assignment]:
+    """One assignment per customer of *plan*, in instance order.
+
+    A customer split across instances gets one record (a table keyed by
+    customer holds no more) with the sum of its parts and every instance.
+    """
+    loads: dict[str, list[int]] = {}  # customer -> [uploads, spaces]
+    for instance in plan.instances:
+        for unit in (*instance.customers, *instance.split_spaces):
+            totals = loads.setdefault(unit.customer, [0, 0])
+            totals[0] += unit.uploads
+            totals[1] += unit.spaces
+    where = plan.instances_of()
+    return [
+        Assignment(customer, uploads, spaces, ",".join(map(str, where[customer])))
+        for customer, (uploads, spaces) in loads.items()
+    ]
+
+
+def assignment_item(assignment: Assignment, *, include: Sequence[str], at: str) -> dict[str, Any]:
+    """The record of *assignment* in DynamoDB's wire format, assigned and updated *at*.
+
+    ``filter`` is the include filter joined by commas, or NULL when there is none.
+    """
+    joined = ",".join(include)
+    return {
+        "customer": {"S": assignment.customer},
+        "status": {"S": PENDING},
+        "totalSpaces": {"N": str(assignment.spaces)},
+        "completedSpaces": {"N": "0"},
+        "totalUploads": {"N": str(assignment.uploads)},
+        "completedUploads": {"N": "0"},
+        "instanceId": {"S": assignment.instance_id},
+        "filter": {"S": joined} if joined else {"NULL": True},
+        "assignedAt": {"S": at},
+        "updatedAt": {"S": at},
+    }
+
+
+async def check_assignments_table(db: Dynamo, table: str) -> None:
+    """Fail early, in one line, if *table* is missing or not keyed by ``customer``."""
+    await db.check_table(
+        table, ASSIGNMENT_KEYS, fix=Fix.TRACKING_TABLE_NAME, missing=Fix.TRACKING_TABLE_MISSING
+    )
+
+
+async def write_assignments(
+    db: Dynamo,
+    table: str,
+    plan: Plan,
+    *,
+    include: Sequence[str],
+    at: str,
+    concurrency: int = WRITE_CONCURRENCY,
+) -> tuple[int, list[LeftAlone]]:
+    """Put one ``pending`` record per customer of *plan* into *table*, where none has started.
+
+    Returns how many were written and the customers left alone (their record
+    is ``in-progress``, ``completed`` or ``failed``), with status, recorded
+    instance and the instance the new files put them on.
+    Each call runs under *db*'s policy (throttling, 5xx, timeouts), *concurrency* at a time.
+    """
+    planned = assignments(plan)
+    items = [assignment_item(a, include=include, at=at) for a in planned]
+    written, left = await put_pending(db, table, items, concurrency=concurrency)
+    where = {a.customer: a.instance_id for a in planned}
+    return written, [replace(a, planned=where.get(a.customer, "")) for a in left]

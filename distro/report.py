@@ -517,8 +517,7 @@ def _outputs(outputs: Outputs) -> list[str]:
         said.append(f"Wrote {len(outputs.files)} instance files to {folder}/")
     if outputs.assignments_table is not None:
         said.append(
-            f"Wrote {outputs.assignment_records:,} tracking records to "
-            f"{outputs.assignments_table}"
+            f"Wrote {outputs.assignment_records:,} tracking records to {outputs.assignments_table}"
         )
     if outputs.left_alone:
         said.append(f"Left {len(outputs.left_alone):,} records alone: the runner has started them")

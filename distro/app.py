@@ -49,8 +49,6 @@ from distro.pipeline import Committed, checkpoint_until_committed, commit_plan, 
 from distro.progress import Progress
 from distro.replan_run import ReplanOutcome, run_replan
 from distro.settings import DEFAULT_ENV, SIZING_INSTANCES, CountSettings, Tables, Throughput
-from distro.steps import NextSteps, generate_command, next_steps, replan_steps
-from distro.summary import ReplanSummary, Summary, summarize, summarize_replan
 from distro.tally import Tally
 from distro.verify import (
     Verification,
@@ -60,6 +58,9 @@ from distro.verify import (
     no_plan_line,
     verify_plan,
 )
+from distro.views.analysis import Summary, summarize
+from distro.views.replan import ReplanSummary, summarize_replan
+from distro.views.steps import NextSteps, generate_command, next_steps, replan_steps
 
 T = TypeVar("T")
 

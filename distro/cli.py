@@ -214,7 +214,7 @@ def cli() -> None:
 @report_options
 def analyze(instances: int | None, count: CountOptions, report: ReportOptions) -> None:
     """Count and report; write no instance file."""
-    from distro import app, report as show  # noqa: PLC0415 - AWS and rich load only when run
+    from distro import app, render as show  # noqa: PLC0415 - AWS and rich load only when run
 
     show.analysis(app.analyze(AnalyzeOptions(count, report, instances)), report)
 
@@ -236,7 +236,7 @@ def generate(
     report: ReportOptions,
 ) -> None:
     """Count, plan for N instances, and write one file per instance."""
-    from distro import app, report as show  # noqa: PLC0415 - AWS and rich load only when run
+    from distro import app, render as show  # noqa: PLC0415 - AWS and rich load only when run
 
     wanted = write_tracking or assignments_table is not None
     table = assignments_table or (default_table(count.folder.env, os.environ) if wanted else None)
@@ -278,7 +278,7 @@ def replan(
     quiet: bool,
 ) -> None:
     """Mid-migration: keep started customers where they are, balance the rest over N instances."""
-    from distro import app, report as show  # noqa: PLC0415 - AWS and rich load only when run
+    from distro import app, render as show  # noqa: PLC0415 - AWS and rich load only when run
 
     options = ReplanOptions(
         connection=connection,
@@ -303,7 +303,7 @@ def demo(
     *, customers: int, instances: int, seed: int, output_dir: Path, quiet: bool, count_shards: bool
 ) -> None:
     """Run the whole job on a local DynamoDB seeded with a synthetic dataset."""
-    from distro import app, report as show  # noqa: PLC0415 - AWS and rich load only when run
+    from distro import app, render as show  # noqa: PLC0415 - AWS and rich load only when run
 
     folder = PlanFolder(output_dir)
     shown = app.demo(DemoOptions(folder, customers, instances, seed, quiet, count_shards))
@@ -316,7 +316,7 @@ def demo(
 @ENV
 def verify(output_dir: Path, env: str | None) -> None:
     """Check the instance files against distribution-<env>.json, the manifest written with them."""
-    from distro import app, report as show  # noqa: PLC0415 - rich loads only when run
+    from distro import app, render as show  # noqa: PLC0415 - rich loads only when run
 
     options = VerifyOptions(PlanFolder(output_dir, resolve_env(env)))
     found = app.verify(options)
@@ -329,7 +329,7 @@ def verify(output_dir: Path, env: str | None) -> None:
 @connection_options
 def check(space: str, connection: Connection) -> None:
     """Before a run: describe both tables and count one space on both paths; do they agree?"""
-    from distro import app, report as show  # noqa: PLC0415 - AWS and rich load only when run
+    from distro import app, render as show  # noqa: PLC0415 - AWS and rich load only when run
 
     show.comparison(app.check(CheckOptions(connection, space)))
 

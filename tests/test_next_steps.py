@@ -14,7 +14,7 @@ from test_report import ALICE, BOB, CAROL, DAN, planned, recorded, tally_of
 
 from distro.local.dataset import Dataset
 from distro.settings import Tables, Throughput
-from distro.summary import summarize
+from distro.views.analysis import summarize
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 # Two ordinary customers of the loaded dataset; Carol's two spaces both hold uploads.

@@ -16,10 +16,13 @@ from rich.console import Console
 from test_pipeline import counted
 
 from distro.balance import CustomerLoad, Plan, plan
+from distro.files import PlanFolder
 from distro.local.dataset import Dataset
-from distro.report import render
+from distro.options import Connection
+from distro.render.analysis import render
 from distro.settings import CountSettings, Tables, Throughput
-from distro.summary import (
+from distro.tally import Tally
+from distro.views.analysis import (
     ESTIMATE_WORKERS,
     UPLOAD_BUCKETS,
     Summary,
@@ -27,7 +30,7 @@ from distro.summary import (
     summarize,
     to_json,
 )
-from distro.tally import Tally
+from distro.views.steps import next_steps
 
 ALICE = CustomerLoad("did:mailto:example.org:alice", 9_000, 3)
 BOB = CustomerLoad("did:mailto:gmail.com:bob", 2_500, 2)
@@ -425,22 +428,74 @@ def modules_imported_by(*modules: str) -> list[str]:
 
 def test_rendering_a_report_imports_no_aws_code() -> None:
     """A report made from a tally (counted elsewhere, or built by hand) needs no AWS SDK."""
-    loaded = modules_imported_by("distro.summary", "distro.report")
+    loaded = modules_imported_by("distro.views.analysis", "distro.render")
     assert [m for m in loaded if m.split(".")[0] in AWS_PACKAGES] == []
     assert [m for m in loaded if m.startswith("distro.")] == [
         "distro.balance",
         "distro.console",
-        "distro.emit",  # the instance files' names, which the next steps name
+        "distro.emit",  # the manifest's format, which verify reads
         "distro.errors",
         "distro.files",
         "distro.options",  # the report's own options (JSON, HTML, how many customers)
         "distro.progress",
-        "distro.report",
+        "distro.render",
+        "distro.render.analysis",
+        "distro.render.html",
+        "distro.render.parts",
+        "distro.render.replan",
+        "distro.render.steps",
         "distro.settings",
-        "distro.steps",  # the next steps after a plan, plain data
-        "distro.summary",
         "distro.tally",
         "distro.tracking",
         "distro.tracking.records",  # the tracking records a replan or a re-run reports
         "distro.verify",  # what verify found, plain data
+        "distro.views",
+        "distro.views.analysis",
+        "distro.views.common",
+        "distro.views.replan",
+        "distro.views.steps",  # the next steps after a plan, plain data
     ]
+
+
+# --- a DID is never cut, a command copies whole ----------------------------------------------
+
+LONG = CustomerLoad("did:mailto:a-very-long-domain.example.org:" + "x" * 90, 5_000, 2)
+
+
+def shown(summary: Summary, *, terminal: bool, width: int = 80) -> list[str]:
+    """The report's lines on a console *width* columns wide, its styles dropped."""
+    console = Console(file=io.StringIO(), force_terminal=terminal, width=width, record=True)
+    render(console, summary)
+    return console.export_text(styles=False).splitlines()
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_a_did_wider_than_the_console_is_never_cut(terminal: bool) -> None:
+    summary = summarize(*planned(tally_of(LONG, BOB, CAROL), 2), throughput=Throughput())
+    lines = shown(summary, terminal=terminal)
+    rows = [line for line in lines if LONG.customer in line]
+    assert len(rows) == 1, "the top customers list it whole, on one line"
+    # Its neighbours still read whole: the other columns gave way, not the DID.
+    assert any(BOB.customer in line and "2,500" in line for line in lines)
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_each_command_is_a_line_of_its_own_outside_any_frame(terminal: bool) -> None:
+    tally, made = planned(tally_of(LONG, BOB, CAROL, DAN), 3)
+    assert made is not None
+    folder = PlanFolder(Path("/plans/with a space"), "production")
+    connection = Connection.explicit(
+        "production", Tables("prod-c", "prod-u", "us-west-2", "http://127.0.0.1:8000")
+    )
+    steps = next_steps(made, folder=folder, connection=connection, tracking_table="t")
+    summary = summarize(tally, made, throughput=Throughput(), steps=steps)
+    lines = shown(summary, terminal=terminal, width=60)  # narrower than every command
+    commands = [
+        *(i.copy for i in steps.instances if i.copy),
+        *(i.start for i in steps.instances if i.start),
+        steps.check,
+        steps.verify,
+        steps.replan,
+    ]
+    for command in commands:
+        assert f"  {command}" in lines, command  # the whole line: a copy is the command

@@ -1,4 +1,4 @@
-"""The analysis and the plan as plain data: the one source of every number distro shows.
+"""The analysis view: the count and the plan as plain data, the source of every number shown.
 
 ``summarize`` turns a ``Tally`` and its ``Plan`` (and what the run wrote) into
 frozen records. The rich report reads them, and the JSON output prints them as
@@ -16,7 +16,6 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -31,12 +30,10 @@ from distro.settings import (
     Throughput,
     timestamp,
 )
-from distro.steps import NextSteps
 from distro.tally import CustomerLoad, Tally
-from distro.tracking.records import LeftAlone, Move
-
-if TYPE_CHECKING:
-    from distro.replan_run import ReplanOutcome
+from distro.tracking.records import LeftAlone
+from distro.views.common import camel, ratio
+from distro.views.steps import NextSteps
 
 ESTIMATE_WORKERS = (5, 10, 15, 20)
 # (label, least uploads, most uploads or None for no limit), as the operators asked for them.
@@ -351,7 +348,7 @@ def to_json(summary: Summary) -> bytes:
     document = dataclasses.asdict(summary)
     if document["shards"] is None:
         del document["shards"]
-    return orjson.dumps(_camel(document), option=orjson.OPT_INDENT_2) + b"\n"
+    return orjson.dumps(camel(document), option=orjson.OPT_INDENT_2) + b"\n"
 
 
 def shard_summary(
@@ -376,8 +373,8 @@ def shard_summary(
         uploads_with_shards_ref=tally.total_shard_refs,
         shards_ref_floor=SHARDS_REF_FLOOR,
         shards=shards,
-        average_shards_per_upload=_ratio(shards, uploads),
-        average_listed_per_upload=_ratio(tally.total_shards, uploads - tally.total_shard_refs),
+        average_shards_per_upload=ratio(shards, uploads),
+        average_listed_per_upload=ratio(tally.total_shards, uploads - tally.total_shard_refs),
         histogram=tuple(
             ShardBucket(label, least, most, histogram[i])
             for i, (label, least, most) in enumerate(SHARD_BUCKETS)
@@ -387,16 +384,16 @@ def shard_summary(
                 rank,
                 c.customer,
                 c.estimated_shards,
-                _ratio(c.estimated_shards, shards),
+                ratio(c.estimated_shards, shards),
                 c.uploads,
-                _ratio(c.estimated_shards, c.uploads),
+                ratio(c.estimated_shards, c.uploads),
                 c.shard_refs,
             )
             for rank, c in enumerate(heaviest, start=1)
         ),
         instances=tuple(
             InstanceShards(
-                i.instance_id, i.shards, _ratio(i.shards, shards), _ratio(i.shards, i.uploads)
+                i.instance_id, i.shards, ratio(i.shards, shards), ratio(i.shards, i.uploads)
             )
             for i in (plan.instances if plan is not None else ())
         ),
@@ -406,19 +403,6 @@ def shard_summary(
         balanced_by=throughput.unit,
         shards_per_minute=dataclasses.replace(throughput, unit="shards").per_minute,
     )
-
-
-def _camel(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {_camel_key(k): _camel(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_camel(v) for v in value]
-    return value
-
-
-def _camel_key(name: str) -> str:
-    first, *rest = name.split("_")
-    return first + "".join(word.title() for word in rest)
 
 
 def histogram(customers: Sequence[CustomerLoad]) -> tuple[Bucket, ...]:
@@ -439,10 +423,6 @@ def histogram(customers: Sequence[CustomerLoad]) -> tuple[Bucket, ...]:
     )
 
 
-def _ratio(part: float, whole: float) -> float:
-    return part / whole if whole else 0.0
-
-
 def _hours(throughput: Throughput, uploads: float) -> float:
     return throughput.days(uploads) * 24
 
@@ -456,10 +436,10 @@ def _totals(tally: Tally) -> Totals:
         # Both census figures count distinct spaces, so their difference does too.
         distinct_spaces_with_uploads=tally.planned_spaces - tally.empty_spaces,
         empty_spaces=tally.empty_spaces,
-        empty_space_share=_ratio(tally.empty_spaces, tally.planned_spaces),
+        empty_space_share=ratio(tally.empty_spaces, tally.planned_spaces),
         space_claims_with_uploads=tally.total_spaces,
-        average_uploads_per_customer=_ratio(tally.total_uploads, customers),
-        average_spaces_per_customer=_ratio(tally.total_spaces, customers),
+        average_uploads_per_customer=ratio(tally.total_uploads, customers),
+        average_spaces_per_customer=ratio(tally.total_spaces, customers),
     )
 
 
@@ -488,7 +468,7 @@ def _top(tally: Tally, plan: Plan | None, top: int) -> tuple[TopCustomer, ...]:
             rank,
             c.customer,
             c.uploads,
-            _ratio(c.uploads, total),
+            ratio(c.uploads, total),
             c.spaces,
             tuple(where.get(c.customer, ())),
         )
@@ -510,7 +490,7 @@ def _plan(plan: Plan, throughput: Throughput, hourly_cost: float) -> PlanSummary
                 i.instance_id,
                 len({u.customer for u in (*i.customers, *i.split_spaces)}),
                 i.uploads,
-                _ratio(i.uploads, plan.total_uploads),
+                ratio(i.uploads, plan.total_uploads),
                 i.spaces,
                 _hours(throughput, plan.work(i)),
             )
@@ -558,97 +538,3 @@ def _sizing(tally: Tally, throughput: Throughput, hourly_cost: float) -> tuple[S
             )
         )
     return tuple(rows)
-
-
-# --- distro replan ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class CriticalPath:
-    """The busiest instance: its id, remaining uploads, and the days they take."""
-
-    instance: str
-    uploads: int
-    days: float
-
-
-@dataclass(frozen=True, slots=True)
-class ReplanSummary:
-    """Everything the replan report shows, as plain data (``--json`` prints the same)."""
-
-    env: str
-    table: str
-    instances: int
-    finished: int  # completed customers, out of the plan
-    pinned: int  # in progress, kept on their instance
-    balanced: int  # pending or failed, balanced around the pinned load
-    before: CriticalPath
-    after: CriticalPath
-    lower_bound: float
-    moves: tuple[Move, ...]
-    moved: int  # records updated
-    raced: tuple[LeftAlone, ...]
-    files: tuple[str, ...]
-    next_steps: NextSteps | None = None
-
-
-def summarize_replan(
-    outcome: ReplanOutcome,
-    *,
-    env: str,
-    throughput: Throughput,
-    steps: NextSteps | None = None,
-) -> ReplanSummary:
-    """The report of *outcome*, with days at *throughput* and the *steps* that deploy it."""
-    result = outcome.result
-    before = max(result.before.items(), key=lambda kv: kv[1], default=("-", 0))
-    busiest = max(result.plan.instances, key=lambda i: i.uploads)
-    planned = sum(len(i.customers) for i in result.plan.instances)
-    return ReplanSummary(
-        env=env,
-        table=outcome.table,
-        instances=len(result.plan.instances),
-        finished=len(result.finished),
-        pinned=len(result.pinned),
-        balanced=planned - len(result.pinned),
-        before=CriticalPath(before[0], before[1], throughput.days(before[1])),
-        after=CriticalPath(
-            str(busiest.instance_id), busiest.uploads, throughput.days(busiest.uploads)
-        ),
-        lower_bound=result.lower_bound,
-        moves=result.moves,
-        moved=outcome.moved,
-        raced=tuple(LeftAlone(r.customer, r.status, r.instance_id) for r in outcome.raced),
-        files=tuple(str(f) for f in outcome.files),
-        next_steps=steps,
-    )
-
-
-def replan_json(summary: ReplanSummary) -> bytes:
-    """*summary* as one indented JSON document with camelCase keys, ending in a newline."""
-    document = {
-        "environment": summary.env,
-        "trackingTable": summary.table,
-        "instances": summary.instances,
-        "finishedCustomers": summary.finished,
-        "pinnedCustomers": summary.pinned,
-        "balancedCustomers": summary.balanced,
-        "criticalPath": {"before": _path(summary.before), "after": _path(summary.after)},
-        "lowerBound": summary.lower_bound,
-        "moves": [
-            {"customer": m.customer, "from": m.source, "to": m.target, "status": m.status}
-            for m in summary.moves
-        ],
-        "recordsUpdated": summary.moved,
-        "startedMeanwhile": [
-            {"customer": a.customer, "status": a.status, "instance": a.instance_id}
-            for a in summary.raced
-        ],
-        "files": list(summary.files),
-        "nextSteps": _camel(dataclasses.asdict(summary.next_steps)) if summary.next_steps else None,
-    }
-    return orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
-
-
-def _path(path: CriticalPath) -> dict[str, Any]:
-    return {"instance": path.instance, "uploads": path.uploads, "days": path.days}

@@ -1,0 +1,54 @@
+"""The next steps after a plan: numbered lines, each command whole on a line of its own."""
+
+from __future__ import annotations
+
+from distro.render.parts import Section, steps_section
+from distro.views.steps import InstanceStep, NextSteps
+
+
+def step_lines(steps: NextSteps) -> list[str]:
+    """The Next Steps of *steps* as lines; a command is a line of its own, indented by two."""
+    busy = [i for i in steps.instances if not i.empty]
+    lines = [
+        f"Replace ec2-instance-N with each instance's host and {steps.runner_dir} with the "
+        "runner's folder there.",
+        "1. Copy each instance's files to it:",
+        *[f"  {i.copy}" for i in busy],
+        *[_nothing_to_do(i) for i in steps.instances if i.empty],
+        "2. On each instance, check the files are there:",
+        f"  {steps.check}",
+        "3. Start the runner on each instance:",
+        *[f"  {i.start}" for i in busy if i.start is not None],
+    ]
+    split = [i.spaces for i in busy if i.spaces is not None]
+    if split:
+        lines += [
+            "   Today's runner skips spaceAssignments: on each instance below, also migrate "
+            "its share of the split customers' spaces:",
+            *[f"  {loop}" for loop in split],
+        ]
+    return [
+        *lines,
+        "4. Here, re-check that the files are the ones written:",
+        f"  {steps.verify}",
+        "5. Mid-migration, to re-balance what is left around what has started:",
+        f"  {steps.replan}",
+    ]
+
+
+def _nothing_to_do(instance: InstanceStep) -> str:
+    return (
+        f"   Instance {instance.instance_id}: nothing to do (the plan gives it no customer and "
+        "no space): copy nothing, start no runner"
+    )
+
+
+def next_steps_section(steps: NextSteps) -> Section:
+    """The Next Steps of *steps*, unframed so that each command copies exactly."""
+    return steps_section("Next Steps", step_lines(steps))
+
+
+def would_generate_section(command: str) -> Section:
+    """What to run to write the plan an analyze run showed."""
+    lines = ["This run wrote no instance file. To write the plan and see how to deploy it:"]
+    return steps_section("Next Steps", [*lines, f"  {command}"])

@@ -68,31 +68,31 @@ T = TypeVar("T")
 # --- analyze and generate --------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """What a count → plan → commit run made, and the *throughput* its times use."""
+
+    tally: Tally
+    planned: Plan | None
+    committed: Committed
+    throughput: Throughput
+
+
 def analyze(options: AnalyzeOptions) -> Summary:
     """Count the tables, plan for ``options.instances`` if given, and summarize; write no plan."""
     count = options.count
-    tally, planned, committed = _run(
-        _locked_count(count, instances=options.instances, commit=False), count.folder
-    )
-    return _summary(options, tally, planned, committed, steps=None)
+    counted = _run(_locked_count(count, instances=options.instances, commit=False), count.folder)
+    return _summary(options, counted, steps=None)
 
 
 def generate(options: GenerateOptions) -> Summary:
     """Count, plan for ``options.instances``, commit the files (and tracking records)."""
-    count = options.count
-    tally, planned, committed = _run(
-        _locked_count(
-            count, instances=options.instances, commit=True, tracking_table=options.tracking_table
-        ),
+    count, table = options.count, options.tracking_table
+    counted = _run(
+        _locked_count(count, instances=options.instances, commit=True, tracking_table=table),
         count.folder,
     )
-    return _summary(
-        options,
-        tally,
-        planned,
-        committed,
-        steps=_deploy_steps(count, planned, committed, options.tracking_table),
-    )
+    return _summary(options, counted, steps=_deploy_steps(count, counted, table))
 
 
 def plan_to_replace(folder: PlanFolder) -> int:
@@ -106,7 +106,7 @@ async def _locked_count(
     instances: int | None,
     commit: bool,
     tracking_table: str | None = None,
-) -> tuple[Tally, Plan | None, Committed]:
+) -> Counted:
     # Held from before the checkpoint is opened until the files are committed and the
     # checkpoint removed: a second run on the folder fails at once instead of racing.
     with output_lock(count.folder) as folder:
@@ -124,8 +124,12 @@ async def _count_plan_commit(
     instances: int | None,
     commit: bool,
     tracking_table: str | None,
-) -> tuple[Tally, Plan | None, Committed]:
-    """The three stages in turn: count, plan for *instances* (if given), *commit* the plan."""
+) -> Counted:
+    """The three stages in turn: count, plan for *instances* (if given), *commit* the plan.
+
+    Counted shards set the default shard rate (``Throughput.with_counted``), so
+    the plan, its manifest and the report use the shards per upload measured.
+    """
     connection, progress = count.connection, Progress()
     with (
         checkpoint_until_committed(
@@ -145,8 +149,12 @@ async def _count_plan_commit(
             credentials=connection.credentials,
             assignments_table=tracking_table if commit else None,
         )
+        throughput = count.throughput
+        if tally.counted_shards:
+            shards = sum(c.estimated_shards for c in tally.customers)
+            throughput = throughput.with_counted(shards, tally.total_uploads)
         planned = (
-            plan(tally, instances, split_large=count.split_large, by=count.throughput.unit)
+            plan(tally, instances, split_large=count.split_large, by=throughput.unit)
             if instances
             else None
         )
@@ -156,29 +164,26 @@ async def _count_plan_commit(
                 planned,
                 count.folder,
                 settings=count.settings,
-                throughput=count.throughput,
+                throughput=throughput,
                 policy=connection.policy,
                 assignments_table=tracking_table,
                 credentials=connection.credentials,
             )
-    return tally, planned, committed
+    return Counted(tally, planned, committed, throughput)
 
 
 def _summary(
-    options: AnalyzeOptions | GenerateOptions,
-    tally: Tally,
-    planned: Plan | None,
-    committed: Committed,
-    *,
-    steps: NextSteps | None,
+    options: AnalyzeOptions | GenerateOptions, counted: Counted, *, steps: NextSteps | None
 ) -> Summary:
-    count, report = options.count, options.report
-    writes = isinstance(options, GenerateOptions)
-    table = options.tracking_table if isinstance(options, GenerateOptions) else None
+    count, report, committed = options.count, options.report, counted.committed
+    if isinstance(options, GenerateOptions):
+        table, would_generate = options.tracking_table, None
+    else:
+        table, would_generate = None, generate_command(count, options.instances)
     return summarize(
-        tally,
-        planned,
-        throughput=count.throughput,
+        counted.tally,
+        counted.planned,
+        throughput=counted.throughput,
         files=committed.files,
         assignments=committed.assignments,
         left_alone=committed.left_alone,
@@ -189,18 +194,16 @@ def _summary(
         report_html=report.html,
         index_cost_per_call=report.index_cost_per_call,
         steps=steps,
-        would_generate=None if writes else generate_command(count, options.instances),
+        would_generate=would_generate,
     )
 
 
-def _deploy_steps(
-    count: CountOptions, planned: Plan | None, committed: Committed, table: str | None
-) -> NextSteps | None:
-    """How to deploy *planned*, if the run wrote its files; *table* is the tracking table."""
-    if planned is None or not committed.files:
+def _deploy_steps(count: CountOptions, counted: Counted, table: str | None) -> NextSteps | None:
+    """How to deploy the plan *counted*, if the run wrote its files; *table*: tracking table."""
+    if counted.planned is None or not counted.committed.files:
         return None
     return next_steps(
-        planned, folder=count.folder, connection=count.connection, tracking_table=table
+        counted.planned, folder=count.folder, connection=count.connection, tracking_table=table
     )
 
 
@@ -348,10 +351,10 @@ async def _demo(options: DemoOptions, endpoint_url: str) -> DemoOutcome:
     generated = GenerateOptions(
         count, options.instances, assume_yes=True, tracking_table=DEMO_TRACKING
     )
-    tally, planned, committed = await _count_plan_commit(
+    counted = await _count_plan_commit(
         count, instances=options.instances, commit=True, tracking_table=DEMO_TRACKING
     )
-    local_demo.check_against_truth(tally, dataset, shards=options.count_shards)
+    local_demo.check_against_truth(counted.tally, dataset, shards=options.count_shards)
     await local_demo.start_some(connection, DEMO_TRACKING)
     replanning = ReplanOptions(
         connection=connection,
@@ -364,7 +367,7 @@ async def _demo(options: DemoOptions, endpoint_url: str) -> DemoOutcome:
     if problems:
         raise DistroError(f"the demo's re-plan does not verify: {problems[0]}")
     local_demo.say_replanned(ADDED_INSTANCES)
-    summary = _summary(generated, tally, planned, committed, steps=None)
+    summary = _summary(generated, counted, steps=None)
     return DemoOutcome(summary, _replan_summary(replanning, replanned))
 
 

@@ -152,15 +152,18 @@ class Throughput:
     """How fast an instance migrates: *workers_per_instance* at *uploads_per_minute* each.
 
     With *unit* ``shards``, work is measured in shards, at *shards_per_minute*
-    per worker; its default, *uploads_per_minute* x 1.73 (the team's sampled
-    shards per upload, about 46.7 at 27 uploads a minute), makes the fleet-wide
-    estimate equal the upload-based one at that average.
+    per worker. Its default is *uploads_per_minute* x the shards per upload:
+    *counted_shards_per_upload*, the run's own count, when shards were counted
+    (``with_counted``), else the team's sample (1.73). So the fleet-wide
+    estimate in shards equals the one in uploads, and a report balanced either
+    way gives one answer to "how long", not two.
     """
 
     workers_per_instance: int = 10
     uploads_per_minute: float = UPLOADS_PER_MINUTE
     unit: BalanceUnit = "uploads"
     shards_per_minute: float | None = None
+    counted_shards_per_upload: float | None = None
 
     def __post_init__(self) -> None:
         _require_range("workers_per_instance", self.workers_per_instance, 1, None)
@@ -180,7 +183,18 @@ class Throughput:
             return self.uploads_per_minute
         if self.shards_per_minute is not None:
             return self.shards_per_minute
-        return self.uploads_per_minute * SAMPLED_SHARDS_PER_UPLOAD
+        return self.uploads_per_minute * self.shards_per_upload
+
+    @property
+    def shards_per_upload(self) -> float:
+        """The shards per upload a default shard rate assumes: counted, else sampled."""
+        return self.counted_shards_per_upload or SAMPLED_SHARDS_PER_UPLOAD
+
+    def with_counted(self, shards: int, uploads: int) -> Throughput:
+        """This throughput, its default shard rate taken from *shards* counted over *uploads*."""
+        if not uploads or not shards:
+            return self
+        return replace(self, counted_shards_per_upload=shards / uploads)
 
     def days(self, work: float) -> float:
         """Days one instance needs to migrate *work* (uploads, or shards with *unit* shards)."""

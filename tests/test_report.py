@@ -499,3 +499,40 @@ def test_each_command_is_a_line_of_its_own_outside_any_frame(terminal: bool) -> 
     ]
     for command in commands:
         assert f"  {command}" in lines, command  # the whole line: a copy is the command
+
+
+# --- how many instances ----------------------------------------------------------------------
+
+
+def test_analyze_recommends_the_fewest_instances_a_whale_allows() -> None:
+    summary = summarize(*planned(tally_of(ALICE, BOB, CAROL, DAN), None), throughput=Throughput())
+    advice = summary.recommendation
+    assert advice is not None
+    # Alice's 9,000 uploads are the floor from 2 instances on (14,000 / 2 = 7,000 < 9,000).
+    assert (advice.instances, advice.capped_by, advice.more_help) == (2, ALICE.customer, False)
+    assert advice.split_would_help
+    assert advice.hours == pytest.approx(9_000 / 10 / 27 / 60)
+    text = "\n".join(shown(summary, terminal=False, width=200))
+    assert (
+        "Recommended: 2 instances, 0.6 hours. More do not shorten it: "
+        f"{ALICE.customer} alone takes that long. --split-large-customers plans its spaces "
+        "across instances."
+    ) in text
+    document = orjson.loads(to_json(summary))
+    assert document["recommendation"] == {
+        "instances": 2,
+        "hours": advice.hours,
+        "cappedBy": ALICE.customer,
+        "cappedSpace": None,
+        "moreHelp": False,
+        "splitWouldHelp": True,
+    }
+
+
+def test_analyze_says_when_every_instance_added_still_helps() -> None:
+    even = [CustomerLoad(f"did:mailto:x.org:u{n:02d}", 100, 1) for n in range(40)]
+    summary = summarize(*planned(tally_of(*even), None), throughput=Throughput())
+    advice = summary.recommendation
+    assert advice is not None
+    assert (advice.instances, advice.capped_by, advice.more_help) == (20, None, True)
+    assert "Recommended: 20 instances or more: 20 take" in "\n".join(shown(summary, terminal=False))

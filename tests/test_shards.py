@@ -171,6 +171,7 @@ def test_without_the_flag_the_files_and_json_are_those_of_a_plain_count(
         "outputs",
         "nextSteps",
         "generateCommand",
+        "recommendation",
     ]
 
 
@@ -378,7 +379,11 @@ def test_generate_balanced_by_shards_writes_the_true_shards_and_their_bound(
     manifest = orjson.loads((tmp_path / MANIFEST_NAME).read_bytes())
     total = sum(per_customer.values())
     assert manifest["parameters"]["balanceBy"] == "shards"
-    assert manifest["parameters"]["shardsPerMinute"] == pytest.approx(27 * 1.73)
+    # The default rate is the shards per upload counted here, not the team's 1.73 sample:
+    # the fleet's total time in shards is then its total time in uploads, one answer.
+    rate = manifest["parameters"]["shardsPerMinute"]
+    assert rate == pytest.approx(27 * total / truth.total_uploads)
+    assert total / rate == pytest.approx(truth.total_uploads / 27)
     assert manifest["balance"] == {
         "lowerBound": max(total / 3, *per_customer.values()),
         "makespan": max(doc["estimatedShards"] for doc in files.values()),

@@ -34,8 +34,8 @@ from distro.views.analysis import (
     DataQuality,
     Outputs,
     PlanSummary,
+    Recommendation,
     ShardSummary,
-    SizingRow,
     Summary,
     Totals,
     Whale,
@@ -62,7 +62,7 @@ def render(console: Console, summary: Summary) -> None:
             _estimates(plan, summary.assumptions, _unit(summary)),
         ]
     else:
-        parts.append(_sizing(summary.sizing, summary.assumptions, _unit(summary)))
+        parts.append(_sizing(summary, _unit(summary)))
     if summary.shards is not None:
         parts.append(_shards(summary.shards))
     if summary.next_steps is not None:
@@ -279,12 +279,20 @@ def _instances(plan: PlanSummary, assumptions: Assumptions) -> RenderableType:
     return Section("Instance Distribution", Group(*body))
 
 
-def _unit(summary: Summary) -> tuple[str, float]:
-    """What the plan balanced ("uploads", or "shards") and how many one worker does a minute."""
-    shards = summary.shards
+def _unit(summary: Summary) -> tuple[str, float, str]:
+    """What the plan balanced ("uploads", or "shards"), how many one worker does a minute,
+    and where that rate comes from."""
+    shards, upm = summary.shards, summary.assumptions.uploads_per_minute
     if shards is None or shards.balanced_by == "uploads":
-        return "uploads", summary.assumptions.uploads_per_minute
-    return "shards", shards.shards_per_minute
+        return "uploads", upm, ""
+    per_upload = shards.rate_shards_per_upload
+    source = (
+        "--shards-per-minute"
+        if per_upload is None
+        else f"{upm:g} uploads a minute x the {per_upload:,.2f} shards per upload counted, "
+        "so the fleet's total time is the same in shards as in uploads"
+    )
+    return "shards", shards.shards_per_minute, source
 
 
 def _balance(plan: PlanSummary, assumptions: Assumptions, unit: str = "uploads") -> RenderableType:
@@ -331,7 +339,7 @@ def _whale(plan: PlanSummary, whale: Whale, assumptions: Assumptions, unit: str)
 
 
 def _estimates(
-    plan: PlanSummary, assumptions: Assumptions, unit: tuple[str, float]
+    plan: PlanSummary, assumptions: Assumptions, unit: tuple[str, float, str]
 ) -> RenderableType:
     table = ReportTable()
     for name in ("Workers/instance", "Critical path", "Fleet cost"):
@@ -349,27 +357,25 @@ def _estimates(
 
 
 def _cost_note(
-    instances: int | str, assumptions: Assumptions, unit: tuple[str, float] | None = None
+    instances: int | str, assumptions: Assumptions, unit: tuple[str, float, str]
 ) -> Text:
-    name, rate = unit or ("uploads", assumptions.uploads_per_minute)
+    name, rate, source = unit
+    why = f" ({source})" if source else ""
     return Text(
         f"Fleet cost = {instances} instances x critical path x "
         f"{usd(assumptions.instance_hourly_cost)}/h: every instance runs until the last one "
-        f"finishes.\nTimes assume {rate:g} {name} per minute per worker."
+        f"finishes.\nTimes assume {rate:,.4g} {name} per minute per worker{why}."
     )
 
 
-def _sizing(
-    rows: Sequence[SizingRow],
-    assumptions: Assumptions,
-    unit: tuple[str, float] | None = None,
-) -> RenderableType:
+def _sizing(summary: Summary, unit: tuple[str, float, str]) -> RenderableType:
+    assumptions = summary.assumptions
     table = ReportTable()
-    for name in ("Instances", f"Max {(unit or ('uploads',))[0]}", "Above lower bound"):
+    for name in ("Instances", f"Max {unit[0]}", "Above lower bound"):
         table.add_column(name, justify="right")
     table.add_column(f"Time ({assumptions.workers_per_instance} workers)", justify="right")
     table.add_column("Fleet cost", justify="right")
-    for row in rows:
+    for row in summary.sizing:
         table.add_row(
             str(row.instances),
             f"{row.max_uploads:,}",
@@ -377,9 +383,36 @@ def _sizing(
             duration(row.critical_path_hours),
             usd(row.fleet_cost_usd),
         )
+    body: list[RenderableType] = [table]
+    if summary.recommendation is not None:
+        body.append(Text(recommendation_line(summary.recommendation), style="bold"))
     hint = Text("Pass --instances N to see the customers each instance would get.")
     note = _cost_note("N", assumptions, unit)
-    return Section("Instances Needed", Group(table, note, hint))
+    return Section("Instances Needed", *body, note, hint)
+
+
+def recommendation_line(advice: Recommendation) -> str:
+    """The one line that answers "how many instances?"."""
+    n, hours = advice.instances, duration(advice.hours)
+    if advice.more_help:
+        return (
+            f"Recommended: {n} instances or more: {n} take {hours}, and each one added still "
+            "shortens the time (no customer alone caps it)."
+        )
+    if advice.capped_by is None:
+        return f"Recommended: {n} instances, {hours}: the shortest time sized, within 1%."
+    who = printable(advice.capped_by)
+    if advice.capped_space is not None:
+        who = f"space {printable(advice.capped_space)} of {who}"
+    split = (
+        " --split-large-customers plans its spaces across instances."
+        if advice.split_would_help
+        else ""
+    )
+    return (
+        f"Recommended: {n} instances, {hours}. More do not shorten it: {who} alone takes "
+        f"that long.{split}"
+    )
 
 
 def render_outputs(console: Console, summary: Summary) -> None:

@@ -258,6 +258,27 @@ class ShardSummary:
     index_cost_usd: float
     balanced_by: str = "uploads"  # the unit of the plan's loads, bound and times
     shards_per_minute: float = 0.0  # per worker, for times in shards
+    # Where that rate comes from: None when --shards-per-minute gave it, else the shards
+    # per upload it assumes (counted in this run), times the uploads per minute.
+    rate_shards_per_upload: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """How many instances to run: the fewest that reach the shortest time of those sized.
+
+    *capped_by* is the customer (and *capped_space*, if split) that alone takes
+    that long, so more instances do not help; None when each instance added
+    still shortens the time, up to the most sized (*more_help*).
+    *split_would_help*: splitting large customers was not asked for, and would.
+    """
+
+    instances: int
+    hours: float
+    capped_by: str | None
+    capped_space: str | None
+    more_help: bool
+    split_would_help: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +297,7 @@ class Summary:
     shards: ShardSummary | None = None  # only when shards were counted
     next_steps: NextSteps | None = None  # after a plan was written: how to deploy it
     generate_command: str | None = None  # without one: the command that would write it
+    recommendation: Recommendation | None = None  # with sizing: how many instances to run
 
 
 def summarize(
@@ -305,6 +327,7 @@ def summarize(
     With shards counted, *index_cost_per_call* prices building their indexes.
     *steps* deploy the written plan; *would_generate* is the command that would write one.
     """
+    sizing = _sizing(tally, throughput, hourly_cost) if plan is None else ()
     return Summary(
         generated_at=generated_at or timestamp(),
         assumptions=Assumptions(
@@ -315,7 +338,8 @@ def summarize(
         top_customers=_top(tally, plan, top),
         histogram=histogram(tally.customers),
         plan=_plan(plan, throughput, hourly_cost) if plan is not None else None,
-        sizing=_sizing(tally, throughput, hourly_cost) if plan is None else (),
+        sizing=sizing,
+        recommendation=recommend(sizing, tally, throughput) if sizing else None,
         outputs=Outputs(
             tuple(str(f) for f in files),
             assignments_table,
@@ -402,6 +426,9 @@ def shard_summary(
         index_cost_usd=shards * index_cost_per_call,
         balanced_by=throughput.unit,
         shards_per_minute=dataclasses.replace(throughput, unit="shards").per_minute,
+        rate_shards_per_upload=(
+            throughput.shards_per_upload if throughput.shards_per_minute is None else None
+        ),
     )
 
 
@@ -530,7 +557,7 @@ def _estimate(plan: Plan, throughput: Throughput, hourly_cost: float) -> Estimat
 def _sizing(tally: Tally, throughput: Throughput, hourly_cost: float) -> tuple[SizingRow, ...]:
     rows = []
     for n in SIZING_INSTANCES:
-        plan = make_plan(tally, n, split_large=tally.space_counts is not None, by=throughput.unit)
+        plan = _sized(tally, n, throughput)
         estimate = _estimate(plan, throughput, hourly_cost)
         rows.append(
             SizingRow(
@@ -538,3 +565,32 @@ def _sizing(tally: Tally, throughput: Throughput, hourly_cost: float) -> tuple[S
             )
         )
     return tuple(rows)
+
+
+def _sized(tally: Tally, instances: int, throughput: Throughput) -> Plan:
+    split = tally.space_counts is not None
+    return make_plan(tally, instances, split_large=split, by=throughput.unit)
+
+
+# Within this of the shortest time sized, more instances are not worth their cost.
+CLOSE_ENOUGH = 0.01
+
+
+def recommend(
+    rows: Sequence[SizingRow], tally: Tally, throughput: Throughput
+) -> Recommendation | None:
+    """The fewest instances of *rows* within 1% of the shortest time, and what caps it."""
+    if not rows or not tally.total_uploads:
+        return None
+    best = min(row.max_uploads for row in rows)
+    chosen = next(row for row in rows if row.max_uploads <= best * (1 + CLOSE_ENOUGH))
+    whale = _sized(tally, chosen.instances, throughput).whale
+    more_help = chosen.instances == rows[-1].instances and whale is None
+    return Recommendation(
+        instances=chosen.instances,
+        hours=chosen.critical_path_hours,
+        capped_by=whale.customer if whale is not None else None,
+        capped_space=whale.space if whale is not None else None,
+        more_help=more_help,
+        split_would_help=whale is not None and whale.space is None and tally.space_counts is None,
+    )

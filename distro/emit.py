@@ -135,6 +135,14 @@ def manifest_document(
             for name in (folder.spaces_file_name(i.instance_id) for i in plan.instances)
             if name in files
         ],
+        # Which file lists each whole customer: verify names a customer a file lost.
+        "assignments": dict(
+            sorted(
+                (c.customer, folder.instance_file_name(i.instance_id))
+                for i in plan.instances
+                for c in i.customers
+            )
+        ),
     }
 
 

@@ -82,11 +82,9 @@ def _uploads(load: CustomerLoad) -> int:
 def _check_pinned(pinned: Iterable[TrackingRecord], instances: int) -> None:
     holding: dict[int, int] = {}
     for record in pinned:
-        if not record.instance_id.isdigit():
-            raise ReplanRefused(
-                f"{record.customer} is in progress on instance {record.instance_id!r}: it cannot "
-                "be pinned to one instance (a split customer); let it finish, then replan"
-            )
+        problem = _unpinnable(record)
+        if problem:
+            raise ReplanRefused(f"{record.customer} is in progress, but {problem}")
         number = int(record.instance_id)
         holding[number] = holding.get(number, 0) + 1
     above = sorted(n for n in holding if n > instances or n < 1)
@@ -97,6 +95,27 @@ def _check_pinned(pinned: Iterable[TrackingRecord], instances: int) -> None:
             f"instance {needed} has {holding[needed]} in progress, so {needed} or more are needed",
             setting="instances",
         )
+
+
+def _unpinnable(record: TrackingRecord) -> str:
+    """Why *record* cannot be kept on its instance ("" when it can): its instanceId."""
+    instance = record.instance_id
+    if not instance:
+        return (
+            "its tracking record has no instanceId, so distro cannot tell which instance runs "
+            "it: set instanceId to that instance's number, then replan"
+        )
+    if "," in instance:
+        return (
+            f"it is split across instances {instance}, whose spaces the tracking records do "
+            "not list: let it finish, then replan"
+        )
+    if not instance.isdigit():
+        return (
+            f"its tracking record's instanceId {instance!r} is not an instance number: set it "
+            "to the number of the instance that runs it, then replan"
+        )
+    return ""
 
 
 def _pinned_loads(pinned: Iterable[TrackingRecord]) -> list[CustomerLoad]:

@@ -32,6 +32,7 @@ class _Seen:
     shards: list[int] = field(default_factory=list)  # estimatedShards, per file holding it
     spaces_with_uploads: int = 0
     unread: int = 0  # files missing or unreadable: the totals cannot be checked then
+    read: set[str] = field(default_factory=set)  # the instance files read
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,7 @@ def verify_plan(folder: PlanFolder) -> list[str]:
     for entry in manifest["files"]:
         problems += _check_file(folder, entry, seen)
     problems += _duplicates(seen)
+    problems += _assignments(manifest, seen)
     if not seen.unread:
         problems += _totals(manifest, seen, folder)
     if manifest["parameters"].get("splitLargeCustomers") is True:
@@ -262,6 +264,7 @@ def _check_document(
 
 
 def _record(name: str, document: Mapping[str, Any], seen: _Seen) -> None:
+    seen.read.add(name)
     for customer in document["customers"]:
         seen.customers.setdefault(customer, []).append(name)
     for customer, spaces in document.get("spaceAssignments", {}).items():
@@ -272,6 +275,31 @@ def _record(name: str, document: Mapping[str, Any], seen: _Seen) -> None:
     seen.spaces_with_uploads += document["estimatedSpaces"]
     if "estimatedShards" in document:
         seen.shards.append(document["estimatedShards"])
+
+
+def _assignments(manifest: Mapping[str, Any], seen: _Seen) -> list[str]:
+    """Each customer in the file the manifest plans it in, by name (manifests that record it)."""
+    planned = manifest.get("assignments")
+    if not isinstance(planned, dict):
+        return []  # a manifest from before distro recorded them
+    problems = []
+    for customer, name in planned.items():
+        files = seen.customers.get(customer, [])
+        if name in files:
+            continue
+        if files:
+            problems.append(
+                f"{customer} is listed in {', '.join(files)}, but the manifest plans it in {name}"
+            )
+        elif name in seen.read:  # an unreadable file is a problem of its own, said already
+            problems.append(f"{customer} is missing from {name}: the manifest plans it there")
+    problems += [
+        f"{files[0]} lists {customer}, which the manifest does not plan"
+        for customer, files in sorted(seen.customers.items())
+        # A split customer listed whole is said by _duplicates.
+        if customer not in planned and customer not in seen.split
+    ]
+    return problems
 
 
 def _duplicates(seen: _Seen) -> list[str]:

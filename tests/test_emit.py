@@ -539,6 +539,14 @@ def test_the_manifest_describes_the_plan_and_its_files(tmp_path: Path) -> None:
             for n, customers in ((1, 1), (2, 1), (3, 3))
         ],
         "spaceLists": [],
+        # Each whole customer's file, by DID: verify names a customer a file lost.
+        "assignments": {
+            "did:mailto:a.org:carol": instance_file_name(2),
+            "did:mailto:b.org:dave": instance_file_name(3),
+            "did:mailto:c.org:erin": instance_file_name(3),
+            "did:mailto:example.org:alice": instance_file_name(1),
+            "did:mailto:gmail.com:bob": instance_file_name(3),
+        },
     }
     assert (tmp_path / MANIFEST_NAME).read_bytes().endswith(b"}\n")
 

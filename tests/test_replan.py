@@ -81,6 +81,35 @@ def test_fewer_instances_than_hold_started_customers_is_refused() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("instance", "says"),
+    [
+        (
+            "",
+            "its tracking record has no instanceId, so distro cannot tell which instance runs "
+            "it: set instanceId to that instance's number, then replan",
+        ),
+        (
+            "2,5",
+            "it is split across instances 2,5, whose spaces the tracking records do not list: "
+            "let it finish, then replan",
+        ),
+        (
+            "two",
+            "its tracking record's instanceId 'two' is not an instance number: set it to the "
+            "number of the instance that runs it, then replan",
+        ),
+    ],
+)
+def test_an_in_progress_record_that_names_no_one_instance_is_refused(
+    instance: str, says: str
+) -> None:
+    records = [*RECORDS, record("did:mailto:a.org:f", "in-progress", instance, 10)]
+    with pytest.raises(ReplanRefused) as refused:
+        replan(records, 3)
+    assert str(refused.value) == f"did:mailto:a.org:f is in progress, but {says}"
+
+
 # --- DynamoDB Local -------------------------------------------------------------------
 
 

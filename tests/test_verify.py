@@ -94,6 +94,7 @@ def test_generate_writes_a_manifest_of_the_plan(
         "balance",
         "files",
         "spaceLists",
+        "assignments",
     ]
     assert written["createdAt"] == plan[1]["createdAt"]
     assert written["parameters"] == {
@@ -208,6 +209,34 @@ def test_a_customer_listed_twice_fails(plan_dir: Path) -> None:
         plan_dir,
         f"{twice} is assigned 2 times (instance-1-customers-staging.json, instance-2-customers-staging.json)",
     )
+
+
+@pytest.mark.db
+def test_a_customer_removed_from_a_file_is_named(plan_dir: Path) -> None:
+    document = read_plan(plan_dir)[2]
+    gone = document["customers"].pop(0)
+    document["totalCustomers"] -= 1
+    rewrite(plan_dir, "instance-2-customers-staging.json", document, reseal=True)
+    problems = verify_plan(PlanFolder(plan_dir))
+    assert problems[0] == (
+        f"{gone} is missing from instance-2-customers-staging.json: the manifest plans it there"
+    )
+    assert [p.split(":")[0] for p in problems[1:]] == ["totals.customers"]
+
+
+@pytest.mark.db
+def test_a_customer_moved_to_another_file_is_named(plan_dir: Path) -> None:
+    plan = read_plan(plan_dir)
+    moved = plan[1]["customers"].pop()
+    plan[1]["totalCustomers"] -= 1
+    plan[2]["customers"].append(moved)
+    plan[2]["totalCustomers"] += 1
+    rewrite(plan_dir, "instance-1-customers-staging.json", plan[1], reseal=True)
+    rewrite(plan_dir, "instance-2-customers-staging.json", plan[2], reseal=True)
+    assert verify_plan(PlanFolder(plan_dir)) == [
+        f"{moved} is listed in instance-2-customers-staging.json, but the manifest plans it in "
+        "instance-1-customers-staging.json"
+    ]
 
 
 @pytest.mark.db

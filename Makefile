@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install test demo check fmt lint types bench clean
+.PHONY: install test demo local check fmt lint types bench clean
 
 install: $(STAMP)
 	$(BIN)/python -m distro.local.dynamodb install
@@ -27,6 +27,10 @@ test: install
 demo: install
 	$(BIN)/distro demo --count-shards
 	$(BIN)/distro verify --output-dir migration-state/demo
+
+# The demo's database left running, seeded, for commands of your own (Ctrl-C stops it).
+local: install
+	$(BIN)/distro demo --keep
 
 fmt: $(STAMP)
 	$(BIN)/ruff format distro tests benchmarks

@@ -307,10 +307,28 @@ ADDED_INSTANCES = 2
 
 @dataclass(frozen=True, slots=True)
 class DemoOutcome:
-    """What the demo showed: the plan generate made, then the replan mid-migration."""
+    """What the demo showed: the plan generate made, then the replan mid-migration.
+
+    *connection* and *tracking_table* are the demo's tables on DynamoDB Local;
+    *server* is that database, still running, when the demo was asked to keep it.
+    """
 
     summary: Summary
     replanned: ReplanSummary
+    connection: Connection
+    tracking_table: str = DEMO_TRACKING
+    server: LocalDynamo | None = None
+
+    def serve(self) -> None:
+        """With a kept *server*: serve until Ctrl-C (or until it exits), then stop it."""
+        if self.server is None:
+            return
+        try:
+            self.server.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.server.stop()
 
 
 def demo(options: DemoOptions) -> DemoOutcome:
@@ -323,10 +341,13 @@ async def _locked_demo(options: DemoOptions) -> DemoOutcome:
     with output_lock(options.folder) as folder:
         server = LocalDynamo()
         await asyncio.to_thread(server.start)
+        shown: DemoOutcome | None = None
         try:
-            return await _demo(replace(options, folder=folder), server.endpoint_url)
+            shown = await _demo(replace(options, folder=folder), server.endpoint_url)
         finally:
-            await asyncio.to_thread(server.stop)
+            if shown is None or not options.keep:
+                await asyncio.to_thread(server.stop)
+        return replace(shown, server=server) if options.keep else shown
 
 
 async def _demo(options: DemoOptions, endpoint_url: str) -> DemoOutcome:
@@ -368,7 +389,7 @@ async def _demo(options: DemoOptions, endpoint_url: str) -> DemoOutcome:
         raise DistroError(f"the demo's re-plan does not verify: {problems[0]}")
     local_demo.say_replanned(ADDED_INSTANCES)
     summary = _summary(generated, counted, steps=None)
-    return DemoOutcome(summary, _replan_summary(replanning, replanned))
+    return DemoOutcome(summary, _replan_summary(replanning, replanned), connection)
 
 
 # --- running a coroutine ------------------------------------------------------------------------

@@ -299,16 +299,27 @@ def replan(
 @output_dir(PLAN_FOLDER / "demo")
 @QUIET
 @_flag("--count-shards", "Also count and check each upload's shards.")
+@_flag("--keep", "Then keep DynamoDB Local running, seeded, for commands of your own.")
 def demo(
-    *, customers: int, instances: int, seed: int, output_dir: Path, quiet: bool, count_shards: bool
+    *,
+    customers: int,
+    instances: int,
+    seed: int,
+    output_dir: Path,
+    quiet: bool,
+    count_shards: bool,
+    keep: bool,
 ) -> None:
     """Run the whole job on a local DynamoDB seeded with a synthetic dataset."""
     from distro import app, render as show  # noqa: PLC0415 - AWS and rich load only when run
 
     folder = PlanFolder(output_dir)
-    shown = app.demo(DemoOptions(folder, customers, instances, seed, quiet, count_shards))
+    shown = app.demo(DemoOptions(folder, customers, instances, seed, quiet, count_shards, keep))
     show.analysis(shown.summary)
     show.replan(shown.replanned)
+    if shown.server is not None:
+        show.kept(shown.connection, shown.tracking_table, shown.replanned.instances, folder)
+        shown.serve()
 
 
 @cli.command()

@@ -326,3 +326,4 @@ class DemoOptions:
     seed: int = 7
     quiet: bool = False
     count_shards: bool = False
+    keep: bool = False  # leave DynamoDB Local running, seeded, for commands of one's own

@@ -20,6 +20,8 @@ from distro.views.replan import ReplanSummary, replan_json
 
 if TYPE_CHECKING:
     from distro.check import Comparison
+    from distro.files import PlanFolder
+    from distro.options import Connection
 
 
 def analysis(summary: Summary, options: ReportOptions | None = None) -> None:
@@ -55,3 +57,24 @@ def verification(found: Verification) -> None:
 def comparison(compared: Comparison) -> None:
     """Show the OK line of a ``distro check`` whose two paths agree."""
     stdout.print(literal(f"OK: {compared.describe()}", style="green"), soft_wrap=True)
+
+
+def kept(connection: Connection, tracking_table: str, instances: int, folder: PlanFolder) -> None:
+    """How to point distro at the database a demo kept running, with its *connection*,
+    *tracking_table* and the *instances* of its last plan (stderr: the session)."""
+    words = " ".join(connection.words())
+    local = f"{folder.path}/local"
+    lines = [
+        f"DynamoDB Local keeps running at {connection.tables.endpoint_url}, seeded with "
+        "the demo's tables; Ctrl-C stops it. In another terminal (it takes any keys, but "
+        "the SDK wants some):",
+        "  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local",
+        f"  distro check {words}",
+        f"  distro analyze {words}",
+        f"  distro generate --instances 3 {words} --output-dir {local}",
+        f"  distro replan --instances {instances} {words} "
+        f"--assignments-table {tracking_table} "
+        f"--output-dir {local}",
+    ]
+    for line in lines:
+        stderr.print(literal(line), soft_wrap=True)

@@ -1,18 +1,21 @@
 """Split customers across instances so that they finish at about the same time.
 
-Two passes. ``greedy`` is "longest first": customers sorted by uploads
-(descending, ties by DID), each given to the least-loaded instance (ties by the
-lower instance number), the loads kept in a heap: O(n log n + n log k).
-``refine`` then moves one customer, or swaps two, between the busiest instance
-and a lighter one, as long as that strictly lowers the makespan or, at an equal
-makespan, the number of instances at it. It works on upload counts only (sorted
-lists, bisection): a step sorts the k loads and tries at most 64 distinct counts
-per lighter instance, and both the steps and the probes of a call are capped,
-so a million customers over 100 instances still plan in about two seconds.
+The balancer places units (``Load``: a whole customer, or one space of a
+customer it splits) by a neutral *weight*: their uploads, or their shards
+(``WEIGHTS``). Two passes. ``greedy`` is "longest first": units sorted by
+weight (descending, ties by DID), each given to the least-loaded instance
+(ties by the lower instance number), the loads kept in a heap: O(n log n +
+n log k). ``refine`` then moves one unit, or swaps two, between the busiest
+instance and a lighter one, as long as that strictly lowers the makespan or,
+at an equal makespan, the number of instances at it. It works on weights only
+(sorted lists, bisection): a step sorts the k loads and tries at most 64
+distinct weights per lighter instance, and both the steps and the probes of a
+call are capped, so a million customers over 100 instances still plan in
+about two seconds.
 
-With *split*, a customer above the fair share is planned space by space: each
-of its spaces is a unit of its own, so one huge customer no longer sets the
-finish line alone.
+With *split*, a customer above the fair share is planned space by space
+(``split``): each of its spaces is a unit of its own, so one huge customer no
+longer sets the finish line alone.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ from __future__ import annotations
 import heapq
 import math
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from operator import attrgetter
+from typing import cast
 
 from distro.settings import BalanceUnit
-from distro.tally import CustomerLoad, Tally, above_fair_share
+from distro.tally import CustomerLoad, Load, SpaceLoad, Tally, above_fair_share
 
 # Caps on the refinement: steps (8 per instance, at least 256), distinct upload counts
 # tried for a swap between two instances, and search probes (a bisection or two each)
@@ -35,11 +39,16 @@ MIN_STEPS = 256
 SWAP_PROBES = 64
 WORK_BUDGET = 50_000
 
-_uploads = attrgetter("uploads")
-_estimated_shards = attrgetter("estimated_shards")
+Weigh = Callable[[Load], int]
+_uploads: Weigh = attrgetter("uploads")
 _spaces = attrgetter("spaces")
 _customer_name = attrgetter("customer")
 _space = attrgetter("space")
+# What a plan balances, by unit: a load's uploads, or its shards (shardsRef at the floor).
+WEIGHTS: Mapping[BalanceUnit, Weigh] = {
+    "uploads": _uploads,
+    "shards": attrgetter("estimated_shards"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,34 +62,38 @@ class InstancePlan:
 
     instance_id: int
     customers: tuple[CustomerLoad, ...]
-    split_spaces: tuple[CustomerLoad, ...] = ()
+    split_spaces: tuple[SpaceLoad, ...] = ()
     uploads: int = field(default=-1, kw_only=True, repr=False, compare=False)
     spaces: int = field(default=-1, kw_only=True, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Once, not per read: the report and the refinement read them many times.
-        units = (*self.customers, *self.split_spaces)
+        units = self.units
         if self.uploads < 0:
             object.__setattr__(self, "uploads", sum(map(_uploads, units)))
         if self.spaces < 0:
             object.__setattr__(self, "spaces", sum(map(_spaces, units)))
 
     @property
+    def units(self) -> tuple[Load, ...]:
+        """Every unit: the whole customers, then the single spaces."""
+        return (*self.customers, *self.split_spaces)
+
+    @property
     def shards(self) -> int:
         """Shards of every unit, an upload with ``shardsRef`` at the 5,000 floor (0 if not counted)."""
-        return sum(u.estimated_shards for u in (*self.customers, *self.split_spaces))
+        return sum(u.estimated_shards for u in self.units)
 
     @property
     def shard_refs(self) -> int:
         """Uploads of every unit whose shard list is in S3."""
-        return sum(u.shard_refs for u in (*self.customers, *self.split_spaces))
+        return sum(u.shard_refs for u in self.units)
 
     @property
     def space_assignments(self) -> dict[str, list[str]]:
         """The split spaces by customer (customers sorted by DID, spaces heaviest first)."""
         assignments: dict[str, list[str]] = {}
-        for unit in sorted(self.split_spaces, key=_unit_key):
-            assert unit.space is not None
+        for unit in sorted(self.split_spaces, key=_by_uploads):
             assignments.setdefault(unit.customer, []).append(unit.space)
         return dict(sorted(assignments.items()))
 
@@ -96,13 +109,13 @@ class Plan:
 
     instances: tuple[InstancePlan, ...]
     total_uploads: int
-    largest: CustomerLoad | None
+    largest: Load | None
     split_large: bool = False
     split_customers: tuple[str, ...] = ()
     counted_shards: bool = False  # the units carry their shards
     unit: BalanceUnit = "uploads"  # what was balanced: the work of the figures below
 
-    def work(self, load: InstancePlan | CustomerLoad) -> int:
+    def work(self, load: InstancePlan | Load) -> int:
         """The work of *load* in the plan's unit: its uploads, or its (estimated) shards."""
         if self.unit == "uploads":
             return load.uploads
@@ -137,7 +150,7 @@ class Plan:
         return self.makespan / bound - 1 if bound else 0.0
 
     @property
-    def whale(self) -> CustomerLoad | None:
+    def whale(self) -> Load | None:
         """The customer (or split space) that alone exceeds the fair share, if there is one."""
         largest = self.largest
         if largest and above_fair_share(self.work(largest), self.total_work, len(self.instances)):
@@ -148,7 +161,7 @@ class Plan:
         """Each planned customer's instance ids, in instance order (several when split)."""
         where: dict[str, list[int]] = {}
         for instance in self.instances:
-            for unit in (*instance.customers, *instance.split_spaces):
+            for unit in instance.units:
                 ids = where.setdefault(unit.customer, [])
                 if instance.instance_id not in ids:
                     ids.append(instance.instance_id)
@@ -167,30 +180,30 @@ class Plan:
         return math.ceil(self.total_work / self.work(self.largest))
 
 
-def order(customers: Iterable[CustomerLoad]) -> list[CustomerLoad]:
-    """The order the greedy pass takes units in: most uploads first, ties by DID (then space)."""
-    units = list(customers)
-    return _order(units, spaces=_any_space(units))
+def order(units: Iterable[Load], weigh: Weigh = _uploads) -> list[Load]:
+    """The order the greedy pass takes units in: heaviest first, ties by DID (then space)."""
+    listed = list(units)
+    return _order(listed, spaces=_any_space(listed), weigh=weigh)
 
 
-def _order(units: list[CustomerLoad], *, spaces: bool) -> list[CustomerLoad]:
+def _order(units: list[Load], *, spaces: bool, weigh: Weigh = _uploads) -> list[Load]:
     """``order`` of *units*, in place; *spaces*: some units may be single spaces."""
     # Stable sorts, least significant key first: much faster than one tuple key.
     units.sort(key=_unit_name if spaces else _customer_name)
-    units.sort(key=_uploads, reverse=True)  # reverse=True keeps the sort stable
+    units.sort(key=weigh, reverse=True)  # reverse=True keeps the sort stable
     return units
 
 
-def _any_space(units: Iterable[CustomerLoad]) -> bool:
+def _any_space(units: Iterable[Load]) -> bool:
     """Whether some unit is a single space (a space DID is never empty)."""
     return any(map(_space, units))
 
 
-def _unit_name(unit: CustomerLoad) -> tuple[str, str]:
+def _unit_name(unit: Load) -> tuple[str, str]:
     return unit.customer, unit.space or ""
 
 
-def _unit_key(unit: CustomerLoad) -> tuple[int, str, str]:
+def _by_uploads(unit: Load) -> tuple[int, str, str]:
     return (-unit.uploads, unit.customer, unit.space or "")
 
 
@@ -200,105 +213,39 @@ def plan(
     """The plan of *tally*'s customers over *instances*, balancing *by* uploads or shards; no I/O.
 
     With *split_large*, each customer above the fair share whose spaces the
-    tally holds (``Tally.space_counts``) is planned space by space.
+    tally holds (``Tally.split_spaces``) is planned space by space.
     """
-    if by == "shards" or (split_large and tally.space_shards is not None):
-        # Units that carry their shards, split spaces included: rebuilt around the balancer.
-        return _plan_with_shards(tally, instances, split_large=split_large, by=by)
-    split = tally.space_counts if split_large else None
-    made = balance(tally.customers, instances, split=split)
-    return replace(made, counted_shards=tally.counted_shards) if tally.counted_shards else made
-
-
-def _plan_with_shards(tally: Tally, instances: int, *, split_large: bool, by: BalanceUnit) -> Plan:
-    """``plan`` of units carrying their shards, balancing *by* uploads or shards.
-
-    The balancer weighs ``uploads``: each unit goes in with its work there (its
-    uploads, or its estimated shards), and the plan is rebuilt from the real
-    units, keyed by (customer, space).
-    """
+    split = tally.split_spaces if split_large else None
+    made = balance(tally.customers, instances, split=split, weigh=WEIGHTS[by])
     if not tally.counted_shards:
-        raise ValueError("a plan with shards needs a tally with shards")
-    _require_instances(instances)
-    real: dict[tuple[str, str | None], CustomerLoad] = {}
-    for unit in _units(tally, instances, split_large=split_large, by=by):
-        real[unit.customer, unit.space] = unit
-    work = [
-        CustomerLoad(
-            u.customer, u.estimated_shards if by == "shards" else u.uploads, u.spaces, u.space
-        )
-        for u in real.values()
-    ]
-    split = any(u.space for u in real.values())
-    # As ``balance`` does, so that the same work gives the same plan.
-    ordered = _order(work, spaces=split)
-    assignment = _Assignment.greedy(ordered, instances)
-    assignment.refine(_step_limit(instances))
-    made = _plan(assignment, ordered, split=split)
-    rebuilt = tuple(
-        InstancePlan(
-            i.instance_id,
-            tuple(real[u.customer, None] for u in i.customers),
-            tuple(real[u.customer, u.space] for u in i.split_spaces),
-        )
-        for i in made.instances
-    )
-    largest = None if made.largest is None else real[made.largest.customer, made.largest.space]
-    return Plan(
-        rebuilt,
-        total_uploads=tally.total_uploads,
-        largest=largest,
-        split_large=split_large,
-        split_customers=tuple(sorted({u.customer for u in real.values() if u.space})),
-        counted_shards=True,
-        unit=by,
-    )
-
-
-def _units(
-    tally: Tally, instances: int, *, split_large: bool, by: BalanceUnit
-) -> list[CustomerLoad]:
-    """*tally*'s customers, each above the fair share (*by* uploads or shards) split if asked."""
-    customers = list(tally.customers)
-    spaces = tally.space_shards if split_large else None
-    if spaces is None:
-        return customers
-    work = _estimated_shards if by == "shards" else _uploads
-    total = sum(map(work, customers))
-    units: list[CustomerLoad] = []
-    for customer in customers:
-        found = spaces.get(customer.customer)
-        if found is not None and above_fair_share(work(customer), total, instances):
-            units.extend(found)
-        else:
-            units.append(customer)
-    return units
+        return made
+    return replace(made, counted_shards=True, unit=by)
 
 
 def balance(
     customers: Iterable[CustomerLoad],
     instances: int,
     *,
-    split: Mapping[str, Mapping[str, int]] | None = None,
+    split: Mapping[str, Sequence[SpaceLoad]] | None = None,
     pinned: Sequence[int] = (),
+    weigh: Weigh = _uploads,
 ) -> Plan:
-    """Assign every customer to exactly one of *instances*: greedy, then refined.
+    """Assign every customer to exactly one of *instances*: greedy, then refined, by *weigh*.
 
-    *customers* are whole customers (no *space*). With *split* (per-space uploads by customer), each customer above the fair
+    With *split* (the spaces of some customers), each customer above the fair
     share that *split* holds is planned space by space instead. *pinned* is
     load each instance already carries and keeps (a re-plan's started
-    customers): the units are balanced around it, and each instance's uploads
-    include it.
+    customers): the units are balanced around it.
     """
     _require_instances(instances)
-    units = list(customers)
+    units: list[Load] = list(customers)
     split_customers: tuple[str, ...] = ()
     if split is not None:
-        units, split_customers = split_units(units, instances, split)
-    # Single spaces come only from split_units: no need to look for them (a pass
-    # over a million scattered records costs a tenth of a second).
-    ordered = _order(units, spaces=bool(split_customers))
-    assignment = _Assignment.greedy(ordered, instances, pinned)
+        units, split_customers = split_large_customers(units, instances, split, weigh)
+    # Single spaces come only from the split: no need to look for them (a pass over a
+    # million scattered records costs a tenth of a second).
+    ordered = _order(units, spaces=bool(split_customers), weigh=weigh)
+    assignment = _Assignment.greedy(ordered, instances, pinned, weigh)
     assignment.refine(_step_limit(instances))
     return _plan(
         assignment,
@@ -309,36 +256,36 @@ def balance(
     )
 
 
-def split_units(
-    customers: Sequence[CustomerLoad], instances: int, split: Mapping[str, Mapping[str, int]]
-) -> tuple[list[CustomerLoad], tuple[str, ...]]:
-    """Replace each customer above total / *instances* found in *split* by its spaces.
+def split_large_customers(
+    customers: Sequence[Load],
+    instances: int,
+    split: Mapping[str, Sequence[SpaceLoad]],
+    weigh: Weigh = _uploads,
+) -> tuple[list[Load], tuple[str, ...]]:
+    """Replace each customer heavier than total / *instances* found in *split* by its spaces.
 
     Returns the units and the customers split (sorted by DID).
     """
-    total = sum(c.uploads for c in customers)
-    units: list[CustomerLoad] = []
+    total = sum(map(weigh, customers))
+    units: list[Load] = []
     split_customers: list[str] = []
     for customer in customers:
         spaces = split.get(customer.customer)
-        if spaces is not None and above_fair_share(customer.uploads, total, instances):
+        if spaces is not None and above_fair_share(weigh(customer), total, instances):
             split_customers.append(customer.customer)
-            units.extend(
-                CustomerLoad(customer.customer, n, 1 if n else 0, space)
-                for space, n in spaces.items()
-            )
+            units.extend(spaces)
         else:
             units.append(customer)
     return units, tuple(sorted(split_customers))
 
 
-def greedy(customers: Iterable[CustomerLoad], instances: int) -> Plan:
-    """The greedy pass alone: each customer, largest first, to the least-loaded instance."""
+def greedy(units: Iterable[Load], instances: int, weigh: Weigh = _uploads) -> Plan:
+    """The greedy pass alone: each unit, heaviest first, to the least-loaded instance."""
     _require_instances(instances)
-    units = list(customers)
-    spaces = _any_space(units)
-    ordered = _order(units, spaces=spaces)
-    return _plan(_Assignment.greedy(ordered, instances), ordered, split=spaces)
+    listed = list(units)
+    spaces = _any_space(listed)
+    ordered = _order(listed, spaces=spaces, weigh=weigh)
+    return _plan(_Assignment.greedy(ordered, instances, (), weigh), ordered, split=spaces)
 
 
 def refine(plan: Plan, *, max_steps: int | None = None) -> Plan:
@@ -372,7 +319,7 @@ def _step_limit(instances: int, max_steps: int | None = None) -> int:
 
 def _plan(
     assignment: _Assignment,
-    ordered: Sequence[CustomerLoad],
+    ordered: Sequence[Load],
     *,
     split: bool,
     split_large: bool = False,
@@ -381,7 +328,7 @@ def _plan(
     """The Plan of *assignment*; *split*: some units may be single spaces."""
     return Plan(
         instances=assignment.instances(split=split),
-        total_uploads=sum(assignment.loads),
+        total_uploads=assignment.total_uploads(ordered),
         largest=ordered[0] if ordered else None,
         split_large=split_large,
         split_customers=split_customers,
@@ -389,57 +336,84 @@ def _plan(
 
 
 class _Assignment:
-    """A plan being made: each instance's units (in ``order``) and upload counts (ascending)."""
+    """A plan being made: each instance's units (in ``order``) and weights (ascending).
+
+    *weigh* gives a unit's weight; *loads* are the weights per instance, pinned
+    load included.
+    """
 
     def __init__(
         self,
-        units: list[list[CustomerLoad]],
+        units: list[list[Load]],
         values: list[list[int]],
         spaces: list[int],
         pinned: Sequence[int] = (),
+        weigh: Weigh = _uploads,
     ) -> None:
         self.units = units
         self.values = values  # the refinement searches (and moves) these alone
         # Pinned load counts in each instance's load but is no unit: nothing can move it.
         extra = list(pinned) or [0] * len(values)
         self.loads = [sum(v) + p for v, p in zip(values, extra, strict=True)]
+        self.pinned = sum(extra)
         self.spaces = spaces  # per instance, with uploads
         self.budget = WORK_BUDGET
+        self.weigh = weigh
+
+    def key(self, unit: Load) -> tuple[int, str, str]:
+        """The order of units within an instance: heaviest first, ties by DID, then space."""
+        return (-self.weigh(unit), unit.customer, unit.space or "")
+
+    def total_uploads(self, ordered: Sequence[Load]) -> int:
+        """The uploads of every unit of *ordered* and the pinned load."""
+        if self.weigh is _uploads:
+            return sum(self.loads)  # the loads are uploads already: k numbers, not n
+        return sum(map(_uploads, ordered)) + self.pinned
 
     def instances(self, *, split: bool) -> tuple[InstancePlan, ...]:
         """The instance plans; *split*: some units may be single spaces."""
         plans = []
+        by_uploads = self.weigh is _uploads
         for index, units in enumerate(self.units):
-            whole: tuple[CustomerLoad, ...] = tuple(units)
-            single: tuple[CustomerLoad, ...] = ()
+            # Without a split every unit is a whole customer: no pass to sort them out.
+            whole = cast(tuple[CustomerLoad, ...], tuple(units))
+            single: tuple[SpaceLoad, ...] = ()
             if split:
-                whole = tuple(u for u in units if u.space is None)
-                single = tuple(u for u in units if u.space is not None)
+                whole = tuple(u for u in units if isinstance(u, CustomerLoad))
+                single = tuple(u for u in units if isinstance(u, SpaceLoad))
             plan = InstancePlan(
-                index + 1, whole, single, uploads=self.loads[index], spaces=self.spaces[index]
+                index + 1,
+                whole,
+                single,
+                uploads=self.loads[index] if by_uploads else -1,
+                spaces=self.spaces[index],
             )
             plans.append(plan)
         return tuple(plans)
 
     @classmethod
     def greedy(
-        cls, ordered: Sequence[CustomerLoad], instances: int, pinned: Sequence[int] = ()
+        cls,
+        ordered: Sequence[Load],
+        instances: int,
+        pinned: Sequence[int] = (),
+        weigh: Weigh = _uploads,
     ) -> _Assignment:
         """Each unit of *ordered* to the least-loaded instance (*pinned* load first), ties to the lowest number."""
         # Each heap entry is load * instances + index: one int compares much faster
         # than a (load, index) tuple, and orders the same way (ties by index).
         heap = [load * instances + i for i, load in enumerate(pinned)] or list(range(instances))
         heapq.heapify(heap)
-        units: list[list[CustomerLoad]] = [[] for _ in range(instances)]
+        units: list[list[Load]] = [[] for _ in range(instances)]
         values: list[list[int]] = [[] for _ in range(instances)]
         spaces = [0] * instances
         add_unit = [u.append for u in units]
         add_value = [v.append for v in values]
         replace_top = heapq.heapreplace
         for position, unit in enumerate(ordered):
-            uploads = unit.uploads
-            if not uploads:
-                # The rest have no uploads: they leave every load as it is, so they
+            weight = weigh(unit)
+            if not weight:
+                # The rest weigh nothing: they leave every load as it is, so they
                 # all go where the next one would, the least-loaded instance.
                 rest = ordered[position:]
                 index = heap[0] % instances
@@ -450,28 +424,30 @@ class _Assignment:
             top = heap[0]
             index = top % instances
             add_unit[index](unit)
-            add_value[index](uploads)
+            add_value[index](weight)
             spaces[index] += unit.spaces
-            replace_top(heap, top + uploads * instances)
+            replace_top(heap, top + weight * instances)
         for descending in values:
             descending.reverse()
-        return cls(units, values, spaces, pinned)
+        return cls(units, values, spaces, pinned, weigh)
 
     @classmethod
     def of(cls, plan: Plan) -> _Assignment:
-        """The working copy of *plan*."""
-        units = [
-            sorted((*i.customers, *i.split_spaces), key=_unit_key)
+        """The working copy of *plan*, weighed in its unit."""
+        weigh = WEIGHTS[plan.unit]
+        made = cls([], [], [], (), weigh)
+        units: list[list[Load]] = [
+            sorted((*i.customers, *i.split_spaces), key=made.key)
             if i.split_spaces
             else list(i.customers)
             for i in plan.instances
         ]
-        values = [list(map(_uploads, reversed(u))) for u in units]
-        return cls(units, values, [i.spaces for i in plan.instances])
+        values = [list(map(weigh, reversed(u))) for u in units]
+        return cls(units, values, [i.spaces for i in plan.instances], (), weigh)
 
     def refine(self, max_steps: int) -> bool:
         """Run the refinement (see ``refine``); True when some unit moved."""
-        transfers: list[tuple[int, int, int]] = []  # (from, to, uploads) per unit moved
+        transfers: list[tuple[int, int, int]] = []  # (from, to, weight) per unit moved
         for _ in range(max_steps):
             if not self._step(transfers):
                 break
@@ -479,26 +455,26 @@ class _Assignment:
         return bool(transfers)
 
     def _move_units(self, transfers: Sequence[tuple[int, int, int]]) -> None:
-        """Turn moves of upload counts into moves of units, deterministically.
+        """Turn moves of weights into moves of units, deterministically.
 
-        Units with the same uploads are interchangeable for the loads, so only the
-        net count per (instance, uploads) matters: a giving instance gives its
-        units of that size with the greatest DIDs; the units given go, in DID
+        Units of the same weight are interchangeable for the loads, so only the
+        net count per (instance, weight) matters: a giving instance gives its
+        units of that weight with the greatest DIDs; the units given go, in DID
         order, to the receiving instances in instance order.
         """
-        units, spaces = self.units, self.spaces
-        for uploads, per_instance in _net(transfers):
-            given: list[CustomerLoad] = []
+        units, spaces, key = self.units, self.spaces, self.key
+        for weight, per_instance in _net(transfers):
+            given: list[Load] = []
             for index, change in per_instance:
                 if change < 0:
-                    taken = _take(units[index], uploads, -change)
+                    taken = _take(units[index], weight, -change, self.weigh)
                     spaces[index] -= sum(map(_spaces, taken))
                     given.extend(taken)
-            given.sort(key=_unit_key)
+            given.sort(key=key)
             for index, change in per_instance:
                 if change > 0:
                     for unit in given[:change]:
-                        insort(units[index], unit, key=_unit_key)
+                        insort(units[index], unit, key=key)
                         spaces[index] += unit.spaces
                     del given[:change]
 
@@ -585,13 +561,9 @@ def _net(
     return [(uploads, sorted(changes.items())) for uploads, changes in sorted(net.items())]
 
 
-def _take(units: list[CustomerLoad], uploads: int, count: int) -> list[CustomerLoad]:
-    """Remove and return the *count* units of *uploads* with the greatest DIDs."""
-    end = bisect_right(units, -uploads, key=_negative_uploads)
+def _take(units: list[Load], weight: int, count: int, weigh: Weigh) -> list[Load]:
+    """Remove and return the *count* units of *weight* with the greatest DIDs."""
+    end = bisect_right(units, -weight, key=lambda unit: -weigh(unit))
     taken = units[end - count : end]
     del units[end - count : end]
     return taken
-
-
-def _negative_uploads(unit: CustomerLoad) -> int:
-    return -unit.uploads

@@ -20,7 +20,7 @@ from dataclasses import replace
 from hashlib import blake2b
 
 from distro.settings import CustomerFilter, Verdict
-from distro.tally import CustomerLoad, Tally
+from distro.tally import CustomerLoad, SpaceLoad, Tally
 
 UNCOUNTED = -1
 # What Census._excluded holds for a customer the filters leave out.
@@ -339,7 +339,7 @@ class Census:
                 shards[who] += self._shards[number]
                 refs[who] += self._refs[number]
         return [
-            CustomerLoad(name, uploads[who], with_uploads[who], None, shards[who], refs[who])
+            CustomerLoad(name, uploads[who], with_uploads[who], shards[who], refs[who])
             for who, name in enumerate(self._names)
             if planned[who]
         ]
@@ -366,27 +366,28 @@ class Census:
             for who, spaces in sorted(found.items(), key=lambda item: self._names[item[0]])
         }
 
-    def space_loads(self, customers: Collection[str]) -> dict[str, tuple[CustomerLoad, ...]]:
-        """Every space of each of *customers* as a unit of its own, with its uploads and shards.
+    def space_loads(self, customers: Collection[str]) -> dict[str, tuple[SpaceLoad, ...]]:
+        """Every space of each of *customers* as a unit of its own: its uploads (and shards).
 
-        Like ``space_counts`` (which it needs), for a census that counted shards.
+        Like ``space_counts``, which it needs; the shards are 0 when not counted.
         """
+        counted = self.space_counts(customers)
         if self._shards is None or self._refs is None or self._dids is None:
-            raise ValueError("space_loads() needs a census that keeps DIDs and counts shards")
+            return {
+                customer: tuple(SpaceLoad(customer, space, n) for space, n in spaces.items())
+                for customer, spaces in counted.items()
+            }
         numbers = {did: n for n, did in enumerate(self._dids)}
         for number, (space, _) in self._claimants.items():
             numbers.setdefault(space, number)
-        loads: dict[str, tuple[CustomerLoad, ...]] = {}
-        for customer, spaces in self.space_counts(customers).items():
-            units = []
-            for space, uploads in spaces.items():
-                number = numbers[space]
-                shards, refs = self._shards[number], self._refs[number]
-                units.append(
-                    CustomerLoad(customer, uploads, 1 if uploads else 0, space, shards, refs)
-                )
-            loads[customer] = tuple(units)
-        return loads
+        shards, refs = self._shards, self._refs
+        return {
+            customer: tuple(
+                SpaceLoad(customer, space, n, shards[numbers[space]], refs[numbers[space]])
+                for space, n in spaces.items()
+            )
+            for customer, spaces in counted.items()
+        }
 
     def _with_shared(self, summary: Tally, planned: bytearray) -> Tally:
         """Complete *summary* with the spaces claimed by two or more customers."""

@@ -215,20 +215,17 @@ def _tally(
     histogram: Sequence[int] = (),
 ) -> Tally:
     tally = census.summarize(min_uploads)
-    space_counts = space_shards = None
+    split_spaces = None
     if split_for is not None:
         large = _above_fair_share(tally, split_for, shards=count_shards)
-        space_counts = census.space_counts(large)
-        if count_shards:
-            space_shards = census.space_loads(large)
+        split_spaces = census.space_loads(large)
     return replace(
         tally,
         rows_scanned=progress.rows_scanned,
         spaces_counted=progress.spaces_counted,
         spaces_resumed=progress.spaces_resumed,
         read_units=progress.read_units,
-        space_counts=space_counts,
-        space_shards=space_shards,
+        split_spaces=split_spaces,
         counted_shards=count_shards,
         shard_histogram=tuple(histogram),
     )

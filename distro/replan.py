@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from distro.balance import InstancePlan, Plan, balance, order
+from distro.balance import InstancePlan, Plan, balance
 from distro.errors import ReplanRefused
 from distro.tally import CustomerLoad
 from distro.tracking.records import COMPLETED, IN_PROGRESS, REPLANNABLE, Move, TrackingRecord
@@ -131,7 +131,7 @@ def _with_pinned(
         by_instance.setdefault(int(record.instance_id), []).append(load)
     instances = tuple(
         InstancePlan(
-            i.instance_id, tuple(order((*i.customers, *by_instance.get(i.instance_id, []))))
+            i.instance_id, _heaviest_first((*i.customers, *by_instance.get(i.instance_id, [])))
         )
         for i in balanced.instances
     )
@@ -139,8 +139,12 @@ def _with_pinned(
     return Plan(
         instances=instances,
         total_uploads=sum(i.uploads for i in instances),
-        largest=max(order(units), key=_uploads, default=None),
+        largest=next(iter(_heaviest_first(units)), None),
     )
+
+
+def _heaviest_first(customers: Iterable[CustomerLoad]) -> tuple[CustomerLoad, ...]:
+    return tuple(sorted(customers, key=lambda c: (-c.uploads, c.customer)))
 
 
 def _moves(records: Iterable[TrackingRecord], plan: Plan) -> tuple[Move, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 from distro.settings import SHARDS_REF_FLOOR, ReadPath
 
@@ -17,23 +18,47 @@ from distro.settings import SHARDS_REF_FLOOR, ReadPath
 class CustomerLoad:
     """One customer's work: its *uploads* and its *spaces* holding uploads.
 
-    With *space* set, the unit is that one space of a customer split across
-    instances (its *spaces* is then 1 or 0). When shards are counted,
-    *shards* is the shards its uploads list and *shard_refs* the uploads
-    whose list is in S3 (``shardsRef``), each at least ``SHARDS_REF_FLOOR``.
+    When shards are counted, *shards* is the shards its uploads list and
+    *shard_refs* the uploads whose list is in S3 (``shardsRef``), each at least
+    ``SHARDS_REF_FLOOR``.
     """
 
     customer: str
     uploads: int
     spaces: int
-    space: str | None = None
     shards: int = 0
     shard_refs: int = 0
+    space: ClassVar[None] = None  # a whole customer is not one space (see SpaceLoad)
 
     @property
     def estimated_shards(self) -> int:
         """The shards to migrate, an upload with ``shardsRef`` taken at the 5,000 floor."""
         return self.shards + SHARDS_REF_FLOOR * self.shard_refs
+
+
+@dataclass(frozen=True, slots=True)
+class SpaceLoad:
+    """One *space* of a *customer* planned space by space, and its work (as ``CustomerLoad``)."""
+
+    customer: str
+    space: str
+    uploads: int
+    shards: int = 0
+    shard_refs: int = 0
+
+    @property
+    def spaces(self) -> int:
+        """Spaces holding uploads: this one, or none."""
+        return 1 if self.uploads else 0
+
+    @property
+    def estimated_shards(self) -> int:
+        """The shards to migrate, an upload with ``shardsRef`` taken at the 5,000 floor."""
+        return self.shards + SHARDS_REF_FLOOR * self.shard_refs
+
+
+# What the balancer places: a whole customer, or one space of a customer it splits.
+Load = CustomerLoad | SpaceLoad
 
 
 def above_fair_share(uploads: int, total: int, instances: int) -> bool:
@@ -60,10 +85,9 @@ class Tally:
     spaces_resumed: int = 0
     read_units: float = 0.0
     # When splitting large customers: each customer above the fair share of the most
-    # instances planned for, its spaces and their uploads; None when not asked for.
-    space_counts: Mapping[str, Mapping[str, int]] | None = None
-    # The same customers' spaces as units with their shards, when shards were counted.
-    space_shards: Mapping[str, tuple[CustomerLoad, ...]] | None = None
+    # instances planned for, and its spaces (with their shards, when counted); None
+    # when splitting was not asked for.
+    split_spaces: Mapping[str, tuple[SpaceLoad, ...]] | None = None
     read_path: ReadPath = "sdk"  # which path counted: the lean one, or the SDK's
     counted_shards: bool = False  # each customer's shards were counted too
     # Uploads of every space counted, by ``SHARD_BUCKETS``; () when shards were not counted.

@@ -28,6 +28,7 @@ import pytest
 from distro.cli import main
 from distro.local.dataset import Truth
 from distro.settings import Tables
+from distro.tally import SpaceLoad
 
 # A hang guard, not a speed test: a healthy run takes seconds.
 RUN_TIMEOUT = 240.0
@@ -285,3 +286,11 @@ INSTANCE_FILE = re.compile(r"instance-\d+-customers-staging\.json")
 def instance_file_name(instance_id: int, env: str = "staging") -> str:
     """The name the runner opens for ``--instance`` *instance_id* under ``STORACHA_ENV`` *env*."""
     return f"instance-{instance_id}-customers-{env}.json"
+
+
+def spaces_of(counts: Mapping[str, Mapping[str, int]]) -> dict[str, tuple[SpaceLoad, ...]]:
+    """The split spaces of ``{customer: {space: uploads}}``, as the tally holds them."""
+    return {
+        customer: tuple(SpaceLoad(customer, space, n) for space, n in spaces.items())
+        for customer, spaces in counts.items()
+    }

@@ -23,6 +23,7 @@ from distro.flags import with_flags
 from distro.local.dataset import Dataset
 from distro.local.dynamodb import LocalDynamo
 from distro.settings import RetryPolicy, Tables
+from distro.tally import SpaceLoad
 from distro.tracking.table import (
     assignment_item,
     assignments,
@@ -152,8 +153,8 @@ def test_a_record_has_the_documented_fields() -> None:
 
 
 def test_a_split_customer_gets_one_record_naming_every_instance() -> None:
-    def part(space: str, uploads: int) -> CustomerLoad:
-        return CustomerLoad(ALICE.customer, uploads, 1, space)
+    def part(space: str, uploads: int) -> SpaceLoad:
+        return SpaceLoad(ALICE.customer, space, uploads)
 
     plan = Plan(
         instances=(

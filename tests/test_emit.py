@@ -12,7 +12,14 @@ from typing import Any
 
 import orjson
 import pytest
-from helpers import JOURNAL_NAME, MANIFEST_NAME, RUNNER_KEYS, STAGED_SUFFIX, instance_file_name
+from helpers import (
+    JOURNAL_NAME,
+    MANIFEST_NAME,
+    RUNNER_KEYS,
+    STAGED_SUFFIX,
+    instance_file_name,
+    spaces_of,
+)
 
 from distro import emit
 from distro.balance import CustomerLoad, InstancePlan, Plan, balance
@@ -642,7 +649,9 @@ def test_a_crash_after_the_journal_installs_the_new_manifest(
 
 
 def test_split_files_carry_space_assignments_only_with_the_flag(tmp_path: Path) -> None:
-    split = {"did:mailto:example.org:alice": {"did:key:a": 4_000_000, "did:key:b": 3_000_000}}
+    split = spaces_of(
+        {"did:mailto:example.org:alice": {"did:key:a": 4_000_000, "did:key:b": 3_000_000}}
+    )
     plan = balance(CUSTOMERS, 3, split=split)
     assert plan.split_customers == ("did:mailto:example.org:alice",)
     write_plan(PlanFolder(tmp_path), plan, created_at=CREATED, parameters=PARAMETERS)

@@ -33,7 +33,7 @@ from distro.dynamo.reader import CountPage, SdkReader, count_request
 from distro.files import PlanFolder
 from distro.local.dataset import Dataset
 from distro.settings import DEFAULT_POLICY, CountSettings, Tables
-from distro.tally import CustomerLoad, Tally
+from distro.tally import CustomerLoad, SpaceLoad, Tally
 from distro.verify import verify_plan
 
 _AFTER_SPACES = RUNNER_KEYS.index("estimatedSpaces") + 1
@@ -272,10 +272,10 @@ def shard_tally(customers: list[CustomerLoad]) -> Tally:
 def test_a_plan_by_shards_balances_shards_and_keeps_the_real_uploads() -> None:
     # By uploads the two first customers weigh the same; by shards, a is ten times b.
     customers = [
-        CustomerLoad("did:mailto:a", 100, 1, None, 1000, 0),
-        CustomerLoad("did:mailto:b", 100, 1, None, 100, 0),
-        CustomerLoad("did:mailto:c", 10, 1, None, 500, 1),  # 5,500 with its shardsRef upload
-        CustomerLoad("did:mailto:d", 900, 2, None, 900, 0),
+        CustomerLoad("did:mailto:a", 100, 1, 1000, 0),
+        CustomerLoad("did:mailto:b", 100, 1, 100, 0),
+        CustomerLoad("did:mailto:c", 10, 1, 500, 1),  # 5,500 with its shardsRef upload
+        CustomerLoad("did:mailto:d", 900, 2, 900, 0),
     ]
     by_shards = plan(shard_tally(customers), 2, by="shards")
     assert [[c.customer for c in i.customers] for i in by_shards.instances] == [
@@ -302,16 +302,16 @@ def test_a_plan_by_shards_balances_shards_and_keeps_the_real_uploads() -> None:
 
 def test_split_large_customers_by_shards_plans_their_spaces_by_shards() -> None:
     whale = [
-        CustomerLoad("did:mailto:w", 10, 1, "did:key:s1", 4000, 0),
-        CustomerLoad("did:mailto:w", 10, 1, "did:key:s2", 4000, 0),
+        SpaceLoad("did:mailto:w", "did:key:s1", 10, 4000, 0),
+        SpaceLoad("did:mailto:w", "did:key:s2", 10, 4000, 0),
     ]
     # w holds 8,000 of 14,000 shards: above the fair share of 2 instances (by uploads it is not).
     customers = [
-        CustomerLoad("did:mailto:w", 20, 2, None, 8000, 0),
-        CustomerLoad("did:mailto:x", 500, 1, None, 3000, 0),
-        CustomerLoad("did:mailto:y", 500, 1, None, 3000, 0),
+        CustomerLoad("did:mailto:w", 20, 2, 8000, 0),
+        CustomerLoad("did:mailto:x", 500, 1, 3000, 0),
+        CustomerLoad("did:mailto:y", 500, 1, 3000, 0),
     ]
-    tally = replace(shard_tally(customers), space_shards={"did:mailto:w": tuple(whale)})
+    tally = replace(shard_tally(customers), split_spaces={"did:mailto:w": tuple(whale)})
     split = plan(tally, 2, split_large=True, by="shards")
     assert split.split_customers == ("did:mailto:w",)
     assert [i.shards for i in split.instances] == [7000, 7000]
@@ -339,7 +339,7 @@ def test_a_plan_by_shards_is_within_a_thousandth_of_its_bound_when_reachable(
     sizes = [*big, *fine_grained(instances, max(big))]
     assume(sum(sizes) >= 1000 * instances)
     customers = [
-        CustomerLoad(f"did:mailto:c{n:06d}", rng.randint(1, 10_000), 1, None, s, 0)
+        CustomerLoad(f"did:mailto:c{n:06d}", rng.randint(1, 10_000), 1, s, 0)
         for n, s in enumerate(sizes)
     ]
     made = plan(shard_tally(customers), instances, by="shards")

@@ -13,20 +13,28 @@ from helpers import (
     RUNNER_KEYS,
     invoke,
     read_plan,
+    spaces_of,
     table_args,
 )
 from test_pipeline import counted
 
-from distro.balance import CustomerLoad, InstancePlan, balance, plan as plan_of, split_units
+from distro.balance import (
+    CustomerLoad,
+    InstancePlan,
+    balance,
+    plan as plan_of,
+    split_large_customers,
+)
 from distro.census import Census
 from distro.emit import instance_document, write_plan
 from distro.files import PlanFolder
 from distro.local.dataset import Dataset
 from distro.settings import CountSettings, CustomerFilter, Tables
+from distro.tally import SpaceLoad
 
 CREATED = "2026-11-29T16:00:00.000Z"
 WHALE = "did:mailto:a.org:whale"
-SPLIT = {WHALE: {"did:key:s1": 6, "did:key:s2": 5, "did:key:s3": 0}}
+SPLIT = spaces_of({WHALE: {"did:key:s1": 6, "did:key:s2": 5, "did:key:s3": 0}})
 LOADS = [
     CustomerLoad(WHALE, 11, 2),
     CustomerLoad("did:mailto:b.org:x", 4, 1),
@@ -34,8 +42,8 @@ LOADS = [
 ]
 
 
-def space(did: str, uploads: int, customer: str = WHALE) -> CustomerLoad:
-    return CustomerLoad(customer, uploads, 1 if uploads else 0, did)
+def space(did: str, uploads: int, customer: str = WHALE) -> SpaceLoad:
+    return SpaceLoad(customer, did, uploads)
 
 
 def whale_spaces(dataset: Dataset, whale: str) -> dict[str, int]:
@@ -46,7 +54,7 @@ def whale_spaces(dataset: Dataset, whale: str) -> dict[str, int]:
 
 
 def test_only_customers_above_the_fair_share_are_split() -> None:
-    units, split = split_units(LOADS, 3, SPLIT)  # fair share 18 / 3 = 6
+    units, split = split_large_customers(LOADS, 3, SPLIT)  # fair share 18 / 3 = 6
     assert split == (WHALE,)
     assert units == [
         space("did:key:s1", 6),
@@ -56,11 +64,11 @@ def test_only_customers_above_the_fair_share_are_split() -> None:
         LOADS[2],
     ]
     # With 1 instance the fair share is 18: nobody is above it.
-    assert split_units(LOADS, 1, SPLIT) == (LOADS, ())
+    assert split_large_customers(LOADS, 1, SPLIT) == (LOADS, ())
 
 
 def test_a_large_customer_without_space_counts_stays_whole() -> None:
-    assert split_units(LOADS, 3, {}) == (LOADS, ())
+    assert split_large_customers(LOADS, 3, {}) == (LOADS, ())
 
 
 def test_the_split_plan() -> None:
@@ -101,13 +109,13 @@ def test_asking_for_a_split_that_finds_nobody_still_marks_the_plan() -> None:
 
 def test_split_plans_do_not_depend_on_input_order() -> None:
     assert balance(list(reversed(LOADS)), 3, split=SPLIT) == balance(LOADS, 3, split=SPLIT)
-    reordered = {WHALE: dict(reversed(SPLIT[WHALE].items()))}
+    reordered = {WHALE: tuple(reversed(SPLIT[WHALE]))}
     assert balance(LOADS, 3, split=reordered) == balance(LOADS, 3, split=SPLIT)
 
 
 def test_a_space_that_exceeds_the_fair_share_is_the_whale() -> None:
     loads = [CustomerLoad(WHALE, 100, 2), CustomerLoad("did:mailto:b.org:x", 20, 1)]
-    plan = balance(loads, 3, split={WHALE: {"did:key:big": 90, "did:key:small": 10}})
+    plan = balance(loads, 3, split=spaces_of({WHALE: {"did:key:big": 90, "did:key:small": 10}}))
     assert plan.whale == space("did:key:big", 90)
     assert plan.lower_bound == 90
     assert plan.makespan == 90
@@ -218,7 +226,9 @@ async def test_the_tally_holds_the_spaces_of_customers_above_the_fair_share(
     fair = truth.total_uploads / 5
     large = [c for c, n in truth.uploads_by_customer.items() if n > fair]
     assert len(large) == 1
-    assert tally.space_counts == {large[0]: whale_spaces(dataset, large[0])}
+    assert tally.split_spaces == spaces_of(
+        {large[0]: dict(sorted(whale_spaces(dataset, large[0]).items()))}
+    )
     assert plan_of(tally, 5, split_large=True).split_customers == (large[0],)
 
 
@@ -227,7 +237,7 @@ async def test_without_split_the_tally_keeps_no_spaces(
     loaded: tuple[Dataset, Tables], tmp_path: Path
 ) -> None:
     tally = await counted(CountSettings(tables=loaded[1]), tmp_path)
-    assert tally.space_counts is None
+    assert tally.split_spaces is None
     assert not plan_of(tally, 5).split_large
 
 

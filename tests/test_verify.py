@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
-from helpers import JOURNAL_NAME, MANIFEST_NAME, Result, invoke, read_plan, table_args
+from helpers import JOURNAL_NAME, MANIFEST_NAME, Result, invoke, read_plan, spaces_of, table_args
 
 from distro.balance import CustomerLoad, balance
 from distro.emit import PlanParameters, write_plan
@@ -350,7 +350,7 @@ def test_a_manifest_that_is_not_one_fails(tmp_path: Path) -> None:
 
 # --- split plans, in process ---------------------------------------------------------------
 
-SPLIT = {"did:mailto:a.org:whale": {"did:key:s1": 6, "did:key:s2": 5, "did:key:s3": 0}}
+SPLIT = spaces_of({"did:mailto:a.org:whale": {"did:key:s1": 6, "did:key:s2": 5, "did:key:s3": 0}})
 LOADS = [
     CustomerLoad("did:mailto:a.org:whale", 11, 2),
     CustomerLoad("did:mailto:b.org:x", 4, 1),

@@ -241,7 +241,7 @@ def assignments(plan: Plan) -> list[Assignment]:
     """
     loads: dict[str, list[int]] = {}  # customer -> [uploads, spaces]
     for instance in plan.instances:
-        for unit in (*instance.customers, *instance.split_spaces):
+        for unit in instance.units:
             totals = loads.setdefault(unit.customer, [0, 0])
             totals[0] += unit.uploads
             totals[1] += unit.spaces

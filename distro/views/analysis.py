@@ -515,7 +515,7 @@ def _plan(plan: Plan, throughput: Throughput, hourly_cost: float) -> PlanSummary
         instances=tuple(
             InstanceLoad(
                 i.instance_id,
-                len({u.customer for u in (*i.customers, *i.split_spaces)}),
+                len({u.customer for u in i.units}),
                 i.uploads,
                 ratio(i.uploads, plan.total_uploads),
                 i.spaces,
@@ -568,7 +568,7 @@ def _sizing(tally: Tally, throughput: Throughput, hourly_cost: float) -> tuple[S
 
 
 def _sized(tally: Tally, instances: int, throughput: Throughput) -> Plan:
-    split = tally.space_counts is not None
+    split = tally.split_spaces is not None
     return make_plan(tally, instances, split_large=split, by=throughput.unit)
 
 
@@ -592,5 +592,5 @@ def recommend(
         capped_by=whale.customer if whale is not None else None,
         capped_space=whale.space if whale is not None else None,
         more_help=more_help,
-        split_would_help=whale is not None and whale.space is None and tally.space_counts is None,
+        split_would_help=whale is not None and whale.space is None and tally.split_spaces is None,
     )

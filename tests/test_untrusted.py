@@ -20,8 +20,8 @@ import orjson
 import pytest
 from helpers import Result, invoke, run, table_args
 
+from distro import console
 from distro.balance import CustomerLoad
-from distro.cli import _fail
 from distro.console import ESCAPED_CATEGORIES, printable
 from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.errors import DistroError
@@ -181,8 +181,7 @@ def test_the_demos_mismatch_error_quotes_the_did_escaped(
     )
     with pytest.raises(DistroError) as error:
         check_against_truth(tally, dataset, shards=False)
-    with pytest.raises(SystemExit):
-        _fail("Error", str(error.value), 1)  # as the CLI shows every error
+    console.stderr.print(console.error_line(str(error.value)), soft_wrap=True)  # as the CLI does
     assert capsys.readouterr().err == (
         "Error: the demo's counts differ from the dataset for 1 customers, e.g. "
         f"{printable(ansi)} (counted 5, expected 11)\n"

@@ -44,7 +44,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("distro.render.analysis", "distro.render.replan"),
     ("distro.render.html",),
     ("distro.render",),
-    ("distro.local", "distro.local.dynamodb", "distro.local.dataset", "distro.local.demo"),
+    (
+        "distro.local",
+        "distro.local.dynamodb",
+        "distro.local.dataset",
+        "distro.local.fleet",
+        "distro.local.demo",
+    ),
     ("distro.app",),
     ("distro.cli", "distro.__main__"),
 )

@@ -14,9 +14,11 @@ The demo calls the very functions the commands call, on DynamoDB Local.
 from __future__ import annotations
 
 import asyncio
+import shlex
 import signal
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from distro import console
@@ -43,24 +45,36 @@ from distro.options import (
     DemoOptions,
     GenerateOptions,
     ReplanOptions,
+    StatusOptions,
     VerifyOptions,
 )
 from distro.pipeline import Committed, checkpoint_until_committed, commit_plan, count_tables
 from distro.progress import Progress
 from distro.replan_run import ReplanOutcome, run_replan
 from distro.settings import DEFAULT_ENV, SIZING_INSTANCES, CountSettings, Tables, Throughput
+from distro.snapshots import keep_look, read_looks
 from distro.tally import Tally
+from distro.tracking.records import Problem, SpaceRecord, TrackingRecord
+from distro.tracking.table import SCAN_SEGMENTS, read_fleet
 from distro.verify import (
     Verification,
     describe_plan,
     has_plan,
     mismatch_line,
     no_plan_line,
+    read_plan,
     verify_plan,
 )
 from distro.views.analysis import Summary, summarize
 from distro.views.replan import ReplanSummary, summarize_replan
-from distro.views.steps import NextSteps, generate_command, next_steps, replan_steps
+from distro.views.status import FleetStatus, Look, advise, measure, snapshot_of
+from distro.views.steps import (
+    NextSteps,
+    distro_command,
+    generate_command,
+    next_steps,
+    replan_steps,
+)
 
 T = TypeVar("T")
 
@@ -253,6 +267,64 @@ def _replan_summary(options: ReplanOptions, outcome: ReplanOutcome) -> ReplanSum
     return summarize_replan(
         outcome, env=options.folder.env, throughput=options.throughput, steps=steps
     )
+
+
+# --- status -------------------------------------------------------------------------------------
+
+
+def status(options: StatusOptions) -> FleetStatus:
+    """Read the runner's two tables and the plan, and measure the fleet (``views.status``).
+
+    Each look is kept in the folder (bounded), so the next one measures the
+    rates of the last hour rather than since the start.
+    """
+    records = _run(_read_fleet(options), folder=None)
+    return look_at(options, records)
+
+
+def look_at(
+    options: StatusOptions,
+    records: tuple[list[TrackingRecord], list[SpaceRecord], list[Problem]],
+    *,
+    now: datetime | None = None,
+) -> FleetStatus:
+    """The status of *records* at *now* (default: the options' moment, else the clock's)."""
+    customers, spaces, problems = records
+    folder = options.folder
+    moment = now or options.now or datetime.now(UTC)
+    look = Look(customers, spaces, read_plan(folder), problems)
+    kept = read_looks(folder)
+    measured = measure(
+        look, env=folder.env, now=moment, stall_after=options.stall_after, snapshots=kept
+    )
+    if folder.path.is_dir():
+        keep_look(folder, snapshot_of(look, moment), kept)
+    replan = distro_command(
+        "replan",
+        f"--instances {len(measured.instances)}",
+        folder=folder,
+        options=[
+            *options.connection.words(),
+            "--assignments-table",
+            shlex.quote(options.tracking_table),
+        ],
+    )
+    return advise(measured, replan)
+
+
+async def _read_fleet(
+    options: StatusOptions,
+) -> tuple[list[TrackingRecord], list[SpaceRecord], list[Problem]]:
+    connection = options.connection
+    async with Dynamo.open(
+        connection.tables,
+        pool_size=2 * SCAN_SEGMENTS,
+        policy=connection.policy,
+        credentials=connection.credentials,
+    ) as db:
+        return await read_fleet(
+            db, customers_table=options.tracking_table, progress_table=options.progress_table
+        )
 
 
 # --- verify and check ---------------------------------------------------------------------------

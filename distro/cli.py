@@ -36,6 +36,7 @@ from distro.options import (
     GenerateOptions,
     ReplanOptions,
     ReportOptions,
+    StatusOptions,
     VerifyOptions,
 )
 from distro.settings import (
@@ -46,7 +47,6 @@ from distro.settings import (
     PROBE_SPACE,
     READER_CHOICES,
     UPLOADS_PER_MINUTE,
-    Throughput,
     default_output_dir,
     default_table,
     require_instances,
@@ -257,39 +257,63 @@ def _confirm_replace(folder: PlanFolder, *, assume_yes: bool) -> None:
         raise Declined("Nothing written: the plan in place is unchanged")
 
 
+_replanning = _record(
+    functools.partial(ReplanOptions.of, environ=os.environ),
+    "options",
+    instances("Number of instances.", required=True),
+    TRACKING_TABLE,
+    output_dir(),
+    WORKERS,
+    RATE,
+    JSON,
+    QUIET,
+)
+
+
 @cli.command()
-@instances("Number of instances.", required=True)
-@TRACKING_TABLE
 @connection_options
-@output_dir()
-@WORKERS
-@RATE
-@JSON
-@QUIET
-def replan(
-    *,
-    instances: int,
-    assignments_table: str | None,
-    connection: Connection,
-    output_dir: Path,
-    workers_per_instance: int,
-    uploads_per_minute: float,
-    json_output: bool,
-    quiet: bool,
-) -> None:
+@_replanning
+def replan(options: ReplanOptions) -> None:
     """Mid-migration: keep started customers where they are, balance the rest over N instances."""
     from distro import app, render as show  # noqa: PLC0415 - AWS and rich load only when run
 
-    options = ReplanOptions(
-        connection=connection,
-        folder=PlanFolder(output_dir, connection.env),
-        tracking_table=assignments_table or default_table(connection.env, os.environ),
-        instances=instances,
-        throughput=Throughput(workers_per_instance, uploads_per_minute),
-        json_output=json_output,
-        quiet=quiet,
-    )
-    show.replan(app.replan(options), json_output=json_output)
+    show.replan(app.replan(options), json_output=options.json_output)
+
+
+_watching = _record(
+    functools.partial(StatusOptions.of, environ=os.environ),
+    "options",
+    output_dir(),
+    TRACKING_TABLE,
+    _opt("--progress-table", str, None, "The runner's progress table.", metavar="NAME"),
+    _opt("--stall-after", click.IntRange(min=1), 30, "Minutes without a change: stalled."),
+    _opt("--instance", str, None, "Show this instance only.", metavar="N"),
+    _opt("--customer", str, None, "Show this customer's spaces.", metavar="DID"),
+    _flag("--failed", "Show the failures only."),
+    click.option(
+        "--watch",
+        type=click.FloatRange(min=1),
+        is_flag=False,
+        flag_value=10.0,
+        metavar="[SECONDS]",
+        help="Refresh in place every SECONDS (default 10) until Ctrl-C.",
+    ),
+    JSON,
+    _opt("--report-html", click.Path(dir_okay=False, path_type=Path), None, "Also as HTML."),
+)
+
+
+@cli.command()
+@connection_options
+@_watching
+def status(options: StatusOptions) -> None:
+    """The fleet under way: progress, measured rates, predicted finish, stalled and failed work."""
+    from distro import app, render as show  # noqa: PLC0415 - AWS and rich load only when run
+
+    if options.watch is not None and not options.json_output:
+        show.watch(lambda: app.status(options), options)
+    else:
+        show.status(app.status(options), options)
 
 
 @cli.command()

@@ -73,6 +73,11 @@ class PlanFolder:
         return self.path / f"counting-checkpoint-{self.env}.json"
 
     @property
+    def status_snapshots(self) -> Path:
+        """The looks ``distro status`` keeps, to measure rates between them (bounded)."""
+        return self.path / f".distro-status-{self.env}.jsonl"
+
+    @property
     def lock(self) -> Path:
         """The folder's lock file, shared by every environment."""
         return self.path / LOCK_NAME

@@ -16,6 +16,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from distro.errors import SettingsError
@@ -35,6 +36,8 @@ from distro.settings import (
     RetryPolicy,
     Tables,
     Throughput,
+    default_progress_table,
+    default_table,
     resolve_env,
     resolve_tables,
     split_patterns,
@@ -299,6 +302,90 @@ class ReplanOptions:
     throughput: Throughput = DEFAULT_THROUGHPUT
     json_output: bool = False
     quiet: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        connection: Connection,
+        *,
+        instances: int,
+        output_dir: Path,
+        assignments_table: str | None = None,
+        workers_per_instance: int = DEFAULT_THROUGHPUT.workers_per_instance,
+        uploads_per_minute: float = DEFAULT_THROUGHPUT.uploads_per_minute,
+        json_output: bool = False,
+        quiet: bool = False,
+        environ: Mapping[str, str],
+    ) -> ReplanOptions:
+        """The record of replan's options; the tracking table defaults to the runner's."""
+        env = connection.env
+        return cls(
+            connection=connection,
+            folder=PlanFolder(output_dir, env),
+            tracking_table=assignments_table or default_table(env, environ),
+            instances=instances,
+            throughput=Throughput(workers_per_instance, uploads_per_minute),
+            json_output=json_output,
+            quiet=quiet,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StatusOptions:
+    """``distro status``: the fleet under way, from the runner's two tables and the plan.
+
+    *instance*, *customer* and *failed* narrow what is shown; *watch* refreshes
+    every so many seconds; *now* is the moment of the look (default: the clock's).
+    """
+
+    connection: Connection
+    folder: PlanFolder
+    tracking_table: str
+    progress_table: str
+    stall_after: timedelta = timedelta(minutes=30)
+    instance: str | None = None
+    customer: str | None = None
+    failed: bool = False
+    watch: float | None = None
+    json_output: bool = False
+    html: Path | None = None
+    now: datetime | None = None
+
+    @classmethod
+    def of(
+        cls,
+        connection: Connection,
+        *,
+        output_dir: Path,
+        assignments_table: str | None = None,
+        progress_table: str | None = None,
+        stall_after: int = 30,
+        instance: str | None = None,
+        customer: str | None = None,
+        failed: bool = False,
+        watch: float | None = None,
+        json_output: bool = False,
+        report_html: Path | None = None,
+        environ: Mapping[str, str],
+    ) -> StatusOptions:
+        """The record of status's options (*stall_after* in minutes); the tables default to
+        the runner's for the environment, and the HTML page's folder is checked now."""
+        if report_html is not None:
+            check_html_path(report_html)
+        env = connection.env
+        return cls(
+            connection=connection,
+            folder=PlanFolder(output_dir, env),
+            tracking_table=assignments_table or default_table(env, environ),
+            progress_table=progress_table or default_progress_table(env, environ),
+            stall_after=timedelta(minutes=stall_after),
+            instance=instance,
+            customer=customer,
+            failed=failed,
+            watch=watch,
+            json_output=json_output,
+            html=report_html,
+        )
 
 
 @dataclass(frozen=True, slots=True)

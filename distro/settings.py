@@ -311,6 +311,18 @@ def default_table(env: str, environ: Mapping[str, str]) -> str:
     return environ.get(TABLE_VARIABLE) or f"{prefix}-migration-customers"
 
 
+PROGRESS_VARIABLE = "MIGRATION_PROGRESS_TABLE_NAME"
+
+
+def default_progress_table(env: str, environ: Mapping[str, str]) -> str:
+    """The table the runner records each space's progress in for *env* (``config.js``).
+
+    ``MIGRATION_PROGRESS_TABLE_NAME`` in *environ* wins, as in the runner.
+    """
+    prefix = "prod" if env == "production" else "staging"
+    return environ.get(PROGRESS_VARIABLE) or f"{prefix}-migration-progress"
+
+
 def split_patterns(values: Iterable[str]) -> tuple[str, ...]:
     """Flatten repeated and comma-separated pattern options, dropping blanks."""
     return tuple(p.strip() for v in values for p in v.split(",") if p.strip())

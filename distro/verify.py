@@ -43,6 +43,53 @@ class Verification:
     described: str
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedInstance:
+    """What one instance file of a plan assigns: its *customers* and estimated uploads."""
+
+    instance: int
+    customers: tuple[str, ...]
+    estimated_uploads: int
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenPlan:
+    """The plan in a folder as its files say: each instance, and the rate it assumed."""
+
+    instances: tuple[PlannedInstance, ...]
+    workers_per_instance: int
+    uploads_per_minute: float
+
+
+def read_plan(folder: PlanFolder) -> WrittenPlan | None:
+    """The plan of *folder*'s environment, or None when it has none or it cannot be read.
+
+    Only what the runner reads is trusted here (each file's ``customers`` and
+    ``estimatedUploads``); ``distro verify`` says what else is wrong with it.
+    """
+    manifest, _ = _read_manifest(folder) if folder.manifest.is_file() else (None, "")
+    if manifest is None:
+        return None
+    instances = []
+    for entry in manifest["files"]:
+        path = folder.path / entry["name"]
+        document, _ = (
+            _read_instance(entry["name"], path.read_bytes()) if path.is_file() else (None, "")
+        )
+        if document is None or not _is_count(document.get("instanceId")):
+            return None
+        instances.append(
+            PlannedInstance(
+                document["instanceId"], tuple(document["customers"]), document["estimatedUploads"]
+            )
+        )
+    parameters = manifest["parameters"]
+    workers, rate = parameters.get("workersPerInstance"), parameters.get("uploadsPerMinute")
+    if not _is_count(workers) or not isinstance(rate, int | float):
+        return None
+    return WrittenPlan(tuple(instances), workers, float(rate))
+
+
 def has_plan(folder: PlanFolder) -> bool:
     """Whether *folder* holds a plan of its environment: its manifest or a commit of one."""
     return folder.manifest.is_file() or folder.journal.exists()

@@ -443,6 +443,7 @@ def test_rendering_a_report_imports_no_aws_code() -> None:
         "distro.render.html",
         "distro.render.parts",
         "distro.render.replan",
+        "distro.render.status",
         "distro.render.steps",
         "distro.settings",
         "distro.tally",
@@ -453,6 +454,7 @@ def test_rendering_a_report_imports_no_aws_code() -> None:
         "distro.views.analysis",
         "distro.views.common",
         "distro.views.replan",
+        "distro.views.status",  # what status measured, plain data
         "distro.views.steps",  # the next steps after a plan, plain data
     ]
 

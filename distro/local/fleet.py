@@ -31,8 +31,7 @@ from botocore.exceptions import ClientError
 
 from distro.dynamo.handle import Dynamo
 from distro.settings import timestamp
-
-PROGRESS_KEYS = {"customer": "HASH", "space": "RANGE"}
+from distro.tracking.table import PROGRESS_KEYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +78,18 @@ class Runner:
         self.stopped: datetime | None = None
         self.finished: datetime | None = None
         self.done = 0  # uploads processed, again ones a restart does again
+        self.unrecorded = 0  # of them, those of the space under way since its last record
+        self.ended_customers: list[str] = []  # completed or failed, in order
+        self.failed_customers: list[str] = []
+        self.failures: Counter[str] = Counter()  # by reason, in the spaces that ended
         self._work = self._run()
         self._next: float | None = None
         self._begun = False
+
+    @property
+    def recorded(self) -> int:
+        """Uploads its records say it did: all but those since the last write of a space."""
+        return self.done - self.unrecorded
 
     def stop_at(self, moment: datetime) -> None:
         """Die at *moment*: no write is made after it."""
@@ -132,7 +140,9 @@ class Runner:
                 async for seconds in self._space(customer, space, ended):
                     yield seconds
             await self._update_customer_progress(customer, ended.spaces, ended.uploads)
+            self.ended_customers.append(customer)
             if ended.failures:
+                self.failed_customers.append(customer)
                 await self._mark_customer_failed(customer, _summary(ended.failures))
             else:
                 await self._mark_customer_completed(customer)
@@ -155,12 +165,15 @@ class Runner:
             yield self.seconds_per_upload  # the upload's work, and the 100 ms pause
             processed += 1
             self.done += 1
+            self.unrecorded = processed % 10
             reason = self.fleet.work.failures.get(root)
             if reason is not None:
                 failed[reason] += 1
                 ended.failures[reason] += 1
             if processed % 10 == 0:
                 await self._update_space_progress(customer, space, min(processed, total), root)
+        self.unrecorded = 0
+        self.failures.update(failed)
         if failed:
             await self._mark_space_failed(customer, space, _summary(failed))
         else:

@@ -7,16 +7,25 @@ run wrote, apart from the report. The console decides plain or rich.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from rich.console import Group
+from rich.live import Live
+
 from distro.console import literal, stderr, stdout, write_json
-from distro.options import ReportOptions
+from distro.errors import Stopped
+from distro.options import ReportOptions, StatusOptions
 from distro.render.analysis import render, render_outputs
-from distro.render.html import save_html
+from distro.render.html import save_html, save_parts_html
+from distro.render.parts import show
 from distro.render.replan import render_replan, render_replan_outputs
+from distro.render.status import status_parts
 from distro.verify import Verification
 from distro.views.analysis import Summary, to_json
 from distro.views.replan import ReplanSummary, replan_json
+from distro.views.status import FleetStatus, status_json
 
 if TYPE_CHECKING:
     from distro.check import Comparison
@@ -78,3 +87,39 @@ def kept(connection: Connection, tracking_table: str, instances: int, folder: Pl
     ]
     for line in lines:
         stderr.print(literal(line), soft_wrap=True)
+
+
+def status(view: FleetStatus, options: StatusOptions) -> None:
+    """Show *view* as *options* ask: the report or its JSON on stdout, and the HTML page."""
+    parts = status_parts(
+        view, instance=options.instance, customer=options.customer, failed=options.failed
+    )
+    if options.html is not None:
+        save_parts_html(parts, f"distro status, {view.env}", options.html)
+    if options.json_output:
+        write_json(status_json(view, customer=options.customer))
+    else:
+        show(stdout, parts)
+    if options.html is not None:
+        stderr.print(literal(f"Saved the status as HTML to {options.html}"), soft_wrap=True)
+
+
+def watch(look: Callable[[], FleetStatus], options: StatusOptions) -> None:
+    """Show a fresh look every ``options.watch`` seconds, in place, until Ctrl-C."""
+    assert options.watch is not None
+    with Live(console=stdout, auto_refresh=False, transient=False) as live:
+        try:
+            while True:
+                view = look()
+                parts = status_parts(
+                    view,
+                    instance=options.instance,
+                    customer=options.customer,
+                    failed=options.failed,
+                )
+                if options.html is not None:
+                    save_parts_html(parts, f"distro status, {view.env}", options.html)
+                live.update(Group(*parts), refresh=True)
+                time.sleep(options.watch)
+        except (KeyboardInterrupt, Stopped):
+            return  # Ctrl-C is how a watch ends

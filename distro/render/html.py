@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import html
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 
 from distro.errors import Fix, OutputError
 from distro.files import atomic_write
 from distro.render.analysis import render
+from distro.render.parts import show
 from distro.views.analysis import Summary
 
 HTML_WIDTH = 110  # columns of the recorded console: wide enough for every table
@@ -37,7 +39,20 @@ body {{{{
 
 def save_html(summary: Summary, path: Path) -> None:
     """Render the report of *summary* as it looks on a terminal and save it as HTML at *path*."""
-    recorder = Console(
+    recorder = _recorder()
+    render(recorder, summary)
+    _save(recorder, f"distro report, {summary.generated_at}", path)
+
+
+def save_parts_html(parts: Sequence[RenderableType], title: str, path: Path) -> None:
+    """Save *parts* as they look on a terminal as an HTML page at *path*, titled *title*."""
+    recorder = _recorder()
+    show(recorder, parts)
+    _save(recorder, title, path)
+
+
+def _recorder() -> Console:
+    return Console(
         record=True,
         file=io.StringIO(),
         force_terminal=True,
@@ -45,9 +60,11 @@ def save_html(summary: Summary, path: Path) -> None:
         width=HTML_WIDTH,
         highlight=False,
     )
-    render(recorder, summary)
-    title = html.escape(f"distro report, {summary.generated_at}")
-    page = recorder.export_html(code_format=HTML_PAGE.format(title=title), inline_styles=True)
+
+
+def _save(recorder: Console, title: str, path: Path) -> None:
+    heading = html.escape(title)
+    page = recorder.export_html(code_format=HTML_PAGE.format(title=heading), inline_styles=True)
     try:
         atomic_write(path, page.encode())
     except OSError as exc:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -30,8 +30,12 @@ from distro.tracking.records import (
     REPLANNABLE,
     LeftAlone,
     Move,
+    Problem,
+    SpaceRecord,
     TrackingRecord,
     left_alone,
+    read_customer,
+    read_space,
     record_of,
 )
 
@@ -300,3 +304,74 @@ async def write_assignments(
     written, left = await put_pending(db, table, items, concurrency=concurrency)
     where = {a.customer: a.instance_id for a in planned}
     return written, [replace(a, planned=where.get(a.customer, "")) for a in left]
+
+
+# --- the whole fleet's records, for distro status ---------------------------------------------
+
+PROGRESS_KEYS = {"customer": "HASH", "space": "RANGE"}
+SCAN_SEGMENTS = 4
+T = TypeVar("T")
+
+
+async def scan_records(
+    db: Dynamo,
+    table: str,
+    read: Callable[[str, Mapping[str, Any]], tuple[T | None, list[Problem]]],
+    *,
+    segments: int = SCAN_SEGMENTS,
+) -> tuple[list[T], list[Problem]]:
+    """Every record of *table*, by *segments* parallel, paginated Scans; and their problems.
+
+    Each page is read into records (*read*) as it arrives and then dropped, so
+    the raw items of a big table are never all held at once. Only the absence
+    of ``LastEvaluatedKey`` ends a segment: an empty page may carry one.
+    """
+    records: list[T] = []
+    problems: list[Problem] = []
+
+    async def segment(number: int) -> None:
+        start: dict[str, Any] = {}
+        while True:
+            page = await db.call(
+                _segment_page(db.client, table, number, segments, start), what=f"Scan of {table}"
+            )
+            for item in page.get("Items", []):
+                record, found = read(table, item)
+                if record is not None:
+                    records.append(record)
+                problems.extend(found)
+            if "LastEvaluatedKey" not in page:
+                return
+            start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for number in range(segments):
+                group.create_task(segment(number))
+    except BaseExceptionGroup as failed:
+        raise _first_error(failed) from None
+    return records, problems
+
+
+def _segment_page(
+    client: Any, table: str, number: int, segments: int, start: Mapping[str, Any]
+) -> Write:
+    return lambda: client.scan(TableName=table, Segment=number, TotalSegments=segments, **start)
+
+
+async def read_fleet(
+    db: Dynamo, *, customers_table: str, progress_table: str, segments: int = SCAN_SEGMENTS
+) -> tuple[list[TrackingRecord], list[SpaceRecord], list[Problem]]:
+    """Both of the runner's tables, checked first, then read whole: records and problems."""
+    await db.check_table(
+        customers_table,
+        ASSIGNMENT_KEYS,
+        fix=Fix.TRACKING_TABLE_NAME,
+        missing=Fix.TRACKING_TABLE_MISSING,
+    )
+    await db.check_table(
+        progress_table, PROGRESS_KEYS, fix=Fix.PROGRESS_TABLE, missing=Fix.PROGRESS_TABLE
+    )
+    customers, problems = await scan_records(db, customers_table, read_customer, segments=segments)
+    spaces, more = await scan_records(db, progress_table, read_space, segments=segments)
+    return customers, spaces, problems + more

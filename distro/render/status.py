@@ -1,0 +1,193 @@
+"""The status report: the fleet, each instance, failures, stalled work and advice.
+
+Every number comes from ``distro.views.status.FleetStatus``, the same data
+``--json`` prints. DIDs are shown literally, never wrapped; commands are
+whole lines outside any frame.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.console import RenderableType
+from rich.text import Text
+
+from distro.console import literal
+from distro.render.parts import ReportTable, Section, did_column, duration, facts, steps_section
+from distro.views.status import Counts, FleetStatus, InstanceStatus
+
+STATE_STYLES = {"running": "green", "finished": "cyan", "stalled": "bold red", "not started": ""}
+
+
+def status_parts(
+    status: FleetStatus,
+    *,
+    instance: str | None = None,
+    customer: str | None = None,
+    failed: bool = False,
+) -> list[RenderableType]:
+    """The report's sections; *instance*, *customer* or *failed* narrow it."""
+    if customer is not None:
+        return [_customer(status, customer)]
+    parts: list[RenderableType] = []
+    if not failed:
+        parts += [_fleet(status), _instances(status, instance)]
+    parts += _failures(status, instance)
+    if not failed:
+        parts += _stalled(status, instance)
+        if status.advice:
+            parts.append(_advice(status))
+    if status.unreadable_count:
+        parts.append(_unreadable(status))
+    return parts
+
+
+def _when(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "unknown"
+    hours = (moment - now).total_seconds() / 3600
+    if hours < 0:
+        return f"{moment:%Y-%m-%d %H:%M} UTC ({duration(-hours)} ago)"
+    return f"{moment:%Y-%m-%d %H:%M} UTC (in {duration(hours)})"
+
+
+def _rate(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:,.1f}"
+
+
+def _counts(counts: Counts) -> str:
+    return (
+        f"{counts.completed:,} done, {counts.in_progress:,} under way, "
+        f"{counts.pending:,} waiting, {counts.failed:,} failed"
+    )
+
+
+def _fleet(status: FleetStatus) -> RenderableType:
+    fleet, now = status.fleet, status.now
+    share = fleet.uploads_done / fleet.uploads_total if fleet.uploads_total else 0.0
+    last = f" (instance {status.last_instance} finishes last)" if status.last_instance else ""
+    stalled = [i.instance for i in status.instances if i.state == "stalled"]
+    finish = _when(fleet.predicted_finish, now) + last
+    if fleet.predicted_finish is None and stalled:
+        finish = f"unknown: instance {', '.join(stalled)} stalled (see the advice)"
+    rows = [
+        ("State", fleet.state),
+        ("Uploads", f"{fleet.uploads_done:,} of {fleet.uploads_total:,} ({share:.1%})"),
+        ("Measured rate", f"{_rate(fleet.rate_per_minute)} uploads a minute"),
+        ("Predicted finish", finish),
+        ("Customers", _counts(fleet.customers)),
+        ("Spaces", _counts(fleet.spaces)),
+    ]
+    if not status.planned:
+        rows.append(("Plan", "none in the folder: customers placed by their records"))
+    title = f"Fleet status ({status.env}), at {now:%Y-%m-%d %H:%M} UTC"
+    return Section(title, facts(rows))
+
+
+def _instances(status: FleetStatus, only: str | None) -> RenderableType:
+    table = ReportTable()
+    for name in ("Instance", "State", "Customers", "Uploads done", "Rate/min", "Plan's", "Finish"):
+        table.add_column(name, justify="right" if name != "State" else "left")
+    for i in status.instances:
+        if only is not None and i.instance != only:
+            continue
+        table.add_row(*_instance_row(i, status.now))
+    minutes = status.stall_after.total_seconds() / 60
+    notes = (
+        f"Stalled: work left, but no record changed within {minutes:,.0f} minutes. Rate/min is "
+        "measured from the records; Plan's is what the plan's estimates assumed an instance "
+        "does (workers x uploads a minute), though one runner process migrates one upload "
+        "at a time."
+    )
+    return Section("Instances", table, Text(notes))
+
+
+def _instance_row(i: InstanceStatus, now: datetime) -> list[str | Text]:
+    c = i.customers
+    return [
+        i.instance,
+        Text(i.state, style=STATE_STYLES.get(i.state, "")),
+        f"{c.completed + c.failed:,}/{c.completed + c.failed + c.in_progress + c.pending:,}",
+        f"{i.uploads_done:,}/{i.uploads_total:,}",
+        _rate(i.rate_per_minute),
+        _rate(i.assumed_per_minute),
+        _when(i.predicted_finish, now) if i.state != "finished" else "done",
+    ]
+
+
+def _failures(status: FleetStatus, only: str | None) -> list[RenderableType]:
+    customers = [f for f in status.failed_customers if only is None or f.instance == only]
+    if not status.failures_by_reason and not customers:
+        return []
+    table = ReportTable()
+    table.add_column("Reason")
+    table.add_column("Failed uploads", justify="right")
+    for reason, uploads in status.failures_by_reason.items():
+        table.add_row(literal(reason), f"{uploads:,}")
+    parts: list[RenderableType] = [Section("Failures by reason", table)]
+    if customers:
+        lines = [
+            "The runner skips a failed customer's completed spaces and starts its failed ones "
+            "again; to retry one:"
+        ]
+        for failed in customers:
+            lines.append(f"  {failed.retry}")
+        parts.append(steps_section(f"Failed customers ({len(customers)})", lines))
+    return parts
+
+
+def _stalled(status: FleetStatus, only: str | None) -> list[RenderableType]:
+    stuck = [s for s in status.stalled if only is None or s.instance == only]
+    if not stuck:
+        return []
+    table = ReportTable()
+    table.add_column("Instance", justify="right")
+    did_column(table)
+    did_column(table, "Space")
+    table.add_column("Last upload")
+    table.add_column("Idle", justify="right")
+    for s in stuck:
+        table.add_row(
+            s.instance,
+            literal(s.customer),
+            literal(s.space),
+            literal(s.last_upload or "-"),
+            duration(s.minutes / 60),
+        )
+    return [Section(f"Stalled spaces ({len(stuck)})", table)]
+
+
+def _advice(status: FleetStatus) -> RenderableType:
+    lines: list[str] = []
+    for advice in status.advice:
+        lines.append(advice.message)
+        if advice.command:
+            lines.append(f"  {advice.command}")
+    return steps_section("Advice", lines)
+
+
+def _unreadable(status: FleetStatus) -> RenderableType:
+    lines = [
+        f"{status.unreadable_count:,} problems in the records (left out or read in part), e.g.:"
+    ]
+    lines += [f"  {p.table}: {p.key}: {p.why}" for p in status.unreadable]
+    return steps_section("Unreadable records", lines)
+
+
+def _customer(status: FleetStatus, customer: str) -> RenderableType:
+    spaces = status.spaces_of.get(customer, ())
+    table = ReportTable()
+    did_column(table, "Space")
+    for name in ("Status", "Instance", "Uploads", "Last upload", "Updated"):
+        table.add_column(name)
+    for s in spaces:
+        table.add_row(
+            literal(s.space),
+            s.status,
+            literal(s.instance_id),
+            f"{s.done:,}/{s.total_uploads:,}",
+            literal(s.last_upload or "-"),
+            f"{s.updated_at:%Y-%m-%d %H:%M}",
+        )
+    title = f"Spaces of {customer}" if spaces else f"No space record of {customer} yet"
+    return Section(literal(title).plain, table)

@@ -1,0 +1,519 @@
+"""The status view: how the fleet is really doing, measured from the runner's own records.
+
+``measure`` takes what the runner wrote (its customer and progress records),
+the plan the folder holds (if any) and the moment of the look, and returns
+plain data: per instance and for the fleet, customers and spaces by status,
+uploads done out of the total, the measured rate, the predicted finish and a
+state; the failures by reason, the stalled spaces, and advice.
+
+What the records say, and what they do not (``DATA_MODEL.md``): a customer
+record shows no progress until the customer ends, so progress is read from
+the space records. A space that ended counts its ``totalUploads`` as done (its
+``completedUploads`` stays at a multiple of 10); a space under way counts its
+``completedUploads``, written every 10 uploads at its ``updatedAt``.
+
+The rate of an instance is measured from its space records' own timestamps:
+the uploads its records say were done, over the time from the first record's
+``createdAt`` to the last ``updatedAt``. One runner process migrates one
+upload at a time and writes a space's record just before its first upload,
+so that span holds exactly the work those uploads took. When earlier looks
+were kept (``Snapshot``), the rate is instead measured over the last
+``RATE_WINDOW`` between them, so that a recent slowdown shows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+
+from distro.settings import timestamp
+from distro.tracking.records import (
+    COMPLETED,
+    FAILED,
+    IN_PROGRESS,
+    PENDING,
+    Problem,
+    SpaceRecord,
+    TrackingRecord,
+)
+from distro.verify import WrittenPlan
+from distro.views.common import camel
+
+RUNNING, FINISHED, STALLED, NOT_STARTED = "running", "finished", "stalled", "not started"
+RATE_WINDOW = timedelta(hours=1)  # how far back a kept look may measure the rate from
+UNREADABLE_SHOWN = 5  # examples of unreadable records
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """How many are completed, in progress, pending and failed."""
+
+    completed: int = 0
+    in_progress: int = 0
+    pending: int = 0
+    failed: int = 0
+
+    @classmethod
+    def of(cls, statuses: Iterable[str]) -> Counts:
+        """The counts of *statuses*."""
+        tally: dict[str, int] = defaultdict(int)
+        for status in statuses:
+            tally[status] += 1
+        return cls(tally[COMPLETED], tally[IN_PROGRESS], tally[PENDING], tally[FAILED])
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(
+            self.completed + other.completed,
+            self.in_progress + other.in_progress,
+            self.pending + other.pending,
+            self.failed + other.failed,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceStatus:
+    """One instance (or, as *instance* "fleet", all of them) as the records show it.
+
+    *rate_per_minute* is measured (None when nothing can be measured yet);
+    *assumed_per_minute* is what the plan's estimates assumed, for comparison.
+    """
+
+    instance: str
+    state: str
+    customers: Counts
+    spaces: Counts
+    uploads_done: int
+    uploads_total: int
+    rate_per_minute: float | None
+    predicted_finish: datetime | None
+    last_update: datetime | None
+    assumed_per_minute: float | None = None
+
+    @property
+    def uploads_left(self) -> int:
+        """Uploads not yet done, never below 0."""
+        return max(0, self.uploads_total - self.uploads_done)
+
+
+@dataclass(frozen=True, slots=True)
+class Stalled:
+    """A space in progress whose record has not changed within the stall time."""
+
+    instance: str
+    customer: str
+    space: str
+    last_upload: str
+    updated_at: datetime
+    minutes: float
+
+
+@dataclass(frozen=True, slots=True)
+class FailedCustomer:
+    """A customer the runner marked failed, its failed uploads by reason, and how to retry it."""
+
+    customer: str
+    instance: str
+    reasons: Mapping[str, int]
+    retry: str
+
+
+@dataclass(frozen=True, slots=True)
+class Advice:
+    """Something worth doing, and the command that does it (None when there is none)."""
+
+    message: str
+    command: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """An earlier look: when, and per instance the uploads done and their last update."""
+
+    at: datetime
+    instances: Mapping[str, tuple[int, datetime]]
+
+
+@dataclass(frozen=True, slots=True)
+class FleetStatus:
+    """Everything ``distro status`` shows, as plain data (``--json`` prints the same)."""
+
+    env: str
+    now: datetime
+    stall_after: timedelta
+    instances: tuple[InstanceStatus, ...]
+    fleet: InstanceStatus
+    last_instance: str | None
+    failures_by_reason: Mapping[str, int]
+    failed_customers: tuple[FailedCustomer, ...]
+    stalled: tuple[Stalled, ...]
+    advice: tuple[Advice, ...] = ()
+    unreadable: tuple[Problem, ...] = ()
+    unreadable_count: int = 0
+    spaces_of: Mapping[str, tuple[SpaceRecord, ...]] = field(default_factory=dict)
+    planned: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Look:
+    """What ``measure`` reads: the records, their problems, and the plan in the folder."""
+
+    customers: Sequence[TrackingRecord]
+    spaces: Sequence[SpaceRecord]
+    plan: WrittenPlan | None = None
+    problems: Sequence[Problem] = ()
+
+
+def snapshot_of(look: Look, now: datetime) -> Snapshot:
+    """This look, to keep: per runner, the uploads its records say were done, and when."""
+    done: dict[str, int] = defaultdict(int)
+    last: dict[str, datetime] = {}
+    for space in look.spaces:
+        done[space.instance_id] += space.done
+        if space.instance_id not in last or space.updated_at > last[space.instance_id]:
+            last[space.instance_id] = space.updated_at
+    return Snapshot(now, {name: (done[name], last[name]) for name in sorted(last)})
+
+
+def measure(
+    look: Look,
+    *,
+    env: str,
+    now: datetime,
+    stall_after: timedelta,
+    snapshots: Sequence[Snapshot] = (),
+) -> FleetStatus:
+    """The status of the fleet at *now*, from *look* (see the module)."""
+    assignment = _assignment(look)
+    by_customer: dict[str, list[SpaceRecord]] = defaultdict(list)
+    by_runner: dict[str, list[SpaceRecord]] = defaultdict(list)
+    for space in look.spaces:
+        by_customer[space.customer].append(space)
+        by_runner[space.instance_id].append(space)
+    records = {r.customer: r for r in look.customers}
+    estimated = (
+        {str(i.instance): i.estimated_uploads for i in look.plan.instances} if look.plan else {}
+    )
+    assumed = look.plan.workers_per_instance * look.plan.uploads_per_minute if look.plan else None
+    instances = tuple(
+        _instance(
+            name,
+            customers,
+            records,
+            by_customer,
+            runner=by_runner.get(name, []),
+            estimated=estimated.get(name),
+            now=now,
+            stall_after=stall_after,
+            snapshots=snapshots,
+            assumed=assumed,
+        )
+        for name, customers in sorted(assignment.items(), key=lambda kv: _instance_order(kv[0]))
+    )
+    fleet, last = _fleet(instances, now)
+    return FleetStatus(
+        env=env,
+        now=now,
+        stall_after=stall_after,
+        instances=instances,
+        fleet=fleet,
+        last_instance=last,
+        failures_by_reason=_reasons(look.spaces),
+        failed_customers=_failed_customers(look.customers, by_customer, env),
+        stalled=_stalled(look.spaces, now, stall_after),
+        unreadable=tuple(look.problems[:UNREADABLE_SHOWN]),
+        unreadable_count=len(look.problems),
+        spaces_of={c: tuple(sorted(s, key=lambda r: r.space)) for c, s in by_customer.items()},
+        planned=look.plan is not None,
+    )
+
+
+def _instance_order(name: str) -> tuple[int, str]:
+    return (int(name), "") if name.isdigit() else (1 << 30, name)
+
+
+def _assignment(look: Look) -> dict[str, list[str]]:
+    """Each instance's customers: the plan's files, else the customer records' ``instanceId``,
+    else the ``instanceId`` of the runner that made the customer's first space record."""
+    assignment: dict[str, list[str]] = defaultdict(list)
+    placed: set[str] = set()
+
+    def place(customer: str, instance: str) -> None:
+        if customer not in placed and instance:
+            placed.add(customer)
+            assignment[instance].append(customer)
+
+    for planned in look.plan.instances if look.plan is not None else ():
+        for customer in planned.customers:
+            place(customer, str(planned.instance))
+    for record in look.customers:
+        place(record.customer, record.instance_id)
+    for space in sorted(look.spaces, key=lambda s: (s.created_at, s.customer)):
+        place(space.customer, space.instance_id)
+    return assignment
+
+
+def _instance(
+    name: str,
+    customers: Sequence[str],
+    records: Mapping[str, TrackingRecord],
+    by_customer: Mapping[str, Sequence[SpaceRecord]],
+    *,
+    runner: Sequence[SpaceRecord],
+    estimated: int | None,
+    now: datetime,
+    stall_after: timedelta,
+    snapshots: Sequence[Snapshot],
+    assumed: float | None,
+) -> InstanceStatus:
+    statuses = [records[c].status if c in records else PENDING for c in customers]
+    spaces = [s for c in customers for s in by_customer.get(c, ())]
+    known = sum(records[c].total_uploads for c in customers if c in records)
+    total = max(known, estimated or 0)
+    done = min(total, sum(s.done for s in spaces)) if total else sum(s.done for s in spaces)
+    pending_spaces = sum(
+        max(0, records[c].total_spaces - len(by_customer.get(c, ())))
+        for c in customers
+        if c in records
+    )
+    space_counts = Counts.of(s.status for s in spaces) + Counts(pending=pending_spaces)
+    customer_counts = Counts.of(statuses)
+    last = max((s.updated_at for s in runner), default=None)
+    rate = _rate(name, runner, snapshots, now)
+    state = _state(customer_counts, runner, last, now, stall_after)
+    return InstanceStatus(
+        instance=name,
+        state=state,
+        customers=customer_counts,
+        spaces=space_counts,
+        uploads_done=done,
+        uploads_total=total,
+        rate_per_minute=rate,
+        predicted_finish=_finish(state, total - done, rate, last),
+        last_update=last,
+        assumed_per_minute=assumed,
+    )
+
+
+def _state(
+    customers: Counts,
+    runner: Sequence[SpaceRecord],
+    last: datetime | None,
+    now: datetime,
+    stall_after: timedelta,
+) -> str:
+    if customers.pending + customers.in_progress == 0:
+        return FINISHED
+    if last is None:
+        return NOT_STARTED if not runner else RUNNING
+    return STALLED if now - last > stall_after else RUNNING
+
+
+def _rate(
+    name: str, runner: Sequence[SpaceRecord], snapshots: Sequence[Snapshot], now: datetime
+) -> float | None:
+    """Uploads a minute: over the last kept looks when there are any, else the records' span."""
+    done = sum(s.done for s in runner)
+    last = max((s.updated_at for s in runner), default=None)
+    recent = [
+        s.instances[name] for s in snapshots if name in s.instances and now - s.at <= RATE_WINDOW
+    ]
+    if last is not None and recent:
+        then_done, then_last = recent[0]
+        minutes = (last - then_last).total_seconds() / 60
+        if minutes > 0 and done > then_done:
+            return (done - then_done) / minutes
+    first = min((s.created_at for s in runner), default=None)
+    if first is None or last is None or last <= first or not done:
+        return None
+    return done / ((last - first).total_seconds() / 60)
+
+
+def _finish(state: str, left: int, rate: float | None, last: datetime | None) -> datetime | None:
+    if state == FINISHED:
+        return last
+    if rate is None or last is None or state == STALLED:
+        return None
+    return last + timedelta(minutes=max(0, left) / rate)
+
+
+def _fleet(instances: Sequence[InstanceStatus], now: datetime) -> tuple[InstanceStatus, str | None]:
+    customers = sum((i.customers for i in instances), Counts())
+    spaces = sum((i.spaces for i in instances), Counts())
+    rates = [i.rate_per_minute for i in instances if i.rate_per_minute is not None]
+    working = [i for i in instances if i.state != FINISHED]
+    finishes = [i.predicted_finish for i in instances if i.predicted_finish is not None]
+    unknown = any(i.predicted_finish is None for i in working)
+    last = max(
+        (i for i in instances if i.predicted_finish is not None),
+        key=lambda i: i.predicted_finish or now,
+        default=None,
+    )
+    states = {i.state for i in instances}
+    state = (
+        FINISHED
+        if states <= {FINISHED}
+        else STALLED
+        if STALLED in states
+        else NOT_STARTED
+        if states <= {NOT_STARTED}
+        else RUNNING
+    )
+    fleet = InstanceStatus(
+        instance="fleet",
+        state=state,
+        customers=customers,
+        spaces=spaces,
+        uploads_done=sum(i.uploads_done for i in instances),
+        uploads_total=sum(i.uploads_total for i in instances),
+        rate_per_minute=sum(rates) if rates else None,
+        predicted_finish=None if unknown or not finishes else max(finishes),
+        last_update=max((i.last_update for i in instances if i.last_update), default=None),
+        assumed_per_minute=None,
+    )
+    return fleet, (None if unknown or last is None else last.instance)
+
+
+def _reasons(spaces: Iterable[SpaceRecord]) -> dict[str, int]:
+    """Failed uploads by reason, added up over every failed space."""
+    total: dict[str, int] = defaultdict(int)
+    for space in spaces:
+        for reason, uploads in space.failures.items():
+            total[reason] += uploads
+    return dict(sorted(total.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _failed_customers(
+    customers: Iterable[TrackingRecord], by_customer: Mapping[str, Sequence[SpaceRecord]], env: str
+) -> tuple[FailedCustomer, ...]:
+    """Each failed customer, with the runner's command that migrates it again (its completed
+    spaces are skipped, its failed ones start again from their first upload)."""
+    failed = []
+    for record in sorted(customers, key=lambda r: r.customer):
+        if record.status != FAILED:
+            continue
+        instance = record.instance_id or next(
+            (s.instance_id for s in by_customer.get(record.customer, ())), "?"
+        )
+        failed.append(
+            FailedCustomer(
+                record.customer,
+                instance,
+                _reasons(by_customer.get(record.customer, ())),
+                f"STORACHA_ENV={env} node src/migrate.js --customer "
+                f"{shlex.quote(record.customer)} --instance-id {shlex.quote(instance)}",
+            )
+        )
+    return tuple(failed)
+
+
+def _stalled(
+    spaces: Iterable[SpaceRecord], now: datetime, stall_after: timedelta
+) -> tuple[Stalled, ...]:
+    stuck = [
+        Stalled(
+            s.instance_id,
+            s.customer,
+            s.space,
+            s.last_upload,
+            s.updated_at,
+            (now - s.updated_at).total_seconds() / 60,
+        )
+        for s in spaces
+        if s.status == IN_PROGRESS and now - s.updated_at > stall_after
+    ]
+    return tuple(sorted(stuck, key=lambda s: (s.updated_at, s.instance, s.customer, s.space)))
+
+
+def advise(status: FleetStatus, replan: str) -> FleetStatus:
+    """*status* with its advice: re-plan (with the *replan* command) when some instances are
+    finished or stalled while customers still wait on others."""
+    idle = [i for i in status.instances if i.state in (FINISHED, STALLED)]
+    waiting = [i for i in status.instances if i.customers.pending and i not in idle]
+    stalled_waiting = [i for i in idle if i.state == STALLED and i.customers.pending]
+    if not idle or not (waiting or stalled_waiting):
+        return status
+    names = ", ".join(f"{i.instance} ({i.state})" for i in idle)
+    pending = sum(i.customers.pending for i in status.instances)
+    message = (
+        f"Instances {names} are idle while {pending:,} customers wait: a replan gives the "
+        "waiting customers to the instances that can take them"
+    )
+    return replace(status, advice=(*status.advice, Advice(message, replan)))
+
+
+def status_json(status: FleetStatus, *, customer: str | None = None) -> bytes:
+    """*status* as one indented JSON document, keys in camelCase, times in ISO-8601 UTC."""
+    document: dict[str, Any] = {
+        "environment": status.env,
+        "at": timestamp(status.now),
+        "stallAfterMinutes": status.stall_after.total_seconds() / 60,
+        "instances": [_instance_json(i) for i in status.instances],
+        "fleet": {**_instance_json(status.fleet), "lastInstance": status.last_instance},
+        "failures": {
+            "byReason": dict(status.failures_by_reason),
+            "customers": [
+                {
+                    "customer": f.customer,
+                    "instance": f.instance,
+                    "reasons": dict(f.reasons),
+                    "retry": f.retry,
+                }
+                for f in status.failed_customers
+            ],
+        },
+        "stalled": [
+            {
+                "instance": s.instance,
+                "customer": s.customer,
+                "space": s.space,
+                "lastUpload": s.last_upload,
+                "updatedAt": timestamp(s.updated_at),
+                "minutes": round(s.minutes, 1),
+            }
+            for s in status.stalled
+        ],
+        "advice": [{"message": a.message, "command": a.command} for a in status.advice],
+        "unreadable": {
+            "count": status.unreadable_count,
+            "examples": [{"table": p.table, "key": p.key, "why": p.why} for p in status.unreadable],
+        },
+    }
+    if customer is not None:
+        document["customer"] = {
+            "customer": customer,
+            "spaces": [_space_json(s) for s in status.spaces_of.get(customer, ())],
+        }
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def _instance_json(i: InstanceStatus) -> dict[str, Any]:
+    return {
+        "instance": i.instance,
+        "state": i.state,
+        "customers": camel(dataclasses.asdict(i.customers)),
+        "spaces": camel(dataclasses.asdict(i.spaces)),
+        "uploads": {"done": i.uploads_done, "total": i.uploads_total},
+        "ratePerMinute": i.rate_per_minute,
+        "assumedRatePerMinute": i.assumed_per_minute,
+        "predictedFinish": timestamp(i.predicted_finish) if i.predicted_finish else None,
+        "lastUpdate": timestamp(i.last_update) if i.last_update else None,
+    }
+
+
+def _space_json(s: SpaceRecord) -> dict[str, Any]:
+    return {
+        "space": s.space,
+        "status": s.status,
+        "instance": s.instance_id,
+        "uploads": {"done": s.done, "total": s.total_uploads},
+        "lastUpload": s.last_upload,
+        "updatedAt": timestamp(s.updated_at),
+        "failures": dict(s.failures),
+    }

@@ -1,0 +1,389 @@
+"""``distro status`` against a fleet that writes exactly what the runner writes.
+
+The fleet plays a plan for hours of virtual time ending now; every figure
+status prints is checked against the fleet's own truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from helpers import finish, invoke, start, wait_until
+
+from distro.balance import InstancePlan, Plan
+from distro.dynamo.batch import batch_requests, batch_write
+from distro.dynamo.handle import Dynamo
+from distro.emit import PlanParameters, write_plan
+from distro.files import PlanFolder
+from distro.local.dynamodb import LOCAL_CREDENTIALS, LOCAL_REGION, LocalDynamo, local_client_env
+from distro.local.fleet import Fleet, Work, create_fleet_tables
+from distro.settings import CountSettings, Tables, Throughput
+from distro.tally import CustomerLoad
+from distro.tracking.table import write_assignments
+
+HOURS_PLAYED = 2.0
+# Per instance: seconds per upload (10 a minute, 5 a minute), and when it dies, if it does.
+SPEEDS = {1: 6.0, 2: 12.0, 3: 6.0, 4: 6.0}
+DIES_AFTER = {3: timedelta(hours=1)}
+REASONS = ("INDEX_MISSING", "GATEWAY_AUTH_FAILED")
+
+
+def did(n: int) -> str:
+    return f"did:mailto:fleet.example:c{n:02d}"
+
+
+def make_work() -> tuple[Work, dict[int, list[str]]]:
+    """12 customers on 3 instances of about 3,000 uploads each, a small one on a 4th."""
+    rng = random.Random(11)
+    spaces: dict[str, list[str]] = {}
+    uploads: dict[str, list[str]] = {}
+    failures: dict[str, str] = {}
+    for n in range(13):
+        customer = did(n)
+        spaces[customer] = []
+        for k in range(3 if n < 12 else 1):
+            space = f"did:key:z{n:02d}s{k}"
+            count = rng.randint(200, 400) if n < 12 else 40
+            spaces[customer].append(space)
+            uploads[space] = [f"bafy{n:02d}{k}{i:04d}" for i in range(count)]
+        if n in (0, 1):  # the first customers of instance 1 fail a few uploads
+            roots = uploads[spaces[customer][0]]
+            failures[roots[3]] = REASONS[0]
+            failures[roots[7]] = REASONS[n]
+    plan = {1: [did(0), did(3), did(6), did(9)], 2: [did(1), did(4), did(7), did(10)]}
+    plan |= {3: [did(2), did(5), did(8), did(11)], 4: [did(12)]}
+    return Work(spaces, uploads, failures), plan
+
+
+@dataclass
+class Played:
+    """The fleet after its play, the plan folder, and where its tables are."""
+
+    fleet: Fleet
+    folder: Path
+    tables: dict[str, str]
+    endpoint: str
+    now: datetime
+
+    def args(self, *extra: str | Path) -> list[str | Path]:
+        return [
+            "status",
+            "--endpoint-url",
+            self.endpoint,
+            "--assignments-table",
+            self.tables["customers"],
+            "--progress-table",
+            self.tables["progress"],
+            "--output-dir",
+            self.folder,
+            *extra,
+        ]
+
+
+async def play(endpoint: str, folder: Path, now: datetime) -> Played:
+    work, assigned = make_work()
+    tables = Tables("unused-c", "unused-u", LOCAL_REGION, endpoint)
+    names = {k: f"{k}-{uuid.uuid4().hex[:8]}" for k in ("customers", "progress")}
+    loads = {
+        c: CustomerLoad(c, sum(len(work.uploads[s]) for s in ss), len(ss))
+        for c, ss in work.spaces.items()
+    }
+    plan = Plan(
+        instances=tuple(
+            InstancePlan(n, tuple(loads[c] for c in customers)) for n, customers in assigned.items()
+        ),
+        total_uploads=sum(load.uploads for load in loads.values()),
+        largest=max(loads.values(), key=lambda load: load.uploads),
+    )
+    parameters = PlanParameters(CountSettings(tables), Throughput(), False)
+    write_plan(
+        PlanFolder(folder), plan, created_at="2026-12-01T00:00:00.000Z", parameters=parameters
+    )
+    start = now - timedelta(hours=HOURS_PLAYED)
+    async with Dynamo.open(tables, pool_size=4, credentials=LOCAL_CREDENTIALS) as db:
+        await create_fleet_tables(
+            db, customers_table=names["customers"], progress_table=names["progress"]
+        )
+        await write_assignments(
+            db, names["customers"], plan, include=(), at="2026-12-01T00:00:00.000Z"
+        )
+        fleet = Fleet(
+            db, work, customers_table=names["customers"], progress_table=names["progress"]
+        )
+        for n, customers in assigned.items():
+            runner = fleet.start(n, customers, seconds_per_upload=SPEEDS[n], at=start)
+            if n in DIES_AFTER:
+                runner.stop_at(start + DIES_AFTER[n])
+        await fleet.play(now)
+    return Played(fleet, folder, names, endpoint, now)
+
+
+@pytest.fixture(scope="module")
+def played(dynamo: LocalDynamo, tmp_path_factory: pytest.TempPathFactory) -> Played:
+    now = datetime.now(UTC).replace(microsecond=0)
+    return asyncio.run(play(dynamo.endpoint_url, tmp_path_factory.mktemp("plan"), now))
+
+
+def status_json(played: Played, *extra: str) -> dict[str, Any]:
+    result = invoke(*played.args("--json", *extra), env=local_client_env())
+    assert result.returncode == 0, result.stderr
+    document: dict[str, Any] = orjson.loads(result.stdout)
+    return document
+
+
+@pytest.mark.db
+def test_every_count_equals_the_fleets_truth(played: Played) -> None:
+    document = status_json(played)
+    by_instance = {i["instance"]: i for i in document["instances"]}
+    assert sorted(by_instance) == ["1", "2", "3", "4"]
+    work = played.fleet.work
+    for n, runner in played.fleet.runners.items():
+        shown = by_instance[str(n)]
+        ended, failed = runner.ended_customers, len(runner.failed_customers)
+        under_way = 0 if runner.finished else 1
+        assert shown["customers"] == {
+            "completed": len(ended) - failed,
+            "inProgress": under_way,
+            "pending": len(runner.customers) - len(ended) - under_way,
+            "failed": failed,
+        }, n
+        assert shown["uploads"] == {"done": runner.recorded, "total": runner.planned_uploads}, n
+        spaces = [s for c in runner.customers for s in work.spaces[c]]
+        assert sum(shown["spaces"].values()) == len(spaces), n
+    assert document["fleet"]["uploads"] == {
+        "done": sum(r.recorded for r in played.fleet.runners.values()),
+        "total": sum(r.planned_uploads for r in played.fleet.runners.values()),
+    }
+
+
+@pytest.mark.db
+def test_a_steady_instance_has_its_true_rate_and_finish(played: Played) -> None:
+    document = status_json(played)
+    by_instance = {i["instance"]: i for i in document["instances"]}
+    for n in (1, 2):  # full speed and half speed, both steady
+        runner = played.fleet.runners[n]
+        shown = by_instance[str(n)]
+        assert shown["state"] == "running"
+        assert shown["ratePerMinute"] == pytest.approx(60 / SPEEDS[n], rel=0.05)
+        truth = runner.started + timedelta(seconds=runner.planned_uploads * SPEEDS[n])
+        predicted = datetime.fromisoformat(shown["predictedFinish"].replace("Z", "+00:00"))
+        left = (truth - played.now).total_seconds()
+        assert abs((predicted - truth).total_seconds()) <= 0.1 * left, n
+    assert document["fleet"]["lastInstance"] is None  # instance 3 is stalled: no finish
+
+
+@pytest.mark.db
+def test_a_stalled_and_a_finished_instance_are_named(played: Played) -> None:
+    document = status_json(played)
+    states = {i["instance"]: i["state"] for i in document["instances"]}
+    assert states == {"1": "running", "2": "running", "3": "stalled", "4": "finished"}
+    assert document["fleet"]["state"] == "stalled"
+    stuck = document["stalled"]
+    assert [(s["instance"], s["customer"]) for s in stuck] == [("3", did(2))]
+    assert stuck[0]["minutes"] == pytest.approx(60.0, abs=1.0)
+    (advice,) = document["advice"]
+    assert "3 (stalled)" in advice["message"]
+    assert "4 (finished)" in advice["message"]
+    assert advice["command"].startswith("distro replan --instances 4 --env staging")
+
+
+@pytest.mark.db
+def test_failures_add_up_by_reason_with_a_retry_per_customer(played: Played) -> None:
+    document = status_json(played)
+    truth: Counter[str] = Counter()
+    for runner in played.fleet.runners.values():
+        truth.update(runner.failures)
+    assert truth == {"INDEX_MISSING": 3, "GATEWAY_AUTH_FAILED": 1}
+    assert document["failures"]["byReason"] == dict(truth)
+    # c01 (instance 2, half speed) failed uploads in a space that ended, but is still under
+    # way itself: only a customer that ended is a failed customer.
+    customers = document["failures"]["customers"]
+    assert played.fleet.runners[1].failed_customers == [did(0)]
+    assert played.fleet.runners[2].failed_customers == []
+    assert [(c["customer"], c["instance"]) for c in customers] == [(did(0), "1")]
+    assert customers[0]["retry"] == (
+        f"STORACHA_ENV=staging node src/migrate.js --customer {did(0)} --instance-id 1"
+    )
+    assert customers[0]["reasons"] == {"INDEX_MISSING": 2}
+
+
+@pytest.mark.db
+def test_the_report_and_its_views(played: Played) -> None:
+    plain = invoke(*played.args(), env=local_client_env())
+    assert plain.returncode == 0, plain.stderr
+    assert "Fleet status (staging)" in plain.stdout
+    assert "  distro replan --instances 4" in plain.stdout  # a whole line, to copy
+    only = invoke(*played.args("--instance", "3"), env=local_client_env())
+    assert "stalled" in only.stdout
+    failed = invoke(*played.args("--failed"), env=local_client_env())
+    assert "Failures by reason" in failed.stdout
+    assert "Instances" not in failed.stdout
+    # Instance 3 died an hour in, inside its first customer: its spaces so far, the last under way.
+    shown = status_json(played, "--customer", did(2))["customer"]["spaces"]
+    reached = played.fleet.work.spaces[did(2)][: len(shown)]
+    assert [s["space"] for s in shown] == reached
+    assert [s["status"] for s in shown] == ["completed"] * (len(shown) - 1) + ["in-progress"]
+    assert sum(s["uploads"]["done"] for s in shown) == played.fleet.runners[3].recorded
+
+
+# --- big tables, broken records, broken setups ---------------------------------------------
+
+
+async def fill(endpoint: str, *, spaces: int, broken: list[dict[str, Any]]) -> dict[str, str]:
+    """Fresh runner tables: *spaces* progress records of 10 customers, then the *broken* items."""
+    tables = Tables("unused-c", "unused-u", LOCAL_REGION, endpoint)
+    names = {k: f"{k}-{uuid.uuid4().hex[:8]}" for k in ("customers", "progress")}
+    padding = "x" * 200  # a few MB in all: the Scans take many pages
+    async with Dynamo.open(tables, pool_size=8, credentials=LOCAL_CREDENTIALS) as db:
+        await create_fleet_tables(
+            db, customers_table=names["customers"], progress_table=names["progress"]
+        )
+
+        def item(n: int) -> dict[str, Any]:
+            status = ("completed", "in-progress", "failed")[n % 3]
+            return {
+                "customer": {"S": did(n % 10)},
+                "space": {"S": f"did:key:big{n:06d}"},
+                "status": {"S": status},
+                "totalUploads": {"N": "7"},
+                "completedUploads": {"N": "0"},
+                "instanceId": {"S": str(n % 10 + 1)},
+                "workerId": {"S": "1"},
+                "error": {"S": '{"INDEX_MISSING":2}' if status == "failed" else ""},
+                "lastProcessedUpload": {"S": padding},
+                "createdAt": {"S": "2026-12-01T00:00:00.000Z"},
+                "updatedAt": {"S": "2026-12-01T01:00:00.000Z"},
+            }
+
+        puts = [(names["progress"], item(n)) for n in range(spaces)]
+        puts += [(names["progress"], b) for b in broken]
+        await batch_write(
+            lambda request: db.client.batch_write_item(RequestItems=request),
+            batch_requests(puts),
+            what="BatchWriteItem",
+        )
+    return names
+
+
+def fleet_args(endpoint: str, names: dict[str, str], folder: Path) -> list[str | Path]:
+    return [
+        "status",
+        "--endpoint-url",
+        endpoint,
+        "--assignments-table",
+        names["customers"],
+        "--progress-table",
+        names["progress"],
+        "--output-dir",
+        folder,
+        "--json",
+    ]
+
+
+@pytest.mark.db
+def test_thirty_thousand_space_records_are_all_counted(dynamo: LocalDynamo, tmp_path: Path) -> None:
+    names = asyncio.run(fill(dynamo.endpoint_url, spaces=30_000, broken=[]))
+    result = invoke(*fleet_args(dynamo.endpoint_url, names, tmp_path), env=local_client_env())
+    assert result.returncode == 0, result.stderr
+    document = orjson.loads(result.stdout)
+    assert document["fleet"]["spaces"] == {
+        "completed": 10_000,
+        "inProgress": 10_000,
+        "pending": 0,
+        "failed": 10_000,
+    }
+    assert document["failures"]["byReason"] == {"INDEX_MISSING": 20_000}
+    assert document["unreadable"]["count"] == 0
+
+
+@pytest.mark.db
+def test_broken_records_are_reported_unreadable_and_crash_nothing(
+    dynamo: LocalDynamo, tmp_path: Path
+) -> None:
+    good = {
+        "customer": {"S": did(0)},
+        "status": {"S": "in-progress"},
+        "totalUploads": {"N": "10"},
+        "completedUploads": {"N": "0"},
+        "instanceId": {"S": "1"},
+        "createdAt": {"S": "2026-12-01T00:00:00.000Z"},
+        "updatedAt": {"S": "2026-12-01T01:00:00.000Z"},
+    }
+    broken = [
+        good | {"space": {"S": "did:key:count"}, "totalUploads": {"S": "ten"}},
+        good | {"space": {"S": "did:key:status"}, "status": {"S": "paused"}},
+        {k: v for k, v in good.items() if k != "instanceId"} | {"space": {"S": "did:key:who"}},
+        good
+        | {"space": {"S": "did:key:error"}, "status": {"S": "failed"}, "error": {"S": "boom<b>"}},
+        good | {"space": {"S": "did:key:time"}, "updatedAt": {"S": "yesterday"}},
+    ]
+    names = asyncio.run(fill(dynamo.endpoint_url, spaces=3, broken=broken))
+    result = invoke(*fleet_args(dynamo.endpoint_url, names, tmp_path), env=local_client_env())
+    assert result.returncode == 0, result.stderr
+    unreadable = orjson.loads(result.stdout)["unreadable"]
+    assert unreadable["count"] == 5
+    assert sorted(e["key"].split(" / ")[1] for e in unreadable["examples"]) == [
+        "did:key:count",
+        "did:key:error",
+        "did:key:status",
+        "did:key:time",
+        "did:key:who",
+    ]
+    whys = {e["key"].split(" / ")[1]: e["why"] for e in unreadable["examples"]}
+    assert whys["did:key:count"] == "totalUploads is not a count"
+    assert whys["did:key:status"].startswith("status 'paused' is none of pending, in-progress")
+    assert whys["did:key:who"] == "instanceId is missing"
+    assert whys["did:key:error"].startswith("error 'boom<b>' is not the runner's JSON object")
+    assert whys["did:key:time"] == "updatedAt 'yesterday' is not an ISO-8601 time"
+    # The failed space with a damaged error still counts as failed: only its reasons are lost.
+    fleet = orjson.loads(result.stdout)["fleet"]
+    assert fleet["spaces"]["failed"] == 1 + 1
+
+
+@pytest.mark.db
+@pytest.mark.parametrize(
+    ("missing", "variable", "option"),
+    [
+        ("customers", "MIGRATION_CUSTOMERS_TABLE_NAME", "--assignments-table"),
+        ("progress", "MIGRATION_PROGRESS_TABLE_NAME", "--progress-table"),
+    ],
+)
+def test_a_missing_table_is_one_line_naming_it_and_its_variable(
+    dynamo: LocalDynamo, tmp_path: Path, missing: str, variable: str, option: str
+) -> None:
+    names = asyncio.run(fill(dynamo.endpoint_url, spaces=1, broken=[]))
+    names[missing] = "no-such-table"
+    result = invoke(*fleet_args(dynamo.endpoint_url, names, tmp_path), env=local_client_env())
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("Error: DescribeTable no-such-table: table not found")
+    assert f"{option} (or ${variable})" in line
+    assert line.endswith("the runner's deployment creates this table")
+
+
+@pytest.mark.db
+def test_watch_refreshes_until_ctrl_c_then_exits_0(dynamo: LocalDynamo, tmp_path: Path) -> None:
+    names = asyncio.run(fill(dynamo.endpoint_url, spaces=6, broken=[]))
+    args = [a for a in fleet_args(dynamo.endpoint_url, names, tmp_path) if a != "--json"]
+    watching = start(*args, "--watch", "1", env=local_client_env())
+    looks = tmp_path / ".distro-status-staging.jsonl"
+
+    def refreshed(times: int) -> bool:
+        return looks.is_file() and len(looks.read_bytes().splitlines()) >= times
+
+    assert wait_until(lambda: refreshed(3), watching)  # one look a refresh, a second apart
+    watching.send_signal(signal.SIGINT)
+    out, err = finish(watching)
+    assert watching.returncode == 0, err
+    assert "Traceback" not in err
+    assert "Fleet status (staging)" in out

@@ -374,12 +374,14 @@ async def _compare(connection: Connection, space: str) -> Comparison:
 
 DEMO_TABLES = ("demo-consumer", "demo-upload")
 DEMO_TRACKING = "demo-migration-customers"
+DEMO_PROGRESS = "demo-migration-progress"
 ADDED_INSTANCES = 2
 
 
 @dataclass(frozen=True, slots=True)
 class DemoOutcome:
-    """What the demo showed: the plan generate made, then the replan mid-migration.
+    """What the demo showed: the plan generate made, the fleet's status *before* the replan
+    mid-migration, the replan, and the status *after* it (shown as *watching* asks).
 
     *connection* and *tracking_table* are the demo's tables on DynamoDB Local;
     *server* is that database, still running, when the demo was asked to keep it.
@@ -388,6 +390,9 @@ class DemoOutcome:
     summary: Summary
     replanned: ReplanSummary
     connection: Connection
+    before: FleetStatus
+    after: FleetStatus
+    watching: StatusOptions
     tracking_table: str = DEMO_TRACKING
     server: LocalDynamo | None = None
 
@@ -431,6 +436,7 @@ async def _demo(options: DemoOptions, endpoint_url: str) -> DemoOutcome:
         customers=options.customers,
         seed=options.seed,
         tracking_table=DEMO_TRACKING,
+        progress_table=DEMO_PROGRESS,
         quiet=options.quiet,
     )
     count = CountOptions(
@@ -448,7 +454,24 @@ async def _demo(options: DemoOptions, endpoint_url: str) -> DemoOutcome:
         count, instances=options.instances, commit=True, tracking_table=DEMO_TRACKING
     )
     local_demo.check_against_truth(counted.tally, dataset, shards=options.count_shards)
-    await local_demo.start_some(connection, DEMO_TRACKING)
+    assert counted.planned is not None  # the demo always plans
+    now = datetime.now(UTC)
+    await local_demo.play_migration(
+        connection,
+        counted.planned,
+        dataset,
+        tracking_table=DEMO_TRACKING,
+        progress_table=DEMO_PROGRESS,
+        now=now,
+        per_minute=count.throughput.uploads_per_minute,
+    )
+    watching = StatusOptions(
+        connection=connection,
+        folder=options.folder,
+        tracking_table=DEMO_TRACKING,
+        progress_table=DEMO_PROGRESS,
+    )
+    before = look_at(watching, await _read_fleet(watching), now=now)
     replanning = ReplanOptions(
         connection=connection,
         folder=options.folder,
@@ -459,9 +482,10 @@ async def _demo(options: DemoOptions, endpoint_url: str) -> DemoOutcome:
     problems = verify_plan(options.folder)
     if problems:
         raise DistroError(f"the demo's re-plan does not verify: {problems[0]}")
-    local_demo.say_replanned(ADDED_INSTANCES)
+    after = look_at(watching, await _read_fleet(watching), now=now)
     summary = _summary(generated, counted, steps=None)
-    return DemoOutcome(summary, _replan_summary(replanning, replanned), connection)
+    replan_view = _replan_summary(replanning, replanned)
+    return DemoOutcome(summary, replan_view, connection, before, after, watching)
 
 
 # --- running a coroutine ------------------------------------------------------------------------

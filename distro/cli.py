@@ -340,7 +340,9 @@ def demo(
     folder = PlanFolder(output_dir)
     shown = app.demo(DemoOptions(folder, customers, instances, seed, quiet, count_shards, keep))
     show.analysis(shown.summary)
+    show.status(shown.before, shown.watching)
     show.replan(shown.replanned)
+    show.status(shown.after, shown.watching)
     if shown.server is not None:
         show.kept(shown.connection, shown.tracking_table, shown.replanned.instances, folder)
         shown.serve()

@@ -3,31 +3,39 @@
 ``distro.app.demo`` runs the very code path of ``distro generate`` against
 DynamoDB Local with these: it seeds a synthetic dataset (``seed``), checks
 every customer's numbers against the dataset's own truth
-(``check_against_truth``), marks a few customers started or finished as the
-runner would (``start_some``), then runs ``distro replan``'s code path.
+(``check_against_truth``), plays part of the migration with a fleet that
+writes exactly what the runner writes (``play_migration``: one instance at
+half speed, one that stops, a few failed uploads), then shows
+``distro status``, re-plans, and shows it again.
 """
 
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime, timedelta
 
 from distro import console
+from distro.balance import Plan
 from distro.dynamo.handle import Dynamo
 from distro.errors import DistroError
 from distro.local.dataset import Dataset, create_tables, generate, load
+from distro.local.fleet import Fleet, Work, create_fleet_tables
 from distro.options import Connection
 from distro.tally import Tally
-from distro.tracking.records import COMPLETED, IN_PROGRESS, TrackingRecord
-from distro.tracking.table import ASSIGNMENT_KEYS, read_records
 
 LOAD_CONCURRENCY = 8
-STARTED = 3  # customers per state the demo marks, the runner's way
 
 
 async def seed(
-    connection: Connection, *, customers: int, seed: int, tracking_table: str, quiet: bool
+    connection: Connection,
+    *,
+    customers: int,
+    seed: int,
+    tracking_table: str,
+    progress_table: str,
+    quiet: bool,
 ) -> Dataset:
-    """Create the tables of *connection* and *tracking_table*, and load *customers* into them.
+    """Create the tables of *connection* and the runner's two, and load *customers* into them.
 
     Returns the synthetic dataset (made from *seed*), which knows its own truth.
     """
@@ -42,12 +50,7 @@ async def seed(
     )
     async with _open(connection) as db:
         await create_tables(db, consumer_table=tables.consumer, upload_table=tables.upload)
-        await db.client.create_table(
-            TableName=tracking_table,
-            AttributeDefinitions=[{"AttributeName": "customer", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in ASSIGNMENT_KEYS.items()],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        await create_fleet_tables(db, customers_table=tracking_table, progress_table=progress_table)
         with console.counter(
             "Loading items", total=dataset.total_items, enabled=not quiet
         ) as advance:
@@ -75,40 +78,52 @@ def check_against_truth(tally: Tally, dataset: Dataset, *, shards: bool) -> None
         _check_shards(tally, dataset)
 
 
-async def start_some(connection: Connection, tracking_table: str) -> None:
-    """Start and finish a few customers of *tracking_table* as the runner would."""
+# The demo's fleet: per instance, how much slower than the assumed rate it runs, and after
+# how many hours of the played ones it dies (instance 2 at half speed, instance 3 stops).
+SLOWER = {2: 2.0}
+DIES_AFTER_HOURS = {3: 1.0}
+PLAYED_HOURS = 3.0
+FAILING = 12  # uploads that fail, with one of the runner's reasons
+
+
+async def play_migration(
+    connection: Connection,
+    plan: Plan,
+    dataset: Dataset,
+    *,
+    tracking_table: str,
+    progress_table: str,
+    now: datetime,
+    per_minute: float,
+) -> Fleet:
+    """Play the first hours of *plan*'s migration, up to *now*, as the runner would write it.
+
+    One runner process per instance, at *per_minute* uploads a minute (slower
+    where ``SLOWER`` says), with ``FAILING`` failed uploads among them.
+    """
+    customers = [c.customer for i in plan.instances for c in i.customers]
+    work = Work.of(dataset, customers, failing=FAILING)
+    start = now - timedelta(hours=PLAYED_HOURS)
     async with _open(connection) as db:
-        records = await read_records(db, tracking_table)
-        heaviest = sorted(records, key=lambda r: (-r.total_uploads, r.customer))
-        # The heaviest first, as the runner's longest jobs would be: done, then under way.
-        for record in heaviest[:STARTED]:
-            await _runner_marks(db, tracking_table, record, COMPLETED, record.total_uploads)
-        for record in heaviest[STARTED : 2 * STARTED]:
-            await _runner_marks(db, tracking_table, record, IN_PROGRESS, record.total_uploads // 3)
-
-
-def say_replanned(added: int) -> None:
-    """Tell the demo's watcher what happened between the plan and the replan."""
+        fleet = Fleet(db, work, customers_table=tracking_table, progress_table=progress_table)
+        for instance in plan.instances:
+            n = instance.instance_id
+            seconds = 60 / per_minute * SLOWER.get(n, 1.0)
+            runner = fleet.start(
+                n, [c.customer for c in instance.customers], seconds_per_upload=seconds, at=start
+            )
+            if n in DIES_AFTER_HOURS:
+                runner.stop_at(start + timedelta(hours=DIES_AFTER_HOURS[n]))
+        await fleet.play(now)
     console.stderr.print(
         console.literal(
-            f"Marked {STARTED} customers in progress and {STARTED} completed, added "
-            f"{added} instances, re-planned: the files verify.",
+            f"Played {PLAYED_HOURS:g} hours of the migration as the runner writes it: "
+            f"{sum(r.done for r in fleet.runners.values()):,} uploads; instance 2 at half "
+            "speed, instance 3 stopped after an hour, a few uploads failed.",
             style="green",
         )
     )
-
-
-async def _runner_marks(
-    db: Dynamo, table: str, record: TrackingRecord, status: str, done: int
-) -> None:
-    """What the runner writes as it goes: status and progress, totals kept."""
-    await db.client.update_item(
-        TableName=table,
-        Key={"customer": {"S": record.customer}},
-        UpdateExpression="SET #status = :status, completedUploads = :done",
-        ExpressionAttributeNames={"#status": "status"},
-        ExpressionAttributeValues={":status": {"S": status}, ":done": {"N": str(done)}},
-    )
+    return fleet
 
 
 def _check_uploads(tally: Tally, dataset: Dataset) -> None:

@@ -20,9 +20,11 @@ when each would finish.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +32,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from distro.dynamo.handle import Dynamo
+from distro.local.dataset import Dataset
 from distro.settings import timestamp
 from distro.tracking.table import PROGRESS_KEYS
 
@@ -43,6 +46,29 @@ class Work:
     spaces: Mapping[str, Sequence[str]]
     uploads: Mapping[str, Sequence[str]]
     failures: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, dataset: Dataset, customers: Iterable[str], *, failing: int = 0) -> Work:
+        """The work of *customers* in *dataset*; *failing* of their uploads fail (seeded)."""
+        wanted = set(customers)
+        spaces: dict[str, list[str]] = {c: [] for c in wanted}
+        for row in dataset.consumer_rows:
+            if row.customer in wanted:
+                spaces[row.customer].append(row.space)
+        uploads = {
+            space: [item["root"]["S"] for item in dataset.upload_items(space)]
+            for listed in spaces.values()
+            for space in listed
+        }
+        roots = sorted(root for listed in uploads.values() for root in listed)
+        chosen = random.Random(dataset.seed).sample(roots, min(failing, len(roots)))
+        reasons = random.Random(dataset.seed + 1)
+        failures = {root: reasons.choice(SOME_REASONS) for root in chosen}
+        return cls(spaces, uploads, failures)
+
+
+# Reasons of the runner's FAILURE_REASON (src/lib/migration-utils.js) the demo's failures use.
+SOME_REASONS = ("INDEX_MISSING", "LOCATION_CLAIM_FAILED", "GATEWAY_AUTH_FAILED")
 
 
 def _s(value: str) -> dict[str, str]:
@@ -372,9 +398,8 @@ class Fleet:
         return runner
 
     async def play(self, until: datetime) -> None:
-        """Play every runner up to *until*."""
-        for runner in self.runners.values():
-            await runner.play(until)
+        """Play every runner up to *until*, all at once, as the fleet's machines run."""
+        await asyncio.gather(*(runner.play(until) for runner in self.runners.values()))
 
 
 async def create_fleet_tables(db: Dynamo, *, customers_table: str, progress_table: str) -> None:

@@ -56,11 +56,29 @@ class Section:
 
 
 class ReportTable(Table):
-    """A table boxed heavily on a terminal and in ASCII elsewhere."""
+    """A table boxed heavily on a terminal and in ASCII elsewhere.
+
+    Its least width counts a column that does not wrap at its full width (rich
+    counts its longest word), so a ``Section`` makes room for it and no cell
+    of such a column is ever cut.
+    """
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         self.box = TERMINAL_BOX if options.is_terminal else PLAIN_BOX
         yield from super().__rich_console__(console, options)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        measured = super().__rich_measure__(console, options)
+        whole = sum(
+            width.maximum - width.minimum
+            for width in (
+                self._measure_column(console, options, column)
+                for column in self.columns
+                if column.no_wrap
+            )
+        )
+        least = measured.minimum + whole
+        return Measurement(least, max(measured.maximum, least))
 
 
 def did_column(table: Table, header: str = "Customer") -> None:

@@ -86,20 +86,25 @@ def _fleet(status: FleetStatus) -> RenderableType:
 
 def _instances(status: FleetStatus, only: str | None) -> RenderableType:
     table = ReportTable()
-    for name in ("Instance", "State", "Customers", "Uploads done", "Rate/min", "Plan's", "Finish"):
-        table.add_column(name, justify="right" if name != "State" else "left")
+    for name in ("Instance", "State", "Customers", "Uploads", "Rate/min", "Predicted finish"):
+        # Never wrapped: the section takes the width its rows need, so no number is cut.
+        table.add_column(name, justify="left" if name == "State" else "right", no_wrap=True)
     for i in status.instances:
         if only is not None and i.instance != only:
             continue
         table.add_row(*_instance_row(i, status.now))
     minutes = status.stall_after.total_seconds() / 60
-    notes = (
-        f"Stalled: work left, but no record changed within {minutes:,.0f} minutes. Rate/min is "
-        "measured from the records; Plan's is what the plan's estimates assumed an instance "
-        "does (workers x uploads a minute), though one runner process migrates one upload "
-        "at a time."
-    )
-    return Section("Instances", table, Text(notes))
+    notes = [
+        f"Customers and uploads: ended out of planned. Stalled: work left, but no record "
+        f"changed within {minutes:,.0f} minutes. Rate/min: measured from the records."
+    ]
+    assumed = next((i.assumed_per_minute for i in status.instances if i.assumed_per_minute), None)
+    if assumed is not None:
+        notes.append(
+            f"The plan's estimates assumed {assumed:,.0f} uploads a minute an instance "
+            "(workers x uploads a minute); one runner process migrates one upload at a time."
+        )
+    return Section("Instances", table, Text("\n".join(notes)))
 
 
 def _instance_row(i: InstanceStatus, now: datetime) -> list[str | Text]:
@@ -110,9 +115,15 @@ def _instance_row(i: InstanceStatus, now: datetime) -> list[str | Text]:
         f"{c.completed + c.failed:,}/{c.completed + c.failed + c.in_progress + c.pending:,}",
         f"{i.uploads_done:,}/{i.uploads_total:,}",
         _rate(i.rate_per_minute),
-        _rate(i.assumed_per_minute),
-        _when(i.predicted_finish, now) if i.state != "finished" else "done",
+        _short_when(i.predicted_finish, now) if i.state != "finished" else "done",
     ]
+
+
+def _short_when(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "unknown"
+    hours = (moment - now).total_seconds() / 3600
+    return f"{moment:%m-%d %H:%M} (in {duration(hours)})"
 
 
 def _failures(status: FleetStatus, only: str | None) -> list[RenderableType]:
@@ -120,8 +131,8 @@ def _failures(status: FleetStatus, only: str | None) -> list[RenderableType]:
     if not status.failures_by_reason and not customers:
         return []
     table = ReportTable()
-    table.add_column("Reason")
-    table.add_column("Failed uploads", justify="right")
+    table.add_column("Reason", no_wrap=True)
+    table.add_column("Failed uploads", justify="right", no_wrap=True)
     for reason, uploads in status.failures_by_reason.items():
         table.add_row(literal(reason), f"{uploads:,}")
     parts: list[RenderableType] = [Section("Failures by reason", table)]
@@ -141,11 +152,11 @@ def _stalled(status: FleetStatus, only: str | None) -> list[RenderableType]:
     if not stuck:
         return []
     table = ReportTable()
-    table.add_column("Instance", justify="right")
+    table.add_column("Instance", justify="right", no_wrap=True)
     did_column(table)
     did_column(table, "Space")
-    table.add_column("Last upload")
-    table.add_column("Idle", justify="right")
+    table.add_column("Last upload", no_wrap=True)
+    table.add_column("Idle", justify="right", no_wrap=True)
     for s in stuck:
         table.add_row(
             s.instance,
@@ -179,7 +190,7 @@ def _customer(status: FleetStatus, customer: str) -> RenderableType:
     table = ReportTable()
     did_column(table, "Space")
     for name in ("Status", "Instance", "Uploads", "Last upload", "Updated"):
-        table.add_column(name)
+        table.add_column(name, no_wrap=True)
     for s in spaces:
         table.add_row(
             literal(s.space),

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import data, measure
+from benchmarks.status import status_benchmark, status_table
 from distro.local.dynamodb import LocalDynamo, local_client_env
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -439,27 +440,55 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks; print the figures and write RESULTS.md."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="rounds of each (default 5)")
-    parser.add_argument("--only", choices=("db", "scale"), help="run one part only")
+    parser.add_argument("--only", choices=("db", "scale", "status"), help="run one part only")
     parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
     args = parser.parse_args(argv)
     isolate_from_aws()
     command = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])
     lines: list[str] = []
-    if args.only != "scale":
+    status_lines: list[str] = []
+    if args.only in (None, "db"):
         print("DynamoDB Local: distro analyze against the ceiling", flush=True)
         lines += ["## distro against the ceiling (DynamoDB Local, loopback)", ""]
         lines += db_table(db_benchmarks(args.rounds))
         lines.append("")
-    if args.only != "db":
+    if args.only in (None, "scale"):
         print("No database: the pipeline at scale and the balancer", flush=True)
         lines += ["## The pipeline at scale (instant fake reader, no database)", ""]
         lines += scale_table(scale_benchmarks(SIZES))
         lines.append("")
+    if args.only in (None, "status"):
+        print("DynamoDB Local: distro status at production size", flush=True)
+        status_lines = [STATUS_HEADING, "", *status_table(status_benchmark(3)), ""]
+        lines += status_lines
     print("\n".join(lines))
-    if not args.no_write:
+    if args.no_write:
+        return 0
+    if args.only == "status":
+        replace_section(command.strip(), STATUS_HEADING, status_lines)
+    else:
         write_results(command.strip(), lines)
-        print(f"Written to {RESULTS}")
+    print(f"Written to {RESULTS}")
     return 0
+
+
+STATUS_HEADING = "## distro status at production size (DynamoDB Local, loopback)"
+
+
+def replace_section(command: str, heading: str, lines: list[str]) -> None:
+    """Put *lines* (a section under *heading*) into RESULTS.md, keeping the other sections."""
+    text = RESULTS.read_text() if RESULTS.exists() else ""
+    stamp = f"Measured apart from the rest, by `{command}`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC."
+    section = "\n".join([lines[0], "", stamp, *lines[1:]])
+    if heading in text:
+        start = text.index(heading)
+        end = text.find("\n## ", start + len(heading))
+        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
+    else:
+        notes = text.find("## Reading these figures")
+        at = notes if notes >= 0 else len(text)
+        text = text[:at] + section + "\n" + text[at:]
+    RESULTS.write_text(text)
 
 
 if __name__ == "__main__":

@@ -28,13 +28,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from distro.balance import CustomerLoad, balance
+from distro.balance import balance
 from distro.checkpoint import Checkpoint
 from distro.count import count
 from distro.dynamo.reader import CountPage, Key, ScanPage
 from distro.files import PlanFolder
 from distro.progress import Progress
 from distro.settings import CountSettings, Tables
+from distro.tally import CustomerLoad
 
 PAGE_ROWS = 1_000  # spaces per Scan page (a real 1 MB page holds a few thousand rows)
 DOMAINS = ("gmail.com", "gmail.com", "example.org", "storacha.network", "proton.me", "outlook.com")

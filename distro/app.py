@@ -103,7 +103,13 @@ def generate(options: GenerateOptions) -> Summary:
     """Count, plan for ``options.instances``, commit the files (and tracking records)."""
     count, table = options.count, options.tracking_table
     counted = _run(
-        _locked_count(count, instances=options.instances, commit=True, tracking_table=table),
+        _locked_count(
+            count,
+            instances=options.instances,
+            commit=True,
+            tracking_table=table,
+            force=options.force,
+        ),
         count.folder,
     )
     return _summary(options, counted, steps=_deploy_steps(count, counted, table))
@@ -120,6 +126,7 @@ async def _locked_count(
     instances: int | None,
     commit: bool,
     tracking_table: str | None = None,
+    force: bool = False,
 ) -> Counted:
     # Held from before the checkpoint is opened until the files are committed and the
     # checkpoint removed: a second run on the folder fails at once instead of racing.
@@ -129,6 +136,7 @@ async def _locked_count(
             instances=instances,
             commit=commit,
             tracking_table=tracking_table,
+            force=force,
         )
 
 
@@ -138,6 +146,7 @@ async def _count_plan_commit(
     instances: int | None,
     commit: bool,
     tracking_table: str | None,
+    force: bool = False,
 ) -> Counted:
     """The three stages in turn: count, plan for *instances* (if given), *commit* the plan.
 
@@ -162,6 +171,7 @@ async def _count_plan_commit(
             split_for=(instances or max(SIZING_INSTANCES)) if count.split_large else None,
             credentials=connection.credentials,
             assignments_table=tracking_table if commit else None,
+            force=force,
         )
         throughput = count.throughput
         if tally.counted_shards:

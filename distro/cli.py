@@ -224,6 +224,7 @@ def analyze(instances: int | None, count: CountOptions, report: ReportOptions) -
 @_flag("--yes", "Replace existing instance files without asking.", "-y")
 @_flag("--write-tracking", "Also put a pending record per customer into the runner's table.")
 @_opt("--assignments-table", str, None, "That table (default: the runner's).", metavar="NAME")
+@_flag("--force", "Write the records even when the runner has started customers there.")
 @count_options
 @report_options
 def generate(
@@ -232,6 +233,7 @@ def generate(
     yes: bool,
     write_tracking: bool,
     assignments_table: str | None,
+    force: bool,
     count: CountOptions,
     report: ReportOptions,
 ) -> None:
@@ -241,7 +243,7 @@ def generate(
     wanted = write_tracking or assignments_table is not None
     table = assignments_table or (default_table(count.folder.env, os.environ) if wanted else None)
     _confirm_replace(count.folder, assume_yes=yes)
-    options = GenerateOptions(count, instances, report, yes, table)
+    options = GenerateOptions(count, instances, report, yes, table, force)
     show.analysis(app.generate(options), report)
 
 

@@ -30,6 +30,7 @@ click's own exceptions do) and the word the line starts with (``label``).
     ├── WriteIncomplete        DynamoDB would not take every item of a batch write
     ├── NothingToPlan          every customer was filtered out
     ├── ReplanRefused          a re-plan would move a customer the runner has started
+    ├── MigrationUnderWay      generate --write-tracking on a table the runner has started
     ├── PlanMismatch           the instance files no longer match their manifest
     ├── PathsDisagree          the SDK and the lean Query path count differently
     ├── Declined               the user answered no: nothing was written        (exit 1)
@@ -67,6 +68,7 @@ class Fix(Enum):
     RESTART_CORRUPT = "restart_corrupt"
     REPORT_HTML = "report_html"
     REPORT_HTML_PATH = "report_html_path"
+    FORCE = "force"
     FILTERS = "filters"
 
 
@@ -176,6 +178,10 @@ class NothingToPlan(DistroError):
 
 class ReplanRefused(DistroError):
     """A re-plan would have to move an in-progress customer, so it is not made."""
+
+
+class MigrationUnderWay(DistroError):
+    """The tracking table holds started customers: a fresh plan would not match the fleet."""
 
 
 class PlanMismatch(DistroError):

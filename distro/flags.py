@@ -47,6 +47,7 @@ FLAG_HINTS: Mapping[Fix, str] = {
     Fix.REPORT_HTML: ": pass another --report-html",
     Fix.REPORT_HTML_PATH: "; pass another --report-html",
     Fix.FILTERS: ": check --filter, --skip and --min-uploads",
+    Fix.FORCE: "; to put pending records for a fresh plan anyway, add --force",
 }
 
 

@@ -289,6 +289,7 @@ class GenerateOptions:
     report: ReportOptions = field(default_factory=ReportOptions)
     assume_yes: bool = False
     tracking_table: str | None = None  # the runner's table to put pending records into, if any
+    force: bool = False  # put them even where the runner has started customers
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,12 @@ from distro.settings import (
 )
 from distro.tally import Tally
 from distro.tracking.records import LeftAlone
-from distro.tracking.table import WRITE_CONCURRENCY, check_assignments_table, write_assignments
+from distro.tracking.table import (
+    WRITE_CONCURRENCY,
+    check_assignments_table,
+    refuse_if_started,
+    write_assignments,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +85,13 @@ async def count_tables(
     split_for: int | None = None,
     credentials: Credentials | None = None,
     assignments_table: str | None = None,
+    force: bool = False,
 ) -> Tally:
     """Check *settings*' tables, then count them (``count.count``) through the chosen *reader*.
 
     An *assignments_table* a commit will write to is checked too, before an
-    hour of counting rather than after it. *on_notice* gets the one line
+    hour of counting rather than after it: it must exist and, unless *force*,
+    hold no customer the runner has started (``MigrationUnderWay``). *on_notice* gets the one line
     saying the run left the lean path for the SDK's, if it does.
     """
     pool = settings.concurrency + settings.parallel_segments
@@ -95,6 +102,8 @@ async def count_tables(
         await db.check_tables()
         if assignments_table is not None:
             await check_assignments_table(db, assignments_table)
+            if not force:
+                await refuse_if_started(db, assignments_table)
         # The hot Query loop goes through the lean path when it can sign exactly as the SDK.
         source = await choose_reader(
             db, choice=reader, on_fallback=on_notice, bucket=bucket, shards=settings.count_shards

@@ -80,8 +80,23 @@ def test_a_rerun_of_generate_never_clears_progress(
     for customer, status in started.items():
         asyncio.run(mark(dynamo.endpoint_url, tracking, customer, status, 1))
     before = items_of(dynamo.endpoint_url, tracking)
+    files = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
 
-    again = invoke("generate", "--instances", "2", *args)
+    # Under way, a fresh plan is refused before any counting: replan is the way.
+    refused = invoke("generate", "--instances", "2", *args)
+    assert refused.returncode == 1
+    instance = before[customers[0]]["instanceId"]["S"]
+    assert refused.stderr == (
+        f"Error: {tracking} holds customers the runner has started (e.g. {customers[0]}: "
+        f"in-progress on instance {instance}), so the migration is under way and a fresh plan would not "
+        "match what the fleet is doing: to change its plan, use distro replan; to put pending "
+        "records for a fresh plan anyway, add --force\n"
+    )
+    assert items_of(dynamo.endpoint_url, tracking) == before
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == files
+
+    # Forced, it still never clears progress.
+    again = invoke("generate", "--instances", "2", *args, "--force")
 
     assert again.returncode == 0, again.stderr
     after = items_of(dynamo.endpoint_url, tracking)

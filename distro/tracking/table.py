@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 
 from distro.balance import Plan
 from distro.dynamo.handle import Dynamo
-from distro.errors import Fix
+from distro.errors import Fix, MigrationUnderWay
 from distro.tracking.records import (
     FAILED,
     PENDING,
@@ -375,3 +375,45 @@ async def read_fleet(
     customers, problems = await scan_records(db, customers_table, read_customer, segments=segments)
     spaces, more = await scan_records(db, progress_table, read_space, segments=segments)
     return customers, spaces, problems + more
+
+
+async def started_records(db: Dynamo, table: str, *, most: int = 3) -> list[TrackingRecord]:
+    """Up to *most* records of *table* the runner has moved on from ``pending``.
+
+    A paginated Scan filtered on the status, stopped at the first page that
+    finds some: a table of a migration under way answers at once.
+    """
+    found: list[TrackingRecord] = []
+    start: dict[str, Any] = {}
+    while len(found) < most:
+        page = await db.call(_started_page(db.client, table, start), what=f"Scan of {table}")
+        found += (record_of(item) for item in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            break
+        start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+    return sorted(found, key=lambda r: r.customer)[:most]
+
+
+def _started_page(client: Any, table: str, start: Mapping[str, Any]) -> Write:
+    return lambda: client.scan(
+        TableName=table,
+        FilterExpression="#status <> :pending",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":pending": {"S": PENDING}},
+        **start,
+    )
+
+
+async def refuse_if_started(db: Dynamo, table: str) -> None:
+    """Raise ``MigrationUnderWay`` if the runner has started any customer of *table*."""
+    started = await started_records(db, table)
+    if not started:
+        return
+    first = started[0]
+    where = f" on instance {first.instance_id}" if first.instance_id else ""
+    raise MigrationUnderWay(
+        f"{table} holds customers the runner has started (e.g. {first.customer}: "
+        f"{first.status}{where}), so the migration is under way and a fresh plan would not "
+        "match what the fleet is doing: to change its plan, use distro replan",
+        fix=Fix.FORCE,
+    )

@@ -14,6 +14,7 @@ The demo calls the very functions the commands call, on DynamoDB Local.
 from __future__ import annotations
 
 import asyncio
+import os
 import shlex
 import signal
 from collections.abc import Callable, Coroutine
@@ -51,7 +52,14 @@ from distro.options import (
 from distro.pipeline import Committed, checkpoint_until_committed, commit_plan, count_tables
 from distro.progress import Progress
 from distro.replan_run import ReplanOutcome, run_replan
-from distro.settings import DEFAULT_ENV, SIZING_INSTANCES, CountSettings, Tables, Throughput
+from distro.settings import (
+    DEFAULT_ENV,
+    SIZING_INSTANCES,
+    CountSettings,
+    Tables,
+    Throughput,
+    default_progress_table,
+)
 from distro.snapshots import keep_look, read_looks
 from distro.tally import Tally
 from distro.tracking.records import Problem, SpaceRecord, TrackingRecord
@@ -255,6 +263,8 @@ async def _replan(options: ReplanOptions) -> ReplanOutcome:
     return await run_replan(
         tables=connection.tables,
         table=options.tracking_table,
+        progress_table=options.progress_table
+        or default_progress_table(options.folder.env, os.environ),
         instances=options.instances,
         folder=options.folder,
         throughput=options.throughput,
@@ -270,6 +280,7 @@ def _replan_summary(options: ReplanOptions, outcome: ReplanOutcome) -> ReplanSum
             folder=options.folder,
             connection=options.connection,
             tracking_table=options.tracking_table,
+            progress_table=options.progress_table or None,
         )
         if outcome.files
         else None
@@ -393,7 +404,7 @@ class DemoOutcome:
     """What the demo showed: the plan generate made, the fleet's status *before* the replan
     mid-migration, the replan, and the status *after* it (shown as *watching* asks).
 
-    *connection* and *tracking_table* are the demo's tables on DynamoDB Local;
+    *connection* and *tables* are the demo's tables on DynamoDB Local;
     *server* is that database, still running, when the demo was asked to keep it.
     """
 
@@ -403,7 +414,7 @@ class DemoOutcome:
     before: FleetStatus
     after: FleetStatus
     watching: StatusOptions
-    tracking_table: str = DEMO_TRACKING
+    tables: tuple[str, str] = (DEMO_TRACKING, DEMO_PROGRESS)  # the runner's two
     server: LocalDynamo | None = None
 
     def serve(self) -> None:
@@ -487,6 +498,7 @@ async def _demo(options: DemoOptions, endpoint_url: str) -> DemoOutcome:
         folder=options.folder,
         tracking_table=DEMO_TRACKING,
         instances=options.instances + ADDED_INSTANCES,
+        progress_table=DEMO_PROGRESS,
     )
     replanned = await _replan(replanning)
     problems = verify_plan(options.folder)

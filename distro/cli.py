@@ -1,14 +1,12 @@
 """The command line: typed parameters → an options record → one application call → render.
 
-click lives here and nowhere else. Shared option groups are declared once, as
-decorators that build their frozen record (``Connection``, ``CountOptions``,
-``ReportOptions``, from ``distro.options``) straight from the typed
-parameters, so a command body only calls ``distro.app`` and renders what it
-returns. Every failure a user can cause ends as one line on stderr and the
-exit code its class carries (``DistroError.exit_code``), never a traceback.
-
-``distro.app`` (AWS) and ``distro.report`` (rich) are imported inside the
-command bodies, so that ``--help`` and every usage error answer at once.
+click lives here and nowhere else. Option groups are declared once, as decorators
+that build their frozen record (``distro.options``) straight from the typed
+parameters, so a command body calls ``distro.app`` and renders what it returns.
+Every failure a user can cause ends as one line on stderr and the exit code its
+class carries (``DistroError.exit_code``), never a traceback. ``distro.app``
+(AWS) and ``distro.render`` (rich) are imported inside the command bodies, so
+that ``--help`` and every usage error answer at once.
 """
 
 from __future__ import annotations
@@ -259,11 +257,13 @@ def _confirm_replace(folder: PlanFolder, *, assume_yes: bool) -> None:
         raise Declined("Nothing written: the plan in place is unchanged")
 
 
+PROGRESS_TABLE = _opt("--progress-table", str, None, "The runner's progress table.", metavar="NAME")
 _replanning = _record(
     functools.partial(ReplanOptions.of, environ=os.environ),
     "options",
     instances("Number of instances.", required=True),
     TRACKING_TABLE,
+    PROGRESS_TABLE,
     output_dir(),
     WORKERS,
     RATE,
@@ -287,7 +287,7 @@ _watching = _record(
     "options",
     output_dir(),
     TRACKING_TABLE,
-    _opt("--progress-table", str, None, "The runner's progress table.", metavar="NAME"),
+    PROGRESS_TABLE,
     _opt("--stall-after", click.IntRange(min=1), 30, "Minutes without a change: stalled."),
     _opt("--instance", str, None, "Show this instance only.", metavar="N"),
     _opt("--customer", str, None, "Show this customer's spaces.", metavar="DID"),
@@ -346,7 +346,7 @@ def demo(
     show.replan(shown.replanned)
     show.status(shown.after, shown.watching)
     if shown.server is not None:
-        show.kept(shown.connection, shown.tracking_table, shown.replanned.instances, folder)
+        show.kept(shown.connection, shown.tables, shown.replanned.instances, folder)
         shown.serve()
 
 

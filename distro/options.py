@@ -303,6 +303,7 @@ class ReplanOptions:
     throughput: Throughput = DEFAULT_THROUGHPUT
     json_output: bool = False
     quiet: bool = False
+    progress_table: str = ""  # "": the runner's for the environment
 
     @classmethod
     def of(
@@ -312,6 +313,7 @@ class ReplanOptions:
         instances: int,
         output_dir: Path,
         assignments_table: str | None = None,
+        progress_table: str | None = None,
         workers_per_instance: int = DEFAULT_THROUGHPUT.workers_per_instance,
         uploads_per_minute: float = DEFAULT_THROUGHPUT.uploads_per_minute,
         json_output: bool = False,
@@ -328,6 +330,7 @@ class ReplanOptions:
             throughput=Throughput(workers_per_instance, uploads_per_minute),
             json_output=json_output,
             quiet=quiet,
+            progress_table=progress_table or default_progress_table(env, environ),
         )
 
 

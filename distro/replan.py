@@ -1,6 +1,7 @@
-"""A new plan in the middle of a migration, from the tracking records alone (pure).
+"""A new plan in the middle of a migration, from the runner's records (pure).
 
-Completed customers leave. In-progress customers stay pinned to their recorded
+The customers' records say who is where; their space records say how much is
+left (``with_progress``). Completed customers leave. In-progress customers stay pinned to their recorded
 instance, carrying their remaining uploads as load: moving one would have two
 instances migrate it. Pending and failed customers are balanced around that
 load by the same greedy pass and refinement as ``generate``, so the lower
@@ -15,7 +16,14 @@ from dataclasses import dataclass, replace
 from distro.balance import InstancePlan, Plan, balance
 from distro.errors import ReplanRefused
 from distro.tally import CustomerLoad
-from distro.tracking.records import COMPLETED, IN_PROGRESS, REPLANNABLE, Move, TrackingRecord
+from distro.tracking.records import (
+    COMPLETED,
+    IN_PROGRESS,
+    REPLANNABLE,
+    Move,
+    SpaceRecord,
+    TrackingRecord,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +51,49 @@ class Replan:
     def makespan_after(self) -> int:
         """Remaining uploads of the busiest instance of the new plan."""
         return self.plan.makespan
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """How much reading the space records changed: *customers* whose remaining work moved,
+    and by how many *uploads* in all (positive: less work left than their records said)."""
+
+    customers: int = 0
+    uploads: int = 0
+
+
+def with_progress(
+    records: Sequence[TrackingRecord], spaces: Iterable[SpaceRecord]
+) -> tuple[list[TrackingRecord], Correction]:
+    """*records* with each started customer's progress read from its space records.
+
+    The runner writes a customer's progress only when the customer ends, so a
+    customer under way reads as not started. From its spaces: a completed space
+    is done (its ``totalUploads``; its ``completedUploads`` stays at a multiple
+    of 10), a space under way has its ``completedUploads`` done, and a failed
+    space starts again from its first upload, so none of it is done.
+    """
+    done: dict[str, list[int]] = {}  # customer -> [uploads done, spaces completed]
+    for space in spaces:
+        tally = done.setdefault(space.customer, [0, 0])
+        if space.status == COMPLETED:
+            tally[0] += space.total_uploads
+            tally[1] += 1
+        elif space.status == IN_PROGRESS:
+            tally[0] += min(space.completed_uploads, space.total_uploads)
+    corrected: list[TrackingRecord] = []
+    customers = uploads = 0
+    for record in records:
+        found = done.get(record.customer)
+        if record.status == COMPLETED or found is None:
+            corrected.append(record)
+            continue
+        read = replace(record, completed_uploads=found[0], completed_spaces=found[1])
+        if read.remaining_uploads != record.remaining_uploads:
+            customers += 1
+            uploads += record.remaining_uploads - read.remaining_uploads
+        corrected.append(read)
+    return corrected, Correction(customers, uploads)
 
 
 def replan(records: Sequence[TrackingRecord], instances: int) -> Replan:

@@ -10,14 +10,14 @@ asks for. Then the files, made from that last plan, agree with the records.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from distro.dynamo.handle import Dynamo
 from distro.emit import PlanParameters, write_plan
 from distro.errors import Fix, NothingToPlan, ReplanRefused
 from distro.files import PlanFolder
-from distro.replan import Replan, replan, settle
+from distro.replan import Correction, Replan, replan, settle, with_progress
 from distro.settings import (
     DEFAULT_POLICY,
     CountSettings,
@@ -27,12 +27,20 @@ from distro.settings import (
     Throughput,
     timestamp,
 )
-from distro.tracking.records import IN_PROGRESS, REPLANNABLE, TrackingRecord
+from distro.tracking.records import (
+    IN_PROGRESS,
+    REPLANNABLE,
+    SpaceRecord,
+    TrackingRecord,
+    read_space,
+)
 from distro.tracking.table import (
+    PROGRESS_KEYS,
     WRITE_CONCURRENCY,
     apply_moves,
     check_assignments_table,
     read_records,
+    scan_records,
 )
 
 MAX_ROUNDS = 5  # re-plans after races; each needs the runner to start someone in between
@@ -46,19 +54,22 @@ async def _no_hook(_: Sequence[TrackingRecord]) -> None:
 
 @dataclass(frozen=True, slots=True)
 class ReplanOutcome:
-    """What a replan did: the plan, the records it moved, those that raced it, the files."""
+    """What a replan did: the plan, the records it moved, those that raced it, the files;
+    and how much the space records *corrected* the work its customer records said was left."""
 
     result: Replan
     table: str
     moved: int
     raced: tuple[TrackingRecord, ...]  # started (or finished) between the read and the write
     files: tuple[Path, ...]
+    corrected: Correction = field(default_factory=Correction)
 
 
 async def run_replan(
     *,
     tables: Tables,
     table: str,
+    progress_table: str,
     instances: int,
     folder: PlanFolder,
     throughput: Throughput | None = None,
@@ -67,6 +78,9 @@ async def run_replan(
     before_writes: Hook = _no_hook,
 ) -> ReplanOutcome:
     """Re-plan the customers of tracking *table* over *instances*; write the files to *folder*.
+
+    Each started customer's remaining work is read from its records in
+    *progress_table* (``replan.with_progress``).
 
     The calls run under *policy*, signed with *credentials* (or the SDK's).
     *before_writes* runs between the read and the first write (tests race the
@@ -77,13 +91,20 @@ async def run_replan(
         tables, pool_size=WRITE_CONCURRENCY, policy=policy, credentials=credentials
     ) as db:
         await check_assignments_table(db, table)
+        await db.check_table(
+            progress_table, PROGRESS_KEYS, fix=Fix.PROGRESS_TABLE, missing=Fix.PROGRESS_TABLE
+        )
         records = await read_records(db, table)
         _require_work(records, table)
+        spaces, _ = await scan_records(db, progress_table, read_space)
+        records, corrected = with_progress(records, spaces)
         await before_writes(records)
-        result, moved, raced = await _settle_moves(db, table, records, instances, at=created_at)
+        result, moved, raced = await _settle_moves(
+            db, table, records, instances, at=created_at, spaces=spaces
+        )
     parameters = PlanParameters(CountSettings(tables), throughput or Throughput(), False)
     files = write_plan(folder, result.plan, created_at=created_at, parameters=parameters)
-    return ReplanOutcome(result, table, moved, tuple(raced), tuple(files))
+    return ReplanOutcome(result, table, moved, tuple(raced), tuple(files), corrected)
 
 
 def _require_work(records: Sequence[TrackingRecord], table: str) -> None:
@@ -102,6 +123,7 @@ async def _settle_moves(
     instances: int,
     *,
     at: str,
+    spaces: Sequence[SpaceRecord] = (),
 ) -> tuple[Replan, int, list[TrackingRecord]]:
     """Plan and move until a round's moves all land; the last plan, moves made, races seen."""
     raced: list[TrackingRecord] = []
@@ -111,7 +133,8 @@ async def _settle_moves(
         result = replan(current, instances)
         changed = await apply_moves(db, table, result.moves, at=at)
         moved += len(result.moves) - len(changed)
-        current = settle(current, result.moves, changed)
+        # Read back as written: the progress of a customer started meanwhile is its spaces'.
+        current, _ = with_progress(settle(current, result.moves, changed), spaces)
         raced += changed
         if not changed:
             return result, moved, raced

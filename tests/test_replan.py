@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,18 +13,21 @@ import orjson
 import pytest
 from botocore.exceptions import ClientError
 from helpers import invoke, read_plan
-from test_assignments import ANY_TABLES, create_table, delete_table, scan_all, session
+from test_assignments import ANY_TABLES, delete_table, scan_all, session
 
+from distro.balance import InstancePlan, Plan
 from distro.dynamo.handle import Dynamo
 from distro.errors import ReplanRefused
 from distro.files import PlanFolder
 from distro.flags import with_flags
-from distro.local.dynamodb import LOCAL_CREDENTIALS, LocalDynamo
+from distro.local.dynamodb import LOCAL_CREDENTIALS, LOCAL_REGION, LocalDynamo
+from distro.local.fleet import Fleet, Work, create_fleet_tables
 from distro.replan import replan
 from distro.replan_run import run_replan
 from distro.settings import RetryPolicy, Tables
+from distro.tally import CustomerLoad
 from distro.tracking.records import Move, TrackingRecord
-from distro.tracking.table import apply_moves
+from distro.tracking.table import apply_moves, write_assignments
 from distro.verify import verify_plan
 
 NO_RETRY_WAIT = RetryPolicy(base=0.0)
@@ -116,9 +120,21 @@ def test_an_in_progress_record_that_names_no_one_instance_is_refused(
 @pytest.fixture
 def tracking(dynamo: LocalDynamo) -> Iterator[str]:
     name = f"tracking-{uuid.uuid4().hex[:8]}"
-    asyncio.run(create_table(dynamo.endpoint_url, name))
+    asyncio.run(runner_tables(dynamo.endpoint_url, name))  # and its progress table, empty
     yield name
     asyncio.run(delete_table(dynamo.endpoint_url, name))
+    asyncio.run(delete_table(dynamo.endpoint_url, progress(name)))
+
+
+def progress(tracking: str) -> str:
+    """The runner's progress table beside the *tracking* table of a test."""
+    return f"{tracking}-progress"
+
+
+async def runner_tables(endpoint: str, tracking: str) -> None:
+    tables = Tables("unused-c", "unused-u", LOCAL_REGION, endpoint)
+    async with Dynamo.open(tables, pool_size=2, credentials=LOCAL_CREDENTIALS) as db:
+        await create_fleet_tables(db, customers_table=tracking, progress_table=progress(tracking))
 
 
 def item(r: TrackingRecord) -> dict[str, Any]:
@@ -168,7 +184,7 @@ def test_replan_through_the_cli_moves_only_records_not_started(
 
     result = invoke(
         "replan", "--instances", "5", "--endpoint-url", dynamo.endpoint_url,
-        "--assignments-table", tracking, "--output-dir", tmp_path, "--env", "production",
+        "--assignments-table", tracking, "--progress-table", progress(tracking), "--output-dir", tmp_path, "--env", "production",
     )  # fmt: skip
 
     assert result.returncode == 0, result.stderr
@@ -199,7 +215,8 @@ def test_replan_through_the_cli_moves_only_records_not_started(
     assert "  STORACHA_ENV=production node src/migrate-instance.js --instance 5" in result.stdout
     assert result.stdout.splitlines()[-1] == (
         f"  distro replan --instances 5 --env production --output-dir {tmp_path} "
-        f"--endpoint-url {dynamo.endpoint_url} --assignments-table {tracking}"
+        f"--endpoint-url {dynamo.endpoint_url} --assignments-table {tracking} "
+        f"--progress-table {progress(tracking)}"
     )
     assert "In progress, kept on their instance" in result.stdout
     before_line = f"{expected.makespan_before:,} uploads on instance"
@@ -218,7 +235,7 @@ def test_replan_refuses_fewer_instances_than_hold_started_customers(
     asyncio.run(put_records(dynamo.endpoint_url, tracking, many_records()))
     result = invoke(
         "replan", "--instances", "2", "--endpoint-url", dynamo.endpoint_url,
-        "--assignments-table", tracking, "--output-dir", tmp_path,
+        "--assignments-table", tracking, "--progress-table", progress(tracking), "--output-dir", tmp_path,
     )  # fmt: skip
     assert result.returncode == 1
     assert result.stderr == (
@@ -236,7 +253,7 @@ def test_replan_of_a_table_with_nothing_left_names_the_flags_to_check(
     asyncio.run(put_records(dynamo.endpoint_url, tracking, done))
     result = invoke(
         "replan", "--instances", "2", "--endpoint-url", dynamo.endpoint_url,
-        "--assignments-table", tracking, "--output-dir", tmp_path,
+        "--assignments-table", tracking, "--progress-table", progress(tracking), "--output-dir", tmp_path,
     )  # fmt: skip
     assert result.returncode == 1
     assert result.stderr == (
@@ -275,6 +292,7 @@ def test_a_customer_started_during_the_replan_stays_where_it_is(
         run_replan(
             tables=Tables("unused-consumer", "unused-upload", "us-east-2", dynamo.endpoint_url),
             table=tracking,
+            progress_table=progress(tracking),
             instances=5,
             folder=PlanFolder(tmp_path),
             policy=NO_RETRY_WAIT,
@@ -306,7 +324,7 @@ def test_replan_json_lists_every_move_and_the_critical_paths(
     expected = replan(records, 5)
     result = invoke(
         "replan", "--instances", "5", "--json", "--endpoint-url", dynamo.endpoint_url,
-        "--assignments-table", tracking, "--output-dir", tmp_path,
+        "--assignments-table", tracking, "--progress-table", progress(tracking), "--output-dir", tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     document = orjson.loads(result.stdout)
@@ -365,3 +383,69 @@ def test_a_move_retried_after_a_lost_reply_is_not_a_race(
     assert (changed, calls) == ([], 2)  # the retry found its own write: not someone else's
     after = table_items(dynamo.endpoint_url, tracking)[pending.customer]
     assert (after["instanceId"], after["status"]) == ({"S": "2"}, {"S": "pending"})
+
+
+# --- remaining work, from the space records -------------------------------------------------
+
+WHALE = "did:mailto:whale.example:w"
+
+
+async def play_whale(endpoint: str, tracking: str) -> Fleet:
+    """A whale of 10 spaces x 100 uploads on instance 1, played to 90%; 8 small customers
+    of 50 uploads on instance 2, whose runner has not started."""
+    small = [f"did:mailto:small.example:s{n}" for n in range(8)]
+    spaces = {WHALE: [f"did:key:w{k}" for k in range(10)]} | {c: [f"{c}/s"] for c in small}
+    uploads = {
+        s: [f"{s}-u{i}" for i in range(100 if c == WHALE else 50)]
+        for c, ss in spaces.items()
+        for s in ss
+    }
+    work = Work(spaces, uploads)
+    loads = {
+        c: CustomerLoad(c, sum(len(uploads[s]) for s in ss), len(ss)) for c, ss in spaces.items()
+    }
+    plan = Plan(
+        instances=(
+            InstancePlan(1, (loads[WHALE],)),
+            InstancePlan(2, tuple(loads[c] for c in small)),
+        ),
+        total_uploads=sum(load.uploads for load in loads.values()),
+        largest=loads[WHALE],
+    )
+    tables = Tables("unused-c", "unused-u", LOCAL_REGION, endpoint)
+    async with Dynamo.open(tables, pool_size=2, credentials=LOCAL_CREDENTIALS) as db:
+        await write_assignments(db, tracking, plan, include=(), at="2026-12-01T00:00:00.000Z")
+        fleet = Fleet(db, work, customers_table=tracking, progress_table=progress(tracking))
+        start = datetime(2026, 12, 1, tzinfo=UTC)
+        fleet.start(1, [WHALE], seconds_per_upload=6.0, at=start)
+        await fleet.play(start + timedelta(seconds=6.0 * 900))  # 900 of its 1,000 uploads
+    return fleet
+
+
+@pytest.mark.db
+def test_a_whale_90_percent_done_pins_only_what_is_left(
+    dynamo: LocalDynamo, tracking: str, tmp_path: Path
+) -> None:
+    fleet = asyncio.run(play_whale(dynamo.endpoint_url, tracking))
+    assert fleet.runners[1].done == 900
+    record = table_items(dynamo.endpoint_url, tracking)[WHALE]
+    assert (record["status"]["S"], record["completedUploads"]["N"]) == ("in-progress", "0")
+
+    result = invoke(
+        "replan", "--instances", "2", "--json", "--endpoint-url", dynamo.endpoint_url,
+        "--assignments-table", tracking, "--progress-table", progress(tracking),
+        "--output-dir", tmp_path,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    report = orjson.loads(result.stdout)
+    # Its record says nothing is done; its space records say 900 are: 100 are left.
+    assert report["corrected"] == {"customers": 1, "uploads": 900}
+    assert report["pinnedCustomers"] == 1
+    # Before: the small customers' 400 uploads on instance 2 are the longest, not the whale.
+    assert report["criticalPath"]["before"]["uploads"] == 400
+    plan = read_plan(tmp_path)
+    assert WHALE in plan[1]["customers"]
+    assert len(plan[1]["customers"]) > 1  # its instance takes other customers again
+    assert plan[1]["estimatedUploads"] == 250  # 100 left of the whale, and 150 of the others
+    assert plan[2]["estimatedUploads"] == 250

@@ -68,9 +68,15 @@ def comparison(compared: Comparison) -> None:
     stdout.print(literal(f"OK: {compared.describe()}", style="green"), soft_wrap=True)
 
 
-def kept(connection: Connection, tracking_table: str, instances: int, folder: PlanFolder) -> None:
-    """How to point distro at the database a demo kept running, with its *connection*,
-    *tracking_table* and the *instances* of its last plan (stderr: the session)."""
+def kept(
+    connection: Connection,
+    tables: tuple[str, str],
+    instances: int,
+    folder: PlanFolder,
+) -> None:
+    """How to point distro at the database a demo kept running, with its *connection*, the
+    runner's two *tables* and the *instances* of its last plan (stderr: the session)."""
+    tracking_table, progress_table = tables
     words = " ".join(connection.words())
     local = f"{folder.path}/local"
     lines = [
@@ -82,7 +88,7 @@ def kept(connection: Connection, tracking_table: str, instances: int, folder: Pl
         f"  distro analyze {words}",
         f"  distro generate --instances 3 {words} --output-dir {local}",
         f"  distro replan --instances {instances} {words} "
-        f"--assignments-table {tracking_table} "
+        f"--assignments-table {tracking_table} --progress-table {progress_table} "
         f"--output-dir {local}",
     ]
     for line in lines:

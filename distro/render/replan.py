@@ -26,6 +26,11 @@ def render_replan(console: Console, summary: ReplanSummary) -> None:
             ("Critical path before", _path_line(summary.before)),
             ("Critical path after", _path_line(summary.after)),
             ("Lower bound", f"{summary.lower_bound:,.0f} uploads"),
+            (
+                "Left, from the space records",
+                f"{summary.corrected_customers:,} customers corrected, "
+                f"{summary.corrected_uploads:,} uploads fewer than their records said",
+            ),
         ]
     )
     title = f"Re-plan over {summary.instances} instances from {summary.table}"

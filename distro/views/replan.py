@@ -44,6 +44,8 @@ class ReplanSummary:
     raced: tuple[LeftAlone, ...]
     files: tuple[str, ...]
     next_steps: NextSteps | None = None
+    corrected_customers: int = 0  # whose remaining work the space records changed
+    corrected_uploads: int = 0  # by this many uploads in all (less left than recorded)
 
 
 def summarize_replan(
@@ -75,6 +77,8 @@ def summarize_replan(
         raced=tuple(LeftAlone(r.customer, r.status, r.instance_id) for r in outcome.raced),
         files=tuple(str(f) for f in outcome.files),
         next_steps=steps,
+        corrected_customers=outcome.corrected.customers,
+        corrected_uploads=outcome.corrected.uploads,
     )
 
 
@@ -89,6 +93,10 @@ def replan_json(summary: ReplanSummary) -> bytes:
         "balancedCustomers": summary.balanced,
         "criticalPath": {"before": _path(summary.before), "after": _path(summary.after)},
         "lowerBound": summary.lower_bound,
+        "corrected": {
+            "customers": summary.corrected_customers,
+            "uploads": summary.corrected_uploads,
+        },
         "moves": [
             {"customer": m.customer, "from": m.source, "to": m.target, "status": m.status}
             for m in summary.moves

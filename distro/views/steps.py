@@ -57,10 +57,12 @@ def next_steps(
     folder: PlanFolder,
     connection: Connection,
     tracking_table: str | None = None,
+    progress_table: str | None = None,
 ) -> NextSteps:
     """The steps that deploy *plan*, written to *folder* from the tables of *connection*.
 
-    *tracking_table*, if the run wrote one, is named in the re-plan command.
+    *tracking_table*, if the run wrote one, and *progress_table*, if the run
+    read one, are named in the re-plan command.
     """
     return NextSteps(
         env=folder.env,
@@ -72,7 +74,7 @@ def next_steps(
             "replan",
             f"--instances {len(plan.instances)}",
             folder=folder,
-            options=[*connection.words(), *_table_words(tracking_table)],
+            options=[*connection.words(), *_table_words(tracking_table, progress_table)],
         ),
     )
 
@@ -89,8 +91,11 @@ def distro_command(name: str, *first: str, folder: PlanFolder, options: Sequence
     return " ".join(["distro", name, *first, *place, *options])
 
 
-def _table_words(tracking_table: str | None) -> list[str]:
-    return [] if tracking_table is None else ["--assignments-table", shlex.quote(tracking_table)]
+def _table_words(tracking_table: str | None, progress_table: str | None) -> list[str]:
+    words = [] if tracking_table is None else ["--assignments-table", shlex.quote(tracking_table)]
+    if progress_table is not None:
+        words += ["--progress-table", shlex.quote(progress_table)]
+    return words
 
 
 def _instance_step(instance: InstancePlan, folder: PlanFolder) -> InstanceStep:

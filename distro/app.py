@@ -281,6 +281,7 @@ def _replan_summary(options: ReplanOptions, outcome: ReplanOutcome) -> ReplanSum
             connection=options.connection,
             tracking_table=options.tracking_table,
             progress_table=options.progress_table or None,
+            previous=outcome.previous,
         )
         if outcome.files
         else None

@@ -9,7 +9,7 @@ asks for. Then the files, made from that last plan, agree with the records.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +42,7 @@ from distro.tracking.table import (
     read_records,
     scan_records,
 )
+from distro.verify import read_plan
 
 MAX_ROUNDS = 5  # re-plans after races; each needs the runner to start someone in between
 
@@ -63,6 +64,7 @@ class ReplanOutcome:
     raced: tuple[TrackingRecord, ...]  # started (or finished) between the read and the write
     files: tuple[Path, ...]
     corrected: Correction = field(default_factory=Correction)
+    previous: Mapping[int, tuple[str, ...]] = field(default_factory=dict)  # the old lists
 
 
 async def run_replan(
@@ -103,8 +105,10 @@ async def run_replan(
             db, table, records, instances, at=created_at, spaces=spaces
         )
     parameters = PlanParameters(CountSettings(tables), throughput or Throughput(), False)
+    written = read_plan(folder)  # what each running runner read, before the files change
+    previous = {i.instance: i.customers for i in written.instances} if written else {}
     files = write_plan(folder, result.plan, created_at=created_at, parameters=parameters)
-    return ReplanOutcome(result, table, moved, tuple(raced), tuple(files), corrected)
+    return ReplanOutcome(result, table, moved, tuple(raced), tuple(files), corrected, previous)
 
 
 def _require_work(records: Sequence[TrackingRecord], table: str) -> None:

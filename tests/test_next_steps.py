@@ -87,6 +87,7 @@ def test_generate_prints_steps_that_name_the_files_and_instances_it_wrote(
         "start": None,
         "spacesFile": None,
         "spaces": None,
+        "change": None,  # set after a replan only
     }
     named: set[int] = set()
     for command in printed:

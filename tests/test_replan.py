@@ -17,18 +17,22 @@ from test_assignments import ANY_TABLES, delete_table, scan_all, session
 
 from distro.balance import InstancePlan, Plan
 from distro.dynamo.handle import Dynamo
+from distro.emit import PlanParameters, write_plan
 from distro.errors import ReplanRefused
 from distro.files import PlanFolder
 from distro.flags import with_flags
 from distro.local.dynamodb import LOCAL_CREDENTIALS, LOCAL_REGION, LocalDynamo
 from distro.local.fleet import Fleet, Work, create_fleet_tables
+from distro.options import Connection
+from distro.render.steps import step_lines
 from distro.replan import replan
 from distro.replan_run import run_replan
-from distro.settings import RetryPolicy, Tables
+from distro.settings import CountSettings, RetryPolicy, Tables, Throughput
 from distro.tally import CustomerLoad
 from distro.tracking.records import Move, TrackingRecord
 from distro.tracking.table import apply_moves, write_assignments
 from distro.verify import verify_plan
+from distro.views.steps import replan_steps
 
 NO_RETRY_WAIT = RetryPolicy(base=0.0)
 
@@ -390,7 +394,7 @@ def test_a_move_retried_after_a_lost_reply_is_not_a_race(
 WHALE = "did:mailto:whale.example:w"
 
 
-async def play_whale(endpoint: str, tracking: str) -> Fleet:
+async def play_whale(endpoint: str, tracking: str, folder: Path) -> Fleet:
     """A whale of 10 spaces x 100 uploads on instance 1, played to 90%; 8 small customers
     of 50 uploads on instance 2, whose runner has not started."""
     small = [f"did:mailto:small.example:s{n}" for n in range(8)]
@@ -413,6 +417,10 @@ async def play_whale(endpoint: str, tracking: str) -> Fleet:
         largest=loads[WHALE],
     )
     tables = Tables("unused-c", "unused-u", LOCAL_REGION, endpoint)
+    parameters = PlanParameters(CountSettings(tables), Throughput(), False)
+    write_plan(
+        PlanFolder(folder), plan, created_at="2026-12-01T00:00:00.000Z", parameters=parameters
+    )
     async with Dynamo.open(tables, pool_size=2, credentials=LOCAL_CREDENTIALS) as db:
         await write_assignments(db, tracking, plan, include=(), at="2026-12-01T00:00:00.000Z")
         fleet = Fleet(db, work, customers_table=tracking, progress_table=progress(tracking))
@@ -426,7 +434,7 @@ async def play_whale(endpoint: str, tracking: str) -> Fleet:
 def test_a_whale_90_percent_done_pins_only_what_is_left(
     dynamo: LocalDynamo, tracking: str, tmp_path: Path
 ) -> None:
-    fleet = asyncio.run(play_whale(dynamo.endpoint_url, tracking))
+    fleet = asyncio.run(play_whale(dynamo.endpoint_url, tracking, tmp_path))
     assert fleet.runners[1].done == 900
     record = table_items(dynamo.endpoint_url, tracking)[WHALE]
     assert (record["status"]["S"], record["completedUploads"]["N"]) == ("in-progress", "0")
@@ -449,3 +457,27 @@ def test_a_whale_90_percent_done_pins_only_what_is_left(
     assert len(plan[1]["customers"]) > 1  # its instance takes other customers again
     assert plan[1]["estimatedUploads"] == 250  # 100 left of the whale, and 150 of the others
     assert plan[2]["estimatedUploads"] == 250
+    # Both lists changed: both runners are to be restarted, and none is left alone.
+    steps = report["nextSteps"]["instances"]
+    assert [s["change"] for s in steps] == ["restart", "restart"]
+
+
+def test_after_a_replan_the_steps_name_restarts_new_instances_and_the_rest() -> None:
+    a, b, c = (CustomerLoad(f"did:mailto:x.org:{n}", 10, 1) for n in "abc")
+    plan = Plan(
+        instances=(InstancePlan(1, (a,)), InstancePlan(2, (b,)), InstancePlan(3, (c,))),
+        total_uploads=30,
+        largest=a,
+    )
+    previous = {1: (a.customer,), 2: (b.customer, c.customer)}
+    connection = Connection.explicit("staging", Tables("c", "u", "us-east-2"))
+    steps = replan_steps(
+        plan, folder=PlanFolder(Path("plans")), connection=connection, previous=previous
+    )
+    assert [s.change for s in steps.instances] == ["unchanged", "restart", "start"]
+    lines = step_lines(steps)
+    assert "1. Copy the files whose list changed to their instances:" in lines
+    assert not any("instance-1-customers" in line for line in lines)  # nothing to copy for 1
+    assert "  STORACHA_ENV=staging node src/migrate-instance.js --instance 2" in lines
+    assert "   Start the runner on each new instance:" in lines
+    assert "   Leave instance 1: its list did not change, so leave its runner alone." in lines

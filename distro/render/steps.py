@@ -12,6 +12,10 @@ def step_lines(steps: NextSteps) -> list[str]:
     lines = [
         f"Replace ec2-instance-N with each instance's host and {steps.runner_dir} with the "
         "runner's folder there.",
+    ]
+    if any(i.change is not None for i in steps.instances):
+        return [*lines, *_after_replan(steps, busy), *_last_steps(steps)]
+    lines += [
         "1. Copy each instance's files to it:",
         *[f"  {i.copy}" for i in busy],
         *[_nothing_to_do(i) for i in steps.instances if i.empty],
@@ -27,13 +31,47 @@ def step_lines(steps: NextSteps) -> list[str]:
             "its share of the split customers' spaces:",
             *[f"  {loop}" for loop in split],
         ]
+    return [*lines, *_last_steps(steps)]
+
+
+def _last_steps(steps: NextSteps) -> list[str]:
     return [
-        *lines,
         "4. Here, re-check that the files are the ones written:",
         f"  {steps.verify}",
         "5. Mid-migration, to re-balance what is left around what has started:",
         f"  {steps.replan}",
     ]
+
+
+def _after_replan(steps: NextSteps, busy: list[InstanceStep]) -> list[str]:
+    """Steps 1-3 after a replan: copy and (re)start only where a list changed."""
+    moved = [i for i in busy if i.change in ("restart", "start")]
+    restart = [i for i in moved if i.change == "restart" and i.start is not None]
+    start = [i for i in moved if i.change == "start" and i.start is not None]
+    same = [str(i.instance_id) for i in steps.instances if i.change == "unchanged"]
+    lines = [
+        "1. Copy the files whose list changed to their instances:",
+        *[f"  {i.copy}" for i in moved],
+        *[_nothing_to_do(i) for i in steps.instances if i.empty],
+        "2. On each of them, check the files are there:",
+        f"  {steps.check}",
+    ]
+    if restart:
+        lines += [
+            "3. Restart the runner where its list changed (a running runner keeps the list it "
+            "read; stop it, then start it again):",
+            *[f"  {i.start}" for i in restart],
+        ]
+    if start:
+        lines += ["   Start the runner on each new instance:", *[f"  {i.start}" for i in start]]
+    if same:
+        which = (
+            f"instance {same[0]}: its list"
+            if len(same) == 1
+            else f"instances {', '.join(same)}: their lists"
+        )
+        lines.append(f"   Leave {which} did not change, so leave its runner alone.")
+    return lines
 
 
 def _nothing_to_do(instance: InstanceStep) -> str:

@@ -10,8 +10,8 @@ tables. The runner's commands are the runner's own (``migrate-instance.js``,
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from distro.balance import InstancePlan, Plan
 from distro.files import PlanFolder
@@ -37,6 +37,9 @@ class InstanceStep:
     start: str | None
     spaces_file: str | None
     spaces: str | None
+    # After a replan: "restart" (its list changed: a running runner keeps the one it read),
+    # "start" (a new instance) or "unchanged" (leave it alone); None after generate.
+    change: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +82,38 @@ def next_steps(
     )
 
 
-# A replan rewrites the same files: its steps are those of the plan it wrote.
-replan_steps = next_steps
+def replan_steps(
+    plan: Plan,
+    *,
+    folder: PlanFolder,
+    connection: Connection,
+    previous: Mapping[int, Sequence[str]],
+    tracking_table: str | None = None,
+    progress_table: str | None = None,
+) -> NextSteps:
+    """The steps after a replan: ``next_steps``, each instance marked with its change from
+    the *previous* lists (instance -> customers, as the files the runners read held them)."""
+    steps = next_steps(
+        plan,
+        folder=folder,
+        connection=connection,
+        tracking_table=tracking_table,
+        progress_table=progress_table,
+    )
+    listed = {i.instance_id: tuple(c.customer for c in i.customers) for i in plan.instances}
+    return replace(
+        steps,
+        instances=tuple(
+            replace(step, change=_change(previous.get(step.instance_id), listed[step.instance_id]))
+            for step in steps.instances
+        ),
+    )
+
+
+def _change(before: Sequence[str] | None, after: Sequence[str]) -> str:
+    if before is None:
+        return "start"
+    return "unchanged" if tuple(before) == tuple(after) else "restart"
 
 
 def distro_command(name: str, *first: str, folder: PlanFolder, options: Sequence[str] = ()) -> str:

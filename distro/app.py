@@ -317,7 +317,12 @@ def look_at(
     look = Look(customers, spaces, read_plan(folder), problems)
     kept = read_looks(folder)
     measured = measure(
-        look, env=folder.env, now=moment, stall_after=options.stall_after, snapshots=kept
+        look,
+        env=folder.env,
+        now=moment,
+        stall_after=options.stall_after,
+        snapshots=kept,
+        show=[options.customer] if options.customer else [],
     )
     if folder.path.is_dir():
         keep_look(folder, snapshot_of(look, moment), kept)

@@ -16,9 +16,11 @@ item and what is wrong with it.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 PENDING = "pending"
@@ -123,6 +125,10 @@ class Problem:
     why: str
 
 
+# One shared empty mapping: most spaces have no failure, and a fleet has 300,000 spaces.
+NO_FAILURES: Mapping[str, int] = MappingProxyType({})
+
+
 @dataclass(frozen=True, slots=True)
 class SpaceRecord:
     """What the runner's progress record says about one space of a customer.
@@ -138,8 +144,8 @@ class SpaceRecord:
     completed_uploads: int
     created_at: datetime
     updated_at: datetime
-    last_upload: str = ""
-    failures: Mapping[str, int] = field(default_factory=dict)
+    last_upload: str  # "" but for a space under way, whose last upload is shown when stalled
+    failures: Mapping[str, int]  # NO_FAILURES but for a failed space
 
     @property
     def done(self) -> int:
@@ -167,7 +173,10 @@ class _Reader:
     def text(self, name: str, *, required: bool = True) -> str | None:
         value = self.item.get(name)
         if isinstance(value, dict) and isinstance(value.get("S"), str):
-            return str(value["S"])
+            text: str = value["S"]
+            # Statuses, instance numbers and a customer's DID repeat on every record of a
+            # big fleet: one string each, not one per record.
+            return sys.intern(text) if name in _REPEATED else text
         if value is not None or required:
             self.note(f"{name} is {'missing' if value is None else 'not a string'}")
         return None
@@ -202,6 +211,9 @@ class _Reader:
             self.note(f"status {status[:40]!r} is none of {', '.join(STATUSES)}")
             return None
         return status
+
+
+_REPEATED = frozenset({"customer", "status", "instanceId", "workerId"})
 
 
 def _key_of(item: Mapping[str, Any], *names: str) -> str:
@@ -258,18 +270,11 @@ def read_space(table: str, item: Mapping[str, Any]) -> tuple[SpaceRecord | None,
         or updated is None
     ):
         return None, read.problems
-    failures = _reasons(read, item) if status == FAILED else {}
+    failures = (_reasons(read, item) or NO_FAILURES) if status == FAILED else NO_FAILURES
+    # The last upload is shown for a space under way only (the stalled list).
+    last = read.text("lastProcessedUpload", required=False) if status == IN_PROGRESS else None
     record = SpaceRecord(
-        customer,
-        space,
-        status,
-        instance,
-        total,
-        completed,
-        created,
-        updated,
-        read.text("lastProcessedUpload", required=False) or "",
-        failures,
+        customer, space, status, instance, total, completed, created, updated, last or "", failures
     )
     return record, read.problems
 

@@ -96,11 +96,6 @@ class InstanceStatus:
     last_update: datetime | None
     assumed_per_minute: float | None = None
 
-    @property
-    def uploads_left(self) -> int:
-        """Uploads not yet done, never below 0."""
-        return max(0, self.uploads_total - self.uploads_done)
-
 
 @dataclass(frozen=True, slots=True)
 class Stalled:
@@ -188,8 +183,10 @@ def measure(
     now: datetime,
     stall_after: timedelta,
     snapshots: Sequence[Snapshot] = (),
+    show: Sequence[str] = (),
 ) -> FleetStatus:
-    """The status of the fleet at *now*, from *look* (see the module)."""
+    """The status of the fleet at *now*, from *look* (see the module); the spaces of the
+    customers in *show* are kept for their own view."""
     assignment = _assignment(look)
     by_customer: dict[str, list[SpaceRecord]] = defaultdict(list)
     by_runner: dict[str, list[SpaceRecord]] = defaultdict(list)
@@ -229,7 +226,7 @@ def measure(
         stalled=_stalled(look.spaces, now, stall_after),
         unreadable=tuple(look.problems[:UNREADABLE_SHOWN]),
         unreadable_count=len(look.problems),
-        spaces_of={c: tuple(sorted(s, key=lambda r: r.space)) for c, s in by_customer.items()},
+        spaces_of={c: tuple(sorted(by_customer[c], key=lambda r: r.space)) for c in show},
         planned=look.plan is not None,
     )
 

@@ -348,6 +348,7 @@ async def _read_fleet(
         pool_size=2 * SCAN_SEGMENTS,
         policy=connection.policy,
         credentials=connection.credentials,
+        raw_scan_items=True,  # the runner's records: big Scans, no binary value
     ) as db:
         return await read_fleet(
             db, customers_table=options.tracking_table, progress_table=options.progress_table

@@ -90,7 +90,11 @@ async def run_replan(
     """
     created_at = timestamp()
     async with Dynamo.open(
-        tables, pool_size=WRITE_CONCURRENCY, policy=policy, credentials=credentials
+        tables,
+        pool_size=WRITE_CONCURRENCY,
+        policy=policy,
+        credentials=credentials,
+        raw_scan_items=True,  # the runner's records: no binary value
     ) as db:
         await check_assignments_table(db, table)
         await db.check_table(

@@ -387,3 +387,30 @@ def test_watch_refreshes_until_ctrl_c_then_exits_0(dynamo: LocalDynamo, tmp_path
     assert watching.returncode == 0, err
     assert "Traceback" not in err
     assert "Fleet status (staging)" in out
+
+
+@pytest.mark.db
+def test_scan_items_taken_past_botocore_equal_its_parse(dynamo: LocalDynamo) -> None:
+    """Every attribute type but binary: the raw items are what botocore would return."""
+    item = {
+        "customer": {"S": 'did:mailto:x.org:"quoted"\\ \u202e \U0001f600'},
+        "space": {"S": "did:key:z6Mk"},
+        "n": {"N": "12345678901234567890.5"},
+        "null": {"NULL": True},
+        "yes": {"BOOL": False},
+        "ss": {"SS": ["a", "b"]},
+        "ns": {"NS": ["1", "2.5"]},
+        "m": {"M": {"k": {"S": "v"}, "l": {"L": [{"N": "1"}, {"S": "x"}]}}},
+    }
+
+    async def scan(raw: bool) -> list[dict[str, Any]]:
+        tables = Tables("unused-c", "unused-u", LOCAL_REGION, dynamo.endpoint_url)
+        async with Dynamo.open(
+            tables, pool_size=2, credentials=LOCAL_CREDENTIALS, raw_scan_items=raw
+        ) as db:
+            reply = await db.client.scan(TableName=names["progress"], ConsistentRead=True)
+            items: list[dict[str, Any]] = reply["Items"]
+            return items
+
+    names = asyncio.run(fill(dynamo.endpoint_url, spaces=3, broken=[item]))
+    assert asyncio.run(scan(True)) == asyncio.run(scan(False))

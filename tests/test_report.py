@@ -13,6 +13,7 @@ import orjson
 import pytest
 from helpers import LOCK_NAME, assert_one_line_error, invoke, read_plan, table_args
 from rich.console import Console
+from rich.text import Text
 from test_pipeline import counted
 
 from distro.balance import CustomerLoad, Plan, plan
@@ -538,3 +539,13 @@ def test_analyze_says_when_every_instance_added_still_helps() -> None:
     assert advice is not None
     assert (advice.instances, advice.capped_by, advice.more_help) == (20, None, True)
     assert "Recommended: 20 instances or more: 20 take" in "\n".join(shown(summary, terminal=False))
+
+
+def test_a_section_title_is_never_read_as_markup() -> None:
+    """A title may quote a DID (``status --customer``): shown as it is, on a terminal too."""
+    from distro.render.parts import Section, show  # noqa: PLC0415 - the piece under test
+
+    for terminal in (True, False):
+        console = Console(file=io.StringIO(), force_terminal=terminal, width=80, record=True)
+        show(console, [Section("Spaces of did:mailto:x.org:[bold]boom[/bold]", Text("body"))])
+        assert "did:mailto:x.org:[bold]boom[/bold]" in console.export_text(styles=False)

@@ -21,6 +21,7 @@ import pytest
 from helpers import finish, invoke, start, wait_until
 
 from distro.balance import InstancePlan, Plan
+from distro.console import printable
 from distro.dynamo.batch import batch_requests, batch_write
 from distro.dynamo.handle import Dynamo
 from distro.emit import PlanParameters, write_plan
@@ -414,3 +415,33 @@ def test_scan_items_taken_past_botocore_equal_its_parse(dynamo: LocalDynamo) -> 
 
     names = asyncio.run(fill(dynamo.endpoint_url, spaces=3, broken=[item]))
     assert asyncio.run(scan(True)) == asyncio.run(scan(False))
+
+
+@pytest.mark.db
+def test_a_hostile_did_is_shown_literally_in_every_view(
+    dynamo: LocalDynamo, tmp_path: Path
+) -> None:
+    hostile = "did:mailto:x.org:[bold]boom[/bold]<script>\x1b[31mred\u202e"
+    item = {
+        "customer": {"S": hostile},
+        "space": {"S": "did:key:[/]"},
+        "status": {"S": "in-progress"},
+        "totalUploads": {"N": "10"},
+        "completedUploads": {"N": "0"},
+        "instanceId": {"S": "1"},
+        "createdAt": {"S": "2026-12-01T00:00:00.000Z"},
+        "updatedAt": {"S": "2026-12-01T01:00:00.000Z"},
+    }
+    names = asyncio.run(fill(dynamo.endpoint_url, spaces=0, broken=[item]))
+    args = [a for a in fleet_args(dynamo.endpoint_url, names, tmp_path) if a != "--json"]
+    for view in ([], ["--customer", hostile]):
+        result = invoke(*args, *view, env=local_client_env())
+        assert result.returncode == 0, result.stderr
+        assert printable(hostile) in result.stdout  # markup not read, controls escaped
+        assert "\x1b" not in result.stdout
+    document = status_json(
+        Played(None, tmp_path, names, dynamo.endpoint_url, datetime.now(UTC)),  # type: ignore[arg-type]
+        "--customer",
+        hostile,
+    )
+    assert document["customer"]["customer"] == hostile  # JSON holds it exactly

@@ -38,8 +38,9 @@ class Section:
     long DID widens it rather than being cut.
     """
 
-    def __init__(self, title: str, *body: RenderableType, framed: bool = True) -> None:
-        self.title = title
+    def __init__(self, title: str | Text, *body: RenderableType, framed: bool = True) -> None:
+        # A Text, never a str: a panel reads a str title as markup, and titles may quote DIDs.
+        self.title = title if isinstance(title, Text) else Text(title)
         self.body = Group(*body)
         self.framed = framed
 
@@ -51,7 +52,9 @@ class Section:
             panel = Panel(self.body, title=self.title, title_align="left", box=box.ROUNDED)
             yield from console.render(panel, options.update_width(width))
             return
-        yield Text(f"\n{self.title}\n{'=' * RULE}", style="bold", overflow="ignore")
+        heading = Text.assemble("\n", self.title, f"\n{'=' * RULE}", style="bold")
+        heading.overflow = "ignore"
+        yield heading
         yield from console.render(self.body, options.update_width(max(options.max_width, least)))
 
 

@@ -201,4 +201,4 @@ def _customer(status: FleetStatus, customer: str) -> RenderableType:
             f"{s.updated_at:%Y-%m-%d %H:%M}",
         )
     title = f"Spaces of {customer}" if spaces else f"No space record of {customer} yet"
-    return Section(literal(title).plain, table)
+    return Section(literal(title), table)

@@ -59,8 +59,11 @@ def keep_look(folder: PlanFolder, look: Snapshot, kept: Sequence[Snapshot]) -> N
             newest = [*kept[-(KEEP_LOOKS - 1) :], look]
             atomic_write(folder.status_snapshots, b"".join(map(_line, newest)))
             return
-        fd = os.open(folder.status_snapshots, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(folder.status_snapshots, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line  # after a line a kill cut short: a line of its own
             write_all(fd, line)
         finally:
             os.close(fd)

@@ -345,7 +345,7 @@ async def _read_fleet(
     connection = options.connection
     async with Dynamo.open(
         connection.tables,
-        pool_size=2 * SCAN_SEGMENTS,
+        pool_size=SCAN_SEGMENTS,
         policy=connection.policy,
         credentials=connection.credentials,
         raw_scan_items=True,  # the runner's records: big Scans, no binary value

@@ -479,7 +479,7 @@ def replace_section(command: str, heading: str, lines: list[str]) -> None:
     """Put *lines* (a section under *heading*) into RESULTS.md, keeping the other sections."""
     text = RESULTS.read_text() if RESULTS.exists() else ""
     stamp = f"Measured apart from the rest, by `{command}`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC."
-    section = "\n".join([lines[0], "", stamp, *lines[1:]])
+    section = "\n".join([lines[0], "", stamp, *lines[1:]]).rstrip("\n") + "\n\n"
     if heading in text:
         start = text.index(heading)
         end = text.find("\n## ", start + len(heading))
@@ -487,7 +487,7 @@ def replace_section(command: str, heading: str, lines: list[str]) -> None:
     else:
         notes = text.find("## Reading these figures")
         at = notes if notes >= 0 else len(text)
-        text = text[:at] + section + "\n" + text[at:]
+        text = text[:at] + section + text[at:]
     RESULTS.write_text(text)
 
 

@@ -149,7 +149,8 @@ def imported_while_running(*args: str) -> tuple[subprocess.CompletedProcess[str]
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["analyze"], ["generate"], ["demo"], ["verify"], ["check"], ["replan"]]
+    "command",
+    [[], ["analyze"], ["generate"], ["demo"], ["verify"], ["check"], ["replan"], ["status"]],
 )
 def test_help_imports_no_aws_code_and_no_rich(command: list[str]) -> None:
     result, packages = imported_while_running(*command, "--help")

@@ -1,20 +1,24 @@
 """A new plan in the middle of a migration, from the runner's records (pure).
 
 The customers' records say who is where; their space records say how much is
-left (``with_progress``). Completed customers leave. In-progress customers stay pinned to their recorded
-instance, carrying their remaining uploads as load: moving one would have two
-instances migrate it. Pending and failed customers are balanced around that
-load by the same greedy pass and refinement as ``generate``, so the lower
-bound and the whale rule are the same ones, with the pinned loads counted.
+left (``with_progress``). Completed customers leave. In-progress customers
+stay pinned to their recorded instance, carrying their remaining uploads as
+load: moving one would have two instances migrate it (but for a dropped
+instance's customer whose records stopped changing: its runner is gone).
+Pending and failed customers are placed around that load at each instance's
+speed (``schedule.place``): each stays where it is unless moving it makes the
+plan finish sooner, and the plan finishes within 1% of the earliest finish
+found, moving as few customers as it can.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
-from distro.balance import InstancePlan, Plan, balance
+from distro.balance import InstancePlan, Plan
 from distro.errors import ReplanRefused
+from distro.schedule import Unit, lower_bound, place
 from distro.tally import CustomerLoad
 from distro.tracking.records import (
     COMPLETED,
@@ -27,12 +31,29 @@ from distro.tracking.records import (
 
 
 @dataclass(frozen=True, slots=True)
+class Speeds:
+    """How fast each instance migrates, in uploads a minute: *rates* by instance number,
+    *default* for any other. *measured* says the rates are the fleet's own (``status``)."""
+
+    rates: Mapping[int, float] = field(default_factory=dict)
+    default: float = 1.0
+    measured: bool = False
+
+    def of(self, instance: int) -> float:
+        """The speed of *instance*."""
+        return self.rates.get(instance, self.default)
+
+
+@dataclass(frozen=True, slots=True)
 class Replan:
-    """The new plan, what stays and what moves, and the critical path before and after.
+    """The new plan, what stays and what moves, and the finish before and after.
 
     *plan* lists pinned and re-planned customers alike, each with its remaining
     uploads. *before* is each recorded instance's remaining uploads (instance
-    id -> uploads); *lower_bound* counts the pinned loads.
+    id -> uploads); *lower_bound* counts the pinned loads (uploads, as if the
+    speeds were equal). The finishes are minutes from the records' moment at
+    *speeds*: *finish_before* is None when a dropped instance still holds
+    work (it never ends), *bound* is the earliest any plan could end.
     """
 
     plan: Plan
@@ -41,6 +62,11 @@ class Replan:
     moves: tuple[Move, ...]
     before: dict[str, int]
     lower_bound: float
+    speeds: Speeds = field(default_factory=Speeds)
+    finish_before: float | None = None
+    finish_after: float = 0.0
+    bound: float = 0.0
+    dropped: tuple[int, ...] = ()
 
     @property
     def makespan_before(self) -> int:
@@ -51,6 +77,12 @@ class Replan:
     def makespan_after(self) -> int:
         """Remaining uploads of the busiest instance of the new plan."""
         return self.plan.makespan
+
+    @property
+    def uploads_moved(self) -> int:
+        """The remaining uploads of the customers the plan moves."""
+        left = {c.customer: c.uploads for i in self.plan.instances for c in i.customers}
+        return sum(left[m.customer] for m in self.moves)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,34 +128,83 @@ def with_progress(
     return corrected, Correction(customers, uploads)
 
 
-def replan(records: Sequence[TrackingRecord], instances: int) -> Replan:
-    """Plan *records* over *instances*: see the module. Raises ``ReplanRefused``.
+def replan(
+    records: Sequence[TrackingRecord],
+    instances: int,
+    *,
+    speeds: Speeds | None = None,
+    dropped: Collection[int] = (),
+    reclaimable: Collection[str] = (),
+) -> Replan:
+    """Plan *records* over *instances* at *speeds*: see the module. Raises ``ReplanRefused``.
+
+    Customers stay where they are unless moving them makes the plan finish
+    sooner (``schedule.place``). A *dropped* instance takes no customer and
+    gives away its pending and failed ones, and those of its in-progress ones
+    that are *reclaimable* (no record of theirs changed within the stall time).
 
     Refused when an in-progress customer is recorded on an instance above
     *instances* (it cannot move) or on several instances (a split customer,
     whose spaces the records do not list).
     """
-    pinned = tuple(r for r in records if r.status == IN_PROGRESS)
+    speeds = speeds or Speeds()
+    closed = set(dropped)
+    reclaimed = [
+        r
+        for r in records
+        if r.status == IN_PROGRESS and r.customer in reclaimable and _number(r) in closed
+    ]
+    taken = {r.customer for r in reclaimed}
+    pinned = tuple(r for r in records if r.status == IN_PROGRESS and r.customer not in taken)
     _check_pinned(pinned, instances)
     loads = [0] * instances
     for record in pinned:
         loads[int(record.instance_id) - 1] += record.remaining_uploads
-    movable = [
-        CustomerLoad(r.customer, r.remaining_uploads, r.remaining_spaces)
-        for r in records
-        if r.status in REPLANNABLE
-    ]
-    balanced = balance(movable, instances, pinned=loads)
-    plan = _with_pinned(balanced, pinned, movable)
-    largest = max((*movable, *_pinned_loads(pinned)), key=_uploads, default=None)
+    movable = [r for r in records if r.status in REPLANNABLE or r.customer in taken]
+
+    def home(record: TrackingRecord) -> int | None:
+        number = _number(record)
+        usable = 1 <= number <= instances and number not in closed
+        return number - 1 if usable and record.customer not in taken else None
+
+    units = [Unit(r.customer, r.remaining_uploads, home(r)) for r in movable]
+    rates = [speeds.of(n) for n in range(1, instances + 1)]
+    shut = {n - 1 for n in closed}
+    placement = place(units, speeds=rates, pinned=loads, closed=shut)
+    plan = _plan_of(instances, placement.where, movable, pinned)
+    largest = max((c for i in plan.instances for c in i.customers), key=_uploads, default=None)
+    before = recorded_loads(records)
     return Replan(
         plan=plan,
         pinned=pinned,
         finished=tuple(r.customer for r in records if r.status == COMPLETED),
-        moves=_moves(records, plan),
-        before=recorded_loads(records),
+        moves=_moves(movable, plan),
+        before=before,
         lower_bound=max(plan.fair_share, max(loads, default=0), largest.uploads if largest else 0),
+        speeds=speeds,
+        finish_before=_finish_before(before, speeds, closed),
+        finish_after=placement.finish,
+        bound=lower_bound(units, speeds=rates, pinned=loads, closed=shut),
+        dropped=tuple(sorted(closed)),
     )
+
+
+def _number(record: TrackingRecord) -> int:
+    """The instance number of *record*, or 0 when it names none (or several)."""
+    return int(record.instance_id) if record.instance_id.isdigit() else 0
+
+
+def _finish_before(
+    before: Mapping[str, int], speeds: Speeds, dropped: Collection[int]
+) -> float | None:
+    """Minutes until the recorded instances end their work; None if a dropped one holds some."""
+    ends = []
+    for instance, uploads in before.items():
+        number = int(instance) if instance.isdigit() else 0
+        if uploads and (number in dropped or not number):
+            return None
+        ends.append(uploads / speeds.of(number))
+    return max(ends, default=0.0)
 
 
 def _uploads(load: CustomerLoad) -> int:
@@ -169,42 +250,41 @@ def _unpinnable(record: TrackingRecord) -> str:
     return ""
 
 
-def _pinned_loads(pinned: Iterable[TrackingRecord]) -> list[CustomerLoad]:
-    return [CustomerLoad(r.customer, r.remaining_uploads, r.remaining_spaces) for r in pinned]
-
-
-def _with_pinned(
-    balanced: Plan, pinned: Sequence[TrackingRecord], movable: Sequence[CustomerLoad]
+def _plan_of(
+    instances: int,
+    where: Sequence[int],
+    movable: Sequence[TrackingRecord],
+    pinned: Sequence[TrackingRecord],
 ) -> Plan:
-    """*balanced* with each pinned customer listed on its instance, heaviest first."""
-    by_instance: dict[int, list[CustomerLoad]] = {}
-    for record, load in zip(pinned, _pinned_loads(pinned), strict=True):
-        by_instance.setdefault(int(record.instance_id), []).append(load)
-    instances = tuple(
-        InstancePlan(
-            i.instance_id, _heaviest_first((*i.customers, *by_instance.get(i.instance_id, [])))
-        )
-        for i in balanced.instances
-    )
-    units = [*movable, *_pinned_loads(pinned)]
+    """Instances 1..*instances*, each with its placed and pinned customers, heaviest first."""
+    lists: list[list[CustomerLoad]] = [[] for _ in range(instances)]
+    for record, at in zip(movable, where, strict=True):
+        lists[at].append(_load(record))
+    for record in pinned:
+        lists[int(record.instance_id) - 1].append(_load(record))
+    plans = tuple(InstancePlan(n + 1, _heaviest_first(held)) for n, held in enumerate(lists))
     return Plan(
-        instances=instances,
-        total_uploads=sum(i.uploads for i in instances),
-        largest=next(iter(_heaviest_first(units)), None),
+        instances=plans,
+        total_uploads=sum(i.uploads for i in plans),
+        largest=next(iter(_heaviest_first(c for i in plans for c in i.customers)), None),
     )
+
+
+def _load(record: TrackingRecord) -> CustomerLoad:
+    return CustomerLoad(record.customer, record.remaining_uploads, record.remaining_spaces)
 
 
 def _heaviest_first(customers: Iterable[CustomerLoad]) -> tuple[CustomerLoad, ...]:
     return tuple(sorted(customers, key=lambda c: (-c.uploads, c.customer)))
 
 
-def _moves(records: Iterable[TrackingRecord], plan: Plan) -> tuple[Move, ...]:
-    """The pending and failed customers the new plan puts on another instance, by DID."""
+def _moves(movable: Iterable[TrackingRecord], plan: Plan) -> tuple[Move, ...]:
+    """The *movable* customers the new plan puts on another instance, by DID."""
     target = {c.customer: str(i.instance_id) for i in plan.instances for c in i.customers}
     return tuple(
         Move(r.customer, r.instance_id, target[r.customer], r.status)
-        for r in sorted(records, key=lambda r: r.customer)
-        if r.status in REPLANNABLE and target[r.customer] != r.instance_id
+        for r in sorted(movable, key=lambda r: r.customer)
+        if target[r.customer] != r.instance_id
     )
 
 

@@ -184,10 +184,10 @@ def test_replan_through_the_cli_moves_only_records_not_started(
     records = many_records()
     asyncio.run(put_records(dynamo.endpoint_url, tracking, records))
     before = table_items(dynamo.endpoint_url, tracking)
-    expected = replan(records, 5)
+    expected = replan(records, 10)
 
     result = invoke(
-        "replan", "--instances", "5", "--endpoint-url", dynamo.endpoint_url,
+        "replan", "--instances", "10", "--endpoint-url", dynamo.endpoint_url,
         "--assignments-table", tracking, "--progress-table", progress(tracking), "--output-dir", tmp_path, "--env", "production",
     )  # fmt: skip
 
@@ -207,7 +207,7 @@ def test_replan_through_the_cli_moves_only_records_not_started(
             assert after[customer] == old  # started, finished, or staying: untouched
     files = {
         n: orjson.loads((tmp_path / f"instance-{n}-customers-production.json").read_bytes())
-        for n in range(1, 6)
+        for n in range(1, 11)
     }
     listed = {c: n for n, doc in files.items() for c in doc["customers"]}
     assert set(listed) == {r.customer for r in records if r.status != "completed"}
@@ -216,20 +216,20 @@ def test_replan_through_the_cli_moves_only_records_not_started(
     assert verify_plan(PlanFolder(tmp_path, "production")) == []
     assert f"Updated {len(moved)} tracking records in {tracking}" in result.stderr
     # The report ends with the steps that deploy the new files, production's, and re-plan again.
-    assert "  STORACHA_ENV=production node src/migrate-instance.js --instance 5" in result.stdout
+    assert "  STORACHA_ENV=production node src/migrate-instance.js --instance 10" in result.stdout
     assert result.stdout.splitlines()[-1] == (
-        f"  distro replan --instances 5 --env production --output-dir {tmp_path} "
+        f"  distro replan --instances 10 --env production --output-dir {tmp_path} "
         f"--endpoint-url {dynamo.endpoint_url} --assignments-table {tracking} "
         f"--progress-table {progress(tracking)}"
     )
     assert "In progress, kept on their instance" in result.stdout
     before_line = f"{expected.makespan_before:,} uploads on instance"
     assert before_line in result.stdout
-    assert len(expected.moves) == 26
+    assert len(expected.moves) == 28
     for move in expected.moves[:25]:
         assert move.customer in result.stdout
     assert expected.moves[25].customer not in result.stdout
-    assert "... and 1 more moves (--json lists them all)" in result.stdout
+    assert "... and 3 more moves (--json lists them all)" in result.stdout
 
 
 @pytest.mark.db

@@ -14,12 +14,13 @@ The demo calls the very functions the commands call, on DynamoDB Local.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import shlex
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from distro import console
@@ -51,7 +52,14 @@ from distro.options import (
 )
 from distro.pipeline import Committed, checkpoint_until_committed, commit_plan, count_tables
 from distro.progress import Progress
-from distro.replan_run import ReplanOutcome, run_replan
+from distro.replan import (
+    Speeds,
+    choose_speeds,
+    quiet_customers,
+    replan as plan_replan,
+    with_progress,
+)
+from distro.replan_run import Reclaim, ReplanOutcome, run_replan
 from distro.settings import (
     DEFAULT_ENV,
     SIZING_INSTANCES,
@@ -59,6 +67,7 @@ from distro.settings import (
     Tables,
     Throughput,
     default_progress_table,
+    timestamp,
 )
 from distro.snapshots import keep_look, read_looks
 from distro.tally import Tally
@@ -66,6 +75,7 @@ from distro.tracking.records import Problem, SpaceRecord, TrackingRecord
 from distro.tracking.table import SCAN_SEGMENTS, read_fleet
 from distro.verify import (
     Verification,
+    WrittenPlan,
     describe_plan,
     has_plan,
     mismatch_line,
@@ -75,7 +85,15 @@ from distro.verify import (
 )
 from distro.views.analysis import Summary, summarize
 from distro.views.replan import ReplanSummary, summarize_replan
-from distro.views.status import FleetStatus, Look, advise, measure, snapshot_of
+from distro.views.status import (
+    STALLED,
+    FleetStatus,
+    Look,
+    advise,
+    advise_replan,
+    measure,
+    snapshot_of,
+)
 from distro.views.steps import (
     NextSteps,
     distro_command,
@@ -260,6 +278,7 @@ async def _locked_replan(options: ReplanOptions) -> ReplanOutcome:
 
 async def _replan(options: ReplanOptions) -> ReplanOutcome:
     connection = options.connection
+    now = options.now or datetime.now(UTC)
     return await run_replan(
         tables=connection.tables,
         table=options.tracking_table,
@@ -268,8 +287,58 @@ async def _replan(options: ReplanOptions) -> ReplanOutcome:
         instances=options.instances,
         folder=options.folder,
         throughput=options.throughput,
+        speeds_of=functools.partial(_measured_speeds, options, now),
+        reclaim=Reclaim(options.drop, options.stall_after),
+        now=now,
         policy=connection.policy,
         credentials=connection.credentials,
+    )
+
+
+def _measured_speeds(
+    options: ReplanOptions,
+    now: datetime,
+    records: Sequence[TrackingRecord],
+    spaces: Sequence[SpaceRecord],
+    written: WrittenPlan | None,
+) -> Speeds:
+    """The speeds replan plans at: each instance's rate as ``distro status`` measures it."""
+    measured = measure(
+        Look(records, spaces, written),
+        env=options.folder.env,
+        now=now,
+        stall_after=options.stall_after,
+        snapshots=read_looks(options.folder),
+    )
+    return speeds_from(
+        measured,
+        options.speeds,
+        dropped=options.drop,
+        throughput=options.throughput,
+        new_rate=options.new_instance_rate,
+    )
+
+
+def speeds_from(
+    measured: FleetStatus,
+    mode: str | None,
+    *,
+    dropped: tuple[int, ...],
+    throughput: Throughput | None = None,
+    new_rate: float | None = None,
+) -> Speeds:
+    """The speeds of ``--speeds`` *mode* over the rates *measured*; see ``choose_speeds``."""
+    numbered = [i for i in measured.instances if i.instance.isdigit()]
+    return choose_speeds(
+        mode,
+        {int(i.instance): i.rate_per_minute for i in numbered if i.rate_per_minute},
+        {
+            int(i.instance)
+            for i in numbered
+            if (i.customers.pending or i.customers.in_progress) and int(i.instance) not in dropped
+        },
+        assumed=(throughput or Throughput()).instance_uploads_per_minute,
+        new_rate=new_rate,
     )
 
 
@@ -286,9 +355,7 @@ def _replan_summary(options: ReplanOptions, outcome: ReplanOutcome) -> ReplanSum
         if outcome.files
         else None
     )
-    return summarize_replan(
-        outcome, env=options.folder.env, throughput=options.throughput, steps=steps
-    )
+    return summarize_replan(outcome, env=options.folder.env, steps=steps)
 
 
 # --- status -------------------------------------------------------------------------------------
@@ -326,17 +393,55 @@ def look_at(
     )
     if folder.path.is_dir():
         keep_look(folder, snapshot_of(look, moment), kept)
+    stalled = tuple(
+        int(i.instance) for i in measured.instances if i.state == STALLED and i.instance.isdigit()
+    )
+    count = max(len(measured.instances), max(stalled, default=0))
     replan = distro_command(
         "replan",
-        f"--instances {len(measured.instances)}",
+        f"--instances {count}",
+        *(f"--drop-instance {n}" for n in stalled),
         folder=folder,
         options=[
             *options.connection.words(),
             "--assignments-table",
             shlex.quote(options.tracking_table),
+            "--progress-table",
+            shlex.quote(options.progress_table),
         ],
     )
-    return advise(measured, replan)
+    finishes = _replanned_finish(
+        look, measured, instances=count, stalled=stalled, stall_after=options.stall_after
+    )
+    if finishes is None:
+        return advise(measured, replan)
+    return advise_replan(measured, replan, *finishes)
+
+
+def _replanned_finish(
+    look: Look,
+    measured: FleetStatus,
+    *,
+    instances: int,
+    stalled: tuple[int, ...],
+    stall_after: timedelta,
+) -> tuple[float | None, float] | None:
+    """Minutes until the fleet ends as things stand (None: never, a stalled instance holds
+    work) and after a replan at the measured speeds that drops the *stalled* instances;
+    None when the speeds cannot be measured or the replan would refuse."""
+    try:
+        speeds = speeds_from(measured, "measured", dropped=stalled)
+        records, _ = with_progress(look.customers, look.spaces)
+        quiet = quiet_customers(
+            look.customers,
+            look.spaces,
+            dropped=stalled,
+            cutoff=timestamp(measured.now - stall_after),
+        )
+        result = plan_replan(records, instances, speeds=speeds, dropped=stalled, reclaimable=quiet)
+    except DistroError:
+        return None
+    return result.finish_before, result.finish_after
 
 
 async def _read_fleet(
@@ -506,6 +611,8 @@ async def _demo(options: DemoOptions, endpoint_url: str) -> DemoOutcome:
         tracking_table=DEMO_TRACKING,
         instances=options.instances + ADDED_INSTANCES,
         progress_table=DEMO_PROGRESS,
+        drop=tuple(local_demo.DIES_AFTER_HOURS),  # its runner is gone: reclaim its customers
+        now=now,
     )
     replanned = await _replan(replanning)
     problems = verify_plan(options.folder)

@@ -90,6 +90,7 @@ def output_dir(default: Path = PLAN_FOLDER) -> Option:
 
 ENV = click.option("--env", help="staging or production (default: $STORACHA_ENV or staging).")
 QUIET = _flag("--quiet", "No progress bars.", "-q")
+STALL_AFTER = _opt("--stall-after", click.IntRange(min=1), 30, "Minutes without a change: stalled.")
 JSON = click.option("--json", "json_output", is_flag=True, help="Print the report as JSON.")
 WORKERS = _opt("--workers-per-instance", int, 10, "Workers per instance, for time estimates.")
 RATE = _opt(
@@ -267,6 +268,28 @@ _replanning = _record(
     output_dir(),
     WORKERS,
     RATE,
+    _opt(
+        "--speeds",
+        click.Choice(["measured", "equal"]),
+        None,
+        "Plan at each instance's measured rate, or all alike (default: measured when "
+        "every instance with work has a rate).",
+    ),
+    _opt(
+        "--new-instance-rate",
+        click.FloatRange(min=0, min_open=True),
+        None,
+        "Uploads a minute of an instance with no rate yet (default: the median measured).",
+    ),
+    _opt(
+        "--drop-instance",
+        int,
+        None,
+        "Give this instance no work; its silent in-progress customers move (repeatable).",
+        multiple=True,
+        metavar="N",
+    ),
+    STALL_AFTER,
     JSON,
     QUIET,
 )
@@ -288,7 +311,7 @@ _watching = _record(
     output_dir(),
     TRACKING_TABLE,
     PROGRESS_TABLE,
-    _opt("--stall-after", click.IntRange(min=1), 30, "Minutes without a change: stalled."),
+    STALL_AFTER,
     _opt("--instance", str, None, "Show this instance only.", metavar="N"),
     _opt("--customer", str, None, "Show this customer's spaces.", metavar="DID"),
     _flag("--failed", "Show the failures only."),

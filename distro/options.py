@@ -304,6 +304,11 @@ class ReplanOptions:
     json_output: bool = False
     quiet: bool = False
     progress_table: str = ""  # "": the runner's for the environment
+    speeds: str | None = None  # "measured" or "equal"; None: measured when all can be
+    new_instance_rate: float | None = None  # uploads a minute; None: the median measured
+    drop: tuple[int, ...] = ()  # instances to take no work, their silent customers moved
+    stall_after: timedelta = timedelta(minutes=30)
+    now: datetime | None = None  # the moment of the replan (default: the clock's)
 
     @classmethod
     def of(
@@ -316,12 +321,29 @@ class ReplanOptions:
         progress_table: str | None = None,
         workers_per_instance: int = DEFAULT_THROUGHPUT.workers_per_instance,
         uploads_per_minute: float = DEFAULT_THROUGHPUT.uploads_per_minute,
+        speeds: str | None = None,
+        new_instance_rate: float | None = None,
+        drop_instance: tuple[int, ...] = (),
+        stall_after: int = 30,
         json_output: bool = False,
         quiet: bool = False,
         environ: Mapping[str, str],
     ) -> ReplanOptions:
-        """The record of replan's options; the tracking table defaults to the runner's."""
+        """The record of replan's options (*stall_after* in minutes); the tables default to
+        the runner's. A dropped instance must be one of the *instances* or above them."""
         env = connection.env
+        bad = sorted(n for n in drop_instance if n < 1)
+        if bad:
+            raise SettingsError(
+                f"--drop-instance {bad[0]} is not an instance number (1 or more)",
+                setting="drop_instance",
+            )
+        if len(set(drop_instance)) >= instances and all(n <= instances for n in drop_instance):
+            raise SettingsError(
+                f"--drop-instance drops all {instances} instances: keep at least one, or add "
+                "instances with --instances",
+                setting="drop_instance",
+            )
         return cls(
             connection=connection,
             folder=PlanFolder(output_dir, env),
@@ -331,6 +353,10 @@ class ReplanOptions:
             json_output=json_output,
             quiet=quiet,
             progress_table=progress_table or default_progress_table(env, environ),
+            speeds=speeds,
+            new_instance_rate=new_instance_rate,
+            drop=tuple(sorted(set(drop_instance))),
+            stall_after=timedelta(minutes=stall_after),
         )
 
 

@@ -13,16 +13,19 @@ found, moving as few customers as it can.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from distro.balance import InstancePlan, Plan
 from distro.errors import ReplanRefused
 from distro.schedule import Unit, lower_bound, place
+from distro.settings import timestamp
 from distro.tally import CustomerLoad
 from distro.tracking.records import (
     COMPLETED,
     IN_PROGRESS,
+    PENDING,
     REPLANNABLE,
     Move,
     SpaceRecord,
@@ -38,10 +41,47 @@ class Speeds:
     rates: Mapping[int, float] = field(default_factory=dict)
     default: float = 1.0
     measured: bool = False
+    note: str = ""  # why these speeds, when it is worth saying
 
     def of(self, instance: int) -> float:
         """The speed of *instance*."""
         return self.rates.get(instance, self.default)
+
+
+def choose_speeds(
+    mode: str | None,
+    rates: Mapping[int, float],
+    holding: Collection[int],
+    *,
+    assumed: float,
+    new_rate: float | None = None,
+) -> Speeds:
+    """The speeds to plan at: *rates* measured (uploads a minute by instance) or *assumed*.
+
+    *mode* ``equal`` plans at *assumed* for all; ``measured`` at the measured
+    rates, any other instance at *new_rate* (default: the median measured).
+    Without a *mode*, measured when every instance *holding* work has a rate.
+    """
+    if mode == "equal":
+        return Speeds(default=assumed)
+    missing = sorted(set(holding) - set(rates))
+    if mode is None and (missing or not rates):
+        which = ", ".join(map(str, missing)) or "any"
+        return Speeds(
+            default=assumed,
+            note=f"equal speeds: no measured rate yet for instance {which} (--speeds measured)",
+        )
+    if not rates:
+        raise ReplanRefused(
+            "--speeds measured, but no instance has a measured rate yet: its runner has not "
+            "written a space record with progress; use --speeds equal",
+            setting="speeds",
+        )
+    default = new_rate or statistics.median(rates.values())
+    others = f", {default:,.1f} for the others" if missing or new_rate else ""
+    return Speeds(
+        dict(rates), default, measured=True, note=f"measured speeds (uploads a minute){others}"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,7 +355,32 @@ def settle(
     raced = set(now)
     targets = {m.customer: m.target for m in moved if m.customer not in raced}
     return [
-        now.get(r.customer)
-        or (replace(r, instance_id=targets[r.customer]) if r.customer in targets else r)
+        now.get(r.customer) or (_moved(r, targets[r.customer]) if r.customer in targets else r)
         for r in records
     ]
+
+
+def _moved(record: TrackingRecord, target: str) -> TrackingRecord:
+    """*record* on *target*: a reclaimed in-progress customer waits there as ``pending``."""
+    status = PENDING if record.status == IN_PROGRESS else record.status
+    return replace(record, instance_id=target, status=status)
+
+
+def quiet_customers(
+    records: Iterable[TrackingRecord],
+    spaces: Iterable[SpaceRecord],
+    *,
+    dropped: Collection[int],
+    cutoff: str,
+) -> frozenset[str]:
+    """The in-progress customers of *dropped* instances whose records, the customer's and
+    its spaces', were all last written before *cutoff* (ISO-8601): their runner is gone."""
+    candidates = {
+        r.customer
+        for r in records
+        if r.status == IN_PROGRESS and _number(r) in dropped and r.updated_at < cutoff
+    }
+    for space in spaces:
+        if space.customer in candidates and timestamp(space.updated_at) >= cutoff:
+            candidates.discard(space.customer)
+    return frozenset(candidates)

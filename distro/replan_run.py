@@ -9,15 +9,25 @@ asks for. Then the files, made from that last plan, agree with the records.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from distro.dynamo.handle import Dynamo
 from distro.emit import PlanParameters, write_plan
 from distro.errors import Fix, NothingToPlan, ReplanRefused
 from distro.files import PlanFolder
-from distro.replan import Correction, Replan, replan, settle, with_progress
+from distro.replan import (
+    Correction,
+    Replan,
+    Speeds,
+    quiet_customers,
+    replan,
+    settle,
+    with_progress,
+)
 from distro.settings import (
     DEFAULT_POLICY,
     CountSettings,
@@ -30,6 +40,7 @@ from distro.settings import (
 from distro.tracking.records import (
     IN_PROGRESS,
     REPLANNABLE,
+    Move,
     SpaceRecord,
     TrackingRecord,
     read_space,
@@ -40,13 +51,16 @@ from distro.tracking.table import (
     apply_moves,
     check_assignments_table,
     read_records,
+    reclaim,
     scan_records,
 )
-from distro.verify import read_plan
+from distro.verify import WrittenPlan, read_plan
 
 MAX_ROUNDS = 5  # re-plans after races; each needs the runner to start someone in between
 
 Hook = Callable[[Sequence[TrackingRecord]], Awaitable[None]]
+# Each instance's speed, from the records read and the plan the folder holds.
+SpeedsOf = Callable[[Sequence[TrackingRecord], Sequence[SpaceRecord], WrittenPlan | None], Speeds]
 
 
 async def _no_hook(_: Sequence[TrackingRecord]) -> None:
@@ -56,7 +70,8 @@ async def _no_hook(_: Sequence[TrackingRecord]) -> None:
 @dataclass(frozen=True, slots=True)
 class ReplanOutcome:
     """What a replan did: the plan, the records it moved, those that raced it, the files;
-    and how much the space records *corrected* the work its customer records said was left."""
+    and how much the space records *corrected* the work its customer records said was left.
+    No file is written when no customer moves."""
 
     result: Replan
     table: str
@@ -65,6 +80,15 @@ class ReplanOutcome:
     files: tuple[Path, ...]
     corrected: Correction = field(default_factory=Correction)
     previous: Mapping[int, tuple[str, ...]] = field(default_factory=dict)  # the old lists
+    now: datetime | None = None  # the moment the finishes count from
+
+
+@dataclass(frozen=True, slots=True)
+class Reclaim:
+    """Which instances to drop, and how long a runner must have been silent to be gone."""
+
+    dropped: tuple[int, ...] = ()
+    stall_after: timedelta = timedelta(minutes=30)
 
 
 async def run_replan(
@@ -75,6 +99,9 @@ async def run_replan(
     instances: int,
     folder: PlanFolder,
     throughput: Throughput | None = None,
+    speeds_of: SpeedsOf | None = None,
+    reclaim: Reclaim = Reclaim(),
+    now: datetime | None = None,
     policy: RetryPolicy = DEFAULT_POLICY,
     credentials: Credentials | None = None,
     before_writes: Hook = _no_hook,
@@ -82,13 +109,18 @@ async def run_replan(
     """Re-plan the customers of tracking *table* over *instances*; write the files to *folder*.
 
     Each started customer's remaining work is read from its records in
-    *progress_table* (``replan.with_progress``).
+    *progress_table* (``replan.with_progress``). *speeds_of* gives each
+    instance's speed from what was read (default: all at *throughput*'s rate).
+    The in-progress customers of the instances *reclaim* drops move when
+    their runner has been silent for its stall time (``tracking.reclaim``).
 
     The calls run under *policy*, signed with *credentials* (or the SDK's).
     *before_writes* runs between the read and the first write (tests race the
-    runner there).
+    runner there). When no customer moves, nothing is written.
     """
-    created_at = timestamp()
+    now = now or datetime.now(UTC)
+    created_at = timestamp(now)
+    throughput = throughput or Throughput()
     async with Dynamo.open(
         tables,
         pool_size=WRITE_CONCURRENCY,
@@ -100,19 +132,32 @@ async def run_replan(
         await db.check_table(
             progress_table, PROGRESS_KEYS, fix=Fix.PROGRESS_TABLE, missing=Fix.PROGRESS_TABLE
         )
-        records = await read_records(db, table)
-        _require_work(records, table)
+        read = await read_records(db, table)
+        _require_work(read, table)
         spaces, _ = await scan_records(db, progress_table, read_space)
-        records, corrected = with_progress(records, spaces)
-        await before_writes(records)
-        result, moved, raced = await _settle_moves(
-            db, table, records, instances, at=created_at, spaces=spaces
+        written = read_plan(folder)  # what each running runner read, before the files change
+        speeds = (
+            speeds_of(read, spaces, written)
+            if speeds_of
+            else Speeds(default=throughput.instance_uploads_per_minute)
         )
-    parameters = PlanParameters(CountSettings(tables), throughput or Throughput(), False)
-    written = read_plan(folder)  # what each running runner read, before the files change
+        quiet = quiet_customers(
+            read, spaces, dropped=reclaim.dropped, cutoff=timestamp(now - reclaim.stall_after)
+        )
+        records, corrected = with_progress(read, spaces)
+        await before_writes(records)
+        rounds = _Rounds(
+            db, (table, progress_table), instances, speeds, reclaim.dropped, quiet, spaces
+        )
+        result, moved, raced = await rounds.settle(
+            records, at=created_at, cutoff=timestamp(now - reclaim.stall_after)
+        )
     previous = {i.instance: i.customers for i in written.instances} if written else {}
-    files = write_plan(folder, result.plan, created_at=created_at, parameters=parameters)
-    return ReplanOutcome(result, table, moved, tuple(raced), tuple(files), corrected, previous)
+    files: list[Path] = []
+    if result.moves or moved:
+        parameters = PlanParameters(CountSettings(tables), throughput, False)
+        files = write_plan(folder, result.plan, created_at=created_at, parameters=parameters)
+    return ReplanOutcome(result, table, moved, tuple(raced), tuple(files), corrected, previous, now)
 
 
 def _require_work(records: Sequence[TrackingRecord], table: str) -> None:
@@ -124,29 +169,61 @@ def _require_work(records: Sequence[TrackingRecord], table: str) -> None:
         )
 
 
-async def _settle_moves(
-    db: Dynamo,
-    table: str,
-    records: Sequence[TrackingRecord],
-    instances: int,
-    *,
-    at: str,
-    spaces: Sequence[SpaceRecord] = (),
-) -> tuple[Replan, int, list[TrackingRecord]]:
-    """Plan and move until a round's moves all land; the last plan, moves made, races seen."""
-    raced: list[TrackingRecord] = []
-    moved = 0
-    current = list(records)
-    for _ in range(MAX_ROUNDS):
-        result = replan(current, instances)
-        changed = await apply_moves(db, table, result.moves, at=at)
-        moved += len(result.moves) - len(changed)
-        # Read back as written: the progress of a customer started meanwhile is its spaces'.
-        current, _ = with_progress(settle(current, result.moves, changed), spaces)
-        raced += changed
-        if not changed:
-            return result, moved, raced
-    raise ReplanRefused(
-        f"the records in {table} kept changing while distro replan moved them ({len(raced)} "
-        "customers started meanwhile): run distro replan again"
-    )
+@dataclass
+class _Rounds:
+    """Plan and move until a round's moves all land (see the module)."""
+
+    db: Dynamo
+    tables: tuple[str, str]  # tracking, progress
+    instances: int
+    speeds: Speeds
+    dropped: tuple[int, ...]
+    quiet: frozenset[str]
+    spaces: Sequence[SpaceRecord]
+
+    async def settle(
+        self, records: Sequence[TrackingRecord], *, at: str, cutoff: str
+    ) -> tuple[Replan, int, list[TrackingRecord]]:
+        """The last plan, the records moved, and those that changed under the moves."""
+        raced: list[TrackingRecord] = []
+        moved = 0
+        current = list(records)
+        quiet = set(self.quiet)
+        for _ in range(MAX_ROUNDS):
+            result = replan(
+                current,
+                self.instances,
+                speeds=self.speeds,
+                dropped=self.dropped,
+                reclaimable=quiet,
+            )
+            changed = await self._move(result.moves, current, at=at, cutoff=cutoff)
+            moved += len(result.moves) - len(changed)
+            quiet -= {r.customer for r in changed}
+            # Read back as written: the progress of a customer started meanwhile is its spaces'.
+            current, _ = with_progress(settle(current, result.moves, changed), self.spaces)
+            raced += changed
+            if not changed:
+                return result, moved, raced
+        raise ReplanRefused(
+            f"the records in {self.tables[0]} kept changing while distro replan moved them "
+            f"({len(raced)} customers started meanwhile): run distro replan again"
+        )
+
+    async def _move(
+        self, moves: Sequence[Move], records: Sequence[TrackingRecord], *, at: str, cutoff: str
+    ) -> list[TrackingRecord]:
+        """Apply *moves*; the records that changed under them (or whose runner is alive)."""
+        taken = [m for m in moves if m.status == IN_PROGRESS]
+        changed = await apply_moves(
+            self.db, self.tables[0], [m for m in moves if m.status != IN_PROGRESS], at=at
+        )
+        if taken:
+            by_customer = {r.customer: r for r in records}
+            under_way: dict[str, list[str]] = defaultdict(list)
+            for space in self.spaces:
+                if space.status == IN_PROGRESS:
+                    under_way[space.customer].append(space.space)
+            claims = [(m, by_customer[m.customer], under_way[m.customer]) for m in taken]
+            changed += await reclaim(self.db, self.tables, claims, cutoff=cutoff, at=at)
+        return sorted(changed, key=lambda r: r.customer)

@@ -13,7 +13,8 @@ last while that makes it finish sooner. Then it looks for the plan that
 finishes no later than that (within *tolerance*) with the fewest units away
 from home: from the current placement, it moves units off the instances that
 finish too late, the fewest it can; from the optimised plan, it sends units
-back home while that keeps the finish. The plan with fewer moves wins. A unit
+back home while that keeps the finish. The plan with fewer moves wins, then
+the one that changes fewer instances' lists (each a runner to restart). A unit
 whose home is closed (a dropped instance) or gone must move.
 """
 
@@ -44,6 +45,7 @@ class Placement:
     loads: tuple[int, ...]
     finish: float  # minutes from now until the last instance ends
     moves: int  # units not at home
+    changed: int = 0  # instances that gain or lose a unit: runners to restart
 
 
 def finish(loads: Sequence[int], speeds: Sequence[float]) -> float:
@@ -91,14 +93,20 @@ def place(
     kept = _repaired(units, speeds, pinned, open_, target)
     if kept is not None:
         candidates.append(kept)
-    return min(candidates, key=lambda p: (p.moves, p.finish))
+    return min(candidates, key=lambda p: (p.moves, p.changed, p.finish))
 
 
 def _placement(
     units: Sequence[Unit], where: Sequence[int], loads: Sequence[int], speeds: Sequence[float]
 ) -> Placement:
+    changed: set[int] = set()
+    for unit, at in zip(units, where, strict=True):
+        if unit.home != at:
+            changed.add(at)
+            if unit.home is not None:
+                changed.add(unit.home)
     moves = sum(1 for unit, at in zip(units, where, strict=True) if unit.home != at)
-    return Placement(tuple(where), tuple(loads), finish(loads, speeds), moves)
+    return Placement(tuple(where), tuple(loads), finish(loads, speeds), moves, len(changed))
 
 
 def _heaviest_first(units: Sequence[Unit]) -> list[int]:
@@ -216,16 +224,25 @@ def _repaired(
 ) -> Placement | None:
     """Units left home, those without one placed earliest; then, while an instance ends after
     *target*, one of its units moved where it ends soonest: the smallest that brings it back
-    by *target* if one does, else the largest that fits. None when that cannot reach it."""
+    by *target* if one does, else the largest that fits. None when that cannot reach it.
+
+    A unit that moves goes, where it fits by *target*, to an instance whose list changes
+    anyway (an empty one, or one that already gained or lost a unit): each instance whose
+    list changes is a runner to restart.
+    """
     loads = list(pinned)
     where = [-1] * len(units)
     for n, unit in enumerate(units):
         if unit.home is not None:
             where[n] = unit.home
             loads[unit.home] += unit.uploads
+    touched = {i for i in open_ if not loads[i]}
     for n in _heaviest_first(units):
         if where[n] < 0:
-            where[n] = _earliest(loads, speeds, open_, units[n].uploads)
+            size = units[n].uploads
+            sink = _sink(size, loads, speeds=speeds, sinks=open_, touched=touched, target=target)
+            where[n] = _earliest(loads, speeds, open_, size) if sink is None else sink
+            touched.add(where[n])
             loads[where[n]] += units[n].uploads
     held: dict[int, list[int]] = {i: [] for i in open_}
     for n in _heaviest_first(units):
@@ -241,14 +258,15 @@ def _repaired(
             units,
             loads=loads,
             speeds=speeds,
-            open_=open_,
-            source=source,
+            sinks=[i for i in open_ if i != source],
+            touched=touched,
             target=target,
             excess=excess,
         )
         if chosen is None:
             return None
         n, sink = chosen
+        touched |= {source, sink}
         held[source].remove(n)
         held[sink].append(n)
         loads[source] -= units[n].uploads
@@ -263,20 +281,17 @@ def _unit_to_move(
     *,
     loads: Sequence[int],
     speeds: Sequence[float],
-    open_: Sequence[int],
-    source: int,
+    sinks: Sequence[int],
+    touched: Collection[int],
     target: float,
     excess: float,
 ) -> tuple[int, int] | None:
-    """(unit, instance) for ``_repaired``: where it ends soonest, if that is by *target*."""
+    """(unit, instance) for ``_repaired``: an instance it fits by *target* (see ``_sink``)."""
     fitting: list[tuple[int, int]] = []
     for n in candidates:
         size = units[n].uploads
-        sinks = [i for i in open_ if i != source]
-        if not sinks:
-            return None
-        sink = _earliest(loads, speeds, sinks, size)
-        if (loads[sink] + size) / speeds[sink] <= target:
+        sink = _sink(size, loads, speeds=speeds, sinks=sinks, touched=touched, target=target)
+        if sink is not None:
             fitting.append((n, sink))
     if not fitting:
         return None
@@ -284,3 +299,19 @@ def _unit_to_move(
     if enough:
         return min(enough, key=lambda f: (units[f[0]].uploads, units[f[0]].name))
     return max(fitting, key=lambda f: (units[f[0]].uploads, units[f[0]].name))
+
+
+def _sink(
+    uploads: int,
+    loads: Sequence[int],
+    *,
+    speeds: Sequence[float],
+    sinks: Sequence[int],
+    touched: Collection[int],
+    target: float,
+) -> int | None:
+    """Where *uploads* more still end by *target*, soonest: among the *touched* instances if
+    any fits, else among all *sinks*; None when none fits."""
+    fits = [i for i in sinks if (loads[i] + uploads) / speeds[i] <= target]
+    changed = [i for i in fits if i in touched]
+    return _earliest(loads, speeds, changed or fits, uploads) if fits else None

@@ -186,6 +186,11 @@ class Throughput:
         return self.uploads_per_minute * self.shards_per_upload
 
     @property
+    def instance_uploads_per_minute(self) -> float:
+        """Uploads a minute one instance migrates: its workers at the rate of each."""
+        return self.workers_per_instance * self.uploads_per_minute
+
+    @property
     def shards_per_upload(self) -> float:
         """The shards per upload a default shard rate assumes: counted, else sampled."""
         return self.counted_shards_per_upload or SAMPLED_SHARDS_PER_UPLOAD

@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "distro.tracking.records",
     ),
     ("distro.count",),
-    ("distro.balance", "distro.replan"),
+    ("distro.balance", "distro.replan", "distro.schedule"),
     ("distro.emit", "distro.tracking.table", "distro.verify", "distro.check"),
     ("distro.pipeline", "distro.replan_run"),
     ("distro.views", "distro.views.common"),

@@ -193,9 +193,14 @@ def test_a_stalled_and_a_finished_instance_are_named(played: Played) -> None:
     assert [(s["instance"], s["customer"]) for s in stuck] == [("3", did(2))]
     assert stuck[0]["minutes"] == pytest.approx(60.0, abs=1.0)
     (advice,) = document["advice"]
-    assert "3 (stalled)" in advice["message"]
-    assert "4 (finished)" in advice["message"]
-    assert advice["command"].startswith("distro replan --instances 4 --env staging")
+    # Instance 3 stalled with work: as things stand the fleet never ends.
+    assert "taking stalled instance 3's customers" in advice["message"]
+    assert "instead of never, as things stand" in advice["message"]
+    assert advice["finishAsIs"] is None
+    assert advice["finishAfterReplan"] > document["at"]
+    assert advice["command"].startswith(
+        "distro replan --instances 4 --drop-instance 3 --env staging"
+    )
 
 
 @pytest.mark.db

@@ -10,7 +10,7 @@ from rich.text import Text
 from distro.console import literal
 from distro.render.parts import ReportTable, Section, did_column, duration, facts, show
 from distro.render.steps import next_steps_section
-from distro.views.replan import CriticalPath, ReplanSummary
+from distro.views.replan import CriticalPath, Finish, ReplanSummary
 
 MOVES_SHOWN = 25
 
@@ -21,11 +21,17 @@ def render_replan(console: Console, summary: ReplanSummary) -> None:
         [
             ("Completed, out of the plan", f"{summary.finished:,}"),
             ("In progress, kept on their instance", f"{summary.pinned:,}"),
-            ("Pending or failed, balanced", f"{summary.balanced:,}"),
-            ("Customers moved", f"{len(summary.moves):,}"),
+            ("Pending or failed, placed", f"{summary.balanced:,}"),
+            (
+                "Customers moved",
+                f"{len(summary.moves):,} ({summary.uploads_moved:,} uploads left among them)",
+            ),
             ("Critical path before", _path_line(summary.before)),
             ("Critical path after", _path_line(summary.after)),
-            ("Lower bound", f"{summary.lower_bound:,.0f} uploads"),
+            ("Speeds", summary.speeds_note or "equal, at the assumed rate"),
+            ("Predicted finish before", _finish_line(summary.finish_before)),
+            ("Predicted finish after", _finish_line(summary.finish_after)),
+            ("Earliest possible", _finish_line(summary.bound)),
             (
                 "Left, from the space records",
                 f"{summary.corrected_customers:,} customers corrected, "
@@ -35,6 +41,15 @@ def render_replan(console: Console, summary: ReplanSummary) -> None:
     )
     title = f"Re-plan over {summary.instances} instances from {summary.table}"
     parts: list[RenderableType] = [Section(title, rows)]
+    if summary.nothing_moved:
+        parts.append(
+            Text(
+                "No move makes the fleet finish sooner: no customer moved, nothing written. "
+                "Leave the runners as they are."
+            )
+        )
+    else:
+        parts.append(Section("Instance distribution (new plan)", _distribution(summary)))
     if summary.moves:
         parts.append(Section("Moves", _moves_table(summary)))
     if summary.next_steps is not None:
@@ -45,6 +60,29 @@ def render_replan(console: Console, summary: ReplanSummary) -> None:
 
 def _path_line(path: CriticalPath) -> str:
     return f"{path.uploads:,} uploads on instance {path.instance} ({duration(path.days * 24)})"
+
+
+def _finish_line(finish: Finish) -> str:
+    if finish.hours is None or finish.at is None:
+        return "never: a dropped instance holds work"
+    return f"in {finish.hours:,.1f} hours, {finish.at:%Y-%m-%d %H:%M} UTC"
+
+
+def _distribution(summary: ReplanSummary) -> RenderableType:
+    table = ReportTable()
+    for name in ("Instance", "Customers", "Uploads left", "Per minute", "Finish", "Runner"):
+        table.add_column(name, justify="left" if name in ("Instance", "Runner") else "right")
+    for row in summary.distribution:
+        name = f"{row.instance} (dropped)" if row.dropped else str(row.instance)
+        table.add_row(
+            name,
+            f"{row.customers:,}",
+            f"{row.uploads:,}",
+            f"{row.per_minute:,.1f}",
+            duration(row.hours),
+            row.change or "",
+        )
+    return table
 
 
 def _moves_table(summary: ReplanSummary) -> RenderableType:
@@ -67,7 +105,10 @@ def render_replan_outputs(console: Console, summary: ReplanSummary) -> None:
     if summary.files:
         folder = Path(summary.files[0]).parent
         lines.append(f"Wrote {len(summary.files)} instance files to {folder}/")
-    lines.append(f"Updated {summary.moved:,} tracking records in {summary.table}")
+    if summary.nothing_moved:
+        lines.append(f"Nothing written: no record of {summary.table} and no file changed")
+    else:
+        lines.append(f"Updated {summary.moved:,} tracking records in {summary.table}")
     if summary.raced:
         lines.append(
             f"Kept {len(summary.raced):,} customers where they are: the runner started them "

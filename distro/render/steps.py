@@ -52,7 +52,13 @@ def _after_replan(steps: NextSteps, busy: list[InstanceStep]) -> list[str]:
     lines = [
         "1. Copy the files whose list changed to their instances:",
         *[f"  {i.copy}" for i in moved],
-        *[_nothing_to_do(i) for i in steps.instances if i.empty],
+        *[_nothing_to_do(i) for i in steps.instances if i.empty and i.change != "stop"],
+        *[
+            f"   Instance {i.instance_id}: its list is now empty; stop its runner if it still "
+            "runs (a running runner keeps the list it read)"
+            for i in steps.instances
+            if i.change == "stop"
+        ],
         "2. On each of them, check the files are there:",
         f"  {steps.check}",
     ]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -42,6 +42,7 @@ class TrackingRecord:
     completed_uploads: int = 0
     total_spaces: int = 0
     completed_spaces: int = 0
+    updated_at: str = field(default="", compare=False)  # ISO-8601, as the runner wrote it
 
     @property
     def remaining_uploads(self) -> int:
@@ -79,6 +80,7 @@ def record_of(item: Mapping[str, Any]) -> TrackingRecord:
         completed_uploads=_number(item, "completedUploads"),
         total_spaces=_number(item, "totalSpaces"),
         completed_spaces=_number(item, "completedSpaces"),
+        updated_at=_text(item, "updatedAt"),
     )
 
 
@@ -240,7 +242,14 @@ def read_customer(
         return None, read.problems
     total_uploads, completed_uploads, total_spaces, completed_spaces = (n or 0 for n in numbers)
     record = TrackingRecord(
-        customer, status, instance, total_uploads, completed_uploads, total_spaces, completed_spaces
+        customer,
+        status,
+        instance,
+        total_uploads,
+        completed_uploads,
+        total_spaces,
+        completed_spaces,
+        read.text("updatedAt", required=False) or "",
     )
     return record, read.problems
 

@@ -15,6 +15,7 @@ condition, hence one conditional call per record through a bounded pool.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -26,6 +27,7 @@ from distro.dynamo.handle import Dynamo
 from distro.errors import Fix, MigrationUnderWay
 from distro.tracking.records import (
     FAILED,
+    IN_PROGRESS,
     PENDING,
     REPLANNABLE,
     LeftAlone,
@@ -219,6 +221,113 @@ async def apply_moves(
             if not (r.status in REPLANNABLE and r.instance_id == targets.get(r.customer))
         ),
         key=lambda r: r.customer,
+    )
+
+
+# --- a dropped instance's customer, taken over only if its runner is gone ------------------------
+
+MAX_SPACE_CHECKS = 99  # TransactWriteItems takes 100 items: the customer's update, and these
+
+
+async def reclaim(
+    db: Dynamo,
+    tables: tuple[str, str],
+    moves: Sequence[tuple[Move, TrackingRecord, Sequence[str]]],
+    *,
+    cutoff: str,
+    at: str,
+    concurrency: int = WRITE_CONCURRENCY,
+) -> list[TrackingRecord]:
+    """Move each in-progress customer of *moves* (move, record as read, its spaces under way)
+    from its dropped instance, unless its runner is alive; return those kept, as read.
+
+    *tables* are the tracking and the progress table. One transaction per
+    customer: its record becomes ``pending`` on the target only if it is still
+    ``in-progress`` on the source, and it and every space record it has under
+    way were last written before *cutoff* (ISO-8601, as the runner writes).
+    A live runner writes one of them at least every 10 uploads, and marks
+    its space under way ended before it starts the next, so a runner that is
+    alive keeps its customer, even if it writes between distro's read and
+    this transaction.
+    """
+    writes = [
+        (move.customer, _reclaim(db.client, tables, move, spaces, cutoff=cutoff, at=at))
+        for move, _, spaces in moves
+    ]
+    _, refused = await conditional_writes(
+        db, writes, what=f"TransactWriteItems on {tables[0]}", concurrency=concurrency
+    )
+    kept = {item["customer"]["S"] for item in refused}
+    return [record for move, record, _ in moves if move.customer in kept]
+
+
+def _reclaim(
+    client: Any,
+    tables: tuple[str, str],
+    move: Move,
+    spaces: Sequence[str],
+    *,
+    cutoff: str,
+    at: str,
+) -> Write:
+    customers, progress = tables
+    quiet = {":cutoff": {"S": cutoff}}
+    update = {
+        "Update": {
+            "TableName": customers,
+            "Key": {"customer": {"S": move.customer}},
+            "UpdateExpression": (
+                "SET instanceId = :target, #status = :pending, assignedAt = :at, updatedAt = :at"
+            ),
+            "ConditionExpression": (
+                "#status = :in_progress AND instanceId = :source AND updatedAt < :cutoff"
+            ),
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":target": {"S": move.target},
+                ":source": {"S": move.source},
+                ":at": {"S": at},
+                ":pending": {"S": PENDING},
+                ":in_progress": {"S": IN_PROGRESS},
+                **quiet,
+            },
+        }
+    }
+    checks = [
+        {
+            "ConditionCheck": {
+                "TableName": progress,
+                "Key": {"customer": {"S": move.customer}, "space": {"S": space}},
+                "ConditionExpression": "updatedAt < :cutoff",
+                "ExpressionAttributeValues": quiet,
+            }
+        }
+        for space in spaces[:MAX_SPACE_CHECKS]
+    ]
+
+    # A retry of a transaction that landed but whose reply was lost lands again as a no-op.
+    token = str(
+        uuid.uuid5(uuid.NAMESPACE_URL, f"distro-reclaim:{move.customer}:{move.target}:{at}")
+    )
+
+    async def write() -> None:
+        try:
+            await client.transact_write_items(
+                TransactItems=[update, *checks], ClientRequestToken=token
+            )
+        except ClientError as exc:
+            reasons = {r.get("Code") for r in exc.response.get("CancellationReasons", [])}
+            if reasons & {"ConditionalCheckFailed", "TransactionConflict"}:
+                raise _refusal() from exc
+            raise
+
+    return write
+
+
+def _refusal() -> ClientError:
+    """A failed condition, as ``conditional_writes`` reads one: the customer stays."""
+    return ClientError(
+        {"Error": {"Code": _CONDITION_FAILED, "Message": "kept"}}, "TransactWriteItems"
     )
 
 

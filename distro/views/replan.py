@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from distro.settings import Throughput
+from distro.settings import timestamp
 from distro.tracking.records import LeftAlone, Move
 from distro.views.common import camel
 from distro.views.steps import NextSteps
@@ -19,11 +20,39 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class CriticalPath:
-    """The busiest instance: its id, remaining uploads, and the days they take."""
+    """The instance that ends last: its id, remaining uploads, and the days they take."""
 
     instance: str
     uploads: int
     days: float
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """When the fleet ends: *hours* from the replan's moment and the date (None: never)."""
+
+    hours: float | None
+    at: datetime | None
+
+    @classmethod
+    def of(cls, minutes: float | None, now: datetime) -> Finish:
+        """The finish *minutes* after *now* (None: never)."""
+        if minutes is None:
+            return cls(None, None)
+        return cls(minutes / 60, now + timedelta(minutes=minutes))
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceRow:
+    """One instance of the new plan: its customers, uploads left, speed and finish."""
+
+    instance: int
+    customers: int
+    uploads: int
+    per_minute: float
+    hours: float
+    change: str | None  # restart, start, unchanged; None when nothing is written
+    dropped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,19 +75,40 @@ class ReplanSummary:
     next_steps: NextSteps | None = None
     corrected_customers: int = 0  # whose remaining work the space records changed
     corrected_uploads: int = 0  # by this many uploads in all (less left than recorded)
+    uploads_moved: int = 0  # the remaining uploads of the customers moved
+    finish_before: Finish = Finish(None, None)
+    finish_after: Finish = Finish(None, None)
+    bound: Finish = Finish(None, None)
+    speeds_measured: bool = False
+    speeds_note: str = ""
+    distribution: tuple[InstanceRow, ...] = ()
+    dropped: tuple[int, ...] = ()
+
+    @property
+    def nothing_moved(self) -> bool:
+        """No customer moved: nothing was written, the runners keep their lists."""
+        return not self.moves and not self.moved
 
 
 def summarize_replan(
     outcome: ReplanOutcome,
     *,
     env: str,
-    throughput: Throughput,
     steps: NextSteps | None = None,
 ) -> ReplanSummary:
-    """The report of *outcome*, with days at *throughput* and the *steps* that deploy it."""
+    """The report of *outcome*, with days at its speeds and the *steps* that deploy it."""
     result = outcome.result
-    before = max(result.before.items(), key=lambda kv: kv[1], default=("-", 0))
-    busiest = max(result.plan.instances, key=lambda i: i.uploads)
+    now = outcome.now or datetime.now(UTC)
+    speed = result.speeds.of
+
+    def ends(instance: str, uploads: int) -> float:
+        return uploads / speed(int(instance) if instance.isdigit() else 0)
+
+    before = max(result.before.items(), key=lambda kv: ends(*kv), default=("-", 0))
+    last = max(
+        result.plan.instances, key=lambda i: (i.uploads / speed(i.instance_id), -i.instance_id)
+    )
+    changes = {s.instance_id: s.change for s in steps.instances} if steps else {}
     planned = sum(len(i.customers) for i in result.plan.instances)
     return ReplanSummary(
         env=env,
@@ -67,9 +117,9 @@ def summarize_replan(
         finished=len(result.finished),
         pinned=len(result.pinned),
         balanced=planned - len(result.pinned),
-        before=CriticalPath(before[0], before[1], throughput.days(before[1])),
+        before=CriticalPath(before[0], before[1], ends(*before) / 60 / 24),
         after=CriticalPath(
-            str(busiest.instance_id), busiest.uploads, throughput.days(busiest.uploads)
+            str(last.instance_id), last.uploads, ends(str(last.instance_id), last.uploads) / 60 / 24
         ),
         lower_bound=result.lower_bound,
         moves=result.moves,
@@ -79,6 +129,25 @@ def summarize_replan(
         next_steps=steps,
         corrected_customers=outcome.corrected.customers,
         corrected_uploads=outcome.corrected.uploads,
+        uploads_moved=result.uploads_moved,
+        finish_before=Finish.of(result.finish_before, now),
+        finish_after=Finish.of(result.finish_after, now),
+        bound=Finish.of(result.bound, now),
+        speeds_measured=result.speeds.measured,
+        speeds_note=result.speeds.note,
+        distribution=tuple(
+            InstanceRow(
+                i.instance_id,
+                len(i.customers),
+                i.uploads,
+                result.speeds.of(i.instance_id),
+                i.uploads / result.speeds.of(i.instance_id) / 60,
+                changes.get(i.instance_id),
+                i.instance_id in result.dropped,
+            )
+            for i in result.plan.instances
+        ),
+        dropped=result.dropped,
     )
 
 
@@ -101,6 +170,27 @@ def replan_json(summary: ReplanSummary) -> bytes:
             {"customer": m.customer, "from": m.source, "to": m.target, "status": m.status}
             for m in summary.moves
         ],
+        "movedUploads": summary.uploads_moved,
+        "nothingMoved": summary.nothing_moved,
+        "finish": {
+            "before": _finish(summary.finish_before),
+            "after": _finish(summary.finish_after),
+            "lowerBound": _finish(summary.bound),
+        },
+        "speeds": {"measured": summary.speeds_measured, "note": summary.speeds_note},
+        "droppedInstances": list(summary.dropped),
+        "distribution": [
+            {
+                "instance": r.instance,
+                "customers": r.customers,
+                "uploads": r.uploads,
+                "ratePerMinute": r.per_minute,
+                "hours": r.hours,
+                "change": r.change,
+                "dropped": r.dropped,
+            }
+            for r in summary.distribution
+        ],
         "recordsUpdated": summary.moved,
         "startedMeanwhile": [
             {"customer": a.customer, "status": a.status, "instance": a.instance_id}
@@ -110,6 +200,10 @@ def replan_json(summary: ReplanSummary) -> bytes:
         "nextSteps": camel(dataclasses.asdict(summary.next_steps)) if summary.next_steps else None,
     }
     return orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def _finish(finish: Finish) -> dict[str, Any]:
+    return {"hours": finish.hours, "at": timestamp(finish.at) if finish.at else None}
 
 
 def _path(path: CriticalPath) -> dict[str, Any]:

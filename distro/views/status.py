@@ -121,10 +121,13 @@ class FailedCustomer:
 
 @dataclass(frozen=True, slots=True)
 class Advice:
-    """Something worth doing, and the command that does it (None when there is none)."""
+    """Something worth doing, and the command that does it (None when there is none);
+    for a replan, the fleet's finish as things stand (None: never) and after it."""
 
     message: str
     command: str | None
+    finish_as_is: datetime | None = None
+    finish_replanned: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,6 +431,42 @@ def _stalled(
     return tuple(sorted(stuck, key=lambda s: (s.updated_at, s.instance, s.customer, s.space)))
 
 
+WORTH_SAVING = 0.10  # a replan is advised when it saves more than this share of the time left
+WORTH_MINUTES = 60.0  # and more than this
+
+
+def advise_replan(
+    status: FleetStatus, replan: str, minutes_as_is: float | None, minutes_after: float
+) -> FleetStatus:
+    """*status* with replan advice when the *replan* command, whose plan ends *minutes_after*
+    the look, saves more than 10% and more than an hour on the *minutes_as_is* it takes as
+    things stand (None: never), both at the measured speeds."""
+    after = status.now + timedelta(minutes=minutes_after)
+    as_is = None if minutes_as_is is None else status.now + timedelta(minutes=minutes_as_is)
+    if minutes_as_is is not None:
+        saved = minutes_as_is - minutes_after
+        if saved <= WORTH_MINUTES or saved <= WORTH_SAVING * minutes_as_is:
+            return status
+    now_text = (
+        "never, as things stand (a stalled instance holds work)"
+        if as_is is None
+        else f"{_hours(as_is, status.now)} as things stand"
+    )
+    stalled = [i.instance for i in status.instances if i.state == STALLED]
+    dropping = f", taking stalled instance {', '.join(stalled)}'s customers," if stalled else ""
+    message = (
+        f"A replan at the measured speeds{dropping} finishes in {_hours(after, status.now)}, "
+        f"instead of {now_text}"
+    )
+    advice = Advice(message, replan, as_is, after)
+    return replace(status, advice=(*status.advice, advice))
+
+
+def _hours(moment: datetime, now: datetime) -> str:
+    hours = (moment - now).total_seconds() / 3600
+    return f"{hours:,.1f} hours ({moment:%Y-%m-%d %H:%M} UTC)"
+
+
 def advise(status: FleetStatus, replan: str) -> FleetStatus:
     """*status* with its advice: re-plan (with the *replan* command) when some instances are
     finished or stalled while customers still wait on others."""
@@ -476,7 +515,17 @@ def status_json(status: FleetStatus, *, customer: str | None = None) -> bytes:
             }
             for s in status.stalled
         ],
-        "advice": [{"message": a.message, "command": a.command} for a in status.advice],
+        "advice": [
+            {
+                "message": a.message,
+                "command": a.command,
+                "finishAsIs": timestamp(a.finish_as_is) if a.finish_as_is else None,
+                "finishAfterReplan": (
+                    timestamp(a.finish_replanned) if a.finish_replanned else None
+                ),
+            }
+            for a in status.advice
+        ],
         "unreadable": {
             "count": status.unreadable_count,
             "examples": [{"table": p.table, "key": p.key, "why": p.why} for p in status.unreadable],

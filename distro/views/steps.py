@@ -38,7 +38,8 @@ class InstanceStep:
     spaces_file: str | None
     spaces: str | None
     # After a replan: "restart" (its list changed: a running runner keeps the one it read),
-    # "start" (a new instance) or "unchanged" (leave it alone); None after generate.
+    # "start" (a new instance), "stop" (its list is now empty: nothing left for its runner)
+    # or "unchanged" (leave it alone); None after generate.
     change: str | None = None
 
 
@@ -101,19 +102,21 @@ def replan_steps(
         progress_table=progress_table,
     )
     listed = {i.instance_id: tuple(c.customer for c in i.customers) for i in plan.instances}
+    planned = {c for customers in listed.values() for c in customers}
+
+    def change(instance: int) -> str:
+        after = set(listed[instance])
+        if instance not in previous:
+            return "start" if after else "unchanged"
+        # A customer no longer planned anywhere is completed: its runner skips it anyway.
+        if {c for c in previous[instance] if c in planned} == after:
+            return "unchanged"
+        return "restart" if after else "stop"
+
     return replace(
         steps,
-        instances=tuple(
-            replace(step, change=_change(previous.get(step.instance_id), listed[step.instance_id]))
-            for step in steps.instances
-        ),
+        instances=tuple(replace(step, change=change(step.instance_id)) for step in steps.instances),
     )
-
-
-def _change(before: Sequence[str] | None, after: Sequence[str]) -> str:
-    if before is None:
-        return "start"
-    return "unchanged" if tuple(before) == tuple(after) else "restart"
 
 
 def distro_command(name: str, *first: str, folder: PlanFolder, options: Sequence[str] = ()) -> str:

@@ -271,6 +271,11 @@ def replan(options: ReplanOptions) -> ReplanSummary:
     return _replan_summary(options, outcome)
 
 
+async def replan_here(options: ReplanOptions) -> ReplanSummary:
+    """``replan`` in the caller's event loop (a fleet played alongside it), without signals."""
+    return _replan_summary(options, await _locked_replan(options))
+
+
 async def _locked_replan(options: ReplanOptions) -> ReplanOutcome:
     with output_lock(options.folder) as folder:
         return await _replan(replace(options, folder=folder))

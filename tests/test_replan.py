@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 from botocore.exceptions import ClientError
-from helpers import invoke, read_plan
+from helpers import files_of, invoke, read_plan
 from test_assignments import ANY_TABLES, delete_table, scan_all, session
 
 from distro.balance import InstancePlan, Plan
@@ -481,3 +482,32 @@ def test_after_a_replan_the_steps_name_restarts_new_instances_and_the_rest() -> 
     assert "  STORACHA_ENV=staging node src/migrate-instance.js --instance 2" in lines
     assert "   Start the runner on each new instance:" in lines
     assert "   Leave instance 1: its list did not change, so leave its runner alone." in lines
+
+
+@pytest.mark.db
+def test_a_replan_that_cannot_help_moves_no_one_and_writes_nothing(
+    dynamo: LocalDynamo, tracking: str, tmp_path: Path
+) -> None:
+    asyncio.run(put_records(dynamo.endpoint_url, tracking, many_records()))
+    args = [
+        "replan", "--instances", "4", "--endpoint-url", dynamo.endpoint_url,
+        "--assignments-table", tracking, "--progress-table", progress(tracking),
+        "--output-dir", tmp_path,
+    ]  # fmt: skip
+    first = invoke(*args)
+    assert first.returncode == 0, first.stderr
+    moved = table_items(dynamo.endpoint_url, tracking)
+    written = files_of(tmp_path)
+    # The printed replan command, run as printed, finds the plan as good as it gets.
+    printed = first.stdout.splitlines()[-1].strip()
+    assert printed.startswith("distro replan --instances 4")
+    again = invoke(*shlex.split(printed)[1:])
+    assert again.returncode == 0, again.stderr
+    assert "No move makes the fleet finish sooner: no customer moved, nothing written." in (
+        " ".join(again.stdout.split())
+    )
+    assert f"Nothing written: no record of {tracking} and no file changed" in again.stderr
+    assert table_items(dynamo.endpoint_url, tracking) == moved
+    assert files_of(tmp_path) == written
+    document = orjson.loads(invoke(*shlex.split(printed)[1:], "--json").stdout)
+    assert (document["nothingMoved"], document["moves"], document["files"]) == (True, [], [])

@@ -210,7 +210,10 @@ def replan(
     units = [Unit(r.customer, r.remaining_uploads, home(r)) for r in movable]
     rates = [speeds.of(n) for n in range(1, instances + 1)]
     shut = {n - 1 for n in closed}
-    placement = place(units, speeds=rates, pinned=loads, closed=shut)
+    try:
+        placement = place(units, speeds=rates, pinned=loads, closed=shut)
+    except ValueError as problem:  # no instance left open, or a speed of 0
+        raise ReplanRefused(f"cannot place the customers: {problem}") from None
     plan = _plan_of(instances, placement.where, movable, pinned)
     largest = max((c for i in plan.instances for c in i.customers), key=_uploads, default=None)
     before = recorded_loads(records)

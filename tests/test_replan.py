@@ -511,3 +511,26 @@ def test_a_replan_that_cannot_help_moves_no_one_and_writes_nothing(
     assert files_of(tmp_path) == written
     document = orjson.loads(invoke(*shlex.split(printed)[1:], "--json").stdout)
     assert (document["nothingMoved"], document["moves"], document["files"]) == (True, [], [])
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (
+            ["--drop-instance", "0"],
+            "Error: --drop-instance 0 is not an instance number (1 or more)",
+        ),
+        (
+            ["--drop-instance", "1", "--drop-instance", "2"],
+            "Error: --drop-instance drops all 2 instances: keep at least one, or add instances "
+            "with --instances",
+        ),
+        (["--speeds", "fastest"], "Invalid value for '--speeds'"),
+        (["--new-instance-rate", "0"], "Invalid value for '--new-instance-rate'"),
+    ],
+)
+def test_bad_replan_options_are_one_line_errors(given: list[str], message: str) -> None:
+    result = invoke("replan", "--instances", "2", *given)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr

@@ -28,6 +28,7 @@ from distro.balance import Plan, plan
 from distro.check import Comparison, compare_paths
 from distro.dynamo.handle import Dynamo
 from distro.errors import (
+    EXIT_UNREADABLE,
     DistroError,
     Fix,
     Interrupted,
@@ -37,6 +38,7 @@ from distro.errors import (
     Terminated,
 )
 from distro.files import PlanFolder, output_lock
+from distro.flags import with_flags
 from distro.local import demo as local_demo
 from distro.local.dynamodb import LOCAL_CREDENTIALS, LOCAL_REGION, LocalDynamo
 from distro.options import (
@@ -91,6 +93,7 @@ from distro.views.status import (
     Look,
     advise,
     advise_replan,
+    check_line,
     measure,
     snapshot_of,
 )
@@ -374,6 +377,17 @@ def status(options: StatusOptions) -> FleetStatus:
     """
     records = _run(_read_fleet(options), folder=None)
     return look_at(options, records)
+
+
+def check_status(options: StatusOptions) -> tuple[int, str]:
+    """``status --check``: one line and its exit code; tables that cannot be read are
+    ``EXIT_UNREADABLE`` with the error's line, not a failure of the command."""
+    try:
+        return check_line(status(options))
+    except Stopped:
+        raise
+    except DistroError as error:
+        return EXIT_UNREADABLE, f"UNREADABLE: {with_flags(error)}"
 
 
 def look_at(

@@ -325,6 +325,7 @@ _watching = _record(
     ),
     JSON,
     _opt("--report-html", click.Path(dir_okay=False, path_type=Path), None, "Also as HTML."),
+    _flag("--check", "One line; exit 0 all well, 3 stalled, 4 failed customers, 5 unreadable."),
 )
 
 
@@ -335,6 +336,10 @@ def status(options: StatusOptions) -> None:
     """The fleet under way: progress, measured rates, predicted finish, stalled and failed work."""
     from distro import app, render as show  # noqa: PLC0415 - AWS and rich load only when run
 
+    if options.check:
+        code, line = app.check_status(options)
+        show.line(line)
+        sys.exit(code)
     if options.watch is not None and not options.json_output:
         show.watch(lambda: app.status(options), options)
     else:

@@ -74,6 +74,10 @@ class Fix(Enum):
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+# distro status --check, for cron and CI: something needs a person.
+EXIT_STALLED = 3  # an instance has work left but no record changed within the stall time
+EXIT_FAILED_CUSTOMERS = 4  # the runner marked customers failed
+EXIT_UNREADABLE = 5  # the runner's tables could not be read
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 

@@ -380,6 +380,7 @@ class StatusOptions:
     json_output: bool = False
     html: Path | None = None
     now: datetime | None = None
+    check: bool = False  # one line and an exit code, for cron
 
     @classmethod
     def of(
@@ -396,6 +397,7 @@ class StatusOptions:
         watch: float | None = None,
         json_output: bool = False,
         report_html: Path | None = None,
+        check: bool = False,
         environ: Mapping[str, str],
     ) -> StatusOptions:
         """The record of status's options (*stall_after* in minutes); the tables default to
@@ -415,6 +417,7 @@ class StatusOptions:
             watch=watch,
             json_output=json_output,
             html=report_html,
+            check=check,
         )
 
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from helpers import read_plan
+from helpers import invoke, read_plan
 from test_assignments import delete_table
 from test_replan import progress, table_items
 
@@ -27,7 +27,7 @@ from distro.balance import balance
 from distro.dynamo.handle import Dynamo
 from distro.emit import PlanParameters, write_plan
 from distro.files import PlanFolder
-from distro.local.dynamodb import LOCAL_CREDENTIALS, LOCAL_REGION, LocalDynamo
+from distro.local.dynamodb import LOCAL_CREDENTIALS, LOCAL_REGION, LocalDynamo, local_client_env
 from distro.local.fleet import Fleet, Runner, Work, create_fleet_tables
 from distro.options import Connection, ReplanOptions
 from distro.replan_run import Reclaim, run_replan
@@ -224,6 +224,14 @@ def test_a_dead_instances_customers_are_each_completed_exactly_once(
         ended = Counter(c for runner in ran for c in runner.ended_customers)
         assert ended == Counter(list(trial.work.spaces))
         assert fleet.starts == {c: 2 if c in reclaimed else 1 for c in trial.work.spaces}
+        # All done, nothing failed: the cron check is all well.
+        check = invoke(
+            "status", "--check", "--endpoint-url", trial.endpoint, "--assignments-table",
+            trial.tracking, "--progress-table", progress(trial.tracking), "--output-dir", tmp_path,
+            env=local_client_env(),
+        )  # fmt: skip
+        assert check.returncode == 0, check.stdout
+        assert check.stdout.startswith("OK: finished, ")
     finally:
         trial.drop()
 

@@ -450,3 +450,30 @@ def test_a_hostile_did_is_shown_literally_in_every_view(
         hostile,
     )
     assert document["customer"]["customer"] == hostile  # JSON holds it exactly
+
+
+@pytest.mark.db
+def test_check_is_one_line_and_an_exit_code_for_cron(played: Played, tmp_path: Path) -> None:
+    stalled = invoke(*played.args("--check"), env=local_client_env())
+    assert stalled.returncode == 3, stalled.stderr
+    document = status_json(played)
+    done = document["fleet"]["uploads"]
+    assert stalled.stdout == (
+        "STALLED: instance 3 has work left but no record changed within 30 minutes; "
+        f"{done['done']:,} of {done['total']:,} uploads done\n"
+    )
+    # With a longer stall time nothing is stalled; the failed customer remains.
+    failed = invoke(*played.args("--check", "--stall-after", "600"), env=local_client_env())
+    assert failed.returncode == 4, failed.stderr
+    reasons = ", ".join(f"{r} {n}" for r, n in document["failures"]["byReason"].items())
+    assert failed.stdout.startswith(f"FAILED: 1 customers failed (uploads by reason: {reasons})")
+    # A table that cannot be read is code 5, one line on stdout, and no traceback.
+    missing = invoke(
+        "status", "--check", "--endpoint-url", played.endpoint, "--assignments-table",
+        "no-such-table", "--output-dir", tmp_path, env=local_client_env(),
+    )  # fmt: skip
+    assert missing.returncode == 5
+    assert missing.stdout.startswith("UNREADABLE: ")
+    assert "no-such-table" in missing.stdout
+    assert len(missing.stdout.splitlines()) == 1
+    assert "Traceback" not in missing.stderr

@@ -63,6 +63,11 @@ def verification(found: Verification) -> None:
         stdout.print(literal(f"OK: {found.described}", style="green"), soft_wrap=True)
 
 
+def line(text: str) -> None:
+    """One line on stdout, literally (``status --check``: DIDs and errors quoted as they are)."""
+    stdout.print(literal(text), soft_wrap=True)
+
+
 def comparison(compared: Comparison) -> None:
     """Show the OK line of a ``distro check`` whose two paths agree."""
     stdout.print(literal(f"OK: {compared.describe()}", style="green"), soft_wrap=True)

@@ -33,6 +33,7 @@ from typing import Any
 
 import orjson
 
+from distro.errors import EXIT_FAILED_CUSTOMERS, EXIT_STALLED
 from distro.settings import timestamp
 from distro.tracking.records import (
     COMPLETED,
@@ -482,6 +483,27 @@ def advise(status: FleetStatus, replan: str) -> FleetStatus:
         "waiting customers to the instances that can take them"
     )
     return replace(status, advice=(*status.advice, Advice(message, replan)))
+
+
+def check_line(status: FleetStatus) -> tuple[int, str]:
+    """``status --check``: one line and its exit code (``errors.EXIT_STALLED`` when an
+    instance is stalled, else ``EXIT_FAILED_CUSTOMERS`` when customers failed, else 0)."""
+    fleet = status.fleet
+    done = f"{fleet.uploads_done:,} of {fleet.uploads_total:,} uploads done"
+    stalled = [i.instance for i in status.instances if i.state == STALLED]
+    if stalled:
+        minutes = status.stall_after.total_seconds() / 60
+        return EXIT_STALLED, (
+            f"STALLED: instance {', '.join(stalled)} has work left but no record changed within "
+            f"{minutes:g} minutes; {done}"
+        )
+    if status.failed_customers:
+        reasons = ", ".join(f"{r} {n:,}" for r, n in status.failures_by_reason.items())
+        return EXIT_FAILED_CUSTOMERS, (
+            f"FAILED: {len(status.failed_customers):,} customers failed (uploads by reason: "
+            f"{reasons or 'none recorded'}); {done}"
+        )
+    return 0, f"OK: {fleet.state}, {done}, nothing stalled, no customer failed"
 
 
 def status_json(status: FleetStatus, *, customer: str | None = None) -> bytes:

@@ -197,7 +197,11 @@ async def _count_plan_commit(
             reader=count.reader,
             on_notice=_notice,
             # Without --instances the report sizes up to max(SIZING_INSTANCES) instances.
-            split_for=(instances or max(SIZING_INSTANCES)) if count.split_large else None,
+            split_for=(
+                count.throughput.files(instances or max(SIZING_INSTANCES))
+                if count.split_large
+                else None
+            ),
             credentials=connection.credentials,
             assignments_table=tracking_table if commit else None,
             force=force,
@@ -207,7 +211,12 @@ async def _count_plan_commit(
             shards = sum(c.estimated_shards for c in tally.customers)
             throughput = throughput.with_counted(shards, tally.total_uploads)
         planned = (
-            plan(tally, instances, split_large=count.split_large, by=throughput.unit)
+            plan(
+                tally,
+                throughput.files(instances),
+                split_large=count.split_large,
+                by=throughput.unit,
+            )
             if instances
             else None
         )
@@ -256,7 +265,11 @@ def _deploy_steps(count: CountOptions, counted: Counted, table: str | None) -> N
     if counted.planned is None or not counted.committed.files:
         return None
     return next_steps(
-        counted.planned, folder=count.folder, connection=count.connection, tracking_table=table
+        counted.planned,
+        folder=count.folder,
+        connection=count.connection,
+        tracking_table=table,
+        runners_per_host=count.throughput.runners_per_host,
     )
 
 
@@ -270,13 +283,21 @@ def _notice(line: str) -> None:
 
 def replan(options: ReplanOptions) -> ReplanSummary:
     """Re-plan the tracking table's customers over ``options.instances``; move records, write files."""
+    options = _on_plan_hosts(options)
     outcome = _run(_locked_replan(options), options.folder)
     return _replan_summary(options, outcome)
 
 
 async def replan_here(options: ReplanOptions) -> ReplanSummary:
     """``replan`` in the caller's event loop (a fleet played alongside it), without signals."""
+    options = _on_plan_hosts(options)
     return _replan_summary(options, await _locked_replan(options))
+
+
+def _on_plan_hosts(options: ReplanOptions) -> ReplanOptions:
+    """*options* with the runners per host the plan in place was made with, unless given."""
+    written = read_plan(options.folder)
+    return options.on_hosts(written.runners_per_host if written else None)
 
 
 async def _locked_replan(options: ReplanOptions) -> ReplanOutcome:
@@ -292,7 +313,7 @@ async def _replan(options: ReplanOptions) -> ReplanOutcome:
         table=options.tracking_table,
         progress_table=options.progress_table
         or default_progress_table(options.folder.env, os.environ),
-        instances=options.instances,
+        instances=options.files,
         folder=options.folder,
         throughput=options.throughput,
         speeds_of=functools.partial(_measured_speeds, options, now),
@@ -359,11 +380,17 @@ def _replan_summary(options: ReplanOptions, outcome: ReplanOutcome) -> ReplanSum
             tracking_table=options.tracking_table,
             progress_table=options.progress_table or None,
             previous=outcome.previous,
+            runners_per_host=options.throughput.runners_per_host,
         )
         if outcome.files
         else None
     )
-    return summarize_replan(outcome, env=options.folder.env, steps=steps)
+    return summarize_replan(
+        outcome,
+        env=options.folder.env,
+        steps=steps,
+        runners_per_host=options.throughput.runners_per_host,
+    )
 
 
 # --- status -------------------------------------------------------------------------------------

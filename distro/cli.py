@@ -92,7 +92,19 @@ ENV = click.option("--env", help="staging or production (default: $STORACHA_ENV 
 QUIET = _flag("--quiet", "No progress bars.", "-q")
 STALL_AFTER = _opt("--stall-after", click.IntRange(min=1), 30, "Minutes without a change: stalled.")
 JSON = click.option("--json", "json_output", is_flag=True, help="Print the report as JSON.")
-WORKERS = _opt("--workers-per-instance", int, 10, "Workers per instance, for time estimates.")
+WORKERS = _opt(
+    "--workers-per-instance",
+    click.IntRange(min=1),
+    None,
+    "Workers in one instance's runner, for time estimates, as the guide assumes [default: 10].",
+)
+RUNNERS = _opt(
+    "--runners-per-host",
+    click.IntRange(min=1),
+    None,
+    "Run W runner processes (one worker each) per machine: --instances machines, W files on each.",
+    metavar="W",
+)
 RATE = _opt(
     "--uploads-per-minute", float, UPLOADS_PER_MINUTE, "Uploads a worker migrates a minute."
 )
@@ -173,6 +185,7 @@ _counting = _record(
     ),
     WORKERS,
     RATE,
+    RUNNERS,
     output_dir(),
     _flag("--restart", "Discard the counting checkpoint and count again."),
     QUIET,
@@ -268,6 +281,7 @@ _replanning = _record(
     output_dir(),
     WORKERS,
     RATE,
+    RUNNERS,
     _opt(
         "--speeds",
         click.Choice(["measured", "equal"]),

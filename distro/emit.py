@@ -110,6 +110,7 @@ def manifest_document(
             "skip": list(settings.customer_filter.skip),
             "splitLargeCustomers": parameters.split_large_customers,
             **_shard_parameters(plan, parameters),
+            **_host_parameters(plan, parameters.throughput),
         },
         "tables": {"consumer": tables.consumer, "upload": tables.upload, "region": tables.region},
         "totals": {
@@ -127,6 +128,7 @@ def manifest_document(
                 "customers": len(i.customers),
                 "splitSpaces": spaces,
                 "sha256": _sha256(files[folder.instance_file_name(i.instance_id)]),
+                **_machine(i, parameters.throughput),
             }
             for i, spaces in zip(plan.instances, split_spaces, strict=True)
         ],
@@ -156,6 +158,21 @@ def _shard_parameters(plan: Plan, parameters: PlanParameters) -> dict[str, Any]:
         return {}
     rate = replace(parameters.throughput, unit="shards").per_minute
     return {"balanceBy": plan.unit, "shardsPerMinute": rate}
+
+
+def _host_parameters(plan: Plan, throughput: Throughput) -> dict[str, int]:
+    """The machines and the runners on each, only with --runners-per-host."""
+    if throughput.runners_per_host is None:
+        return {}
+    machines = len(plan.instances) // throughput.per_host
+    return {"machines": machines, "runnersPerHost": throughput.runners_per_host}
+
+
+def _machine(instance: InstancePlan, throughput: Throughput) -> dict[str, int]:
+    """The machine that runs *instance*'s file, only with --runners-per-host."""
+    if throughput.runners_per_host is None:
+        return {}
+    return {"machine": throughput.machine_of(instance.instance_id)}
 
 
 def _shard_totals(plan: Plan) -> dict[str, int]:

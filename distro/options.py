@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -49,6 +49,14 @@ DEFAULT_THROUGHPUT = Throughput()
 
 def _words(flag: str, value: object) -> list[str]:
     return [flag, shlex.quote(str(value))]
+
+
+def _workers(workers: int | None, runners: int | None) -> int:
+    """Workers per instance file: as given; else one (a runner) with --runners-per-host,
+    else the guide's default."""
+    if workers is not None:
+        return workers
+    return 1 if runners is not None else DEFAULT_THROUGHPUT.workers_per_instance
 
 
 def _patterns(option: str, values: tuple[str, ...]) -> tuple[str, ...]:
@@ -152,8 +160,9 @@ class CountOptions:
         count_shards: bool = False,
         balance_by: BalanceUnit = "uploads",
         shards_per_minute: float | None = None,
-        workers_per_instance: int = DEFAULT_THROUGHPUT.workers_per_instance,
+        workers_per_instance: int | None = None,
         uploads_per_minute: float = DEFAULT_THROUGHPUT.uploads_per_minute,
+        runners_per_host: int | None = None,
         output_dir: Path,
         restart: bool = False,
         quiet: bool = False,
@@ -176,10 +185,11 @@ class CountOptions:
             count_shards=count_shards or balance_by == "shards",
         )
         throughput = Throughput(
-            workers_per_instance,
+            _workers(workers_per_instance, runners_per_host),
             uploads_per_minute,
             unit=balance_by,
             shards_per_minute=shards_per_minute,
+            runners_per_host=runners_per_host,
         )
         folder = PlanFolder(output_dir, connection.env)
         return cls(
@@ -228,10 +238,11 @@ class CountOptions:
             words += _words("--balance-by", throughput.unit)
         for flag, value, default in (
             ("--shards-per-minute", throughput.shards_per_minute, None),
+            ("--runners-per-host", throughput.runners_per_host, None),
             (
                 "--workers-per-instance",
                 throughput.workers_per_instance,
-                DEFAULT_THROUGHPUT.workers_per_instance,
+                1 if throughput.runners_per_host else DEFAULT_THROUGHPUT.workers_per_instance,
             ),
             (
                 "--uploads-per-minute",
@@ -309,6 +320,7 @@ class ReplanOptions:
     drop: tuple[int, ...] = ()  # instances to take no work, their silent customers moved
     stall_after: timedelta = timedelta(minutes=30)
     now: datetime | None = None  # the moment of the replan (default: the clock's)
+    workers_given: bool = False  # --workers-per-instance was typed: the plan's runners do not apply
 
     @classmethod
     def of(
@@ -319,8 +331,9 @@ class ReplanOptions:
         output_dir: Path,
         assignments_table: str | None = None,
         progress_table: str | None = None,
-        workers_per_instance: int = DEFAULT_THROUGHPUT.workers_per_instance,
+        workers_per_instance: int | None = None,
         uploads_per_minute: float = DEFAULT_THROUGHPUT.uploads_per_minute,
+        runners_per_host: int | None = None,
         speeds: str | None = None,
         new_instance_rate: float | None = None,
         drop_instance: tuple[int, ...] = (),
@@ -330,17 +343,19 @@ class ReplanOptions:
         environ: Mapping[str, str],
     ) -> ReplanOptions:
         """The record of replan's options (*stall_after* in minutes); the tables default to
-        the runner's. A dropped instance must be one of the *instances* or above them."""
+        the runner's. A dropped instance must be one of the *instances* or above them.
+        *instances* counts machines: with *runners_per_host* W the plan has W files on each."""
         env = connection.env
+        files = instances * (runners_per_host or 1)
         bad = sorted(n for n in drop_instance if n < 1)
         if bad:
             raise SettingsError(
                 f"--drop-instance {bad[0]} is not an instance number (1 or more)",
                 setting="drop_instance",
             )
-        if len(set(drop_instance)) >= instances and all(n <= instances for n in drop_instance):
+        if len(set(drop_instance)) >= files and all(n <= files for n in drop_instance):
             raise SettingsError(
-                f"--drop-instance drops all {instances} instances: keep at least one, or add "
+                f"--drop-instance drops all {files} instances: keep at least one, or add "
                 "instances with --instances",
                 setting="drop_instance",
             )
@@ -349,7 +364,11 @@ class ReplanOptions:
             folder=PlanFolder(output_dir, env),
             tracking_table=assignments_table or default_table(env, environ),
             instances=instances,
-            throughput=Throughput(workers_per_instance, uploads_per_minute),
+            throughput=Throughput(
+                _workers(workers_per_instance, runners_per_host),
+                uploads_per_minute,
+                runners_per_host=runners_per_host,
+            ),
             json_output=json_output,
             quiet=quiet,
             progress_table=progress_table or default_progress_table(env, environ),
@@ -357,6 +376,22 @@ class ReplanOptions:
             new_instance_rate=new_instance_rate,
             drop=tuple(sorted(set(drop_instance))),
             stall_after=timedelta(minutes=stall_after),
+            workers_given=workers_per_instance is not None,
+        )
+
+    @property
+    def files(self) -> int:
+        """The instance files of the new plan: *instances* machines, their runners each."""
+        return self.throughput.files(self.instances)
+
+    def on_hosts(self, runners: int | None) -> ReplanOptions:
+        """These options with the plan's *runners* per host (its manifest's), unless
+        ``--runners-per-host`` or ``--workers-per-instance`` was given."""
+        if runners is None or self.throughput.runners_per_host or self.workers_given:
+            return self
+        return replace(
+            self,
+            throughput=replace(self.throughput, workers_per_instance=1, runners_per_host=runners),
         )
 
 

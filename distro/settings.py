@@ -151,6 +151,13 @@ class CountSettings:
 class Throughput:
     """How fast an instance migrates: *workers_per_instance* at *uploads_per_minute* each.
 
+    *runners_per_host*: None for the guide's estimate, one instance file per
+    machine run by *workers_per_instance* workers. Given (W), each machine runs
+    W runner processes, each with its own instance file and one worker, as
+    today's runner migrates one upload at a time per process; then
+    *workers_per_instance* is 1 and the files of machine m are numbered
+    (m-1)W+1 to mW.
+
     With *unit* ``shards``, work is measured in shards, at *shards_per_minute*
     per worker. Its default is *uploads_per_minute* x the shards per upload:
     *counted_shards_per_upload*, the run's own count, when shards were counted
@@ -164,9 +171,18 @@ class Throughput:
     unit: BalanceUnit = "uploads"
     shards_per_minute: float | None = None
     counted_shards_per_upload: float | None = None
+    runners_per_host: int | None = None
 
     def __post_init__(self) -> None:
         _require_range("workers_per_instance", self.workers_per_instance, 1, None)
+        if self.runners_per_host is not None:
+            _require_range("runners_per_host", self.runners_per_host, 1, None)
+            if self.workers_per_instance != 1:
+                raise SettingsError(
+                    "--workers-per-instance is the guide's workers inside one runner; with "
+                    "--runners-per-host each runner is one worker: give one of the two",
+                    setting="workers_per_instance",
+                )
         if not self.uploads_per_minute > 0:
             raise SettingsError(
                 "uploads_per_minute must be greater than 0", setting="uploads_per_minute"
@@ -189,6 +205,24 @@ class Throughput:
     def instance_uploads_per_minute(self) -> float:
         """Uploads a minute one instance migrates: its workers at the rate of each."""
         return self.workers_per_instance * self.uploads_per_minute
+
+    @property
+    def per_host(self) -> int:
+        """Instance files per machine: the runners per host, or the guide's one."""
+        return self.runners_per_host or 1
+
+    @property
+    def workers_per_machine(self) -> int:
+        """Workers one machine runs: its runner processes, or the guide's workers per instance."""
+        return self.runners_per_host or self.workers_per_instance
+
+    def files(self, machines: int) -> int:
+        """How many instance files a plan for *machines* machines has."""
+        return machines * self.per_host
+
+    def machine_of(self, instance_id: int) -> int:
+        """The machine (from 1) that runs instance file *instance_id*."""
+        return (instance_id - 1) // self.per_host + 1
 
     @property
     def shards_per_upload(self) -> float:

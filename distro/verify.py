@@ -59,6 +59,7 @@ class WrittenPlan:
     instances: tuple[PlannedInstance, ...]
     workers_per_instance: int
     uploads_per_minute: float
+    runners_per_host: int | None = None  # files per machine, when planned with runners per host
 
 
 def read_plan(folder: PlanFolder) -> WrittenPlan | None:
@@ -85,9 +86,9 @@ def read_plan(folder: PlanFolder) -> WrittenPlan | None:
         )
     parameters = manifest["parameters"]
     workers, rate = parameters.get("workersPerInstance"), parameters.get("uploadsPerMinute")
-    if not _is_count(workers) or not isinstance(rate, int | float):
+    if not _is_count(workers) or not isinstance(rate, int | float) or _hosts(manifest):
         return None
-    return WrittenPlan(tuple(instances), workers, float(rate))
+    return WrittenPlan(tuple(instances), workers, float(rate), parameters.get("runnersPerHost"))
 
 
 def has_plan(folder: PlanFolder) -> bool:
@@ -127,6 +128,7 @@ def verify_plan(folder: PlanFolder) -> list[str]:
     seen = _Seen()
     listed = [entry["name"] for entry in manifest["files"]]
     problems += _names(manifest, listed, folder)
+    problems += _hosts(manifest)
     problems += _strays(folder, listed)
     for entry in manifest["files"]:
         problems += _check_file(folder, entry, seen)
@@ -152,9 +154,15 @@ def describe_plan(folder: PlanFolder) -> str:
     manifest, problem = _read_manifest(folder)
     if manifest is None:
         return problem
-    totals = manifest["totals"]
+    totals, parameters = manifest["totals"], manifest["parameters"]
+    hosts = (
+        f" ({parameters['machines']} machines x {parameters['runnersPerHost']} runners)"
+        if "runnersPerHost" in parameters
+        else ""
+    )
     return (
-        f"{len(manifest['files'])} instance files in {folder.path}/ match {folder.manifest_name}: "
+        f"{len(manifest['files'])} instance files{hosts} in {folder.path}/ match "
+        f"{folder.manifest_name}: "
         f"{totals.get('customers', 0):,} customers, {totals.get('uploads', 0):,} uploads, "
         f"every customer assigned once"
     )
@@ -223,6 +231,27 @@ def _names(manifest: Mapping[str, Any], listed: list[str], folder: PlanFolder) -
             f"expected {', '.join(expected) or 'none'}"
         ]
     return []
+
+
+def _hosts(manifest: Mapping[str, Any]) -> list[str]:
+    """What is wrong with the manifest's grouping of files by machine, if it has one."""
+    parameters = manifest["parameters"]
+    if "runnersPerHost" not in parameters:
+        return []
+    runners, machines = parameters["runnersPerHost"], parameters.get("machines")
+    if not _is_count(runners) or not runners or not _is_count(machines):
+        return ["the manifest's runnersPerHost and machines are not counts"]
+    if machines * runners != len(manifest["files"]):
+        return [
+            f"the manifest groups {len(manifest['files'])} files as {machines} machines x "
+            f"{runners} runners"
+        ]
+    return [
+        f"{entry['name']}: on machine {entry.get('machine')!r}, the manifest's grouping "
+        f"says {n // runners + 1}"
+        for n, entry in enumerate(manifest["files"])
+        if entry.get("machine") != n // runners + 1
+    ]
 
 
 def _strays(folder: PlanFolder, listed: Iterable[str]) -> list[str]:

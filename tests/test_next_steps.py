@@ -43,7 +43,7 @@ def json_commands(steps: dict[str, Any]) -> list[str]:
     """The commands of ``nextSteps`` in the order the report prints them."""
     busy = [i for i in steps["instances"] if not i["empty"]]
     return [
-        *(i["copy"] for i in busy),
+        *steps["copies"],
         steps["check"],
         *(i["start"] for i in busy if i["start"] is not None),
         *(i["spaces"] for i in busy if i["spaces"] is not None),
@@ -80,10 +80,10 @@ def test_generate_prints_steps_that_name_the_files_and_instances_it_wrote(
     assert EMPTY_LINE in block
     assert steps["instances"][2] == {
         "instanceId": 3,
+        "machine": 3,
         "host": "ec2-instance-3",
         "file": f"{out}/instance-3-customers-staging.json",  # written, with no customer
         "empty": True,
-        "copy": None,
         "start": None,
         "spacesFile": None,
         "spaces": None,

@@ -494,7 +494,7 @@ def test_each_command_is_a_line_of_its_own_outside_any_frame(terminal: bool) -> 
     summary = summarize(tally, made, throughput=Throughput(), steps=steps)
     lines = shown(summary, terminal=terminal, width=60)  # narrower than every command
     commands = [
-        *(i.copy for i in steps.instances if i.copy),
+        *steps.copies,
         *(i.start for i in steps.instances if i.start),
         steps.check,
         steps.verify,

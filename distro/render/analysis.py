@@ -245,11 +245,24 @@ def _data_quality(quality: DataQuality) -> RenderableType:
     return Section("Data Quality", Group(*body))
 
 
+def _workers(assumptions: Assumptions) -> str:
+    """The workers the times assume, as a column's heading says them."""
+    if assumptions.runners_per_host is not None:
+        return _count(assumptions.runners_per_host, "runner")
+    return _count(assumptions.workers_per_instance, "worker")
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"
+
+
 def _instances(plan: PlanSummary, assumptions: Assumptions) -> RenderableType:
+    if plan.machines:
+        return _machines(plan, assumptions)
     table = ReportTable()
     for name in ("Instance", "Customers", "Uploads", "Share", "Spaces"):
         table.add_column(name, justify="right")
-    table.add_column(f"Est. time ({assumptions.workers_per_instance} workers)", justify="right")
+    table.add_column(f"Est. time ({_workers(assumptions)})", justify="right")
     # The load as bars, apart from the table so that both fit in 80 columns.
     chart = Table.grid(padding=(0, 1))
     chart.add_column(justify="right")
@@ -276,6 +289,48 @@ def _instances(plan: PlanSummary, assumptions: Assumptions) -> RenderableType:
         body.append(
             Text(f"{empty} instance(s) get no customer: there are fewer customers than instances.")
         )
+    return Section("Instance Distribution", Group(*body))
+
+
+def _machines(plan: PlanSummary, assumptions: Assumptions) -> RenderableType:
+    """The Instance Distribution of a plan with runners per host: one row per machine."""
+    table = ReportTable()
+    for name in ("Machine", "Instance files", "Customers", "Uploads", "Share", "Spaces"):
+        table.add_column(name, justify="right")
+    table.add_column(f"Est. time ({_workers(assumptions)})", justify="right")
+    chart = Table.grid(padding=(0, 1))
+    chart.add_column(justify="right")
+    chart.add_column(no_wrap=True)
+    chart.add_column(justify="right")
+    largest = max((m.uploads for m in plan.machines), default=0)
+    for machine in plan.machines:
+        files = (
+            str(machine.first)
+            if machine.first == machine.last
+            else f"{machine.first}-{machine.last}"
+        )
+        table.add_row(
+            str(machine.machine),
+            files,
+            f"{machine.customers:,}",
+            f"{machine.uploads:,}",
+            f"{machine.share:.1%}",
+            f"{machine.spaces:,}",
+            duration(machine.hours),
+        )
+        chart.add_row(
+            str(machine.machine), Bar(machine.uploads, largest, CHART_WIDTH), f"{machine.uploads:,}"
+        )
+    runners = _count(assumptions.runners_per_host or 1, "runner")
+    body: list[RenderableType] = [
+        table,
+        Text(
+            f"Each machine runs {runners}, one instance file each; a machine's time is its "
+            "busiest runner's."
+        ),
+        Text("\nUploads per machine", style="bold"),
+        chart,
+    ]
     return Section("Instance Distribution", Group(*body))
 
 
@@ -329,7 +384,7 @@ def _whale(plan: PlanSummary, whale: Whale, assumptions: Assumptions, unit: str)
     return Text(
         f"\n{who} alone holds {whale.uploads:,} {unit}, more than the fair share of "
         f"{plan.fair_share:,.0f} per instance: it alone needs "
-        f"{duration(whale.hours)} at {assumptions.workers_per_instance} workers, and no plan "
+        f"{duration(whale.hours)} at {_workers(assumptions)}, and no plan "
         f"finishes sooner. From {whale.saturation:,} instances on (total {unit} / its "
         f"{unit}, rounded up: where the fair share falls to its size) the lower bound is this "
         f"{'space' if whale.space else 'customer'} alone, so more instances do not shorten the "
@@ -342,18 +397,29 @@ def _estimates(
     plan: PlanSummary, assumptions: Assumptions, unit: tuple[str, float, str]
 ) -> RenderableType:
     table = ReportTable()
-    for name in ("Workers/instance", "Critical path", "Fleet cost"):
+    hosts = assumptions.runners_per_host
+    for name in ("Runners/machine" if hosts else "Workers/instance", "Critical path", "Fleet cost"):
         table.add_column(name, justify="right")
     for estimate in plan.estimates:
-        chosen = estimate.workers_per_instance == assumptions.workers_per_instance
+        chosen = estimate.workers_per_instance == (hosts or assumptions.workers_per_instance)
         table.add_row(
             f"{estimate.workers_per_instance}{' (chosen)' if chosen else ''}",
             duration(estimate.critical_path_hours),
             usd(estimate.fleet_cost_usd),
             style="bold" if chosen else None,
         )
-    note = _cost_note(len(plan.instances), assumptions, unit)
-    return Section("Time and Cost Estimates", Group(table, note))
+    machines = len(plan.machines) if hosts else len(plan.instances)
+    body: list[RenderableType] = [table, _cost_note(machines, assumptions, unit)]
+    if not hosts:
+        body.append(Text(ONE_AT_A_TIME, style="yellow"))
+    return Section("Time and Cost Estimates", Group(*body))
+
+
+# Under the guide's estimates: what today's runner really does with one file.
+ONE_AT_A_TIME = (
+    "Today's runner migrates one upload at a time per process, so one instance file is one "
+    "worker: for W workers on each machine, plan W files per machine with --runners-per-host W."
+)
 
 
 def _cost_note(
@@ -361,9 +427,10 @@ def _cost_note(
 ) -> Text:
     name, rate, source = unit
     why = f" ({source})" if source else ""
+    what = "machines" if assumptions.runners_per_host else "instances"
     return Text(
-        f"Fleet cost = {instances} instances x critical path x "
-        f"{usd(assumptions.instance_hourly_cost)}/h: every instance runs until the last one "
+        f"Fleet cost = {instances} {what} x critical path x "
+        f"{usd(assumptions.instance_hourly_cost)}/h: every {what[:-1]} runs until the last one "
         f"finishes.\nTimes assume {rate:,.4g} {name} per minute per worker{why}."
     )
 
@@ -371,9 +438,10 @@ def _cost_note(
 def _sizing(summary: Summary, unit: tuple[str, float, str]) -> RenderableType:
     assumptions = summary.assumptions
     table = ReportTable()
-    for name in ("Instances", f"Max {unit[0]}", "Above lower bound"):
+    hosts = assumptions.runners_per_host
+    for name in ("Machines" if hosts else "Instances", f"Max {unit[0]}", "Above lower bound"):
         table.add_column(name, justify="right")
-    table.add_column(f"Time ({assumptions.workers_per_instance} workers)", justify="right")
+    table.add_column(f"Time ({_workers(assumptions)})", justify="right")
     table.add_column("Fleet cost", justify="right")
     for row in summary.sizing:
         table.add_row(
@@ -388,7 +456,10 @@ def _sizing(summary: Summary, unit: tuple[str, float, str]) -> RenderableType:
         body.append(Text(recommendation_line(summary.recommendation), style="bold"))
     hint = Text("Pass --instances N to see the customers each instance would get.")
     note = _cost_note("N", assumptions, unit)
-    return Section("Instances Needed", *body, note, hint)
+    body.append(note)
+    if not hosts:
+        body.append(Text(ONE_AT_A_TIME, style="yellow"))
+    return Section("Instances Needed", *body, hint)
 
 
 def recommendation_line(advice: Recommendation) -> str:

@@ -70,11 +70,15 @@ def _finish_line(finish: Finish) -> str:
 
 def _distribution(summary: ReplanSummary) -> RenderableType:
     table = ReportTable()
+    hosts = any(row.machine is not None for row in summary.distribution)
+    if hosts:
+        table.add_column("Machine", justify="right")
     for name in ("Instance", "Customers", "Uploads left", "Per minute", "Finish", "Runner"):
         table.add_column(name, justify="left" if name in ("Instance", "Runner") else "right")
     for row in summary.distribution:
         name = f"{row.instance} (dropped)" if row.dropped else str(row.instance)
         table.add_row(
+            *([str(row.machine)] if hosts else []),
             name,
             f"{row.customers:,}",
             f"{row.uploads:,}",

@@ -15,14 +15,14 @@ def step_lines(steps: NextSteps) -> list[str]:
     ]
     if any(i.change is not None for i in steps.instances):
         return [*lines, *_after_replan(steps, busy), *_last_steps(steps)]
+    hosts = steps.runners_per_host
     lines += [
-        "1. Copy each instance's files to it:",
-        *[f"  {i.copy}" for i in busy],
+        "1. Copy each machine's files to it:" if hosts else "1. Copy each instance's files to it:",
+        *[f"  {copy}" for copy in steps.copies],
         *[_nothing_to_do(i) for i in steps.instances if i.empty],
         "2. On each instance, check the files are there:",
         f"  {steps.check}",
-        "3. Start the runner on each instance:",
-        *[f"  {i.start}" for i in busy if i.start is not None],
+        *_starts(steps, busy),
     ]
     split = [i.spaces for i in busy if i.spaces is not None]
     if split:
@@ -32,6 +32,22 @@ def step_lines(steps: NextSteps) -> list[str]:
             *[f"  {loop}" for loop in split],
         ]
     return [*lines, *_last_steps(steps)]
+
+
+def _starts(steps: NextSteps, busy: list[InstanceStep]) -> list[str]:
+    """Step 3: the runners to start, by machine when each runs several."""
+    if steps.runners_per_host is None:
+        return [
+            "3. Start the runner on each instance:",
+            *[f"  {i.start}" for i in busy if i.start is not None],
+        ]
+    lines = [
+        f"3. On each machine, start its runners in the background ({steps.runners_per_host} a "
+        "machine, one upload at a time each), each with its own log:"
+    ]
+    for host in dict.fromkeys(i.host for i in busy):
+        lines += [f"   On {host}:", *[f"  {i.start}" for i in busy if i.host == host and i.start]]
+    return lines
 
 
 def _last_steps(steps: NextSteps) -> list[str]:
@@ -51,7 +67,7 @@ def _after_replan(steps: NextSteps, busy: list[InstanceStep]) -> list[str]:
     same = [str(i.instance_id) for i in steps.instances if i.change == "unchanged"]
     lines = [
         "1. Copy the files whose list changed to their instances:",
-        *[f"  {i.copy}" for i in moved],
+        *[f"  {copy}" for copy in steps.copies],
         *[_nothing_to_do(i) for i in steps.instances if i.empty and i.change != "stop"],
         *[
             f"   Instance {i.instance_id}: its list is now empty; stop its runner if it still "

@@ -58,6 +58,9 @@ class Assumptions:
     workers_per_instance: int
     uploads_per_minute: float
     instance_hourly_cost: float
+    # None: the guide's estimate, one runner per machine with workers_per_instance workers;
+    # else W runner processes per machine, one worker and one instance file each.
+    runners_per_host: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +138,24 @@ class InstanceLoad:
 
 
 @dataclass(frozen=True, slots=True)
+class MachineLoad:
+    """One machine of a plan with runners per host: its instance files *first*..*last*;
+    *hours* until its last runner ends."""
+
+    machine: int
+    first: int
+    last: int
+    customers: int
+    uploads: int
+    share: float
+    spaces: int
+    hours: float
+
+
+@dataclass(frozen=True, slots=True)
 class Estimate:
-    """How long the plan takes and what the fleet costs with *workers* per instance."""
+    """How long the plan takes and what the fleet costs with *workers* per instance (per
+    machine, with runners per host: there each runner is one worker)."""
 
     workers_per_instance: int
     critical_path_hours: float
@@ -176,6 +195,7 @@ class PlanSummary:
     estimates: tuple[Estimate, ...]
     split_large: bool = False  # splitting large customers was asked for
     split_customers: tuple[str, ...] = ()  # the customers planned space by space
+    machines: tuple[MachineLoad, ...] = ()  # with runners per host: the instances by machine
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,13 +351,16 @@ def summarize(
     return Summary(
         generated_at=generated_at or timestamp(),
         assumptions=Assumptions(
-            throughput.workers_per_instance, throughput.uploads_per_minute, hourly_cost
+            throughput.workers_per_instance,
+            throughput.uploads_per_minute,
+            hourly_cost,
+            throughput.runners_per_host,
         ),
         totals=_totals(tally),
         data_quality=_data_quality(tally),
         top_customers=_top(tally, plan, top),
         histogram=histogram(tally.customers),
-        plan=_plan(plan, throughput, hourly_cost) if plan is not None else None,
+        plan=_plan(tally, plan, throughput, hourly_cost) if plan is not None else None,
         sizing=sizing,
         recommendation=recommend(sizing, tally, throughput) if sizing else None,
         outputs=Outputs(
@@ -503,13 +526,15 @@ def _top(tally: Tally, plan: Plan | None, top: int) -> tuple[TopCustomer, ...]:
     )
 
 
-def _plan(plan: Plan, throughput: Throughput, hourly_cost: float) -> PlanSummary:
+def _plan(tally: Tally, plan: Plan, throughput: Throughput, hourly_cost: float) -> PlanSummary:
     loads = [plan.work(i) for i in plan.instances]  # in shards, when balanced by shards
-    estimates = [
-        _estimate(plan, dataclasses.replace(throughput, workers_per_instance=workers), hourly_cost)
-        for workers in sorted({*ESTIMATE_WORKERS, throughput.workers_per_instance})
-    ]
     chosen = _estimate(plan, throughput, hourly_cost)
+    estimates = [
+        chosen
+        if workers == throughput.workers_per_machine
+        else _estimate_with(tally, plan, throughput, workers, hourly_cost)
+        for workers in sorted({*ESTIMATE_WORKERS, throughput.workers_per_machine})
+    ]
     whale = plan.whale
     return PlanSummary(
         instances=tuple(
@@ -544,14 +569,50 @@ def _plan(plan: Plan, throughput: Throughput, hourly_cost: float) -> PlanSummary
         estimates=tuple(estimates),
         split_large=plan.split_large,
         split_customers=plan.split_customers,
+        machines=_machines(plan, throughput) if throughput.runners_per_host else (),
     )
+
+
+def _machines(plan: Plan, throughput: Throughput) -> tuple[MachineLoad, ...]:
+    """*plan*'s instance files grouped by the machine that runs them."""
+    per_host = throughput.per_host
+    rows = []
+    for start in range(0, len(plan.instances), per_host):
+        files = plan.instances[start : start + per_host]
+        uploads = sum(i.uploads for i in files)
+        rows.append(
+            MachineLoad(
+                throughput.machine_of(files[0].instance_id),
+                files[0].instance_id,
+                files[-1].instance_id,
+                len({u.customer for i in files for u in i.units}),
+                uploads,
+                ratio(uploads, plan.total_uploads),
+                sum(i.spaces for i in files),
+                max(_hours(throughput, plan.work(i)) for i in files),
+            )
+        )
+    return tuple(rows)
 
 
 def _estimate(plan: Plan, throughput: Throughput, hourly_cost: float) -> Estimate:
+    """The critical path of *plan* and its fleet's cost: every machine paid until the last ends."""
     hours = _hours(throughput, plan.makespan)
-    return Estimate(
-        throughput.workers_per_instance, hours, len(plan.instances) * hours * hourly_cost
-    )
+    machines = len(plan.instances) // throughput.per_host
+    return Estimate(throughput.workers_per_machine, hours, machines * hours * hourly_cost)
+
+
+def _estimate_with(
+    tally: Tally, plan: Plan, throughput: Throughput, workers: int, hourly_cost: float
+) -> Estimate:
+    """The estimate with *workers* per machine: the guide's workers in one runner run the same
+    plan faster; as runners per host, they make a plan with more files, planned anew."""
+    if throughput.runners_per_host is None:
+        faster = dataclasses.replace(throughput, workers_per_instance=workers)
+        return _estimate(plan, faster, hourly_cost)
+    machines = len(plan.instances) // throughput.per_host
+    wider = dataclasses.replace(throughput, runners_per_host=workers)
+    return _estimate(_sized(tally, machines, wider), wider, hourly_cost)
 
 
 def _sizing(tally: Tally, throughput: Throughput, hourly_cost: float) -> tuple[SizingRow, ...]:
@@ -567,9 +628,9 @@ def _sizing(tally: Tally, throughput: Throughput, hourly_cost: float) -> tuple[S
     return tuple(rows)
 
 
-def _sized(tally: Tally, instances: int, throughput: Throughput) -> Plan:
+def _sized(tally: Tally, machines: int, throughput: Throughput) -> Plan:
     split = tally.split_spaces is not None
-    return make_plan(tally, instances, split_large=split, by=throughput.unit)
+    return make_plan(tally, throughput.files(machines), split_large=split, by=throughput.unit)
 
 
 # Within this of the shortest time sized, more instances are not worth their cost.

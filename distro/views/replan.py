@@ -53,6 +53,7 @@ class InstanceRow:
     hours: float
     change: str | None  # restart, start, unchanged; None when nothing is written
     dropped: bool = False
+    machine: int | None = None  # the machine that runs it, with runners per host
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +96,10 @@ def summarize_replan(
     *,
     env: str,
     steps: NextSteps | None = None,
+    runners_per_host: int | None = None,
 ) -> ReplanSummary:
-    """The report of *outcome*, with days at its speeds and the *steps* that deploy it."""
+    """The report of *outcome*, with days at its speeds and the *steps* that deploy it;
+    with *runners_per_host*, each instance's row names its machine."""
     result = outcome.result
     now = outcome.now or datetime.now(UTC)
     speed = result.speeds.of
@@ -144,6 +147,7 @@ def summarize_replan(
                 i.uploads / result.speeds.of(i.instance_id) / 60,
                 changes.get(i.instance_id),
                 i.instance_id in result.dropped,
+                (i.instance_id - 1) // runners_per_host + 1 if runners_per_host else None,
             )
             for i in result.plan.instances
         ),

@@ -27,13 +27,14 @@ class InstanceStep:
 
     *empty*: the plan gives it nothing, so there is nothing to copy or start.
     *spaces*: the loop that migrates its split spaces, listed in *spaces_file*.
+    *machine*: the machine that runs it (with runners per host, several instances share one).
     """
 
     instance_id: int
+    machine: int
     host: str
     file: str
     empty: bool
-    copy: str | None
     start: str | None
     spaces_file: str | None
     spaces: str | None
@@ -51,8 +52,23 @@ class NextSteps:
     runner_dir: str
     check: str
     instances: tuple[InstanceStep, ...]
+    copies: tuple[str, ...]  # one scp per machine, of the files it must get
     verify: str
     replan: str
+    runners_per_host: int | None = None  # None: one runner per machine
+
+
+def copies(instances: Sequence[InstanceStep]) -> tuple[str, ...]:
+    """One ``scp`` per machine of *instances*, of all their files, machines in order."""
+    by_host: dict[str, list[str]] = {}
+    for step in instances:
+        if not step.empty:
+            sources = by_host.setdefault(step.host, [])
+            sources += [f for f in (step.file, step.spaces_file) if f is not None]
+    return tuple(
+        f"scp {' '.join(shlex.quote(f) for f in sources)} {host}:{RUNNER_DIR}/migration-state/"
+        for host, sources in by_host.items()
+    )
 
 
 def next_steps(
@@ -62,24 +78,33 @@ def next_steps(
     connection: Connection,
     tracking_table: str | None = None,
     progress_table: str | None = None,
+    runners_per_host: int | None = None,
 ) -> NextSteps:
     """The steps that deploy *plan*, written to *folder* from the tables of *connection*.
 
     *tracking_table*, if the run wrote one, and *progress_table*, if the run
-    read one, are named in the re-plan command.
+    read one, are named in the re-plan command. With *runners_per_host* W, the
+    files of each W consecutive instances go to one machine, whose W runners
+    start in the background, each with its own log.
     """
+    per_host = runners_per_host or 1
+    instances = tuple(_instance_step(i, folder, runners_per_host) for i in plan.instances)
+    hosts = [] if runners_per_host is None else ["--runners-per-host", str(runners_per_host)]
     return NextSteps(
         env=folder.env,
         runner_dir=RUNNER_DIR,
         check=CHECK_COMMAND,
-        instances=tuple(_instance_step(i, folder) for i in plan.instances),
+        instances=instances,
+        copies=copies(instances),
         verify=distro_command("verify", folder=folder),
         replan=distro_command(
             "replan",
-            f"--instances {len(plan.instances)}",
+            f"--instances {len(plan.instances) // per_host}",
+            *hosts,
             folder=folder,
             options=[*connection.words(), *_table_words(tracking_table, progress_table)],
         ),
+        runners_per_host=runners_per_host,
     )
 
 
@@ -91,15 +116,18 @@ def replan_steps(
     previous: Mapping[int, Sequence[str]],
     tracking_table: str | None = None,
     progress_table: str | None = None,
+    runners_per_host: int | None = None,
 ) -> NextSteps:
     """The steps after a replan: ``next_steps``, each instance marked with its change from
-    the *previous* lists (instance -> customers, as the files the runners read held them)."""
+    the *previous* lists (instance -> customers, as the files the runners read held them);
+    only the files whose list changed are copied."""
     steps = next_steps(
         plan,
         folder=folder,
         connection=connection,
         tracking_table=tracking_table,
         progress_table=progress_table,
+        runners_per_host=runners_per_host,
     )
     listed = {i.instance_id: tuple(c.customer for c in i.customers) for i in plan.instances}
     planned = {c for customers in listed.values() for c in customers}
@@ -113,10 +141,9 @@ def replan_steps(
             return "unchanged"
         return "restart" if after else "stop"
 
-    return replace(
-        steps,
-        instances=tuple(replace(step, change=change(step.instance_id)) for step in steps.instances),
-    )
+    instances = tuple(replace(step, change=change(step.instance_id)) for step in steps.instances)
+    moved = [i for i in instances if i.change in ("restart", "start")]
+    return replace(steps, instances=instances, copies=copies(moved))
 
 
 def distro_command(name: str, *first: str, folder: PlanFolder, options: Sequence[str] = ()) -> str:
@@ -134,23 +161,28 @@ def _table_words(tracking_table: str | None, progress_table: str | None) -> list
     return words
 
 
-def _instance_step(instance: InstancePlan, folder: PlanFolder) -> InstanceStep:
+def _instance_step(
+    instance: InstancePlan, folder: PlanFolder, runners_per_host: int | None
+) -> InstanceStep:
     n, env = instance.instance_id, folder.env
-    host = f"ec2-instance-{n}"
+    machine = (n - 1) // (runners_per_host or 1) + 1
+    host = f"ec2-instance-{machine}"
     file = str(folder.instance_file(n))
     spaces_file = str(folder.path / folder.spaces_file_name(n)) if instance.split_spaces else None
     if not instance.customers and not instance.split_spaces:
         return InstanceStep(
             instance_id=n,
+            machine=machine,
             host=host,
             file=file,
             empty=True,
-            copy=None,
             start=None,
             spaces_file=None,
             spaces=None,
         )
-    sources = " ".join(shlex.quote(f) for f in (file, spaces_file) if f is not None)
+    run = f"STORACHA_ENV={env} node src/migrate-instance.js --instance {n}"
+    if runners_per_host is not None:  # several on one machine: each in the background, logged
+        run = f"STORACHA_ENV={env} nohup node src/migrate-instance.js --instance {n} > instance-{n}.log 2>&1 &"
     # Today's runner skips spaceAssignments: migrate.js --space takes the split spaces one by one.
     spaces = (
         f'while read -r space; do STORACHA_ENV={env} node src/migrate.js --space "$space" '
@@ -160,15 +192,11 @@ def _instance_step(instance: InstancePlan, folder: PlanFolder) -> InstanceStep:
     )
     return InstanceStep(
         instance_id=n,
+        machine=machine,
         host=host,
         file=file,
         empty=False,
-        copy=f"scp {sources} {host}:{RUNNER_DIR}/migration-state/",
-        start=(
-            f"STORACHA_ENV={env} node src/migrate-instance.js --instance {n}"
-            if instance.customers
-            else None
-        ),
+        start=run if instance.customers else None,
         spaces_file=spaces_file,
         spaces=spaces,
     )

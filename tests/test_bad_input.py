@@ -82,6 +82,24 @@ def assert_no_instance_files(directory: Path) -> None:
         ),
         (["generate", "--instances", "2", "--max-read-units", "0"], {}, ["--max-read-units"]),
         (
+            ["generate", "--instances", "2", "--runners-per-host", "0"],
+            {},
+            ["--runners-per-host", "0"],
+        ),
+        (
+            [
+                "generate",
+                "--instances",
+                "2",
+                "--runners-per-host",
+                "4",
+                "--workers-per-instance",
+                "5",
+            ],
+            {},
+            ["--workers-per-instance", "--runners-per-host", "one of the two"],
+        ),
+        (
             ["generate", "--instances", "2"],
             {"STORACHA_ENV": "moon"},
             ["moon", "staging", "production"],
@@ -103,6 +121,8 @@ def assert_no_instance_files(directory: Path) -> None:
         "workers-0",
         "uploads-per-minute-0",
         "max-read-units-0",
+        "runners-per-host-0",
+        "runners-and-workers",
         "STORACHA_ENV-unknown",
         "retry-base-negative",
         "call-timeout-not-a-number",

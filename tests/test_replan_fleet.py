@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
-from helpers import invoke, read_plan
+from helpers import invoke, read_plan, table_args
 from test_assignments import delete_table
 from test_replan import progress, table_items
 
@@ -27,6 +28,7 @@ from distro.balance import balance
 from distro.dynamo.handle import Dynamo
 from distro.emit import PlanParameters, write_plan
 from distro.files import PlanFolder
+from distro.local.dataset import Dataset
 from distro.local.dynamodb import LOCAL_CREDENTIALS, LOCAL_REGION, LocalDynamo, local_client_env
 from distro.local.fleet import Fleet, Runner, Work, create_fleet_tables
 from distro.options import Connection, ReplanOptions
@@ -313,3 +315,89 @@ def test_a_runner_that_writes_after_the_read_keeps_its_customer(
         assert lists_of(tmp_path)[2] == under_way  # kept on its instance, alone
     finally:
         trial.drop()
+
+
+ASSUMED = 60 / 27  # seconds an upload at the guide's 27 a minute: one runner, one worker
+
+
+@pytest.mark.db
+def test_runners_per_host_plan_machines_of_one_worker_runners_that_end_when_the_report_says(
+    loaded: tuple[Dataset, Tables], dynamo: LocalDynamo, tmp_path: Path
+) -> None:
+    dataset, tables = loaded
+    out, tracking = tmp_path / "state", f"fleet-{uuid.uuid4().hex[:8]}"
+    trial = Trial(dynamo.endpoint_url, out, Work({}, {}), {}, tracking)
+    asyncio.run(_fleet_tables(trial))
+    try:
+        generated = invoke(
+            "generate", *table_args(tables), "--output-dir", out, "--instances", "3",
+            "--runners-per-host", "4", "--assignments-table", tracking, "--json", "--yes",
+            env=local_client_env(),
+        )  # fmt: skip
+        assert generated.returncode == 0, generated.stderr
+        report = orjson.loads(generated.stdout)
+        lists = lists_of(out)
+        assert sorted(lists) == list(range(1, 13))  # 3 machines x 4 runner files
+        manifest = orjson.loads((out / "distribution-staging.json").read_bytes())
+        assert (
+            manifest["parameters"] | {"machines": 3, "runnersPerHost": 4} == manifest["parameters"]
+        )
+        assert [f["machine"] for f in manifest["files"]] == [1] * 4 + [2] * 4 + [3] * 4
+        # Next Steps per machine: one scp of its 4 files, then 4 runners, each logged.
+        steps = report["nextSteps"]
+        assert [f" ec2-instance-{m}:" in c for m, c in enumerate(steps["copies"], 1)] == [True] * 3
+        assert [c.count("-customers-staging.json") for c in steps["copies"]] == [4, 4, 4]
+        starts = [(i["host"], i["start"]) for i in steps["instances"] if i["start"]]
+        assert starts[0] == (
+            "ec2-instance-1",
+            "STORACHA_ENV=staging nohup node src/migrate-instance.js --instance 1 "
+            "> instance-1.log 2>&1 &",
+        )
+        assert "--instances 3 --runners-per-host 4 " in steps["replan"]
+        # The report's times are per machine, each runner one worker at the assumed rate.
+        plan = report["plan"]
+        assert [m["machine"] for m in plan["machines"]] == [1, 2, 3]
+        assert max(m["hours"] for m in plan["machines"]) == plan["criticalPathHours"]
+        assert report["assumptions"]["runnersPerHost"] == 4
+        # replan takes the grouping from the manifest: 3 machines are 12 runner files.
+        replanned = invoke(
+            "replan", "--endpoint-url", trial.endpoint, "--assignments-table", tracking,
+            "--progress-table", progress(tracking), "--output-dir", out, "--instances", "3",
+            "--json", env=local_client_env(),
+        )  # fmt: skip
+        assert replanned.returncode == 0, replanned.stderr
+        again = orjson.loads(replanned.stdout)
+        assert again["instances"] == 12
+        assert [r["machine"] for r in again["distribution"]] == [1] * 4 + [2] * 4 + [3] * 4
+        # Played by 12 runner processes at that rate, the fleet ends within 10% of the report.
+        lists = lists_of(out)
+        work = Work.of(dataset, [c for listed in lists.values() for c in listed])
+
+        async def play() -> Fleet:
+            async with trial.open() as db:
+                fleet = Fleet(db, work, customers_table=tracking, progress_table=progress(tracking))
+                for n, listed in lists.items():
+                    fleet.start(n, listed, seconds_per_upload=ASSUMED, at=START)
+                await fleet.play(START + timedelta(days=30))
+                return fleet
+
+        truth = (finished_at(asyncio.run(play())) - START).total_seconds() / 3600
+        assert truth == pytest.approx(plan["criticalPathHours"], rel=0.10)
+        # status names each runner's machine, from the manifest.
+        looked = invoke(
+            "status", "--endpoint-url", trial.endpoint, "--assignments-table", tracking,
+            "--progress-table", progress(tracking), "--output-dir", out, "--json",
+            env=local_client_env(),
+        )  # fmt: skip
+        assert looked.returncode == 0, looked.stderr
+        machines = {i["instance"]: i["machine"] for i in orjson.loads(looked.stdout)["instances"]}
+        assert machines == {str(n): (n - 1) // 4 + 1 for n in range(1, 13)}
+    finally:
+        trial.drop()
+
+
+async def _fleet_tables(trial: Trial) -> None:
+    async with trial.open() as db:
+        await create_fleet_tables(
+            db, customers_table=trial.tracking, progress_table=progress(trial.tracking)
+        )

@@ -136,6 +136,32 @@ def test_plan_estimates_and_cost() -> None:
     assert summary.top_customers[0].share == pytest.approx(9_000 / 14_000)
 
 
+def test_runners_per_host_estimates_per_machine_each_runner_one_worker() -> None:
+    # ALICE 9,000, BOB 2,500, CAROL 2,500, DAN 0: 2 machines x 2 runners are 4 files.
+    hosts = Throughput(1, 27.0, runners_per_host=2)
+    tally = tally_of(ALICE, BOB, CAROL, DAN)
+    summary = summarize(tally, plan(tally, 4), throughput=hosts, hourly_cost=0.5)
+    made = summary.plan
+    assert made is not None
+    assert [(m.machine, m.first, m.last, m.uploads) for m in made.machines] == [
+        (1, 1, 2, 11_500),
+        (2, 3, 4, 2_500),
+    ]
+    # A machine ends with its busiest runner: ALICE alone on one worker.
+    assert made.machines[0].hours == pytest.approx(9_000 / 27 / 60)
+    assert made.critical_path_hours == pytest.approx(9_000 / 27 / 60)
+    assert made.fleet_cost_usd == pytest.approx(2 * made.critical_path_hours * 0.5)  # 2 machines
+    # Other runners per host are planned anew: more runners cannot beat ALICE's one.
+    assert [e.workers_per_instance for e in made.estimates] == sorted({*ESTIMATE_WORKERS, 2})
+    assert all(e.critical_path_hours == made.critical_path_hours for e in made.estimates)
+    text = recorded(summary, terminal=False)
+    assert "Runners/machine" in text
+    assert "--runners-per-host W" not in text  # the guide's note is for the guide's estimate
+    guide = recorded(summarize(tally, plan(tally, 2), throughput=Throughput()), terminal=False)
+    assert "one upload at a time per process" in guide
+    assert "--runners-per-host W" in guide
+
+
 def test_totals_and_data_quality() -> None:
     summary = summarize(*planned(tally_of(ALICE, BOB, CAROL, DAN), None), throughput=Throughput())
     totals = summary.totals

@@ -381,10 +381,12 @@ def _whale(plan: PlanSummary, whale: Whale, assumptions: Assumptions, unit: str)
         if plan.split_large or whale.space is not None
         else " --split-large-customers plans its spaces one by one instead."
     )
+    # With runners per host, one runner (one worker) migrates it, on one instance file.
+    one = "one runner" if assumptions.runners_per_host else _workers(assumptions)
     return Text(
         f"\n{who} alone holds {whale.uploads:,} {unit}, more than the fair share of "
         f"{plan.fair_share:,.0f} per instance: it alone needs "
-        f"{duration(whale.hours)} at {_workers(assumptions)}, and no plan "
+        f"{duration(whale.hours)} at {one}, and no plan "
         f"finishes sooner. From {whale.saturation:,} instances on (total {unit} / its "
         f"{unit}, rounded up: where the fair share falls to its size) the lower bound is this "
         f"{'space' if whale.space else 'customer'} alone, so more instances do not shorten the "

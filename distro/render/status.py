@@ -86,13 +86,16 @@ def _fleet(status: FleetStatus) -> RenderableType:
 
 def _instances(status: FleetStatus, only: str | None) -> RenderableType:
     table = ReportTable()
-    for name in ("Instance", "State", "Customers", "Uploads", "Rate/min", "Predicted finish"):
+    hosts = any(i.machine is not None for i in status.instances)
+    names = ("Instance", "State", "Customers", "Uploads", "Rate/min", "Predicted finish")
+    for name in ("Machine", *names) if hosts else names:
         # Never wrapped: the section takes the width its rows need, so no number is cut.
         table.add_column(name, justify="left" if name == "State" else "right", no_wrap=True)
     for i in status.instances:
         if only is not None and i.instance != only:
             continue
-        table.add_row(*_instance_row(i, status.now))
+        machine = [str(i.machine) if i.machine is not None else ""] if hosts else []
+        table.add_row(*machine, *_instance_row(i, status.now))
     minutes = status.stall_after.total_seconds() / 60
     notes = [
         f"Customers and uploads: ended out of planned. Stalled: work left, but no record "

@@ -9,18 +9,18 @@ from distro.views.steps import InstanceStep, NextSteps
 def step_lines(steps: NextSteps) -> list[str]:
     """The Next Steps of *steps* as lines; a command is a line of its own, indented by two."""
     busy = [i for i in steps.instances if not i.empty]
+    where = "machine" if steps.runners_per_host else "instance"
     lines = [
-        f"Replace ec2-instance-N with each instance's host and {steps.runner_dir} with the "
+        f"Replace ec2-instance-N with each {where}'s host and {steps.runner_dir} with the "
         "runner's folder there.",
     ]
     if any(i.change is not None for i in steps.instances):
         return [*lines, *_after_replan(steps, busy), *_last_steps(steps)]
-    hosts = steps.runners_per_host
     lines += [
-        "1. Copy each machine's files to it:" if hosts else "1. Copy each instance's files to it:",
+        f"1. Copy each {where}'s files to it:",
         *[f"  {copy}" for copy in steps.copies],
         *[_nothing_to_do(i) for i in steps.instances if i.empty],
-        "2. On each instance, check the files are there:",
+        f"2. On each {where}, check the files are there:",
         f"  {steps.check}",
         *_starts(steps, busy),
     ]

@@ -192,6 +192,7 @@ def replan_json(summary: ReplanSummary) -> bytes:
                 "hours": r.hours,
                 "change": r.change,
                 "dropped": r.dropped,
+                "machine": r.machine,
             }
             for r in summary.distribution
         ],

@@ -96,6 +96,7 @@ class InstanceStatus:
     predicted_finish: datetime | None
     last_update: datetime | None
     assumed_per_minute: float | None = None
+    machine: int | None = None  # the machine that runs it, when planned with runners per host
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +218,14 @@ def measure(
         )
         for name, customers in sorted(assignment.items(), key=lambda kv: _instance_order(kv[0]))
     )
+    runners = look.plan.runners_per_host if look.plan else None
+    if runners:
+        instances = tuple(
+            dataclasses.replace(i, machine=(int(i.instance) - 1) // runners + 1)
+            if i.instance.isdigit()
+            else i
+            for i in instances
+        )
     fleet, last = _fleet(instances, now)
     return FleetStatus(
         env=env,
@@ -572,6 +581,7 @@ def _instance_json(i: InstanceStatus) -> dict[str, Any]:
         "assumedRatePerMinute": i.assumed_per_minute,
         "predictedFinish": timestamp(i.predicted_finish) if i.predicted_finish else None,
         "lastUpdate": timestamp(i.last_update) if i.last_update else None,
+        "machine": i.machine,
     }
 
 

@@ -406,15 +406,16 @@ def status(options: StatusOptions) -> FleetStatus:
     return look_at(options, records)
 
 
-def check_status(options: StatusOptions) -> tuple[int, str]:
-    """``status --check``: one line and its exit code; tables that cannot be read are
-    ``EXIT_UNREADABLE`` with the error's line, not a failure of the command."""
+def check_status(options: StatusOptions) -> tuple[int, str, FleetStatus | None]:
+    """``status --check``: one line, its exit code, and the status (None when the tables
+    cannot be read: ``EXIT_UNREADABLE`` with the error's line, not a failure of the command)."""
     try:
-        return check_line(status(options))
+        view = status(options)
     except Stopped:
         raise
     except DistroError as error:
-        return EXIT_UNREADABLE, f"UNREADABLE: {with_flags(error)}"
+        return EXIT_UNREADABLE, f"UNREADABLE: {with_flags(error)}", None
+    return (*check_line(view), view)
 
 
 def look_at(

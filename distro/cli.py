@@ -340,6 +340,13 @@ _watching = _record(
     JSON,
     _opt("--report-html", click.Path(dir_okay=False, path_type=Path), None, "Also as HTML."),
     _flag("--check", "One line; exit 0 all well, 3 stalled, 4 failed customers, 5 unreadable."),
+    _opt(
+        "--prometheus",
+        click.Path(dir_okay=False, path_type=Path),
+        None,
+        "Also write the metrics for node_exporter's textfile collector.",
+        metavar="PATH",
+    ),
 )
 
 
@@ -351,7 +358,9 @@ def status(options: StatusOptions) -> None:
     from distro import app, render as show  # noqa: PLC0415 - AWS and rich load only when run
 
     if options.check:
-        code, line = app.check_status(options)
+        code, line, view = app.check_status(options)
+        if options.prometheus is not None:
+            show.metrics(options.prometheus, options.folder.env, view)
         show.line(line)
         sys.exit(code)
     if options.watch is not None and not options.json_output:

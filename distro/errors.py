@@ -68,6 +68,7 @@ class Fix(Enum):
     RESTART_CORRUPT = "restart_corrupt"
     REPORT_HTML = "report_html"
     REPORT_HTML_PATH = "report_html_path"
+    PROMETHEUS_PATH = "prometheus_path"
     FORCE = "force"
     FILTERS = "filters"
 

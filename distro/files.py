@@ -236,6 +236,11 @@ def _holder(fd: int) -> str:
 
 def check_html_path(path: Path) -> None:
     """Fail early, in one line, if the HTML report cannot be written at *path*."""
+    check_file_path(path, "the HTML report", Fix.REPORT_HTML_PATH)
+
+
+def check_file_path(path: Path, what: str, fix: Fix) -> None:
+    """Fail early, in one line naming *what* and *fix*, if a file cannot be written at *path*."""
     folder = path.parent
     if path.is_dir():
         problem = "it is a directory"
@@ -243,6 +248,4 @@ def check_html_path(path: Path) -> None:
         problem = f"{folder}/ is not a writable directory"
     else:
         return
-    raise OutputError(
-        f"cannot write the HTML report to {path}: {problem}", fix=Fix.REPORT_HTML_PATH
-    )
+    raise OutputError(f"cannot write {what} to {path}: {problem}", fix=fix)

@@ -46,6 +46,7 @@ FLAG_HINTS: Mapping[Fix, str] = {
     Fix.RESTART_CORRUPT: ": add --restart to discard it and count again",
     Fix.REPORT_HTML: ": pass another --report-html",
     Fix.REPORT_HTML_PATH: "; pass another --report-html",
+    Fix.PROMETHEUS_PATH: "; pass another --prometheus",
     Fix.FILTERS: ": check --filter, --skip and --min-uploads",
     Fix.FORCE: "; to put pending records for a fresh plan anyway, add --force",
 }

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from distro.errors import SettingsError
-from distro.files import PlanFolder, check_html_path
+from distro.errors import Fix, SettingsError
+from distro.files import PlanFolder, check_file_path, check_html_path
 from distro.settings import (
     DEFAULT_HOURLY_COST,
     DEFAULT_POLICY,
@@ -416,6 +416,7 @@ class StatusOptions:
     html: Path | None = None
     now: datetime | None = None
     check: bool = False  # one line and an exit code, for cron
+    prometheus: Path | None = None  # node_exporter's textfile to write
 
     @classmethod
     def of(
@@ -433,12 +434,16 @@ class StatusOptions:
         json_output: bool = False,
         report_html: Path | None = None,
         check: bool = False,
+        prometheus: Path | None = None,
         environ: Mapping[str, str],
     ) -> StatusOptions:
         """The record of status's options (*stall_after* in minutes); the tables default to
-        the runner's for the environment, and the HTML page's folder is checked now."""
+        the runner's for the environment, and the folders of the HTML page and the metrics
+        file are checked now."""
         if report_html is not None:
             check_html_path(report_html)
+        if prometheus is not None:
+            check_file_path(prometheus, "the metrics", Fix.PROMETHEUS_PATH)
         env = connection.env
         return cls(
             connection=connection,
@@ -453,6 +458,7 @@ class StatusOptions:
             json_output=json_output,
             html=report_html,
             check=check,
+            prometheus=prometheus,
         )
 
 

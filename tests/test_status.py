@@ -18,7 +18,8 @@ from typing import Any
 
 import orjson
 import pytest
-from helpers import finish, invoke, start, wait_until
+from helpers import assert_one_line_error, finish, invoke, start, wait_until
+from prometheus_client.parser import text_string_to_metric_families
 
 from distro.balance import InstancePlan, Plan
 from distro.console import printable
@@ -477,3 +478,64 @@ def test_check_is_one_line_and_an_exit_code_for_cron(played: Played, tmp_path: P
     assert "no-such-table" in missing.stdout
     assert len(missing.stdout.splitlines()) == 1
     assert "Traceback" not in missing.stderr
+
+
+def metrics_of(path: Path) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    """The samples of a textfile, parsed by prometheus_client: name -> labels -> value."""
+    samples: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in text_string_to_metric_families(path.read_text()):
+        assert family.documentation, f"{family.name} has no HELP"
+        assert family.type in ("counter", "gauge"), family.name
+        for sample in family.samples:
+            samples.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+    return samples
+
+
+def labels(instance: str, **more: str) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted({"env": "staging", "instance": instance, **more}.items()))
+
+
+@pytest.mark.db
+def test_prometheus_textfile_equals_the_json(played: Played, tmp_path: Path) -> None:
+    path = tmp_path / "distro.prom"
+    # --check writes it too: cron runs the check and the collector reads its metrics.
+    result = invoke(*played.args("--check", "--prometheus", path), env=local_client_env())
+    assert result.returncode == 3, result.stderr
+    document = status_json(played)
+    text = path.read_text()
+    assert "# TYPE distro_uploads_done_total counter" in text  # as node_exporter reads it
+    assert "# HELP distro_instance_stalled " in text
+    metrics = metrics_of(path)
+    assert metrics["distro_status_readable"] == {(("env", "staging"),): 1.0}
+    for i in document["instances"]:
+        n = i["instance"]
+        assert metrics["distro_uploads_done_total"][labels(n)] == i["uploads"]["done"]
+        assert metrics["distro_uploads_planned"][labels(n)] == i["uploads"]["total"]
+        assert metrics["distro_instance_stalled"][labels(n)] == (i["state"] == "stalled")
+        if i["ratePerMinute"] is not None:
+            assert metrics["distro_uploads_per_second"][labels(n)] == pytest.approx(
+                i["ratePerMinute"] / 60
+            )
+        if i["predictedFinish"] is not None:
+            at = datetime.fromisoformat(i["predictedFinish"].replace("Z", "+00:00"))
+            assert metrics["distro_predicted_finish_timestamp_seconds"][labels(n)] == pytest.approx(
+                at.timestamp(), abs=0.001
+            )
+        for reason, uploads in i["failures"].items():
+            assert metrics["distro_failed_uploads_total"][labels(n, reason=reason)] == uploads
+    assert metrics["distro_instance_stalled"][labels("3")] == 1  # the dead one
+    by_reason: Counter[str] = Counter()
+    for key, value in metrics["distro_failed_uploads_total"].items():
+        by_reason[dict(key)["reason"]] += int(value)
+    assert dict(by_reason) == document["failures"]["byReason"]
+    assert metrics["distro_stalled_spaces"][(("env", "staging"),)] == len(document["stalled"])
+    # Tables that cannot be read: the file says so, and nothing else.
+    missing = invoke(
+        "status", "--check", "--endpoint-url", played.endpoint, "--assignments-table",
+        "no-such-table", "--output-dir", tmp_path, "--prometheus", path, env=local_client_env(),
+    )  # fmt: skip
+    assert missing.returncode == 5
+    assert metrics_of(path) == {"distro_status_readable": {(("env", "staging"),): 0.0}}
+    # A folder that cannot take the file is a usage error, before anything is read.
+    bad = invoke(*played.args("--prometheus", tmp_path / "no" / "x.prom"), env=local_client_env())
+    assert_one_line_error(bad, 1, "cannot write the metrics", "--prometheus")

@@ -28,6 +28,8 @@ from distro.views.replan import ReplanSummary, replan_json
 from distro.views.status import FleetStatus, status_json
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from distro.check import Comparison
     from distro.files import PlanFolder
     from distro.options import Connection
@@ -100,13 +102,31 @@ def kept(
         stderr.print(literal(line), soft_wrap=True)
 
 
+def metrics(path: Path, env: str, view: FleetStatus | None) -> None:
+    """Write *view*'s metrics for Prometheus at *path* (None: the tables could not be read)."""
+    from distro.render.prometheus import write_metrics  # noqa: PLC0415 - only when asked
+
+    write_metrics(path, env, view)
+
+
+def _status_files(view: FleetStatus, options: StatusOptions) -> None:
+    """The files a look writes besides its report: the HTML page and the metrics."""
+    if options.html is not None:
+        parts = status_parts(
+            view, instance=options.instance, customer=options.customer, failed=options.failed
+        )
+        save_parts_html(parts, f"distro status, {view.env}", options.html)
+    if options.prometheus is not None:
+        metrics(options.prometheus, view.env, view)
+
+
 def status(view: FleetStatus, options: StatusOptions) -> None:
-    """Show *view* as *options* ask: the report or its JSON on stdout, and the HTML page."""
+    """Show *view* as *options* ask: the report or its JSON on stdout, the HTML page and
+    the metrics."""
     parts = status_parts(
         view, instance=options.instance, customer=options.customer, failed=options.failed
     )
-    if options.html is not None:
-        save_parts_html(parts, f"distro status, {view.env}", options.html)
+    _status_files(view, options)
     if options.json_output:
         write_json(status_json(view, customer=options.customer))
     else:
@@ -128,8 +148,7 @@ def watch(look: Callable[[], FleetStatus], options: StatusOptions) -> None:
                     customer=options.customer,
                     failed=options.failed,
                 )
-                if options.html is not None:
-                    save_parts_html(parts, f"distro status, {view.env}", options.html)
+                _status_files(view, options)
                 live.update(Group(*parts), refresh=True)
                 time.sleep(options.watch)
         except (KeyboardInterrupt, Stopped):

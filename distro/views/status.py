@@ -97,6 +97,7 @@ class InstanceStatus:
     last_update: datetime | None
     assumed_per_minute: float | None = None
     machine: int | None = None  # the machine that runs it, when planned with runners per host
+    failures: Mapping[str, int] = field(default_factory=dict)  # failed uploads by reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +159,8 @@ class FleetStatus:
     unreadable_count: int = 0
     spaces_of: Mapping[str, tuple[SpaceRecord, ...]] = field(default_factory=dict)
     planned: bool = False
+    # The fleet's uploads done at each kept look and now, oldest first: the progress chart.
+    history: tuple[tuple[datetime, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +244,14 @@ def measure(
         unreadable_count=len(look.problems),
         spaces_of={c: tuple(sorted(by_customer[c], key=lambda r: r.space)) for c in show},
         planned=look.plan is not None,
+        history=(
+            *(
+                (k.at, sum(done for done, _ in k.instances.values()))
+                for k in snapshots
+                if k.at < now
+            ),
+            (now, fleet.uploads_done),
+        ),
     )
 
 
@@ -308,6 +319,7 @@ def _instance(
         predicted_finish=_finish(state, total - done, rate, last),
         last_update=last,
         assumed_per_minute=assumed,
+        failures=_reasons(runner),
     )
 
 
@@ -561,6 +573,7 @@ def status_json(status: FleetStatus, *, customer: str | None = None) -> bytes:
             "count": status.unreadable_count,
             "examples": [{"table": p.table, "key": p.key, "why": p.why} for p in status.unreadable],
         },
+        "history": [{"at": timestamp(at), "uploadsDone": done} for at, done in status.history],
     }
     if customer is not None:
         document["customer"] = {
@@ -582,6 +595,7 @@ def _instance_json(i: InstanceStatus) -> dict[str, Any]:
         "predictedFinish": timestamp(i.predicted_finish) if i.predicted_finish else None,
         "lastUpdate": timestamp(i.last_update) if i.last_update else None,
         "machine": i.machine,
+        "failures": dict(i.failures),
     }
 
 

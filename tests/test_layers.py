@@ -43,6 +43,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("distro.render.parts",),
     ("distro.render.steps",),
     ("distro.render.analysis", "distro.render.replan", "distro.render.status"),
+    ("distro.render.svg",),
     ("distro.render.html", "distro.render.prometheus"),
     ("distro.render",),
     (

@@ -467,7 +467,6 @@ def test_rendering_a_report_imports_no_aws_code() -> None:
         "distro.progress",
         "distro.render",
         "distro.render.analysis",
-        "distro.render.html",
         "distro.render.parts",
         "distro.render.replan",
         "distro.render.status",

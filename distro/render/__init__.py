@@ -18,7 +18,6 @@ from distro.console import literal, stderr, stdout, write_json
 from distro.errors import Stopped
 from distro.options import ReportOptions, StatusOptions
 from distro.render.analysis import render, render_outputs
-from distro.render.html import save_html, save_parts_html
 from distro.render.parts import show
 from distro.render.replan import render_replan, render_replan_outputs
 from distro.render.status import status_parts
@@ -40,6 +39,8 @@ def analysis(summary: Summary, options: ReportOptions | None = None) -> None:
     what the run wrote on stderr, apart from the report."""
     options = options or ReportOptions()
     if options.html is not None:
+        from distro.render.html import save_html  # noqa: PLC0415 - drawing loads only when asked
+
         save_html(summary, options.html)
     if options.json_output:
         write_json(to_json(summary))
@@ -112,10 +113,12 @@ def metrics(path: Path, env: str, view: FleetStatus | None) -> None:
 def _status_files(view: FleetStatus, options: StatusOptions) -> None:
     """The files a look writes besides its report: the HTML page and the metrics."""
     if options.html is not None:
+        from distro.render.html import save_status_html  # noqa: PLC0415 - only when asked
+
         parts = status_parts(
             view, instance=options.instance, customer=options.customer, failed=options.failed
         )
-        save_parts_html(parts, f"distro status, {view.env}", options.html)
+        save_status_html(view, parts, options.html, refresh=options.watch)
     if options.prometheus is not None:
         metrics(options.prometheus, view.env, view)
 

@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install test demo local check fmt lint types bench clean
+.PHONY: install test test-browser chromium screenshots demo local check fmt lint types bench clean
 
 install: $(STAMP)
 	$(BIN)/python -m distro.local.dynamodb install
@@ -23,6 +23,30 @@ $(STAMP): pyproject.toml
 # make's, so "no tests collected" (5) fails CI like a failing test.
 test: install
 	$(BIN)/python -m pytest
+
+# The pages in a real browser: Debian's chromium (installed when missing) driven by
+# Playwright's Python driver, never a browser of Playwright's own. Outside `make test`.
+CHROMIUM      ?= /usr/bin/chromium
+SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BROWSER_STAMP := $(VENV)/.browser-stamp
+
+$(BROWSER_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,browser]'
+	touch $(BROWSER_STAMP)
+
+chromium:
+	@test -x $(CHROMIUM) || { echo "make: installing Debian's chromium for the browser tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(SUDO) apt-get install -y -q chromium >/dev/null 2>&1 \
+	  || { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null; }; }
+
+test-browser: install $(BROWSER_STAMP) chromium
+	DISTRO_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -m browser -n 0 tests/browser
+
+# The README's pictures: the browser tests' screenshots of the analyze and status pages.
+screenshots: test-browser
+	cp .cache/screenshots/analyze.png docs/analyze-page.png
+	cp .cache/screenshots/status.png docs/status-page.png
 
 demo: install
 	$(BIN)/distro demo --count-shards

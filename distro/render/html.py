@@ -300,13 +300,15 @@ def _progress(view: FleetStatus) -> str:
 
 
 def _finishes(view: FleetStatus) -> str:
-    known = [i for i in view.instances if i.predicted_finish is not None and i.state != "finished"]
-    slowest = view.last_instance
-    moments = [
-        Moment(f"instance {i.instance}", i.predicted_finish, i.instance == slowest)
-        for i in known
-        if i.predicted_finish is not None
+    known = [
+        (i.instance, i.predicted_finish)
+        for i in view.instances
+        if i.predicted_finish is not None and i.state != "finished"
     ]
+    # The fleet's last instance; when a stalled one makes the fleet's finish unknown,
+    # the slowest of those with a finish.
+    slowest = view.last_instance or max(known, key=lambda k: k[1], default=("", None))[0]
+    moments = [Moment(f"instance {name}", at, name == slowest) for name, at in known]
     chart = timeline(moments, now=view.now, title="Predicted finish per instance")
     table = _table(
         ("Instance", "Predicted finish (UTC)"),

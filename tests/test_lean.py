@@ -24,6 +24,8 @@ from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioRefreshableCredentials
 from aiobotocore.session import get_session
 from aiohttp import web
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 from faultproxy import FaultProxy, Faults
 from test_pipeline import assert_matches_truth
@@ -31,7 +33,7 @@ from test_pipeline import assert_matches_truth
 from distro.checkpoint import Checkpoint
 from distro.count import count
 from distro.dynamo.handle import Dynamo, dynamodb_client
-from distro.dynamo.lean import LeanReader, lean_reader
+from distro.dynamo.lean import LeanReader, SigningKeys, _Signable, _SigV4, keys_if_same, lean_reader
 from distro.dynamo.reader import CountPage, Key, SdkReader, TableReader, count_request
 from distro.dynamo.retry import is_transient, translate
 from distro.errors import CredentialsMissing, DistroError, TableNotFound
@@ -452,3 +454,49 @@ async def test_count_uploads_with_the_lean_reader_equals_the_truth(
         )
     assert_matches_truth(tally, dataset)
     assert progress.queries > progress.spaces_counted  # big spaces took several pages
+
+
+# --- the signing key kept --------------------------------------------------------------------
+
+
+SIGNED_HOSTS = (
+    ("us-east-1", "https://dynamodb.us-east-1.amazonaws.com/"),
+    ("us-east-1", "https://dynamodb-fips.us-east-1.amazonaws.com/"),  # FIPS
+    ("eu-west-3", "https://dynamodb.eu-west-3.amazonaws.com/"),
+    ("ap-southeast-2", "https://dynamodb.ap-southeast-2.amazonaws.com/"),
+    ("us-gov-west-1", "https://dynamodb.us-gov-west-1.amazonaws.com/"),
+    ("us-east-2", "http://127.0.0.1:8000/"),  # a custom endpoint
+)
+
+
+def test_kept_signing_keys_sign_byte_for_byte_as_botocore(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over many requests, the clock crossing midnight UTC and the credentials rotating mid-run
+    (temporary ones, with a session token), every signature equals botocore's own."""
+    clock = [datetime.datetime(2026, 12, 4, 23, 59, 0)]
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: clock[0])
+    keys = SigningKeys()
+    signed = 0
+    for n in range(240):
+        clock[0] += datetime.timedelta(seconds=1)  # 23:59:01 ... 00:03:00, the next day
+        rotation = n // 50  # the credentials refresh every 50 requests
+        credentials = Credentials(
+            f"ASIAKEY{rotation}", f"secret/{rotation}+key", f"token-{rotation}"
+        ).get_frozen_credentials()
+        region, url = SIGNED_HOSTS[n % len(SIGNED_HOSTS)]
+        host = url.split("/")[2]
+        body = json.dumps(count_request("wire-upload", f"{SPACE}{n}", None)).encode()
+        headers = {
+            "X-Amz-Target": "DynamoDB_20120810.Query",
+            "Content-Type": "application/x-amz-json-1.0",
+            "User-Agent": "distro-test",
+        }
+        ours = _Signable(url, dict(headers), body)
+        _SigV4(credentials, "dynamodb", region, host, keys).add_auth(ours)
+        theirs = AWSRequest(method="POST", url=url, headers=dict(headers), data=body)
+        botocore.auth.SigV4Auth(credentials, "dynamodb", region).add_auth(theirs)
+        for name in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):
+            assert ours.headers[name] == theirs.headers[name], (n, name)
+        signed += 1
+    assert signed == 240
+    assert clock[0].date() == datetime.date(2026, 12, 5)
+    assert keys_if_same(credentials, "dynamodb", "us-east-1", "dynamodb.us-east-1.amazonaws.com")

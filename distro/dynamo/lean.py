@@ -275,23 +275,73 @@ class _HeadersToSign(dict[str, str]):
         return [self[name]]
 
 
-class _SigV4(SigV4Auth):  # type: ignore[misc]  # botocore has no type hints
-    """botocore's SigV4, with the headers to sign collected in a plain dict.
+class SigningKeys:
+    """SigV4's signing keys, each derived once per secret, day, region and service.
 
-    botocore collects them in its ``HTTPHeaders``, an ``email.message.Message``
-    that parses on every access, and works the host out of the URL each time:
-    a third of the signing time. The canonical request, the string to sign and
-    the signature are botocore's own.
+    botocore derives the key anew for every request: four HMACs out of the five a
+    signature takes. The key depends only on those four things, so it is kept
+    (the last few: a day's change or a rotated secret makes a new one). The
+    derivation is botocore's own steps with its own ``_sign``.
     """
 
-    def __init__(self, credentials: Any, service: str, region: str, host: str) -> None:
+    KEPT = 8
+
+    def __init__(self) -> None:
+        self._keys: dict[tuple[str, str, str, str], bytes] = {}
+
+    def key(self, signer: SigV4Auth, secret: str, day: str) -> bytes:
+        """The signing key of *signer*'s region and service for *secret* on *day* (YYYYMMDD)."""
+        which = (secret, day, signer._region_name, signer._service_name)
+        key = self._keys.get(which)
+        if key is None:
+            if len(self._keys) >= self.KEPT:
+                self._keys.clear()
+            k_date = signer._sign(f"AWS4{secret}".encode(), day)
+            k_region = signer._sign(k_date, signer._region_name)
+            k_service = signer._sign(k_region, signer._service_name)
+            key = self._keys[which] = signer._sign(k_service, "aws4_request")
+        return key
+
+
+class _SigV4(SigV4Auth):  # type: ignore[misc]  # botocore has no type hints
+    """botocore's SigV4, with the headers to sign collected in a plain dict and the signing
+    key kept (*keys*; None: derived per request, as botocore does).
+
+    botocore collects the headers in its ``HTTPHeaders``, an ``email.message.Message``
+    that parses on every access, and works the host out of the URL each time:
+    a third of the signing time. The canonical request, the string to sign and
+    the final HMAC are botocore's own.
+    """
+
+    def __init__(
+        self, credentials: Any, service: str, region: str, host: str, keys: SigningKeys | None
+    ) -> None:
         super().__init__(credentials, service, region)
         self._host = host
+        self._keys = keys
 
     def headers_to_sign(self, request: _Signable) -> _HeadersToSign:
         signed = _HeadersToSign(_signable(request.headers.items()))
         signed.setdefault("host", self._host)
         return signed
+
+    def signature(self, string_to_sign: str, request: _Signable) -> str:
+        if self._keys is None:
+            return str(super().signature(string_to_sign, request))
+        day = request.context["timestamp"][0:8]
+        key = self._keys.key(self, self.credentials.secret_key, day)
+        return str(self._sign(key, string_to_sign, hex=True))
+
+
+def keys_if_same(credentials: Any, service: str, region: str, host: str) -> SigningKeys | None:
+    """``SigningKeys``, if a signature made with them equals botocore's here; else None
+    (a botocore that signs differently keeps deriving its own way)."""
+    keys = SigningKeys()
+    probe = _Signable(f"https://{host}/", {"X-Amz-Date": "20260101T000000Z"}, b"{}")
+    probe.context["timestamp"] = "20260101T000000Z"
+    ours = _SigV4(credentials, service, region, host, keys).signature("probe", probe)
+    theirs = SigV4Auth(credentials, service, region).signature("probe", probe)
+    return keys if ours == theirs else None
 
 
 def _signable(headers: Iterable[tuple[str, str]]) -> Iterable[tuple[str, str]]:
@@ -321,6 +371,7 @@ class LeanReader:
         self._sdk = sdk
         self._what = f"Query of {db.tables.upload}"
         self._host = _host_from_url(template.url)
+        self._keys: SigningKeys | None = None  # set at the first signature: see keys_if_same
         self._url = URL(template.url, encoded=True)
         # What aiobotocore works out per request from the URL alone, once.
         http = client._endpoint.http_session
@@ -379,7 +430,9 @@ class LeanReader:
         headers = dict(template.signed)
         credentials = self._client._get_credentials()
         frozen = None if credentials is None else await credentials.get_frozen_credentials()
-        signer = _SigV4(frozen, template.service, template.region, self._host)
+        if frozen is not None and self._keys is None:
+            self._keys = keys_if_same(frozen, template.service, template.region, self._host)
+        signer = _SigV4(frozen, template.service, template.region, self._host, self._keys)
         signer.add_auth(_Signable(template.url, headers, body))
         headers["amz-sdk-invocation-id"] = str(uuid.uuid4())
         headers.update(template.unsigned)

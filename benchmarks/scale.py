@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from distro import aio
 from distro.balance import balance
 from distro.checkpoint import Checkpoint
 from distro.count import count
@@ -171,7 +172,7 @@ def pipeline(
         )
         progress = Progress()
         cpu0, wall0 = _cpu(), time.perf_counter()
-        tally = asyncio.run(count(settings, reader, checkpoint=checkpoint, progress=progress))
+        tally = aio.run(count(settings, reader, checkpoint=checkpoint, progress=progress))
         cpu1, wall1 = _cpu(), time.perf_counter()
         count_rss = _peak_rss()
         plan = balance(tally.customers, PLAN_INSTANCES)
@@ -227,7 +228,7 @@ def resume(spaces: int, customers: int) -> dict[str, Any]:
         wall1 = time.perf_counter()
         load_rss = _peak_rss()
         progress = Progress()
-        tally = asyncio.run(count(settings, reader, checkpoint=checkpoint, progress=progress))
+        tally = aio.run(count(settings, reader, checkpoint=checkpoint, progress=progress))
         wall2 = time.perf_counter()
         count_rss = _peak_rss()
         plan = balance(tally.customers, PLAN_INSTANCES)

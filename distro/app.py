@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from distro import console
+from distro import aio, console
 from distro.balance import Plan, plan
 from distro.check import Comparison, compare_paths
 from distro.dynamo.handle import Dynamo
@@ -691,7 +691,7 @@ def _run(coroutine: Coroutine[Any, Any, T], folder: PlanFolder | None) -> T:
         return await coroutine
 
     try:
-        return asyncio.run(main())
+        return aio.run(main())
     except (KeyboardInterrupt, asyncio.CancelledError):
         raise _stopped(folder, terminated=terminated) from None
 

@@ -27,6 +27,7 @@ import platform
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -66,19 +67,16 @@ class Round:
 
     run: measure.ChildRun
     server_cpu: float
-
-
-def distro_entry() -> list[str]:
-    """The ``distro`` command installed beside this Python, else ``python -m distro``."""
-    script = Path(sys.executable).with_name("distro")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "distro"]
+    first_request: float  # seconds from the process's start to its first connection
 
 
 def distro_command(endpoint: str, output_dir: Path) -> list[str]:
-    """``distro analyze`` on the benchmark tables, as a user would run it."""
+    """``distro analyze`` on the benchmark tables, as a user would run it (``python -m``)."""
     consumer, upload = data.TABLES
     return [
-        *distro_entry(),
+        sys.executable,
+        "-m",
+        "distro",
         "analyze",
         "--endpoint-url",
         endpoint,
@@ -115,21 +113,27 @@ def ceiling_command(endpoint: str, spaces_file: Path) -> list[str]:
     ]
 
 
-def timed(argv: Sequence[str], server: LocalDynamo) -> Round:
-    """Run *argv* and note the server's CPU meanwhile."""
+def timed(argv: Sequence[str], server: LocalDynamo, first: Path) -> Round:
+    """Run *argv* (``python -m MODULE ...``) and note the server's CPU meanwhile, and when
+    the child made its first request (``benchmarks.first_request``, written to *first*)."""
     assert server.pid is not None
+    assert list(argv[:2]) == [sys.executable, "-m"]
     before = measure.process_cpu(server.pid)
-    run = measure.run_child(argv).check()
-    return Round(run, measure.process_cpu(server.pid) - before)
+    first.unlink(missing_ok=True)
+    watched = [sys.executable, "-m", "benchmarks.first_request", repr(time.time()), str(first)]
+    run = measure.run_child([*watched, *argv[2:]]).check()
+    return Round(run, measure.process_cpu(server.pid) - before, float(first.read_text()))
 
 
 VARIANTS = ("distro", "distro-shards", "lean", "sdk", "ceiling")
 
 
-def db_benchmarks(rounds: int) -> dict[str, Any]:
-    """The four variants, each once a round in a rotating order, on the cached dataset."""
-    bench = data.prepare()
+def db_benchmarks(rounds: int, customers: int = data.CUSTOMERS) -> dict[str, Any]:
+    """The variants, each once a round in a rotating order, on the cached dataset of
+    *customers* customers."""
+    bench = data.prepare(customers=customers)
     work = Path(tempfile.mkdtemp(prefix="distro-bench-"))
+    first = work / "first-request"
     try:
         spaces_file = work / "spaces.txt"
         spaces_file.write_text("\n".join(bench.spaces) + "\n")
@@ -144,27 +148,28 @@ def db_benchmarks(rounds: int) -> dict[str, Any]:
                 "ceiling": ceiling_command(url, spaces_file),
             }
             # Warm the server (JIT, page cache) and check the data before measuring anything.
-            warm = json.loads(timed(commands["ceiling"], server).run.stdout)
+            warm = json.loads(timed(commands["ceiling"], server, first).run.stdout)
             if warm["uploads"] != bench.uploads:
                 raise RuntimeError(
                     f"the cached dataset in {bench.folder} holds {warm['uploads']} uploads, "
                     f"expected {bench.uploads}: delete the folder to reload it"
                 )
-            timed(commands["distro"], server)
+            timed(commands["distro"], server, first)
             runs: dict[str, list[Round]] = {name: [] for name in VARIANTS}
             for number in range(rounds):
                 # Each variant takes each place in the order as often as the others.
                 turn = number % len(VARIANTS)
                 order = VARIANTS[turn:] + VARIANTS[:turn]
                 for name in order:
-                    runs[name].append(timed(commands[name], server))
+                    runs[name].append(timed(commands[name], server, first))
                     wall = runs[name][-1].run.wall
                     print(f"  round {number + 1} {name}: {wall:.2f} s", flush=True)
             # What starting distro costs: the interpreter and every import, no work.
-            startup = [measure.run_child([*distro_entry(), "analyze", "--help"]) for _ in range(3)]
+            help_argv = [sys.executable, "-m", "distro", "analyze", "--help"]
+            startup = [measure.run_child(help_argv) for _ in range(3)]
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return _db_figures(bench, warm, runs=runs, startup=startup)
+    return _db_figures(bench, warm, runs=runs, startup=startup, customers=customers)
 
 
 def readers_command(endpoint: str, reader: str) -> list[str]:
@@ -186,6 +191,7 @@ def _db_figures(
     *,
     runs: dict[str, list[Round]],
     startup: list[measure.ChildRun],
+    customers: int,
 ) -> dict[str, Any]:
     med = measure.median
     loops = {
@@ -199,16 +205,19 @@ def _db_figures(
             "process_cpu": med([r.run.cpu for r in rounds]),
             "peak_rss": med([r.run.peak_rss for r in rounds]),
             "server_cpu": med([r.server_cpu for r in rounds]),
+            "first_request": med([r.first_request for r in rounds]),
             "walls": [r.run.wall for r in rounds],
         }
         if name in loops:
             figures["loop_wall"] = med([x["loop_wall"] for x in loops[name]])
             figures["loop_cpu"] = med([x["loop_cpu"] for x in loops[name]])
+            figures["signing_cpu"] = med([x.get("signing_cpu", 0.0) for x in loops[name]])
+            figures["parsing_cpu"] = med([x.get("parsing_cpu", 0.0) for x in loops[name]])
             figures["walls"] = [x["loop_wall"] for x in loops[name]]
         variants[name] = figures
     lean = loops["lean"]
     return {
-        "customers": data.CUSTOMERS,
+        "customers": customers,
         "seed": data.SEED,
         "consumer_rows": len(bench.dataset.consumer_rows),
         "spaces": len(bench.spaces),
@@ -302,17 +311,24 @@ def db_table(f: dict[str, Any]) -> list[str]:
         f"{f['rounds']} rounds, the variants in a rotating order each round, each in "
         "its own process. A loop's time is measured inside its process (no interpreter start).",
         "",
-        "| variant | wall | / ceiling | client CPU | CPU / request | peak RSS | server CPU |",
-        "|---|---|---|---|---|---|---|",
+        "| variant | wall | / ceiling | start to first request | client CPU | CPU / request "
+        "| signing / parsing / the rest, per request | peak RSS | server CPU |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for label, name, loop in rows:
         x = v[name]
         wall = x["loop_wall"] if loop else x["process_wall"]
         cpu = x["loop_cpu"] if loop else x["process_cpu"]
+        split = "-"
+        if x.get("signing_cpu"):
+            sign, parse = x["signing_cpu"], x["parsing_cpu"]
+            split = " / ".join(
+                f"{t / requests * 1e6:.0f} µs" for t in (sign, parse, cpu - sign - parse)
+            )
         lines.append(
-            f"| {label} | {wall:.2f} s | {wall / ceiling:.2f}x | {cpu:.2f} s "
-            f"| {cpu / requests * 1000:.3f} ms | {x['peak_rss'] / MB:.0f} MiB "
-            f"| {x['server_cpu']:.2f} s |"
+            f"| {label} | {wall:.2f} s | {wall / ceiling:.2f}x | {x['first_request']:.2f} s "
+            f"| {cpu:.2f} s | {cpu / requests * 1000:.3f} ms | {split} "
+            f"| {x['peak_rss'] / MB:.0f} MiB | {x['server_cpu']:.2f} s |"
         )
     distro = v["distro"]
     net = (distro["process_cpu"] - f["startup_cpu"]) / requests * 1000
@@ -447,16 +463,21 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])
     lines: list[str] = []
     status_lines: list[str] = []
+    found: dict[str, Any] = {}
     if args.only in (None, "db"):
-        print("DynamoDB Local: distro analyze against the ceiling", flush=True)
-        lines += ["## distro against the ceiling (DynamoDB Local, loopback)", ""]
-        lines += db_table(db_benchmarks(args.rounds))
-        lines.append("")
+        for name, customers in DATASETS:
+            print(f"DynamoDB Local, the {name} dataset: distro analyze against the ceiling")
+            found[name] = db_benchmarks(args.rounds, customers)
+            lines += [f"## distro against the ceiling, the {name} dataset (DynamoDB Local)", ""]
+            lines += [*db_table(found[name]), ""]
     if args.only in (None, "scale"):
         print("No database: the pipeline at scale and the balancer", flush=True)
+        found["scale"] = scale_benchmarks(SIZES)
         lines += ["## The pipeline at scale (instant fake reader, no database)", ""]
-        lines += scale_table(scale_benchmarks(SIZES))
+        lines += scale_table(found["scale"])
         lines.append("")
+    if args.only is None:
+        lines = [*goals_table(found), "", *lines]
     if args.only in (None, "status"):
         print("DynamoDB Local: distro status at production size", flush=True)
         status_lines = [STATUS_HEADING, "", *status_table(status_benchmark(3)), ""]
@@ -470,6 +491,60 @@ def main(argv: list[str] | None = None) -> int:
         write_results(command.strip(), lines)
     print(f"Written to {RESULTS}")
     return 0
+
+
+# The bench dataset, and a small one on which starting the process weighs more.
+DATASETS = (("bench", data.CUSTOMERS), ("small", 1200))
+MEMORY_GOAL = 700 * MB
+
+
+def goals_table(found: dict[str, Any]) -> list[str]:
+    """The goals of the run, each with its figure and whether it was met."""
+    rows = []
+    for name, _ in DATASETS:
+        f = found[name]
+        v, requests = f["variants"], f["requests"]
+        ceiling_wall, ceiling_cpu = v["ceiling"]["loop_wall"], v["ceiling"]["loop_cpu"]
+        wall = v["distro"]["process_wall"] / ceiling_wall
+        cpu = (v["distro"]["process_cpu"] / requests) / (ceiling_cpu / requests)
+        first = v["distro"]["first_request"]
+        rows += [
+            (
+                f"`distro analyze` wall / ceiling, {name} dataset",
+                f"{wall:.2f}x",
+                "≤ 1.1x",
+                wall <= 1.1,
+            ),
+            (
+                f"client CPU per request / ceiling's, {name} dataset",
+                f"{cpu:.2f}x",
+                "≤ 1.3x",
+                cpu <= 1.3,
+            ),
+            (
+                f"process start to first request, {name} dataset",
+                f"{first:.2f} s",
+                "≤ 0.2 s",
+                first <= 0.2,
+            ),
+        ]
+    scale = found["scale"]
+    peak = scale["pipeline"][-1]["child_peak_rss"]
+    resumed = scale["resume"]["peak_rss"]
+    rows += [
+        ("peak RSS, 5,000,000 spaces", f"{peak / MB:.0f} MiB", "≤ 700 MiB", peak <= MEMORY_GOAL),
+        ("peak RSS, resuming them", f"{resumed / MB:.0f} MiB", "≤ 700 MiB", resumed <= MEMORY_GOAL),
+    ]
+    return [
+        "## Goals",
+        "",
+        "| goal | measured | target | met |",
+        "|---|---|---|---|",
+        *(
+            f"| {goal} | {value} | {target} | {'met' if ok else 'not met'} |"
+            for goal, value, target, ok in rows
+        ),
+    ]
 
 
 STATUS_HEADING = "## distro status at production size (DynamoDB Local, loopback)"

@@ -21,7 +21,7 @@ import signal
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from distro import aio, console
 from distro.balance import Plan, plan
@@ -39,8 +39,6 @@ from distro.errors import (
 )
 from distro.files import PlanFolder, output_lock
 from distro.flags import with_flags
-from distro.local import demo as local_demo
-from distro.local.dynamodb import LOCAL_CREDENTIALS, LOCAL_REGION, LocalDynamo
 from distro.options import (
     AnalyzeOptions,
     CheckOptions,
@@ -104,6 +102,9 @@ from distro.views.steps import (
     next_steps,
     replan_steps,
 )
+
+if TYPE_CHECKING:
+    from distro.local.dynamodb import LocalDynamo
 
 T = TypeVar("T")
 
@@ -594,6 +595,8 @@ def demo(options: DemoOptions) -> DemoOutcome:
 
 
 async def _locked_demo(options: DemoOptions) -> DemoOutcome:
+    from distro.local.dynamodb import LocalDynamo  # noqa: PLC0415 - the demo's alone
+
     # Before DynamoDB Local starts and the data loads: a second demo fails at once.
     with output_lock(options.folder) as folder:
         server = LocalDynamo()
@@ -608,6 +611,10 @@ async def _locked_demo(options: DemoOptions) -> DemoOutcome:
 
 
 async def _demo(options: DemoOptions, endpoint_url: str) -> DemoOutcome:
+    # The demo's own pieces load only for it: every other command starts without them.
+    from distro.local import demo as local_demo  # noqa: PLC0415
+    from distro.local.dynamodb import LOCAL_CREDENTIALS, LOCAL_REGION  # noqa: PLC0415
+
     tables = Tables(*DEMO_TABLES, region=LOCAL_REGION, endpoint_url=endpoint_url)
     # DynamoDB Local takes any credentials; never send the user's real ones to it.
     connection = Connection.explicit(DEFAULT_ENV, tables, credentials=LOCAL_CREDENTIALS)

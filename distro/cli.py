@@ -69,6 +69,11 @@ def _opt(flag: str, kind: Any, default: Any, text: str, **more: Any) -> Option:
     return click.option(flag, type=kind, default=default, show_default=shown, help=text, **more)
 
 
+def _file(flag: str, text: str) -> Option:
+    """An option naming a file to write, PATH."""
+    return _opt(flag, click.Path(dir_okay=False, path_type=Path), None, text, metavar="PATH")
+
+
 def _flag(flag: str, text: str, *more: str) -> Option:
     return click.option(flag, *more, is_flag=True, help=text)
 
@@ -204,13 +209,7 @@ report_options = _record(
     _opt("--instance-hourly-cost", USD, DEFAULT_HOURLY_COST, "USD per instance-hour."),
     _opt("--index-cost-per-call", USD, INDEX_COST_PER_CALL, "USD per index call (a shard)."),
     click.option("--json", "json_output", is_flag=True, help="Print the analysis as JSON."),
-    _opt(
-        "--report-html",
-        click.Path(dir_okay=False, path_type=Path),
-        None,
-        "Also save the report as an HTML page.",
-        metavar="PATH",
-    ),
+    _file("--report-html", "Also save the report as an HTML page (charts, tables)."),
 )
 
 
@@ -338,15 +337,9 @@ _watching = _record(
         help="Refresh in place every SECONDS (default 10) until Ctrl-C.",
     ),
     JSON,
-    _opt("--report-html", click.Path(dir_okay=False, path_type=Path), None, "Also as HTML."),
+    _file("--report-html", "Also as an HTML page (charts, tables; reloads with --watch)."),
     _flag("--check", "One line; exit 0 all well, 3 stalled, 4 failed customers, 5 unreadable."),
-    _opt(
-        "--prometheus",
-        click.Path(dir_okay=False, path_type=Path),
-        None,
-        "Also write the metrics for node_exporter's textfile collector.",
-        metavar="PATH",
-    ),
+    _file("--prometheus", "Also write the metrics for node_exporter's textfile collector."),
 )
 
 

@@ -257,80 +257,74 @@ def _count(n: int, thing: str) -> str:
 
 
 def _instances(plan: PlanSummary, assumptions: Assumptions) -> RenderableType:
+    time = f"Est. time ({_workers(assumptions)})"
     if plan.machines:
-        return _machines(plan, assumptions)
+        runners = _count(assumptions.runners_per_host or 1, "runner")
+        return _distribution(
+            ("Machine", "Instance files", "Customers", "Uploads", "Share", "Spaces", time),
+            [
+                (
+                    str(m.machine),
+                    str(m.first) if m.first == m.last else f"{m.first}-{m.last}",
+                    f"{m.customers:,}",
+                    f"{m.uploads:,}",
+                    f"{m.share:.1%}",
+                    f"{m.spaces:,}",
+                    duration(m.hours),
+                )
+                for m in plan.machines
+            ],
+            [(str(m.machine), m.uploads) for m in plan.machines],
+            "machine",
+            f"Each machine runs {runners}, one instance file each; a machine's time is its "
+            "busiest runner's.",
+        )
+    empty = sum(1 for i in plan.instances if not i.customers)
+    return _distribution(
+        ("Instance", "Customers", "Uploads", "Share", "Spaces", time),
+        [
+            (
+                str(i.instance_id),
+                f"{i.customers:,}",
+                f"{i.uploads:,}",
+                f"{i.share:.1%}",
+                f"{i.spaces:,}",
+                duration(i.hours),
+            )
+            for i in plan.instances
+        ],
+        [(str(i.instance_id), i.uploads) for i in plan.instances],
+        "instance",
+        f"{empty} instance(s) get no customer: there are fewer customers than instances."
+        if empty
+        else "",
+    )
+
+
+def _distribution(
+    headings: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    loads: Sequence[tuple[str, int]],
+    unit: str,
+    note: str,
+) -> Section:
+    """The Instance Distribution: a table of *rows*, then each *unit*'s uploads as a bar."""
     table = ReportTable()
-    for name in ("Instance", "Customers", "Uploads", "Share", "Spaces"):
+    for name in headings:
         table.add_column(name, justify="right")
-    table.add_column(f"Est. time ({_workers(assumptions)})", justify="right")
+    for row in rows:
+        table.add_row(*row)
     # The load as bars, apart from the table so that both fit in 80 columns.
     chart = Table.grid(padding=(0, 1))
     chart.add_column(justify="right")
     chart.add_column(no_wrap=True)
     chart.add_column(justify="right")
-    largest = max((i.uploads for i in plan.instances), default=0)
-    for instance in plan.instances:
-        table.add_row(
-            str(instance.instance_id),
-            f"{instance.customers:,}",
-            f"{instance.uploads:,}",
-            f"{instance.share:.1%}",
-            f"{instance.spaces:,}",
-            duration(instance.hours),
-        )
-        chart.add_row(
-            str(instance.instance_id),
-            Bar(instance.uploads, largest, CHART_WIDTH),
-            f"{instance.uploads:,}",
-        )
-    empty = sum(1 for i in plan.instances if not i.customers)
-    body: list[RenderableType] = [table, Text("\nUploads per instance", style="bold"), chart]
-    if empty:
-        body.append(
-            Text(f"{empty} instance(s) get no customer: there are fewer customers than instances.")
-        )
-    return Section("Instance Distribution", Group(*body))
-
-
-def _machines(plan: PlanSummary, assumptions: Assumptions) -> RenderableType:
-    """The Instance Distribution of a plan with runners per host: one row per machine."""
-    table = ReportTable()
-    for name in ("Machine", "Instance files", "Customers", "Uploads", "Share", "Spaces"):
-        table.add_column(name, justify="right")
-    table.add_column(f"Est. time ({_workers(assumptions)})", justify="right")
-    chart = Table.grid(padding=(0, 1))
-    chart.add_column(justify="right")
-    chart.add_column(no_wrap=True)
-    chart.add_column(justify="right")
-    largest = max((m.uploads for m in plan.machines), default=0)
-    for machine in plan.machines:
-        files = (
-            str(machine.first)
-            if machine.first == machine.last
-            else f"{machine.first}-{machine.last}"
-        )
-        table.add_row(
-            str(machine.machine),
-            files,
-            f"{machine.customers:,}",
-            f"{machine.uploads:,}",
-            f"{machine.share:.1%}",
-            f"{machine.spaces:,}",
-            duration(machine.hours),
-        )
-        chart.add_row(
-            str(machine.machine), Bar(machine.uploads, largest, CHART_WIDTH), f"{machine.uploads:,}"
-        )
-    runners = _count(assumptions.runners_per_host or 1, "runner")
-    body: list[RenderableType] = [
-        table,
-        Text(
-            f"Each machine runs {runners}, one instance file each; a machine's time is its "
-            "busiest runner's."
-        ),
-        Text("\nUploads per machine", style="bold"),
-        chart,
-    ]
+    largest = max((uploads for _, uploads in loads), default=0)
+    for label, uploads in loads:
+        chart.add_row(label, Bar(uploads, largest, CHART_WIDTH), f"{uploads:,}")
+    body: list[RenderableType] = [table, Text(f"\nUploads per {unit}", style="bold"), chart]
+    if note:
+        body.append(Text(note))
     return Section("Instance Distribution", Group(*body))
 
 

@@ -449,7 +449,8 @@ def _sizing(summary: Summary, unit: tuple[str, float, str]) -> RenderableType:
         )
     body: list[RenderableType] = [table]
     if summary.recommendation is not None:
-        body.append(Text(recommendation_line(summary.recommendation), style="bold"))
+        what = "machines" if hosts else "instances"
+        body.append(Text(recommendation_line(summary.recommendation, what), style="bold"))
     hint = Text("Pass --instances N to see the customers each instance would get.")
     note = _cost_note("N", assumptions, unit)
     body.append(note)
@@ -458,16 +459,16 @@ def _sizing(summary: Summary, unit: tuple[str, float, str]) -> RenderableType:
     return Section("Instances Needed", *body, hint)
 
 
-def recommendation_line(advice: Recommendation) -> str:
-    """The one line that answers "how many instances?"."""
+def recommendation_line(advice: Recommendation, what: str = "instances") -> str:
+    """The one line that answers "how many instances?" (or *what*: machines)."""
     n, hours = advice.instances, duration(advice.hours)
     if advice.more_help:
         return (
-            f"Recommended: {n} instances or more: {n} take {hours}, and each one added still "
+            f"Recommended: {n} {what} or more: {n} take {hours}, and each one added still "
             "shortens the time (no customer alone caps it)."
         )
     if advice.capped_by is None:
-        return f"Recommended: {n} instances, {hours}: the shortest time sized, within 1%."
+        return f"Recommended: {n} {what}, {hours}: the shortest time sized, within 1%."
     who = printable(advice.capped_by)
     if advice.capped_space is not None:
         who = f"space {printable(advice.capped_space)} of {who}"
@@ -477,7 +478,7 @@ def recommendation_line(advice: Recommendation) -> str:
         else ""
     )
     return (
-        f"Recommended: {n} instances, {hours}. More do not shorten it: {who} alone takes "
+        f"Recommended: {n} {what}, {hours}. More do not shorten it: {who} alone takes "
         f"that long.{split}"
     )
 

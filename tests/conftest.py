@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -60,6 +61,14 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 # Each xdist worker runs its own DynamoDB Local (a JVM of a few hundred MB): more workers
 # than this would trade memory for little speed.
 MAX_WORKERS = 4
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """``make test`` leaves the browser tests out (``-m 'not browser'``) without importing them:
+    their driver is installed by ``make test-browser`` only."""
+    if collection_path.name == "browser" and "not browser" in config.getoption("markexpr"):
+        return True
+    return None
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:

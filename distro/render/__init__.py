@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.live import Live
 
 from distro.console import literal, stderr, stdout, write_json
@@ -110,26 +110,25 @@ def metrics(path: Path, env: str, view: FleetStatus | None) -> None:
     write_metrics(path, env, view)
 
 
-def _status_files(view: FleetStatus, options: StatusOptions) -> None:
-    """The files a look writes besides its report: the HTML page and the metrics."""
+def _status_look(view: FleetStatus, options: StatusOptions) -> list[RenderableType]:
+    """The report of one look, as *options* narrow it, after writing what a look writes
+    besides: the HTML page (with it) and the metrics."""
+    parts = status_parts(
+        view, instance=options.instance, customer=options.customer, failed=options.failed
+    )
     if options.html is not None:
         from distro.render.html import save_status_html  # noqa: PLC0415 - only when asked
 
-        parts = status_parts(
-            view, instance=options.instance, customer=options.customer, failed=options.failed
-        )
         save_status_html(view, parts, options.html, refresh=options.watch)
     if options.prometheus is not None:
         metrics(options.prometheus, view.env, view)
+    return parts
 
 
 def status(view: FleetStatus, options: StatusOptions) -> None:
     """Show *view* as *options* ask: the report or its JSON on stdout, the HTML page and
     the metrics."""
-    parts = status_parts(
-        view, instance=options.instance, customer=options.customer, failed=options.failed
-    )
-    _status_files(view, options)
+    parts = _status_look(view, options)
     if options.json_output:
         write_json(status_json(view, customer=options.customer))
     else:
@@ -144,15 +143,7 @@ def watch(look: Callable[[], FleetStatus], options: StatusOptions) -> None:
     with Live(console=stdout, auto_refresh=False, transient=False) as live:
         try:
             while True:
-                view = look()
-                parts = status_parts(
-                    view,
-                    instance=options.instance,
-                    customer=options.customer,
-                    failed=options.failed,
-                )
-                _status_files(view, options)
-                live.update(Group(*parts), refresh=True)
+                live.update(Group(*_status_look(look(), options)), refresh=True)
                 time.sleep(options.watch)
         except (KeyboardInterrupt, Stopped):
             return  # Ctrl-C is how a watch ends

@@ -352,9 +352,7 @@ def status(options: StatusOptions) -> None:
 
     if options.check:
         code, line, view = app.check_status(options)
-        if options.prometheus is not None:
-            show.metrics(options.prometheus, options.folder.env, view)
-        show.line(line)
+        show.check(line, view, options)
         sys.exit(code)
     if options.watch is not None and not options.json_output:
         show.watch(lambda: app.status(options), options)

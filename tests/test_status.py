@@ -497,10 +497,15 @@ def labels(instance: str, **more: str) -> tuple[tuple[str, str], ...]:
 
 @pytest.mark.db
 def test_prometheus_textfile_equals_the_json(played: Played, tmp_path: Path) -> None:
-    path = tmp_path / "distro.prom"
-    # --check writes it too: cron runs the check and the collector reads its metrics.
-    result = invoke(*played.args("--check", "--prometheus", path), env=local_client_env())
+    path, page = tmp_path / "distro.prom", tmp_path / "status.html"
+    # --check writes it too (and the page): cron runs the check, the collector reads its metrics.
+    result = invoke(
+        *played.args("--check", "--prometheus", path, "--report-html", page),
+        env=local_client_env(),
+    )
     assert result.returncode == 3, result.stderr
+    assert len(result.stdout.splitlines()) == 1
+    assert b'class="chart"' in page.read_bytes()
     document = status_json(played)
     text = path.read_text()
     assert "# TYPE distro_uploads_done_total counter" in text  # as node_exporter reads it

@@ -66,11 +66,6 @@ def verification(found: Verification) -> None:
         stdout.print(literal(f"OK: {found.described}", style="green"), soft_wrap=True)
 
 
-def line(text: str) -> None:
-    """One line on stdout, literally (``status --check``: DIDs and errors quoted as they are)."""
-    stdout.print(literal(text), soft_wrap=True)
-
-
 def comparison(compared: Comparison) -> None:
     """Show the OK line of a ``distro check`` whose two paths agree."""
     stdout.print(literal(f"OK: {compared.describe()}", style="green"), soft_wrap=True)
@@ -123,6 +118,16 @@ def _status_look(view: FleetStatus, options: StatusOptions) -> list[RenderableTy
     if options.prometheus is not None:
         metrics(options.prometheus, view.env, view)
     return parts
+
+
+def check(line: str, view: FleetStatus | None, options: StatusOptions) -> None:
+    """``status --check``: the one line, after the page and the metrics a look writes (only
+    the metrics, saying so, when the tables could not be read: *view* None)."""
+    if view is not None:
+        _status_look(view, options)
+    elif options.prometheus is not None:
+        metrics(options.prometheus, options.folder.env, None)
+    stdout.print(literal(line), soft_wrap=True)  # DIDs and errors quoted as they are
 
 
 def status(view: FleetStatus, options: StatusOptions) -> None:

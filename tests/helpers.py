@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,9 @@ import orjson
 import pytest
 
 from distro.cli import main
+from distro.dynamo.handle import dynamodb_client
 from distro.local.dataset import Truth
+from distro.local.dynamodb import LOCAL_CREDENTIALS
 from distro.settings import Tables
 from distro.tally import SpaceLoad
 
@@ -294,3 +297,15 @@ def spaces_of(counts: Mapping[str, Mapping[str, int]]) -> dict[str, tuple[SpaceL
         customer: tuple(SpaceLoad(customer, space, n) for space, n in spaces.items())
         for customer, spaces in counts.items()
     }
+
+
+# --- DynamoDB Local -----------------------------------------------------------------------------
+
+
+def local_client(endpoint_url: str) -> AbstractAsyncContextManager[Any]:
+    """An SDK client of the DynamoDB Local at *endpoint_url*, made as distro makes its own.
+
+    Its calls name their tables; the SDK's data files are parsed once per process.
+    """
+    tables = Tables("unused-consumer", "unused-upload", "us-east-2", endpoint_url)
+    return dynamodb_client(tables, pool_size=8, credentials=LOCAL_CREDENTIALS)

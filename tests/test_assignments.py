@@ -9,11 +9,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import aioboto3
 import orjson
 import pytest
 from botocore.exceptions import ClientError
-from helpers import Result, invoke, table_args
+from helpers import Result, invoke, local_client, table_args
 
 from distro.balance import CustomerLoad, InstancePlan, Plan, balance
 from distro.dynamo.batch import BatchRetry, WriteRequests, batch_write
@@ -47,14 +46,8 @@ async def no_sleep(_: float) -> None:
 NO_WAIT = BatchRetry(sleep=no_sleep)
 
 
-def session() -> Any:
-    return aioboto3.Session(
-        aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-2"
-    )
-
-
 async def create_table(endpoint: str, name: str, key: str = "customer") -> None:
-    async with session().client("dynamodb", endpoint_url=endpoint) as client:
+    async with local_client(endpoint) as client:
         await client.create_table(
             TableName=name,
             AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
@@ -64,14 +57,14 @@ async def create_table(endpoint: str, name: str, key: str = "customer") -> None:
 
 
 async def delete_table(endpoint: str, name: str) -> None:
-    async with session().client("dynamodb", endpoint_url=endpoint) as client:
+    async with local_client(endpoint) as client:
         await client.delete_table(TableName=name)
 
 
 async def scan_all(endpoint: str, name: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     start: dict[str, Any] = {}
-    async with session().client("dynamodb", endpoint_url=endpoint) as client:
+    async with local_client(endpoint) as client:
         while True:
             page = await client.scan(TableName=name, **start)
             items += page["Items"]
@@ -91,7 +84,7 @@ def table(dynamo: LocalDynamo) -> Iterator[str]:
 
 @pytest.fixture
 async def client(dynamo: LocalDynamo) -> AsyncIterator[Any]:
-    async with session().client("dynamodb", endpoint_url=dynamo.endpoint_url) as c:
+    async with local_client(dynamo.endpoint_url) as c:
         yield c
 
 

@@ -7,8 +7,8 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
-import aioboto3
 import pytest
+from helpers import local_client
 
 from distro.dynamo.batch import BATCH_SIZE, BatchRetry, WriteRequests
 from distro.dynamo.handle import Dynamo
@@ -346,10 +346,7 @@ async def test_load_gives_up_after_the_last_attempt() -> None:
 
 @pytest.fixture
 async def client(dynamo: Any) -> AsyncIterator[Any]:
-    session = aioboto3.Session(
-        aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-2"
-    )
-    async with session.client("dynamodb", endpoint_url=dynamo.endpoint_url) as c:
+    async with local_client(dynamo.endpoint_url) as c:
         yield c
 
 

@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 import pytest
 from botocore.exceptions import ClientError
-from helpers import files_of, invoke, read_plan
-from test_assignments import ANY_TABLES, delete_table, scan_all, session
+from helpers import files_of, invoke, local_client, read_plan
+from test_assignments import ANY_TABLES, delete_table, scan_all
 
 from distro.balance import InstancePlan, Plan
 from distro.dynamo.handle import Dynamo
@@ -155,7 +155,7 @@ def item(r: TrackingRecord) -> dict[str, Any]:
 
 
 async def put_records(endpoint: str, table: str, records: Sequence[TrackingRecord]) -> None:
-    async with session().client("dynamodb", endpoint_url=endpoint) as client:
+    async with local_client(endpoint) as client:
         for r in records:
             await client.put_item(TableName=table, Item=item(r))
 
@@ -270,7 +270,7 @@ def test_replan_of_a_table_with_nothing_left_names_the_flags_to_check(
 
 async def start(endpoint: str, table: str, customer: str) -> None:
     """The runner marks *customer* in-progress, as it would between distro's read and write."""
-    async with session().client("dynamodb", endpoint_url=endpoint) as client:
+    async with local_client(endpoint) as client:
         await client.update_item(
             TableName=table,
             Key={"customer": {"S": customer}},
@@ -377,7 +377,7 @@ def test_a_move_retried_after_a_lost_reply_is_not_a_race(
     asyncio.run(put_records(dynamo.endpoint_url, tracking, [pending]))
 
     async def move() -> tuple[list[TrackingRecord], int]:
-        async with session().client("dynamodb", endpoint_url=dynamo.endpoint_url) as client:
+        async with local_client(dynamo.endpoint_url) as client:
             lossy = LostReply(client)
             moves = [Move(pending.customer, "1", "2", "pending")]
             db = Dynamo(lossy, ANY_TABLES, NO_RETRY_WAIT)

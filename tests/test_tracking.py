@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import invoke, read_plan, table_args
-from test_assignments import create_table, delete_table, scan_all, session
+from helpers import invoke, local_client, read_plan, table_args
+from test_assignments import create_table, delete_table, scan_all
 
 from distro.local.dataset import Dataset
 from distro.local.dynamodb import LocalDynamo
@@ -52,7 +52,7 @@ def tracking(dynamo: LocalDynamo, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
 
 async def mark(endpoint: str, table: str, customer: str, status: str, done: int) -> None:
     """Move a record on as the runner does: status and progress, totals kept."""
-    async with session().client("dynamodb", endpoint_url=endpoint) as client:
+    async with local_client(endpoint) as client:
         await client.update_item(
             TableName=table,
             Key={"customer": {"S": customer}},

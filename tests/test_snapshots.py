@@ -30,7 +30,12 @@ def test_a_torn_or_foreign_line_is_skipped(tmp_path: Path) -> None:
 def test_the_looks_stay_bounded(tmp_path: Path) -> None:
     folder = PlanFolder(tmp_path)
     kept: list[Snapshot] = []
-    for minute in range(snapshots.MAX_LOOKS + 5):
+    near = snapshots.MAX_LOOKS - 2
+    for minute in range(near):  # appended one by one, as the looks before would have
+        snapshots.keep_look(folder, look(minute), kept)
+        kept.append(look(minute))
+    assert snapshots.read_looks(folder) == kept
+    for minute in range(near, snapshots.MAX_LOOKS + 5):  # across the bound, read back each time
         snapshots.keep_look(folder, look(minute), kept)
         kept = snapshots.read_looks(folder)
         assert len(kept) <= snapshots.MAX_LOOKS

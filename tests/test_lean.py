@@ -33,7 +33,7 @@ from test_pipeline import assert_matches_truth
 from distro.checkpoint import Checkpoint
 from distro.count import count
 from distro.dynamo.handle import Dynamo, dynamodb_client
-from distro.dynamo.lean import LeanReader, SigningKeys, _Signable, _SigV4, keys_if_same, lean_reader
+from distro.dynamo.lean import LeanReader, QuerySigner, Template, botocore_headers, lean_reader
 from distro.dynamo.reader import CountPage, Key, SdkReader, TableReader, count_request
 from distro.dynamo.retry import is_transient, translate
 from distro.errors import CredentialsMissing, DistroError, TableNotFound
@@ -126,6 +126,7 @@ async def test_the_signed_request_is_byte_for_byte_the_sdks(
         assert isinstance(lean, LeanReader)
         await client.query(**count_request(tables.upload, SPACE, start_key))
         page = await lean.count_page(SPACE, start_key)
+    assert isinstance(lean._signer, QuerySigner)  # signed by distro's signer, not botocore's
     sdk, ours = recorder.seen
     assert ours == sdk
     headers = dict(ours.headers)
@@ -456,47 +457,75 @@ async def test_count_uploads_with_the_lean_reader_equals_the_truth(
     assert progress.queries > progress.spaces_counted  # big spaces took several pages
 
 
-# --- the signing key kept --------------------------------------------------------------------
+# --- distro's signer against botocore's -------------------------------------------------------
 
 
 SIGNED_HOSTS = (
     ("us-east-1", "https://dynamodb.us-east-1.amazonaws.com/"),
     ("us-east-1", "https://dynamodb-fips.us-east-1.amazonaws.com/"),  # FIPS
+    ("us-east-2", "https://dynamodb.us-east-2.api.aws/"),  # dual-stack
     ("eu-west-3", "https://dynamodb.eu-west-3.amazonaws.com/"),
     ("ap-southeast-2", "https://dynamodb.ap-southeast-2.amazonaws.com/"),
     ("us-gov-west-1", "https://dynamodb.us-gov-west-1.amazonaws.com/"),
+    ("cn-north-1", "https://dynamodb.cn-north-1.amazonaws.com.cn/"),
     ("us-east-2", "http://127.0.0.1:8000/"),  # a custom endpoint
+    ("us-east-2", "https://gateway.example:8443/dynamo/./v1/"),  # a port and a path
+)
+TEMPLATE_HEADERS = (
+    ("X-Amz-Target", "DynamoDB_20120810.Query"),
+    ("Content-Type", "application/x-amz-json-1.0"),
+    ("User-Agent", "distro-test  Botocore/1.40"),  # not signed, and its spaces untouched
+    ("amz-sdk-request", "attempt=1;  max=1"),  # signed, its spaces trimmed
 )
 
 
-def test_kept_signing_keys_sign_byte_for_byte_as_botocore(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Over many requests, the clock crossing midnight UTC and the credentials rotating mid-run
-    (temporary ones, with a session token), every signature equals botocore's own."""
+def template_of(
+    region: str, url: str, headers: tuple[tuple[str, str], ...] = TEMPLATE_HEADERS
+) -> Template:
+    return Template(url=url, signed=headers, unsigned=(), region=region, service="dynamodb")
+
+
+def test_the_signer_signs_byte_for_byte_as_botocore(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over many requests, in many regions and endpoints, the clock crossing midnight UTC and
+    the credentials refreshing mid-run (temporary ones with a session token, then long-term
+    keys without), every header equals botocore's own ``add_auth``, in the same order."""
     clock = [datetime.datetime(2026, 12, 4, 23, 59, 0)]
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: clock[0])
-    keys = SigningKeys()
+    signers = {
+        (region, url): QuerySigner(template_of(region, url), url.split("/")[2])
+        for region, url in SIGNED_HOSTS
+    }
     signed = 0
-    for n in range(240):
-        clock[0] += datetime.timedelta(seconds=1)  # 23:59:01 ... 00:03:00, the next day
+    for n in range(360):
+        clock[0] += datetime.timedelta(seconds=1)  # 23:59:01 ... 00:05:00, the next day
         rotation = n // 50  # the credentials refresh every 50 requests
+        token = f"token {rotation}  with  spaces" if rotation % 2 == 0 else None
         credentials = Credentials(
-            f"ASIAKEY{rotation}", f"secret/{rotation}+key", f"token-{rotation}"
+            f"ASIAKEY{rotation}", f"secret/{rotation}+key", token
         ).get_frozen_credentials()
         region, url = SIGNED_HOSTS[n % len(SIGNED_HOSTS)]
-        host = url.split("/")[2]
         body = json.dumps(count_request("wire-upload", f"{SPACE}{n}", None)).encode()
-        headers = {
-            "X-Amz-Target": "DynamoDB_20120810.Query",
-            "Content-Type": "application/x-amz-json-1.0",
-            "User-Agent": "distro-test",
-        }
-        ours = _Signable(url, dict(headers), body)
-        _SigV4(credentials, "dynamodb", region, host, keys).add_auth(ours)
-        theirs = AWSRequest(method="POST", url=url, headers=dict(headers), data=body)
+        ours = signers[region, url].headers(credentials, body)
+        theirs = AWSRequest(method="POST", url=url, headers=dict(TEMPLATE_HEADERS), data=body)
         botocore.auth.SigV4Auth(credentials, "dynamodb", region).add_auth(theirs)
-        for name in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):
-            assert ours.headers[name] == theirs.headers[name], (n, name)
+        assert list(ours.items()) == list(theirs.headers.items()), n
         signed += 1
-    assert signed == 240
+    assert signed == 360
     assert clock[0].date() == datetime.date(2026, 12, 5)
-    assert keys_if_same(credentials, "dynamodb", "us-east-1", "dynamodb.us-east-1.amazonaws.com")
+
+
+def test_a_request_botocore_signs_otherwise_is_signed_by_botocore() -> None:
+    """A template with a ``Date`` header is signed by that date, not ``X-Amz-Date``: the probe
+    sees the difference, and botocore signs each request."""
+    credentials = Credentials("AKID", "secret").get_frozen_credentials()
+    region, url = SIGNED_HOSTS[0]
+    usual = template_of(region, url)
+    assert QuerySigner.if_same(usual, url.split("/")[2], credentials) is not None
+    dated = template_of(region, url, (*TEMPLATE_HEADERS, ("Date", "Fri, 04 Dec 2026 10:00:00 GMT")))
+    assert QuerySigner.if_same(dated, url.split("/")[2], credentials) is None
+    headers = botocore_headers(dated, credentials, b"{}")
+    assert "X-Amz-Date" not in headers
+    assert (
+        "SignedHeaders=amz-sdk-request;content-type;date;host;x-amz-target,"
+        in headers["Authorization"]
+    )

@@ -12,8 +12,11 @@ repeats:
   resolved endpoint), its headers (User-Agent and all) and its signing scope.
   Each count then changes only the body, the date, the signature and the
   invocation id. A test checks the bytes on the wire equal the SDK's.
-- *Signed by botocore's* ``SigV4Auth`` with the client's credentials, frozen
-  per request, so refreshable credentials rotate exactly as in the SDK.
+- *Signed as botocore signs* (``QuerySigner``): botocore's clock and its
+  canonical forms, applied once to what every Query shares, and the signing
+  key kept per day; checked at the first request against botocore's own steps
+  (botocore signs every request when they differ). The client's credentials
+  are frozen per request, so refreshable ones rotate exactly as in the SDK.
 - *Sent on the client's own aiohttp session*: its pool (sized for every
   concurrent call), proxy, TLS settings and timeouts. Network failures become
   the botocore exceptions aiobotocore raises for them.
@@ -39,14 +42,17 @@ import json
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
+from hashlib import sha256
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
+import botocore.auth
 from aiobotocore.parsers import AioResponseParserFactory
-from botocore.auth import SIGNED_HEADERS_BLACKLIST, SigV4Auth, _host_from_url
-from botocore.awsrequest import AWSPreparedRequest
+from botocore.auth import SIGNED_HEADERS_BLACKLIST, SIGV4_TIMESTAMP, SigV4Auth, _host_from_url
+from botocore.awsrequest import AWSPreparedRequest, AWSRequest
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -254,27 +260,6 @@ def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-class _Signable:
-    """The little of a botocore ``AWSRequest`` that ``SigV4Auth.add_auth`` reads and writes."""
-
-    __slots__ = ("body", "context", "headers", "method", "params", "url")
-
-    def __init__(self, url: str, headers: dict[str, str], body: bytes) -> None:
-        self.method = "POST"
-        self.url = url
-        self.headers = headers
-        self.body = body
-        self.params: dict[str, str] = {}
-        self.context: dict[str, Any] = {}
-
-
-class _HeadersToSign(dict[str, str]):
-    """Lower-cased header names to values, with the one method of HTTPHeaders SigV4 uses."""
-
-    def get_all(self, name: str) -> list[str]:
-        return [self[name]]
-
-
 class SigningKeys:
     """SigV4's signing keys, each derived once per secret, day, region and service.
 
@@ -303,52 +288,117 @@ class SigningKeys:
         return key
 
 
-class _SigV4(SigV4Auth):  # type: ignore[misc]  # botocore has no type hints
-    """botocore's SigV4, with the headers to sign collected in a plain dict and the signing
-    key kept (*keys*; None: derived per request, as botocore does).
+class QuerySigner:
+    """SigV4 for the lean path's one kind of request, what never changes in it worked out once.
 
-    botocore collects the headers in its ``HTTPHeaders``, an ``email.message.Message``
-    that parses on every access, and works the host out of the URL each time:
-    a third of the signing time. The canonical request, the string to sign and
-    the final HMAC are botocore's own.
+    botocore's ``SigV4Auth.add_auth`` canonicalises the whole request on every
+    call: it parses the URL, collects the headers in an ``email.message.Message``,
+    trims and sorts them, and derives the signing key with four HMACs. Every
+    Query of the lean path has the same URL and the same template headers, so
+    botocore's own pieces (its canonical path and query, its header trimming, its
+    clock, its ``_sign``) are applied to them once. Each request adds only its
+    date, its session token, its body's hash and two HMACs with the kept key
+    (``SigningKeys``). ``QuerySigner.if_same`` checks against botocore's own
+    ``add_auth`` that the two sign a probe alike; when they do not, the reader
+    signs every request with botocore (``botocore_headers``).
     """
 
-    def __init__(
-        self, credentials: Any, service: str, region: str, host: str, keys: SigningKeys | None
-    ) -> None:
-        super().__init__(credentials, service, region)
-        self._host = host
-        self._keys = keys
+    def __init__(self, template: Template, host: str) -> None:
+        self._base = SigV4Auth(None, template.service, template.region)
+        self._keys = SigningKeys()
+        self._headers = dict(template.signed)
+        self._scope = f"/{template.region}/{template.service}/aws4_request"
+        url = urlsplit(template.url)
+        path = self._base._normalize_url_path(url.path)
+        self._head = f"POST\n{path}\n{self._base._canonical_query_string_url(url)}\n"
+        fixed = {
+            name.lower(): self._base._header_value(value)
+            for name, value in template.signed
+            if name.lower() not in _UNSIGNABLE
+        }
+        fixed.setdefault("host", host)
+        self._forms = {token: _canonical_form(fixed, token=token) for token in (False, True)}
+        self._token = ("", "")  # the last session token, and its canonical (trimmed) value
 
-    def headers_to_sign(self, request: _Signable) -> _HeadersToSign:
-        signed = _HeadersToSign(_signable(request.headers.items()))
-        signed.setdefault("host", self._host)
-        return signed
+    @classmethod
+    def if_same(cls, template: Template, host: str, credentials: Any) -> QuerySigner | None:
+        """A ``QuerySigner``, if it signs a probe byte for byte as botocore's ``add_auth``
+        steps do; else None."""
+        signer = cls(template, host)
+        stamp = "20260101T235959Z"
+        theirs = AWSRequest(
+            method="POST", url=template.url, headers=dict(template.signed), data=b"{}"
+        )
+        # add_auth's own steps, at a moment of our choosing: its clock is left alone.
+        reference = SigV4Auth(credentials, template.service, template.region)
+        theirs.context["timestamp"] = stamp
+        reference._modify_request_before_signing(theirs)
+        to_sign = reference.string_to_sign(theirs, reference.canonical_request(theirs))
+        reference._inject_signature_to_request(theirs, reference.signature(to_sign, theirs))
+        same = signer.headers(credentials, b"{}", stamp=stamp) == dict(theirs.headers.items())
+        return signer if same else None
 
-    def signature(self, string_to_sign: str, request: _Signable) -> str:
-        if self._keys is None:
-            return str(super().signature(string_to_sign, request))
-        day = request.context["timestamp"][0:8]
-        key = self._keys.key(self, self.credentials.secret_key, day)
-        return str(self._sign(key, string_to_sign, hex=True))
+    def headers(self, credentials: Any, body: bytes, *, stamp: str | None = None) -> dict[str, str]:
+        """The template's signed headers for *body* with the date, token and signature added,
+        in the order botocore adds them. *stamp*: the moment (SigV4's format); default now."""
+        if stamp is None:
+            stamp = botocore.auth.get_current_datetime().strftime(SIGV4_TIMESTAMP)
+        token = credentials.token
+        pieces, signed = self._forms[bool(token)]
+        filled = [
+            stamp if piece is _DATE else self._trimmed(token) if piece is _TOKEN else piece
+            for piece in pieces
+        ]
+        canonical = f"{self._head}{''.join(filled)}\n{signed}\n{sha256(body).hexdigest()}"
+        day = stamp[:8]
+        scope = day + self._scope
+        to_sign = f"{SIGV4}\n{stamp}\n{scope}\n{sha256(canonical.encode()).hexdigest()}"
+        key = self._keys.key(self._base, credentials.secret_key, day)
+        signature = self._base._sign(key, to_sign, hex=True)
+        headers = dict(self._headers)
+        headers["X-Amz-Date"] = stamp
+        if token:
+            headers["X-Amz-Security-Token"] = token
+        headers["Authorization"] = (
+            f"{SIGV4} Credential={credentials.access_key}/{scope}, "
+            f"SignedHeaders={signed}, Signature={signature}"
+        )
+        return headers
+
+    def _trimmed(self, token: str) -> str:
+        if self._token[0] != token:  # a token changes only when the credentials refresh
+            self._token = (token, self._base._header_value(token))
+        return self._token[1]
 
 
-def keys_if_same(credentials: Any, service: str, region: str, host: str) -> SigningKeys | None:
-    """``SigningKeys``, if a signature made with them equals botocore's here; else None
-    (a botocore that signs differently keeps deriving its own way)."""
-    keys = SigningKeys()
-    probe = _Signable(f"https://{host}/", {"X-Amz-Date": "20260101T000000Z"}, b"{}")
-    probe.context["timestamp"] = "20260101T000000Z"
-    ours = _SigV4(credentials, service, region, host, keys).signature("probe", probe)
-    theirs = SigV4Auth(credentials, service, region).signature("probe", probe)
-    return keys if ours == theirs else None
+# Where a request's own date and session token go in a canonical form's pieces.
+_DATE = object()
+_TOKEN = object()
 
 
-def _signable(headers: Iterable[tuple[str, str]]) -> Iterable[tuple[str, str]]:
-    for name, value in headers:
-        lower = name.lower()
-        if lower not in _UNSIGNABLE:
-            yield lower, value
+def _canonical_form(fixed: dict[str, str], *, token: bool) -> tuple[list[Any], str]:
+    """The canonical headers of a request (with a session token or without) as pieces, its
+    date and token left as slots, and its ``SignedHeaders``: botocore's sort and layout."""
+    slots: dict[str, Any] = {"x-amz-date": _DATE}
+    if token:
+        slots["x-amz-security-token"] = _TOKEN
+    values = {**fixed, **slots}
+    names = sorted(values)
+    pieces: list[Any] = []
+    for name in names:
+        value = values[name]
+        if value is _DATE or value is _TOKEN:
+            pieces += [f"{name}:", value, "\n"]
+        else:
+            pieces.append(f"{name}:{value}\n")
+    return pieces, ";".join(names)
+
+
+def botocore_headers(template: Template, credentials: Any, body: bytes) -> dict[str, str]:
+    """The template's headers for *body*, signed by botocore's ``SigV4Auth`` itself."""
+    request = AWSRequest(method="POST", url=template.url, headers=dict(template.signed), data=body)
+    SigV4Auth(credentials, template.service, template.region).add_auth(request)
+    return dict(request.headers.items())
 
 
 class LeanReader:
@@ -370,8 +420,8 @@ class LeanReader:
         self._template = template
         self._sdk = sdk
         self._what = f"Query of {db.tables.upload}"
-        self._host = _host_from_url(template.url)
-        self._keys: SigningKeys | None = None  # set at the first signature: see keys_if_same
+        self._signer: QuerySigner | None = None  # made at the first signature: see if_same
+        self._signer_tried = False
         self._url = URL(template.url, encoded=True)
         # What aiobotocore works out per request from the URL alone, once.
         http = client._endpoint.http_session
@@ -427,13 +477,15 @@ class LeanReader:
     async def sign(self, body: bytes) -> dict[str, str]:
         """The headers of the request carrying *body*, signed now, as the SDK sends them."""
         template = self._template
-        headers = dict(template.signed)
         credentials = self._client._get_credentials()
         frozen = None if credentials is None else await credentials.get_frozen_credentials()
-        if frozen is not None and self._keys is None:
-            self._keys = keys_if_same(frozen, template.service, template.region, self._host)
-        signer = _SigV4(frozen, template.service, template.region, self._host, self._keys)
-        signer.add_auth(_Signable(template.url, headers, body))
+        if frozen is not None and not self._signer_tried:
+            self._signer_tried = True
+            self._signer = QuerySigner.if_same(template, _host_from_url(template.url), frozen)
+        if frozen is not None and self._signer is not None:
+            headers = self._signer.headers(frozen, body)
+        else:  # botocore's own signing; without credentials, its NoCredentialsError
+            headers = botocore_headers(template, frozen, body)
         headers["amz-sdk-invocation-id"] = str(uuid.uuid4())
         headers.update(template.unsigned)
         headers["Content-Length"] = str(len(body))

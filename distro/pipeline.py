@@ -97,7 +97,13 @@ async def count_tables(
     pool = settings.concurrency + settings.parallel_segments
     bucket = None if settings.max_read_units is None else TokenBucket(settings.max_read_units)
     async with Dynamo.open(
-        settings.tables, pool_size=pool, policy=policy, credentials=credentials
+        settings.tables,
+        pool_size=pool,
+        policy=policy,
+        credentials=credentials,
+        # The Consumer rows are read as two strings; any other type is no space or customer,
+        # whichever parser read it. Skipping botocore's: 8 -> 2 us of CPU a row.
+        raw_scan_items=True,
     ) as db:
         await db.check_tables()
         if assignments_table is not None:

@@ -25,7 +25,7 @@ def answers(endpoint: str) -> bool:
 
 def test_a_kept_demo_serves_the_commands_it_prints_until_ctrl_c(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    demo = start("demo", "--keep", "--quiet", "--customers", "60", "--output-dir", out)
+    demo = start("demo", "--keep", "--quiet", "--customers", "20", "--output-dir", out)
     assert demo.stderr is not None
     said: list[str] = []
     for line in demo.stderr:  # the instructions end the session's lines

@@ -54,7 +54,7 @@ FAST_RETRIES = {"DISTRO_RETRY_BASE": "0"}
 # One attempt's deadline where a test holds calls past it: far above the slowest healthy page
 # (a 1 MB Scan page of DynamoDB Local on a loaded 2-core machine takes well under a second), so
 # only an injected delay ever misses it, and each miss costs exactly one more call.
-CALL_TIMEOUT = 5.0
+CALL_TIMEOUT = 3.0
 
 # --- running distro -----------------------------------------------------------------------
 

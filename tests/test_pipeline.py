@@ -180,7 +180,7 @@ async def test_a_resumed_run_writes_the_files_of_an_uninterrupted_one(
     )
 
 
-async def test_a_checkpoint_of_another_database_is_refused(
+async def test_a_checkpoint_of_another_endpoint_is_refused(
     loaded: tuple[Dataset, Tables], tmp_path: Path
 ) -> None:
     """Same table names and region at another endpoint: its counts are not ours."""

@@ -298,9 +298,9 @@ class QuerySigner:
     botocore's own pieces (its canonical path and query, its header trimming, its
     clock, its ``_sign``) are applied to them once. Each request adds only its
     date, its session token, its body's hash and two HMACs with the kept key
-    (``SigningKeys``). ``QuerySigner.if_same`` checks against botocore's own
-    ``add_auth`` that the two sign a probe alike; when they do not, the reader
-    signs every request with botocore (``botocore_headers``).
+    (``SigningKeys``). ``QuerySigner.if_same`` checks that it signs a probe as
+    the steps of botocore's ``add_auth`` do; when it does not, the reader signs
+    every request with botocore itself (``botocore_headers``).
     """
 
     def __init__(self, template: Template, host: str) -> None:

@@ -25,8 +25,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from distro import aio, console
 from distro.balance import Plan, plan
-from distro.check import Comparison, compare_paths
-from distro.dynamo.handle import Dynamo
 from distro.errors import (
     EXIT_UNREADABLE,
     DistroError,
@@ -50,7 +48,6 @@ from distro.options import (
     StatusOptions,
     VerifyOptions,
 )
-from distro.pipeline import Committed, checkpoint_until_committed, commit_plan, count_tables
 from distro.progress import Progress
 from distro.replan import (
     Speeds,
@@ -59,7 +56,6 @@ from distro.replan import (
     replan as plan_replan,
     with_progress,
 )
-from distro.replan_run import Reclaim, ReplanOutcome, run_replan
 from distro.settings import (
     DEFAULT_ENV,
     SIZING_INSTANCES,
@@ -72,7 +68,6 @@ from distro.settings import (
 from distro.snapshots import keep_look, read_looks
 from distro.tally import Tally
 from distro.tracking.records import Problem, SpaceRecord, TrackingRecord
-from distro.tracking.table import SCAN_SEGMENTS, read_fleet
 from distro.verify import (
     Verification,
     WrittenPlan,
@@ -103,8 +98,13 @@ from distro.views.steps import (
     replan_steps,
 )
 
+# The modules that talk to DynamoDB (so import the SDK, a third of a second) are imported
+# by the functions that do: verify, --help and usage errors never pay for them.
 if TYPE_CHECKING:
+    from distro.check import Comparison
     from distro.local.dynamodb import LocalDynamo
+    from distro.pipeline import Committed
+    from distro.replan_run import ReplanOutcome
 
 T = TypeVar("T")
 
@@ -183,6 +183,8 @@ async def _count_plan_commit(
     Counted shards set the default shard rate (``Throughput.with_counted``), so
     the plan, its manifest and the report use the shards per upload measured.
     """
+    from distro.pipeline import Committed, checkpoint_until_committed, commit_plan, count_tables  # noqa: PLC0415 - the SDK where it is used
+
     connection, progress = count.connection, Progress()
     with (
         checkpoint_until_committed(
@@ -307,6 +309,8 @@ async def _locked_replan(options: ReplanOptions) -> ReplanOutcome:
 
 
 async def _replan(options: ReplanOptions) -> ReplanOutcome:
+    from distro.replan_run import Reclaim, run_replan  # noqa: PLC0415 - the SDK where it is used
+
     connection = options.connection
     now = options.now or datetime.now(UTC)
     return await run_replan(
@@ -495,6 +499,9 @@ def _replanned_finish(
 async def _read_fleet(
     options: StatusOptions,
 ) -> tuple[list[TrackingRecord], list[SpaceRecord], list[Problem]]:
+    from distro.dynamo.handle import Dynamo  # noqa: PLC0415 - the SDK where it is used
+    from distro.tracking.table import SCAN_SEGMENTS, read_fleet  # noqa: PLC0415 - as above
+
     connection = options.connection
     async with Dynamo.open(
         connection.tables,
@@ -542,6 +549,9 @@ def check(options: CheckOptions) -> Comparison:
 
 
 async def _compare(connection: Connection, space: str) -> Comparison:
+    from distro.check import compare_paths  # noqa: PLC0415 - the SDK where it is used
+    from distro.dynamo.handle import Dynamo  # noqa: PLC0415 - the SDK where it is used
+
     async with Dynamo.open(
         connection.tables,
         pool_size=2,

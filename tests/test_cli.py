@@ -159,6 +159,20 @@ def test_help_imports_no_aws_code_and_no_rich(command: list[str]) -> None:
     assert packages.isdisjoint({*SLOW_PACKAGES, "rich"}), packages & {*SLOW_PACKAGES, "rich"}
 
 
+@pytest.mark.db
+def test_verify_of_a_plan_imports_no_aws_code(
+    loaded: tuple[Dataset, Tables], tmp_path: Path
+) -> None:
+    """verify reads files only: the SDK (a third of a second to import) stays out of it."""
+    _, tables = loaded
+    made = invoke("generate", "--instances", "3", *table_args(tables), "--output-dir", tmp_path)
+    assert made.returncode == 0, made.stderr
+    result, packages = imported_while_running("verify", "--output-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("OK: 3 instance files"), result.stdout
+    assert packages.isdisjoint(SLOW_PACKAGES), packages & set(SLOW_PACKAGES)
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -514,6 +514,21 @@ def test_the_signer_signs_byte_for_byte_as_botocore(monkeypatch: pytest.MonkeyPa
     assert clock[0].date() == datetime.date(2026, 12, 5)
 
 
+def test_a_probe_botocore_fails_leaves_the_signing_to_botocore(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Should botocore's steps fail on the probe (a botocore of another shape), the probe
+    answers None rather than failing the run: botocore signs each request, its own way."""
+
+    def broken(*_: Any) -> None:
+        raise AttributeError("a botocore of another shape")
+
+    monkeypatch.setattr(botocore.auth.SigV4Auth, "_modify_request_before_signing", broken)
+    credentials = Credentials("AKID", "secret").get_frozen_credentials()
+    region, url = SIGNED_HOSTS[0]
+    assert QuerySigner.if_same(template_of(region, url), url.split("/")[2], credentials) is None
+
+
 def test_a_request_botocore_signs_otherwise_is_signed_by_botocore() -> None:
     """A template with a ``Date`` header is signed by that date, not ``X-Amz-Date``: the probe
     sees the difference, and botocore signs each request."""

@@ -323,20 +323,24 @@ class QuerySigner:
     @classmethod
     def if_same(cls, template: Template, host: str, credentials: Any) -> QuerySigner | None:
         """A ``QuerySigner``, if it signs a probe byte for byte as botocore's ``add_auth``
-        steps do; else None."""
-        signer = cls(template, host)
+        steps do; else None. A probe that fails either way is a difference too: botocore
+        then signs each request, and raises its own error if there is one."""
         stamp = "20260101T235959Z"
         theirs = AWSRequest(
             method="POST", url=template.url, headers=dict(template.signed), data=b"{}"
         )
-        # add_auth's own steps, at a moment of our choosing: its clock is left alone.
-        reference = SigV4Auth(credentials, template.service, template.region)
-        theirs.context["timestamp"] = stamp
-        reference._modify_request_before_signing(theirs)
-        to_sign = reference.string_to_sign(theirs, reference.canonical_request(theirs))
-        reference._inject_signature_to_request(theirs, reference.signature(to_sign, theirs))
-        same = signer.headers(credentials, b"{}", stamp=stamp) == dict(theirs.headers.items())
-        return signer if same else None
+        try:
+            signer = cls(template, host)
+            ours = signer.headers(credentials, b"{}", stamp=stamp)
+            # add_auth's own steps, at a moment of our choosing: its clock is left alone.
+            reference = SigV4Auth(credentials, template.service, template.region)
+            theirs.context["timestamp"] = stamp
+            reference._modify_request_before_signing(theirs)
+            to_sign = reference.string_to_sign(theirs, reference.canonical_request(theirs))
+            reference._inject_signature_to_request(theirs, reference.signature(to_sign, theirs))
+        except Exception:  # a probe, not the request: botocore signs that its own way
+            return None
+        return signer if ours == dict(theirs.headers.items()) else None
 
     def headers(self, credentials: Any, body: bytes, *, stamp: str | None = None) -> dict[str, str]:
         """The template's signed headers for *body* with the date, token and signature added,

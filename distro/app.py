@@ -88,6 +88,7 @@ from distro.views.status import (
     advise_replan,
     check_line,
     measure,
+    require_shown,
     snapshot_of,
 )
 from distro.views.steps import (
@@ -433,7 +434,7 @@ def look_at(
     customers, spaces, problems = records
     folder = options.folder
     moment = now or options.now or datetime.now(UTC)
-    look = Look(customers, spaces, read_plan(folder), problems)
+    look = Look(customers, spaces, read_plan(folder), problems, folder=f"{folder.path}/")
     kept = read_looks(folder)
     measured = measure(
         look,
@@ -443,6 +444,8 @@ def look_at(
         snapshots=kept,
         show=[options.customer] if options.customer else [],
     )
+    # Before the look is kept: a refused look changes nothing.
+    require_shown(look, measured, instance=options.instance, customer=options.customer)
     if folder.path.is_dir():
         keep_look(folder, snapshot_of(look, moment), kept)
     stalled = tuple(

@@ -347,6 +347,12 @@ class ReplanOptions:
         *instances* counts machines: with *runners_per_host* W the plan has W files on each."""
         env = connection.env
         files = instances * (runners_per_host or 1)
+        twice = sorted({n for n in drop_instance if drop_instance.count(n) > 1})
+        if twice:
+            raise SettingsError(
+                f"--drop-instance {twice[0]} is given twice: name each instance once",
+                setting="drop_instance",
+            )
         bad = sorted(n for n in drop_instance if n < 1)
         if bad:
             raise SettingsError(
@@ -439,7 +445,14 @@ class StatusOptions:
     ) -> StatusOptions:
         """The record of status's options (*stall_after* in minutes); the tables default to
         the runner's for the environment, and the folders of the HTML page and the metrics
-        file are checked now."""
+        file are checked now. ``--check`` takes one look for cron, which repeats it: with
+        ``--watch`` it is a usage error."""
+        if check and watch is not None:
+            raise SettingsError(
+                "check takes one look and exits with its code, for cron to run at its own "
+                "interval: drop --watch (or drop --check to watch)",
+                setting="check",
+            )
         if report_html is not None:
             check_html_path(report_html)
         if prometheus is not None:

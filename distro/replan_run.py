@@ -17,8 +17,9 @@ from pathlib import Path
 
 from distro.dynamo.handle import Dynamo
 from distro.emit import PlanParameters, write_plan
-from distro.errors import Fix, NothingToPlan, ReplanRefused
+from distro.errors import Fix, NothingToPlan, PlanMismatch, ReplanRefused, SettingsError
 from distro.files import PlanFolder
+from distro.reconcile import reconcile
 from distro.replan import (
     Correction,
     Replan,
@@ -54,7 +55,7 @@ from distro.tracking.table import (
     reclaim,
     scan_records,
 )
-from distro.verify import WrittenPlan, read_plan
+from distro.verify import WrittenPlan, has_plan, read_plan, verify_plan
 
 MAX_ROUNDS = 5  # re-plans after races; each needs the runner to start someone in between
 
@@ -117,7 +118,13 @@ async def run_replan(
     The calls run under *policy*, signed with *credentials* (or the SDK's).
     *before_writes* runs between the read and the first write (tests race the
     runner there). When no customer moves, nothing is written.
+
+    Every input is checked before the first write, and a refusal changes
+    nothing: a plan folder that does not verify (``PlanMismatch``), a dropped
+    instance the fleet does not hold (``SettingsError``), a folder that puts a
+    started customer on another instance than its records (``ReplanRefused``).
     """
+    _require_intact(folder)
     now = now or datetime.now(UTC)
     created_at = timestamp(now)
     throughput = throughput or Throughput()
@@ -136,6 +143,8 @@ async def run_replan(
         _require_work(read, table)
         spaces, _ = await scan_records(db, progress_table, read_space)
         written = read_plan(folder)  # what each running runner read, before the files change
+        _require_fleet(reclaim.dropped, written, read, spaces)
+        _require_agreement(folder, written, read, spaces)
         speeds = (
             speeds_of(read, spaces, written)
             if speeds_of
@@ -158,6 +167,60 @@ async def run_replan(
         parameters = PlanParameters(CountSettings(tables), throughput, False)
         files = write_plan(folder, result.plan, created_at=created_at, parameters=parameters)
     return ReplanOutcome(result, table, moved, tuple(raced), tuple(files), corrected, previous, now)
+
+
+def _require_intact(folder: PlanFolder) -> None:
+    """Refuse a folder whose plan no longer matches its manifest: its lists are not what the
+    fleet was given, so neither what stays nor what moves could be told."""
+    if not has_plan(folder):
+        return
+    problems = verify_plan(folder)
+    if problems:
+        raise PlanMismatch(
+            f"the plan in {folder.path}/ does not verify ({len(problems)} problem(s), e.g. "
+            f"{problems[0]}): see distro verify --output-dir {folder.path} --env {folder.env}; "
+            "replan reads the plan the fleet was given"
+        )
+
+
+def _require_fleet(
+    dropped: Sequence[int],
+    written: WrittenPlan | None,
+    records: Sequence[TrackingRecord],
+    spaces: Sequence[SpaceRecord],
+) -> None:
+    """Refuse to drop an instance that neither the plan nor the records hold (a typo)."""
+    fleet = {str(i.instance) for i in written.instances} if written else set()
+    fleet.update(part for r in records for part in r.instance_id.split(",") if part)
+    fleet.update(s.instance_id for s in spaces)
+    unknown = [n for n in dropped if str(n) not in fleet]
+    if unknown:
+        held = sorted((n for n in fleet if n.isdigit()), key=int)
+        raise SettingsError(
+            f"drop_instance {unknown[0]} is not an instance of the fleet: the plan and the "
+            f"records hold instances {', '.join(held) or 'none'}",
+            setting="drop_instance",
+        )
+
+
+def _require_agreement(
+    folder: PlanFolder,
+    written: WrittenPlan | None,
+    records: Sequence[TrackingRecord],
+    spaces: Sequence[SpaceRecord],
+) -> None:
+    """Refuse to write over a plan that lists a started customer on another instance than
+    its records: that folder is not the one the fleet runs, and its runners would be told
+    to leave alone lists they never had."""
+    moved = reconcile(written, records, spaces).started_elsewhere
+    if moved:
+        customer, listed, recorded = moved[0]
+        raise ReplanRefused(
+            f"the plan in {folder.path}/ disagrees with the records about {len(moved):,} "
+            f"started customers, e.g. {customer}: instance {recorded} in the records, "
+            f"{listed} in the files; replan into the folder the fleet was given "
+            "(--output-dir), or see distro status --output-dir on this one"
+        )
 
 
 def _require_work(records: Sequence[TrackingRecord], table: str) -> None:

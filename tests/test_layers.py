@@ -33,7 +33,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ),
     ("distro.count",),
     ("distro.balance", "distro.replan", "distro.schedule"),
-    ("distro.emit", "distro.tracking.table", "distro.verify", "distro.check"),
+    ("distro.emit", "distro.tracking.table", "distro.verify", "distro.check", "distro.reconcile"),
     ("distro.pipeline", "distro.replan_run"),
     ("distro.views", "distro.views.common"),
     ("distro.views.steps",),

@@ -275,12 +275,32 @@ async def fill(endpoint: str, *, spaces: int, broken: list[dict[str, Any]]) -> d
 
         puts = [(names["progress"], item(n)) for n in range(spaces)]
         puts += [(names["progress"], b) for b in broken]
+        # The runner marks a customer in progress before its first space record, with no
+        # instanceId when no plan put a pending record (markCustomerInProgress).
+        owners = {i["customer"]["S"] for _, i in puts if isinstance(i.get("customer"), dict)}
+        puts += [(names["customers"], runner_customer(c)) for c in sorted(owners)]
         await batch_write(
             lambda request: db.client.batch_write_item(RequestItems=request),
             batch_requests(puts),
             what="BatchWriteItem",
         )
     return names
+
+
+def runner_customer(customer: str) -> dict[str, Any]:
+    """A customer record as markCustomerInProgress creates it where none was."""
+    at = {"S": "2026-12-01T00:00:00.000Z"}
+    zero = {"N": "0"}
+    return {
+        "customer": {"S": customer},
+        "status": {"S": "in-progress"},
+        "updatedAt": at,
+        "assignedAt": at,
+        "totalSpaces": {"N": "3"},
+        "completedSpaces": zero,
+        "totalUploads": zero,
+        "completedUploads": zero,
+    }
 
 
 def fleet_args(endpoint: str, names: dict[str, str], folder: Path) -> list[str | Path]:

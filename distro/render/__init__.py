@@ -90,9 +90,10 @@ def kept(
         f"  distro check {words}",
         f"  distro analyze {words}",
         f"  distro generate --instances 3 {words} --output-dir {local}",
+        # The replan is of the plan the demo's fleet runs, not of the generate above.
         f"  distro replan --instances {instances} {words} "
         f"--assignments-table {tracking_table} --progress-table {progress_table} "
-        f"--output-dir {local}",
+        f"--output-dir {folder.path}",
     ]
     for line in lines:
         stderr.print(literal(line), soft_wrap=True)

@@ -33,7 +33,8 @@ from typing import Any
 
 import orjson
 
-from distro.errors import EXIT_FAILED_CUSTOMERS, EXIT_STALLED
+from distro.errors import EXIT_FAILED_CUSTOMERS, EXIT_STALLED, SettingsError
+from distro.reconcile import Disagreement, Reconciled, reconcile
 from distro.settings import timestamp
 from distro.tracking.records import (
     COMPLETED,
@@ -44,7 +45,7 @@ from distro.tracking.records import (
     SpaceRecord,
     TrackingRecord,
 )
-from distro.verify import WrittenPlan
+from distro.verify import PlannedInstance, WrittenPlan
 from distro.views.common import camel
 
 RUNNING, FINISHED, STALLED, NOT_STARTED = "running", "finished", "stalled", "not started"
@@ -98,6 +99,9 @@ class InstanceStatus:
     assumed_per_minute: float | None = None
     machine: int | None = None  # the machine that runs it, when planned with runners per host
     failures: Mapping[str, int] = field(default_factory=dict)  # failed uploads by reason
+    # Of *uploads_done*, those other instances did before a replan moved the customers here.
+    done_before_move: int = 0
+    unknown_because: str = ""  # why *predicted_finish* is None, and what to do; "" otherwise
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +118,15 @@ class Stalled:
 
 @dataclass(frozen=True, slots=True)
 class FailedCustomer:
-    """A customer the runner marked failed, its failed uploads by reason, and how to retry it."""
+    """A customer the runner marked failed, its failed uploads by reason, and how to retry it;
+    *hung*: its spaces the runner left in progress when the customer failed (never stalled:
+    the customer has ended, and the retry starts them again)."""
 
     customer: str
     instance: str
     reasons: Mapping[str, int]
     retry: str
+    hung: tuple[Stalled, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +168,8 @@ class FleetStatus:
     planned: bool = False
     # The fleet's uploads done at each kept look and now, oldest first: the progress chart.
     history: tuple[tuple[datetime, int], ...] = ()
+    # Where the plan folder and the runner's records disagree (``distro.reconcile``).
+    disagreements: tuple[Disagreement, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +180,11 @@ class Look:
     spaces: Sequence[SpaceRecord]
     plan: WrittenPlan | None = None
     problems: Sequence[Problem] = ()
+    folder: str = "the plan folder"  # named in the lines that say where plan and records disagree
+
+    def reconciled(self) -> Reconciled:
+        """Each customer's instance, and where the plan and the records disagree."""
+        return reconcile(self.plan, self.customers, self.spaces, folder=self.folder)
 
 
 def snapshot_of(look: Look, now: datetime) -> Snapshot:
@@ -195,16 +209,15 @@ def measure(
 ) -> FleetStatus:
     """The status of the fleet at *now*, from *look* (see the module); the spaces of the
     customers in *show* are kept for their own view."""
-    assignment = _assignment(look)
+    reconciled = look.reconciled()
+    assignment = _assignment(reconciled, look.spaces)
     by_customer: dict[str, list[SpaceRecord]] = defaultdict(list)
     by_runner: dict[str, list[SpaceRecord]] = defaultdict(list)
     for space in look.spaces:
         by_customer[space.customer].append(space)
         by_runner[space.instance_id].append(space)
     records = {r.customer: r for r in look.customers}
-    estimated = (
-        {str(i.instance): i.estimated_uploads for i in look.plan.instances} if look.plan else {}
-    )
+    planned = {str(i.instance): i for i in look.plan.instances} if look.plan else {}
     assumed = look.plan.workers_per_instance * look.plan.uploads_per_minute if look.plan else None
     instances = tuple(
         _instance(
@@ -213,7 +226,7 @@ def measure(
             records,
             by_customer,
             runner=by_runner.get(name, []),
-            estimated=estimated.get(name),
+            estimated=_estimate(planned.get(name), customers),
             now=now,
             stall_after=stall_after,
             snapshots=snapshots,
@@ -230,6 +243,7 @@ def measure(
             for i in instances
         )
     fleet, last = _fleet(instances, now)
+    working = _working(look.spaces, records, reconciled)
     return FleetStatus(
         env=env,
         now=now,
@@ -238,8 +252,8 @@ def measure(
         fleet=fleet,
         last_instance=last,
         failures_by_reason=_reasons(look.spaces),
-        failed_customers=_failed_customers(look.customers, by_customer, env),
-        stalled=_stalled(look.spaces, now, stall_after),
+        failed_customers=_failed_customers(look.customers, by_customer, env, reconciled, now=now),
+        stalled=_stalled(working, now, stall_after),
         unreadable=tuple(look.problems[:UNREADABLE_SHOWN]),
         unreadable_count=len(look.problems),
         spaces_of={c: tuple(sorted(by_customer[c], key=lambda r: r.space)) for c in show},
@@ -252,32 +266,58 @@ def measure(
             ),
             (now, fleet.uploads_done),
         ),
+        disagreements=reconciled.disagreements,
     )
+
+
+def require_shown(
+    look: Look, status: FleetStatus, *, instance: str | None, customer: str | None
+) -> None:
+    """Refuse (``SettingsError``) an *instance* or a *customer* that neither the plan nor the
+    records hold: an empty view of a typo would read as "nothing there yet"."""
+    if instance is not None and instance not in {i.instance for i in status.instances}:
+        held = ", ".join(i.instance for i in status.instances) or "none"
+        raise SettingsError(
+            f"instance {instance} is not in the plan or the records; they hold instances {held}",
+            setting="instance",
+        )
+    if customer is None:
+        return
+    known = {r.customer for r in look.customers} | {s.customer for s in look.spaces}
+    if look.plan is not None:
+        known.update(c for i in look.plan.instances for c in i.customers)
+    if customer not in known:
+        raise SettingsError(
+            f"customer {customer} is in no plan file and no record of the runner's tables "
+            f"({len(known):,} customers are); check the DID",
+            setting="customer",
+        )
 
 
 def _instance_order(name: str) -> tuple[int, str]:
     return (int(name), "") if name.isdigit() else (1 << 30, name)
 
 
-def _assignment(look: Look) -> dict[str, list[str]]:
-    """Each instance's customers: the plan's files, else the customer records' ``instanceId``,
-    else the ``instanceId`` of the runner that made the customer's first space record."""
+def _assignment(reconciled: Reconciled, spaces: Iterable[SpaceRecord]) -> dict[str, list[str]]:
+    """Each instance's customers (``reconcile``): the started ones where their records put
+    them, the others where the plan does; every runner the space records name has a row."""
     assignment: dict[str, list[str]] = defaultdict(list)
-    placed: set[str] = set()
-
-    def place(customer: str, instance: str) -> None:
-        if customer not in placed and instance:
-            placed.add(customer)
-            assignment[instance].append(customer)
-
-    for planned in look.plan.instances if look.plan is not None else ():
-        for customer in planned.customers:
-            place(customer, str(planned.instance))
-    for record in look.customers:
-        place(record.customer, record.instance_id)
-    for space in sorted(look.spaces, key=lambda s: (s.created_at, s.customer)):
-        place(space.customer, space.instance_id)
+    for customer, instance in reconciled.where.items():
+        assignment[instance].append(customer)
+    for instance in {s.instance_id for s in spaces}:
+        assignment.setdefault(instance, [])
     return assignment
+
+
+def _estimate(planned: PlannedInstance | None, customers: Sequence[str]) -> int | None:
+    """The plan's estimate of an instance, when the instance holds the customers it planned."""
+    if planned is None or set(planned.customers) != set(customers):
+        return None
+    return planned.estimated_uploads
+
+
+def _ids(instance: str) -> frozenset[str]:
+    return frozenset(instance.split(","))
 
 
 def _instance(
@@ -298,6 +338,8 @@ def _instance(
     known = sum(records[c].total_uploads for c in customers if c in records)
     total = max(known, estimated or 0)
     done = min(total, sum(s.done for s in spaces)) if total else sum(s.done for s in spaces)
+    here = _ids(name)
+    before = min(done, sum(s.done for s in spaces if s.instance_id not in here))
     pending_spaces = sum(
         max(0, records[c].total_spaces - len(by_customer.get(c, ())))
         for c in customers
@@ -307,7 +349,8 @@ def _instance(
     customer_counts = Counts.of(statuses)
     last = max((s.updated_at for s in runner), default=None)
     rate = _rate(name, runner, snapshots, now)
-    state = _state(customer_counts, runner, last, now, stall_after)
+    state = _state(customer_counts, last, now, stall_after)
+    finish = _finish(state, total - done, rate, last)
     return InstanceStatus(
         instance=name,
         state=state,
@@ -316,25 +359,42 @@ def _instance(
         uploads_done=done,
         uploads_total=total,
         rate_per_minute=rate,
-        predicted_finish=_finish(state, total - done, rate, last),
+        predicted_finish=finish,
         last_update=last,
         assumed_per_minute=assumed,
         failures=_reasons(runner),
+        done_before_move=before,
+        unknown_because="" if finish is not None or state == FINISHED else _unknown(name, state),
     )
 
 
-def _state(
-    customers: Counts,
-    runner: Sequence[SpaceRecord],
-    last: datetime | None,
-    now: datetime,
-    stall_after: timedelta,
-) -> str:
+def _state(customers: Counts, last: datetime | None, now: datetime, stall_after: timedelta) -> str:
+    """The state model (``docs/status.md``): finished when no customer waits or is under way;
+    else not started until its runner writes a space record; else stalled when none of its
+    records changed within the stall time; else running."""
     if customers.pending + customers.in_progress == 0:
         return FINISHED
     if last is None:
-        return NOT_STARTED if not runner else RUNNING
+        return NOT_STARTED
     return STALLED if now - last > stall_after else RUNNING
+
+
+def _unknown(name: str, state: str) -> str:
+    """Why an instance in *state* has no predicted finish, and what to do about it."""
+    if state == STALLED:
+        return (
+            f"instance {name} is stalled: its runner stopped writing with work left; restart "
+            "it, or replan (see the advice)"
+        )
+    if state == NOT_STARTED:
+        return (
+            f"instance {name} has not started: no runner has written a space record for it; "
+            "start its runner, then look again"
+        )
+    return (
+        f"instance {name} has no measured rate yet (its runner records every 10 uploads); "
+        "look again in a few minutes"
+    )
 
 
 def _rate(
@@ -398,8 +458,25 @@ def _fleet(instances: Sequence[InstanceStatus], now: datetime) -> tuple[Instance
         predicted_finish=None if unknown or not finishes else max(finishes),
         last_update=max((i.last_update for i in instances if i.last_update), default=None),
         assumed_per_minute=None,
+        done_before_move=sum(i.done_before_move for i in instances),
+        unknown_because=_fleet_unknown([i for i in working if i.predicted_finish is None]),
     )
     return fleet, (None if unknown or last is None else last.instance)
+
+
+def _fleet_unknown(unknown: Sequence[InstanceStatus]) -> str:
+    """Why the fleet has no predicted finish: the instances that have none, by cause."""
+    causes = (
+        (STALLED, "stalled: restart their runners, or replan (see the advice)"),
+        (NOT_STARTED, "not started: start their runners, then look again"),
+        (RUNNING, "not measured yet (a runner records every 10 uploads): look again soon"),
+    )
+    parts = []
+    for state, what in causes:
+        names = [i.instance for i in unknown if i.state == state]
+        if names:
+            parts.append(f"instance {', '.join(names)} {what}")
+    return "; ".join(parts)
 
 
 def _reasons(spaces: Iterable[SpaceRecord]) -> dict[str, int]:
@@ -412,27 +489,53 @@ def _reasons(spaces: Iterable[SpaceRecord]) -> dict[str, int]:
 
 
 def _failed_customers(
-    customers: Iterable[TrackingRecord], by_customer: Mapping[str, Sequence[SpaceRecord]], env: str
+    customers: Iterable[TrackingRecord],
+    by_customer: Mapping[str, Sequence[SpaceRecord]],
+    env: str,
+    reconciled: Reconciled,
+    *,
+    now: datetime,
 ) -> tuple[FailedCustomer, ...]:
     """Each failed customer, with the runner's command that migrates it again (its completed
-    spaces are skipped, its failed ones start again from their first upload)."""
+    spaces are skipped, its failed ones start again from their first upload), and the spaces
+    it left in progress."""
     failed = []
     for record in sorted(customers, key=lambda r: r.customer):
         if record.status != FAILED:
             continue
-        instance = record.instance_id or next(
-            (s.instance_id for s in by_customer.get(record.customer, ())), "?"
-        )
+        spaces = by_customer.get(record.customer, ())
+        instance = reconciled.instance_of(record.customer) or record.instance_id or "?"
         failed.append(
             FailedCustomer(
                 record.customer,
                 instance,
-                _reasons(by_customer.get(record.customer, ())),
+                _reasons(spaces),
                 f"STORACHA_ENV={env} node src/migrate.js --customer "
                 f"{shlex.quote(record.customer)} --instance-id {shlex.quote(instance)}",
+                hung=_stalled([s for s in spaces if s.status == IN_PROGRESS], now, timedelta(0)),
             )
         )
     return tuple(failed)
+
+
+def _working(
+    spaces: Iterable[SpaceRecord], records: Mapping[str, TrackingRecord], reconciled: Reconciled
+) -> list[SpaceRecord]:
+    """The spaces under way for a customer that is itself under way, on its own instance: the
+    only ones that can stall. A failed customer's space left in progress has ended with it;
+    a space a moved customer left on its old instance waits for the new one."""
+    working = []
+    for space in spaces:
+        record = records.get(space.customer)
+        instance = reconciled.instance_of(space.customer)
+        if (
+            space.status == IN_PROGRESS
+            and instance is not None
+            and (record is None or record.status == IN_PROGRESS)
+            and space.instance_id in _ids(instance)
+        ):
+            working.append(space)
+    return working
 
 
 def _stalled(

@@ -330,6 +330,12 @@ def _remaining(view: FleetStatus) -> str:
         step = (len(history) - 1) / (HISTORY_SHOWN - 1)
         history = tuple(history[round(n * step)] for n in range(HISTORY_SHOWN))
     points = [(at, float(total - done)) for at, done in history]
+    if len(points) < 2:
+        return (
+            "<h2>Uploads left</h2><p>One look so far: the chart needs two moments at least a "
+            "minute apart. Look again later (distro status keeps each look in the plan "
+            "folder).</p>"
+        )
     finish = view.fleet.predicted_finish
     projection: list[tuple[datetime, float]] = []
     if points and finish is not None and finish > points[-1][0]:

@@ -119,12 +119,13 @@ def steps_section(title: str, lines: Iterable[str]) -> Section:
 
 
 def facts(rows: Sequence[tuple[str, str]]) -> Table:
-    """Two columns, names and values, without borders."""
+    """Two columns, names and values, without borders; no markup is read in a value (it may
+    quote what a table holds)."""
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column(justify="right")
     for name, value in rows:
-        table.add_row(name, value)
+        table.add_row(name, literal(value))
     return table
 
 

@@ -31,7 +31,7 @@ def status_parts(
         return [_customer(status, customer)]
     parts: list[RenderableType] = []
     if not failed:
-        parts += [_fleet(status), _instances(status, instance)]
+        parts += [_fleet(status), *_disagreements(status), _instances(status, instance)]
     parts += _failures(status, instance)
     if not failed:
         parts += _stalled(status, instance)
@@ -66,10 +66,9 @@ def _fleet(status: FleetStatus) -> RenderableType:
     fleet, now = status.fleet, status.now
     share = fleet.uploads_done / fleet.uploads_total if fleet.uploads_total else 0.0
     last = f" (instance {status.last_instance} finishes last)" if status.last_instance else ""
-    stalled = [i.instance for i in status.instances if i.state == "stalled"]
     finish = _when(fleet.predicted_finish, now) + last
-    if fleet.predicted_finish is None and stalled:
-        finish = f"unknown: instance {', '.join(stalled)} stalled (see the advice)"
+    if fleet.predicted_finish is None and fleet.unknown_because:
+        finish = f"unknown: {fleet.unknown_because}"
     rows = [
         ("State", fleet.state),
         ("Uploads", f"{fleet.uploads_done:,} of {fleet.uploads_total:,} ({share:.1%})"),
@@ -100,6 +99,12 @@ def _instances(status: FleetStatus, only: str | None) -> RenderableType:
     notes = [
         f"Customers and uploads: ended out of planned. Stalled: work left, but no record "
         f"changed within {minutes:,.0f} minutes. Rate/min: measured from the records."
+    ]
+    notes += [
+        f"Instance {i.instance}: {i.done_before_move:,} of its {i.uploads_done:,} uploads done "
+        "were done by other instances, before a replan moved its customers there."
+        for i in status.instances
+        if i.done_before_move and (only is None or i.instance == only)
     ]
     assumed = next((i.assumed_per_minute for i in status.instances if i.assumed_per_minute), None)
     if assumed is not None:
@@ -146,6 +151,11 @@ def _failures(status: FleetStatus, only: str | None) -> list[RenderableType]:
         ]
         for failed in customers:
             lines.append(f"  {failed.retry}")
+            lines += [
+                f"    (left in progress when it failed: space {s.space}, instance {s.instance}, "
+                f"idle {duration(s.minutes / 60)})"
+                for s in failed.hung
+            ]
         parts.append(steps_section(f"Failed customers ({len(customers)})", lines))
     return parts
 
@@ -169,6 +179,17 @@ def _stalled(status: FleetStatus, only: str | None) -> list[RenderableType]:
             duration(s.minutes / 60),
         )
     return [Section(f"Stalled spaces ({len(stuck)})", table)]
+
+
+def _disagreements(status: FleetStatus) -> list[RenderableType]:
+    if not status.disagreements:
+        return []
+    lines = [d.line for d in status.disagreements]
+    lines.append(
+        "Started customers are shown where the records put them; check that --output-dir "
+        "is the folder the fleet was given."
+    )
+    return [steps_section("The plan folder and the records disagree", lines)]
 
 
 def _advice(status: FleetStatus) -> RenderableType:

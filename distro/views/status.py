@@ -258,16 +258,21 @@ def measure(
         unreadable_count=len(look.problems),
         spaces_of={c: tuple(sorted(by_customer[c], key=lambda r: r.space)) for c in show},
         planned=look.plan is not None,
-        history=(
-            *(
-                (k.at, sum(done for done, _ in k.instances.values()))
-                for k in snapshots
-                if k.at < now
-            ),
-            (now, fleet.uploads_done),
-        ),
+        history=_history(snapshots, now, fleet.uploads_done),
         disagreements=reconciled.disagreements,
     )
+
+
+def _history(
+    snapshots: Sequence[Snapshot], now: datetime, done: int
+) -> tuple[tuple[datetime, int], ...]:
+    """The fleet's uploads done at the kept looks and now, at most one point a minute (the
+    latest of each minute), oldest first: looks taken seconds apart show no progress."""
+    points = [(k.at, sum(d for d, _ in k.instances.values())) for k in snapshots if k.at < now]
+    by_minute: dict[datetime, tuple[datetime, int]] = {}
+    for at, uploads in sorted([*points, (now, done)], key=lambda p: p[0]):
+        by_minute[at.replace(second=0, microsecond=0)] = (at, uploads)
+    return tuple(by_minute.values())
 
 
 def require_shown(
@@ -646,21 +651,12 @@ def status_json(status: FleetStatus, *, customer: str | None = None) -> bytes:
                     "instance": f.instance,
                     "reasons": dict(f.reasons),
                     "retry": f.retry,
+                    "hungSpaces": [_stalled_json(s) for s in f.hung],
                 }
                 for f in status.failed_customers
             ],
         },
-        "stalled": [
-            {
-                "instance": s.instance,
-                "customer": s.customer,
-                "space": s.space,
-                "lastUpload": s.last_upload,
-                "updatedAt": timestamp(s.updated_at),
-                "minutes": round(s.minutes, 1),
-            }
-            for s in status.stalled
-        ],
+        "stalled": [_stalled_json(s) for s in status.stalled],
         "advice": [
             {
                 "message": a.message,
@@ -677,6 +673,7 @@ def status_json(status: FleetStatus, *, customer: str | None = None) -> bytes:
             "examples": [{"table": p.table, "key": p.key, "why": p.why} for p in status.unreadable],
         },
         "history": [{"at": timestamp(at), "uploadsDone": done} for at, done in status.history],
+        "disagreements": [dataclasses.asdict(d) for d in status.disagreements],
     }
     if customer is not None:
         document["customer"] = {
@@ -692,13 +689,29 @@ def _instance_json(i: InstanceStatus) -> dict[str, Any]:
         "state": i.state,
         "customers": camel(dataclasses.asdict(i.customers)),
         "spaces": camel(dataclasses.asdict(i.spaces)),
-        "uploads": {"done": i.uploads_done, "total": i.uploads_total},
+        "uploads": {
+            "done": i.uploads_done,
+            "total": i.uploads_total,
+            "doneBeforeMove": i.done_before_move,
+        },
         "ratePerMinute": i.rate_per_minute,
         "assumedRatePerMinute": i.assumed_per_minute,
         "predictedFinish": timestamp(i.predicted_finish) if i.predicted_finish else None,
+        "predictedFinishUnknown": i.unknown_because or None,
         "lastUpdate": timestamp(i.last_update) if i.last_update else None,
         "machine": i.machine,
         "failures": dict(i.failures),
+    }
+
+
+def _stalled_json(s: Stalled) -> dict[str, Any]:
+    return {
+        "instance": s.instance,
+        "customer": s.customer,
+        "space": s.space,
+        "lastUpload": s.last_upload,
+        "updatedAt": timestamp(s.updated_at),
+        "minutes": round(s.minutes, 1),
     }
 
 

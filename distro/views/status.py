@@ -374,7 +374,7 @@ def _instance(
 
 
 def _state(customers: Counts, last: datetime | None, now: datetime, stall_after: timedelta) -> str:
-    """The state model (``docs/status.md``): finished when no customer waits or is under way;
+    """The state model (``docs/monitoring.md``): finished when no customer waits or is under way;
     else not started until its runner writes a space record; else stalled when none of its
     records changed within the stall time; else running."""
     if customers.pending + customers.in_progress == 0:

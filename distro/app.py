@@ -647,9 +647,7 @@ async def _demo(options: DemoOptions, endpoint_url: str) -> DemoOutcome:
         restart=True,
         quiet=options.quiet,
     )
-    generated = GenerateOptions(
-        count, options.instances, assume_yes=True, tracking_table=DEMO_TRACKING
-    )
+    generated = GenerateOptions(count, options.instances, tracking_table=DEMO_TRACKING)
     counted = await _count_plan_commit(
         count, instances=options.instances, commit=True, tracking_table=DEMO_TRACKING
     )

@@ -254,7 +254,7 @@ def generate(
     wanted = write_tracking or assignments_table is not None
     table = assignments_table or (default_table(count.folder.env, os.environ) if wanted else None)
     _confirm_replace(count.folder, assume_yes=yes)
-    options = GenerateOptions(count, instances, report, yes, table, force)
+    options = GenerateOptions(count, instances, report, table, force)
     show.analysis(app.generate(options), report)
 
 
@@ -304,7 +304,6 @@ _replanning = _record(
     ),
     STALL_AFTER,
     JSON,
-    QUIET,
 )
 
 

@@ -298,7 +298,6 @@ class GenerateOptions:
     count: CountOptions
     instances: int
     report: ReportOptions = field(default_factory=ReportOptions)
-    assume_yes: bool = False
     tracking_table: str | None = None  # the runner's table to put pending records into, if any
     force: bool = False  # put them even where the runner has started customers
 
@@ -313,7 +312,6 @@ class ReplanOptions:
     instances: int
     throughput: Throughput = DEFAULT_THROUGHPUT
     json_output: bool = False
-    quiet: bool = False
     progress_table: str = ""  # "": the runner's for the environment
     speeds: str | None = None  # "measured" or "equal"; None: measured when all can be
     new_instance_rate: float | None = None  # uploads a minute; None: the median measured
@@ -339,7 +337,6 @@ class ReplanOptions:
         drop_instance: tuple[int, ...] = (),
         stall_after: int = 30,
         json_output: bool = False,
-        quiet: bool = False,
         environ: Mapping[str, str],
     ) -> ReplanOptions:
         """The record of replan's options (*stall_after* in minutes); the tables default to
@@ -376,7 +373,6 @@ class ReplanOptions:
                 runners_per_host=runners_per_host,
             ),
             json_output=json_output,
-            quiet=quiet,
             progress_table=progress_table or default_progress_table(env, environ),
             speeds=speeds,
             new_instance_rate=new_instance_rate,

@@ -97,7 +97,7 @@ class Verdict(Enum):
 
 @dataclass(frozen=True, slots=True)
 class CustomerFilter:
-    """The skip list and the include filter of ``DATA_MODEL.md``.
+    """The skip list (the CI accounts by default) and the include filter of a plan.
 
     A *skip* pattern matches a customer equal to it or starting with
     ``pattern:``; an *include* pattern also matches a customer containing

@@ -1,6 +1,6 @@
 """The local fleet writes what the runner's code writes, item for item, on its virtual clock.
 
-Every expected item below is worked out from the runner's code (``DATA_MODEL.md``,
+Every expected item below is worked out from the runner's code (``docs/runner-contract.md``,
 "Progress records"), not from the fleet's: its quirks are the point.
 """
 

@@ -2,7 +2,7 @@
 
 Each ``Runner`` is one runner process (``migrate-instance.js --instance N``,
 which runs ``migrate.js --customers-file``), replayed from the runner's code
-(``DATA_MODEL.md``, "Progress records"): its customers in file order, one at
+(``docs/runner-contract.md``, "The order of its writes"): its customers in file order, one at
 a time; per customer the spaces the Consumer table lists (two providers, two
 rows: the space comes twice), one at a time; per space its uploads, one at a
 time. It makes the runner's writes to the customer table and the progress

@@ -1,9 +1,9 @@
 """What the runner's records say, as plain data (no AWS code).
 
-The runner keeps one record per customer (``DATA_MODEL.md``, "Tracking
-records") and moves it from ``pending`` to ``in-progress``, then ``completed``
-or ``failed``; and one per (customer, space) it has started ("Progress
-records"). ``distro.tracking.table`` reads and writes them; the re-plan, the
+The runner keeps one record per customer (``docs/runner-contract.md``, "The tracking
+table") and moves it from ``pending`` to ``in-progress``, then ``completed``
+or ``failed``; and one per (customer, space) it has started ("The progress
+table"). ``distro.tracking.table`` reads and writes them; the re-plan, the
 status and the reports only need what they say, so it lives here, apart from
 the DynamoDB client.
 

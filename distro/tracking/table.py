@@ -4,8 +4,8 @@
 (``write_assignments``) once the instance files are committed; ``replan``
 reads every record and moves the customers it re-plans (``apply_moves``).
 
-The runner keeps one record per customer (``DATA_MODEL.md``, "Tracking
-records") and moves it from ``pending`` to ``in-progress``, then ``completed``
+The runner keeps one record per customer (``docs/runner-contract.md``, "The tracking
+table") and moves it from ``pending`` to ``in-progress``, then ``completed``
 or ``failed``. distro writes records with a condition each, so a record the
 runner has moved on is left alone whatever a re-run asks, even if the runner
 moves it between distro's read and distro's write. BatchWriteItem takes no

@@ -6,7 +6,7 @@ plain data: per instance and for the fleet, customers and spaces by status,
 uploads done out of the total, the measured rate, the predicted finish and a
 state; the failures by reason, the stalled spaces, and advice.
 
-What the records say, and what they do not (``DATA_MODEL.md``): a customer
+What the records say, and what they do not (``docs/runner-contract.md``): a customer
 record shows no progress until the customer ends, so progress is read from
 the space records. A space that ended counts its ``totalUploads`` as done (its
 ``completedUploads`` stays at a multiple of 10); a space under way counts its

@@ -242,11 +242,8 @@ def _summary(
     options: AnalyzeOptions | GenerateOptions, counted: Counted, *, steps: NextSteps | None
 ) -> Summary:
     count, report, committed = options.count, options.report, counted.committed
-    if isinstance(options, GenerateOptions):
-        table, would_generate = options.tracking_table, None
-    else:
-        table, would_generate = None, generate_command(count, options.instances)
-    return summarize(
+    table = options.tracking_table if isinstance(options, GenerateOptions) else None
+    summary = summarize(
         counted.tally,
         counted.planned,
         throughput=counted.throughput,
@@ -260,8 +257,13 @@ def _summary(
         report_html=report.html,
         index_cost_per_call=report.index_cost_per_call,
         steps=steps,
-        would_generate=would_generate,
     )
+    if isinstance(options, GenerateOptions):
+        return summary
+    # The generate to run next: for the instances shown, else the ones recommended.
+    advice = summary.recommendation
+    instances = options.instances or (advice.instances if advice else None)
+    return replace(summary, generate_command=generate_command(count, instances))
 
 
 def _deploy_steps(count: CountOptions, counted: Counted, table: str | None) -> NextSteps | None:

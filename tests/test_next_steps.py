@@ -188,6 +188,19 @@ def test_analyze_names_the_generate_that_would_write_the_plan(
 
 
 @pytest.mark.db
+def test_analyze_without_instances_names_the_generate_of_the_recommended_count(
+    loaded: tuple[Dataset, Tables], tmp_path: Path
+) -> None:
+    _, tables = loaded
+    result = invoke("analyze", *table_args(tables), "--output-dir", tmp_path, "--json")
+    assert result.returncode == 0, result.stderr
+    analysis = orjson.loads(result.stdout)
+    recommended = analysis["recommendation"]["instances"]
+    command = shlex.split(analysis["generateCommand"])
+    assert command[:4] == ["distro", "generate", "--instances", str(recommended)]
+
+
+@pytest.mark.db
 def test_the_suggested_generate_writes_the_plan_analyze_showed(
     loaded: tuple[Dataset, Tables], tmp_path: Path
 ) -> None:

@@ -541,11 +541,21 @@ def test_analyze_recommends_the_fewest_instances_a_whale_allows() -> None:
     assert (advice.instances, advice.capped_by, advice.more_help) == (2, ALICE.customer, False)
     assert advice.split_would_help
     assert advice.hours == pytest.approx(9_000 / 10 / 27 / 60)
-    text = "\n".join(shown(summary, terminal=False, width=200))
+    text = "\n".join(shown(summary, terminal=False, width=300))  # the line unwrapped
     assert (
-        "Recommended: 2 instances, 0.6 hours. More do not shorten it: "
-        f"{ALICE.customer} alone takes that long. --split-large-customers plans its spaces "
-        "across instances."
+        "Recommended: 2 instances, 0.6 hours at 270 uploads a minute per file (10 workers x 27). "
+        f"More do not shorten it: {ALICE.customer} alone takes that long. "
+        "--split-large-customers plans its spaces across instances."
+    ) in text
+    # The guide's 10 workers are not today's runner: one upload at a time per process, so
+    # Alice alone takes 9,000 / 27 minutes, on one runner or among ten on a machine.
+    one_runner = 9_000 / 27 / 60
+    assert advice.one_runner_hours == pytest.approx(one_runner)
+    assert (advice.runners_per_host, advice.runners_hours) == (10, pytest.approx(one_runner))
+    assert (
+        "Today's runner migrates one upload at a time per process: 2 instances of one runner "
+        "take 5.6 hours; --instances 2 --runners-per-host 10 (2 machines of 10 runners) take "
+        "5.6 hours."
     ) in text
     document = orjson.loads(to_json(summary))
     assert document["recommendation"] == {
@@ -555,7 +565,28 @@ def test_analyze_recommends_the_fewest_instances_a_whale_allows() -> None:
         "cappedSpace": None,
         "moreHelp": False,
         "splitWouldHelp": True,
+        "perMinute": 27.0,
+        "workers": 10,
+        "unit": "uploads",
+        "oneRunnerHours": advice.one_runner_hours,
+        "runnersPerHost": 10,
+        "runnersHours": advice.runners_hours,
     }
+
+
+def test_with_runners_per_host_the_recommendation_is_already_todays_runner() -> None:
+    hosts = Throughput(workers_per_instance=1, runners_per_host=4)
+    summary = summarize(*planned(tally_of(ALICE, BOB, CAROL, DAN), None), throughput=hosts)
+    advice = summary.recommendation
+    assert advice is not None
+    assert (advice.one_runner_hours, advice.runners_per_host, advice.runners_hours) == (
+        None,
+        None,
+        None,
+    )
+    text = "\n".join(shown(summary, terminal=False, width=200))
+    assert "Today's runner" not in text
+    assert "hours at 27 uploads a minute per file (one runner)." in text
 
 
 def test_analyze_says_when_every_instance_added_still_helps() -> None:

@@ -451,6 +451,9 @@ def _sizing(summary: Summary, unit: tuple[str, float, str]) -> RenderableType:
     if summary.recommendation is not None:
         what = "machines" if hosts else "instances"
         body.append(Text(recommendation_line(summary.recommendation, what), style="bold"))
+        today = todays_runner_line(summary.recommendation)
+        if today:
+            body.append(Text(today, style="yellow"))
     hint = Text("Pass --instances N to see the customers each instance would get.")
     note = _cost_note("N", assumptions, unit)
     body.append(note)
@@ -460,8 +463,16 @@ def _sizing(summary: Summary, unit: tuple[str, float, str]) -> RenderableType:
 
 
 def recommendation_line(advice: Recommendation, what: str = "instances") -> str:
-    """The one line that answers "how many instances?" (or *what*: machines)."""
-    n, hours = advice.instances, duration(advice.hours)
+    """The one line that answers "how many instances?" (or *what*: machines), with the
+    throughput its time assumed."""
+    n = advice.instances
+    rate = advice.per_minute * advice.workers
+    workers = (
+        f"{advice.workers} workers x {advice.per_minute:,.4g}"
+        if advice.workers > 1
+        else "one runner"
+    )
+    hours = f"{duration(advice.hours)} at {rate:,.4g} {advice.unit} a minute per file ({workers})"
     if advice.more_help:
         return (
             f"Recommended: {n} {what} or more: {n} take {hours}, and each one added still "
@@ -480,6 +491,19 @@ def recommendation_line(advice: Recommendation, what: str = "instances") -> str:
     return (
         f"Recommended: {n} {what}, {hours}. More do not shorten it: {who} alone takes "
         f"that long.{split}"
+    )
+
+
+def todays_runner_line(advice: Recommendation) -> str:
+    """With the guide's workers per instance: what today's runner takes, and the runners per
+    host that get close to the recommended time ("" when the plan already counts runners)."""
+    if advice.one_runner_hours is None or advice.runners_hours is None:
+        return ""
+    n, w = advice.instances, advice.runners_per_host
+    return (
+        f"Today's runner migrates one upload at a time per process: {n} instances of one "
+        f"runner take {duration(advice.one_runner_hours)}; --instances {n} --runners-per-host "
+        f"{w} ({n} machines of {w} runners) take {duration(advice.runners_hours)}."
     )
 
 

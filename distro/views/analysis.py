@@ -299,6 +299,16 @@ class Recommendation:
     capped_space: str | None
     more_help: bool
     split_would_help: bool
+    # What *hours* assumed: a worker's rate (in the plan's unit) times the workers of one
+    # instance file; with the guide's workers per instance, what today's runner (one upload
+    # at a time per process) takes on as many instances, and the runners per host that
+    # bring that fleet of machines back near *hours*.
+    per_minute: float = 0.0
+    workers: int = 1
+    unit: str = "uploads"
+    one_runner_hours: float | None = None
+    runners_per_host: int | None = None
+    runners_hours: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,7 +346,6 @@ def summarize(
     space_lists: Sequence[Path] = (),
     index_cost_per_call: float = INDEX_COST_PER_CALL,
     steps: NextSteps | None = None,
-    would_generate: str | None = None,
 ) -> Summary:
     """Everything worth showing about *tally* and its *plan*, with estimates at *throughput*.
 
@@ -345,7 +354,7 @@ def summarize(
     are what the run wrote; *left_alone* the records it did not write, and
     *space_lists* a split plan's non-empty lists of spaces.
     With shards counted, *index_cost_per_call* prices building their indexes.
-    *steps* deploy the written plan; *would_generate* is the command that would write one.
+    *steps* deploy the written plan.
     """
     sizing = _sizing(tally, throughput, hourly_cost) if plan is None else ()
     return Summary(
@@ -383,7 +392,6 @@ def summarize(
             else None
         ),
         next_steps=steps,
-        generate_command=would_generate,
     )
 
 
@@ -645,8 +653,13 @@ def recommend(
         return None
     best = min(row.max_uploads for row in rows)
     chosen = next(row for row in rows if row.max_uploads <= best * (1 + CLOSE_ENOUGH))
-    whale = _sized(tally, chosen.instances, throughput).whale
+    sized = _sized(tally, chosen.instances, throughput)
+    whale = sized.whale
     more_help = chosen.instances == rows[-1].instances and whale is None
+    workers = throughput.workers_per_instance
+    # The guide's workers in one runner are not what today's runner does: say what it takes.
+    guide = throughput.runners_per_host is None and workers > 1
+    hosts = dataclasses.replace(throughput, workers_per_instance=1, runners_per_host=workers)
     return Recommendation(
         instances=chosen.instances,
         hours=chosen.critical_path_hours,
@@ -654,4 +667,16 @@ def recommend(
         capped_space=whale.space if whale is not None else None,
         more_help=more_help,
         split_would_help=whale is not None and whale.space is None and tally.split_spaces is None,
+        per_minute=throughput.per_minute,
+        workers=workers,
+        unit=throughput.unit,
+        one_runner_hours=_hours(_one_runner(throughput), sized.makespan) if guide else None,
+        runners_per_host=workers if guide else None,
+        runners_hours=(
+            _hours(hosts, _sized(tally, chosen.instances, hosts).makespan) if guide else None
+        ),
     )
+
+
+def _one_runner(throughput: Throughput) -> Throughput:
+    return dataclasses.replace(throughput, workers_per_instance=1)

@@ -62,14 +62,15 @@ def choose_speeds(
     rates, any other instance at *new_rate* (default: the median measured).
     Without a *mode*, measured when every instance *holding* work has a rate.
     """
+    equal = f"equal speeds: {assumed:,.1f} uploads a minute each (the rate options)"
     if mode == "equal":
-        return Speeds(default=assumed)
+        return Speeds(default=assumed, note=equal)
     missing = sorted(set(holding) - set(rates))
     if mode is None and (missing or not rates):
         which = ", ".join(map(str, missing)) or "any"
         return Speeds(
             default=assumed,
-            note=f"equal speeds: no measured rate yet for instance {which} (--speeds measured)",
+            note=f"{equal}: no measured rate yet for instance {which} (--speeds measured)",
         )
     if not rates:
         raise ReplanRefused(
@@ -78,9 +79,19 @@ def choose_speeds(
             setting="speeds",
         )
     default = new_rate or statistics.median(rates.values())
-    others = f", {default:,.1f} for the others" if missing or new_rate else ""
+    source = "--new-instance-rate" if new_rate else f"the median of {len(rates)} measured"
+    unmeasured = (
+        f"; instance {', '.join(map(str, missing))} not measured yet, assumed at "
+        f"{default:,.1f} ({source})"
+        if missing
+        else ""
+    )
+    others = f"; any new instance at {default:,.1f} ({source})"
     return Speeds(
-        dict(rates), default, measured=True, note=f"measured speeds (uploads a minute){others}"
+        dict(rates),
+        default,
+        measured=True,
+        note=f"measured speeds (uploads a minute){unmeasured}{others}",
     )
 
 

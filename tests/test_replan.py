@@ -26,7 +26,7 @@ from distro.local.dynamodb import LOCAL_CREDENTIALS, LOCAL_REGION, LocalDynamo
 from distro.local.fleet import Fleet, Work, create_fleet_tables
 from distro.options import Connection
 from distro.render.steps import step_lines
-from distro.replan import replan
+from distro.replan import choose_speeds, replan
 from distro.replan_run import run_replan
 from distro.settings import CountSettings, RetryPolicy, Tables, Throughput
 from distro.tally import CustomerLoad
@@ -534,3 +534,25 @@ def test_bad_replan_options_are_one_line_errors(given: list[str], message: str) 
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_measured_speeds_name_every_unmeasured_instance_and_where_its_rate_comes_from() -> None:
+    rates = {1: 10.0, 2: 20.0, 4: 40.0}
+    median = choose_speeds("measured", rates, {1, 2, 3, 4, 5}, assumed=270.0)
+    assert median.of(3) == median.of(5) == 20.0
+    assert median.note == (
+        "measured speeds (uploads a minute); instance 3, 5 not measured yet, assumed at 20.0 "
+        "(the median of 3 measured); any new instance at 20.0 (the median of 3 measured)"
+    )
+    given = choose_speeds("measured", rates, {1, 3}, assumed=270.0, new_rate=27.0)
+    assert given.of(3) == 27.0
+    assert "instance 3 not measured yet, assumed at 27.0 (--new-instance-rate)" in given.note
+
+
+def test_equal_speeds_say_the_rate_they_plan_at() -> None:
+    equal = choose_speeds(None, {1: 10.0}, {1, 2}, assumed=27.0)
+    assert equal.note == (
+        "equal speeds: 27.0 uploads a minute each (the rate options): no measured rate yet "
+        "for instance 2 (--speeds measured)"
+    )
+    assert choose_speeds("equal", {}, {1}, assumed=270.0).note.startswith("equal speeds: 270.0")

@@ -266,3 +266,20 @@ def test_the_html_page_holds_the_report_not_the_session(
     assert "Wrote" not in html
     assert "Saved the report" not in html
     assert "Next Steps" in html
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [("start", "unchanged"), ("restart", "start"), ("restart", "unchanged"), ("unchanged",)],
+)
+def test_the_steps_after_a_replan_are_numbered_1_to_5(changes: tuple[str, ...]) -> None:
+    from distro.render.steps import step_lines  # noqa: PLC0415 - the piece under test
+    from distro.views.steps import InstanceStep, NextSteps  # noqa: PLC0415 - as above
+
+    instances = tuple(
+        InstanceStep(n, n, f"ec2-instance-{n}", f"f{n}", False, f"start {n}", None, None, change)
+        for n, change in enumerate(changes, start=1)
+    )
+    steps = NextSteps("staging", "/srv", "check", instances, ("scp",), "verify", "replan")
+    numbers = [line[0] for line in step_lines(steps) if line[:1].isdigit()]
+    assert numbers == ["1", "2", "3", "4", "5"]

@@ -150,8 +150,9 @@ def analysis_page(summary: Summary) -> bytes:
         body.append(
             "<h2>Largest customers</h2>"
             + _table(
-                ("Customer", "Uploads", "Spaces", "Share %"),
-                [(c.customer, c.uploads, c.spaces, round(c.share * 100, 2)) for c in top],
+                ("Customer", "Uploads", "Spaces", "Share"),
+                # One format for every share, as the terminal shows it: 41.5%, 100.0%.
+                [(c.customer, c.uploads, c.spaces, f"{c.share:.1%}") for c in top],
                 name="top",
             )
         )

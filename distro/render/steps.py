@@ -78,6 +78,7 @@ def _after_replan(steps: NextSteps, busy: list[InstanceStep]) -> list[str]:
         "2. On each of them, check the files are there:",
         f"  {steps.check}",
     ]
+    # Step 3 is always numbered, whichever of its parts apply, so the steps read 1 to 5.
     if restart:
         lines += [
             "3. Restart the runner where its list changed (a running runner keeps the list it "
@@ -85,7 +86,10 @@ def _after_replan(steps: NextSteps, busy: list[InstanceStep]) -> list[str]:
             *[f"  {i.start}" for i in restart],
         ]
     if start:
-        lines += ["   Start the runner on each new instance:", *[f"  {i.start}" for i in start]]
+        lead = "   Start" if restart else "3. Start"
+        lines += [f"{lead} the runner on each new instance:", *[f"  {i.start}" for i in start]]
+    if not restart and not start:
+        lines.append("3. No runner needs a restart or a start.")
     if same:
         which = (
             f"instance {same[0]}: its list"

@@ -159,3 +159,32 @@ def test_the_fleets_unknown_finish_names_every_cause(status: FleetStatus) -> Non
         "instance 3, 6 not started: start their runners, then look again; "
         "instance 5 not measured yet (a runner records every 10 uploads): look again soon"
     )
+
+
+def test_the_history_keeps_the_latest_look_of_each_minute() -> None:
+    from distro.views.status import Snapshot  # noqa: PLC0415 - the record under test
+
+    def kept(seconds_ago: float, done: int) -> Snapshot:
+        return Snapshot(NOW - timedelta(seconds=seconds_ago), {"4": (done, NOW)})
+
+    # Three looks in the minute before NOW (as the demo's status, --json and --check make).
+    looks = [kept(130, 100), kept(50, 200), kept(40, 210), kept(30, 220)]
+    status = measure(
+        Look(CUSTOMERS, SPACES, PLAN), env="staging", now=NOW, stall_after=STALL, snapshots=looks
+    )
+    done = status.fleet.uploads_done
+    assert status.history == (
+        (NOW - timedelta(seconds=130), 100),
+        (NOW - timedelta(seconds=30), 220),
+        (NOW, done),
+    )
+    alone = measure(Look(CUSTOMERS, SPACES, PLAN), env="staging", now=NOW, stall_after=STALL)
+    assert alone.history == ((NOW, done),)
+
+
+def test_one_moment_draws_no_chart_of_uploads_left_but_says_to_look_again() -> None:
+    from distro.render.html import status_page  # noqa: PLC0415 - the page under test
+
+    alone = measure(Look(CUSTOMERS, SPACES, PLAN), env="staging", now=NOW, stall_after=STALL)
+    page = status_page(alone, []).decode()
+    assert "the chart needs two moments at least a minute apart. Look again later" in page

@@ -13,22 +13,24 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from fleets import play
 from helpers import invoke, table_args
-from test_status import play
 from test_untrusted import HOSTILE, hostile  # noqa: F401 - the fixture, used by name
 
 from distro.dynamo.handle import Dynamo, dynamodb_client
+from distro.files import PlanFolder
 from distro.local.dataset import Dataset, create_tables, generate, load
 from distro.local.dynamodb import LocalDynamo, local_client_env
 from distro.options import DemoOptions
 from distro.settings import Tables
+from distro.snapshots import keep_look, read_looks
 
 playwright = pytest.importorskip("playwright.sync_api", reason="make test-browser installs it")
 
@@ -163,10 +165,20 @@ def test_the_status_page_of_a_fleet_played_halfway(dynamo: LocalDynamo, tmp_path
     now = datetime.now(UTC).replace(microsecond=0)
     played = asyncio.run(play(dynamo.endpoint_url, tmp_path, now))
     path = tmp_path / "status.html"
-    run_json(*played.args())  # an earlier look, kept: the chart over time has two points
+    run_json(*played.args())  # a look, kept ...
+    earlier(PlanFolder(tmp_path), minutes=10)  # ... ten minutes ago: the chart has two points
     status = run_json(*played.args("--report-html", path))
     with opened(path, "status") as page:
         check_status_page(page, path, status)
+
+
+def earlier(folder: PlanFolder, *, minutes: float) -> None:
+    """Move the looks kept in *folder* back by *minutes*, as if taken then (the history keeps
+    one point a minute, so looks seconds apart draw one)."""
+    looks = [replace(k, at=k.at - timedelta(minutes=minutes)) for k in read_looks(folder)]
+    folder.status_snapshots.unlink()
+    for n, look in enumerate(looks):
+        keep_look(folder, look, looks[:n])
 
 
 def check_status_page(opened: Opened, path: Path, status: dict[str, Any]) -> None:

@@ -165,16 +165,18 @@ def analysis_page(summary: Summary) -> bytes:
 
 
 def _load(plan: PlanSummary) -> str:
-    rows = [Bar(f"instance {i.instance_id}", i.uploads) for i in plan.instances]
+    # Bars and bound in the one unit the plan balanced (uploads, or shards), labelled.
+    unit = plan.unit
+    rows = [Bar(f"instance {i.instance_id}", i.load) for i in plan.instances]
     chart = bars(
         rows,
-        title="Uploads per instance, and the lower bound no plan can beat",
+        title=f"{unit.capitalize()} per instance, and the lower bound no plan can beat",
         line=plan.lower_bound,
-        line_label="lower bound",
+        line_label=f"lower bound ({unit})",
     )
     table = _table(
-        ("Instance", "Customers", "Uploads", "Hours"),
-        [(str(i.instance_id), i.customers, i.uploads, round(i.hours, 2)) for i in plan.instances]
+        ("Instance", "Customers", unit.capitalize(), "Hours"),
+        [(str(i.instance_id), i.customers, i.load, round(i.hours, 2)) for i in plan.instances]
         + [("lower bound", "", round(plan.lower_bound), "")],
         name="instances",
     )
@@ -182,8 +184,10 @@ def _load(plan: PlanSummary) -> str:
 
 
 def _sizes(summary: Summary) -> str:
+    # The buckets are by uploads: the largest customer's is found by its uploads, whatever
+    # unit the plan balanced.
     largest = (
-        summary.plan.whale.uploads
+        summary.plan.whale.customer_uploads
         if summary.plan is not None and summary.plan.whale is not None
         else max((c.uploads for c in summary.top_customers), default=None)
     )

@@ -127,7 +127,8 @@ class Bucket:
 
 @dataclass(frozen=True, slots=True)
 class InstanceLoad:
-    """One instance of the plan; *hours* at the assumed workers per instance."""
+    """One instance of the plan; *hours* at the assumed workers per instance; *load* its
+    work in the plan's unit (its uploads, or its shards when balanced by shards)."""
 
     instance_id: int
     customers: int
@@ -135,6 +136,7 @@ class InstanceLoad:
     share: float
     spaces: int
     hours: float
+    load: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,10 +175,11 @@ class Whale:
     """
 
     customer: str
-    uploads: int
+    uploads: int  # in the plan's unit (``PlanSummary.unit``), as the bound it is compared to
     space: str | None = None
     hours: float = 0.0
     saturation: int = 0
+    customer_uploads: int = 0  # its uploads, whatever the unit: its bucket among the sizes
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +199,9 @@ class PlanSummary:
     split_large: bool = False  # splitting large customers was asked for
     split_customers: tuple[str, ...] = ()  # the customers planned space by space
     machines: tuple[MachineLoad, ...] = ()  # with runners per host: the instances by machine
+    # The unit of the load figures (min, max, fair share, lower bound, the whale's, each
+    # instance's load): "uploads", or "shards" when balanced by shards.
+    unit: str = "uploads"
 
 
 @dataclass(frozen=True, slots=True)
@@ -553,6 +559,7 @@ def _plan(tally: Tally, plan: Plan, throughput: Throughput, hourly_cost: float) 
                 ratio(i.uploads, plan.total_uploads),
                 i.spaces,
                 _hours(throughput, plan.work(i)),
+                plan.work(i),
             )
             for i in plan.instances
         ),
@@ -570,6 +577,7 @@ def _plan(tally: Tally, plan: Plan, throughput: Throughput, hourly_cost: float) 
                 whale.space,
                 _hours(throughput, plan.work(whale)),
                 plan.saturation,
+                whale.uploads,
             )
             if whale
             else None
@@ -578,6 +586,7 @@ def _plan(tally: Tally, plan: Plan, throughput: Throughput, hourly_cost: float) 
         split_large=plan.split_large,
         split_customers=plan.split_customers,
         machines=_machines(plan, throughput) if throughput.runners_per_host else (),
+        unit=plan.unit,
     )
 
 

@@ -128,12 +128,14 @@ async def _seed(tables: Tables, dataset: Dataset) -> None:
         await load(db, dataset, consumer_table=tables.consumer, upload_table=tables.upload)
 
 
-def test_the_analyze_page_of_the_demo_data(demo_tables: Tables, tmp_path: Path) -> None:
+@pytest.mark.parametrize("unit", ["uploads", "shards"])
+def test_the_analyze_page_of_the_demo_data(demo_tables: Tables, tmp_path: Path, unit: str) -> None:
     path = tmp_path / "analyze.html"
     report = run_json(
         "analyze", *table_args(demo_tables), "--instances", "5", "--output-dir", tmp_path / "o",
-        "--report-html", path,
+        "--report-html", path, "--balance-by", unit,
     )  # fmt: skip
+    assert report["plan"]["unit"] == unit
     with opened(path, "analyze") as page:
         check_analyze_page(page, path, report)
 
@@ -141,12 +143,21 @@ def test_the_analyze_page_of_the_demo_data(demo_tables: Tables, tmp_path: Path) 
 def check_analyze_page(opened: Opened, path: Path, report: dict[str, Any]) -> None:
     assert_self_contained(opened, path)
     plan = report["plan"]
-    # The load chart: one bar per instance, and the lower bound across them.
-    assert opened.values("g.bar") == [i["uploads"] for i in plan["instances"]]
+    # The load chart: one bar per instance and the lower bound across them, in one unit.
+    loads = [i["load"] for i in plan["instances"]]
+    if plan["unit"] == "uploads":
+        assert loads == [i["uploads"] for i in plan["instances"]]
+    else:  # by shards: each instance's shards, as the shards section counts them
+        assert loads == [i["shards"] for i in report["shards"]["instances"]]
+    assert opened.values("g.bar") == loads
     assert opened.values("g.line") == [plan["lowerBound"]]
+    assert max(loads) == plan["maxUploads"]  # the makespan, in the same unit
+    heading = opened.page.query_selector("svg.chart title")
+    assert heading is not None
+    assert (heading.text_content() or "").startswith(f"{plan['unit'].capitalize()} per instance")
     # The sizes chart: customers per bucket, the whale's bucket marked.
     assert opened.values("g.column") == [b["customers"] for b in report["histogram"]]
-    whale = plan["whale"]["uploads"]
+    whale = plan["whale"]["customerUploads"]  # the buckets are by uploads, in either unit
     marked = [
         b["label"]
         for b in report["histogram"]

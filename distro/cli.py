@@ -22,6 +22,7 @@ from typing import Any
 import click
 
 from distro import __version__
+from distro.clash import clash_line, other_distro
 from distro.errors import EXIT_INTERRUPTED, EXIT_USAGE, Declined, DistroError
 from distro.files import PlanFolder
 from distro.flags import with_flags
@@ -416,6 +417,9 @@ def check(space: str, connection: Connection) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and turn every failure into one line and its exit code."""
+    other = other_distro()
+    if other is not None:
+        click.echo(clash_line(other), err=True)
     try:
         cli.main(args=argv, prog_name="distro", standalone_mode=False)
     except click.exceptions.Abort:  # Ctrl-C or end of input at a prompt

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "distro"
 
 # The layer order of the redesign, lowest first: a module may import its own layer and below.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("distro", "distro.errors", "distro.aio"),
+    ("distro", "distro.errors", "distro.aio", "distro.clash"),
     ("distro.settings",),
     ("distro.progress", "distro.files", "distro.flags"),
     ("distro.options",),

@@ -1,4 +1,5 @@
-"""``asyncio.run`` for results of any size.
+"""Running the application's coroutines: ``asyncio.run`` for results of any size, and the
+signals that stop a run.
 
 When the main coroutine returns, CPython's ``asyncio.Runner.run`` (3.11)
 checks whether its SIGINT handler is still installed with
@@ -14,8 +15,12 @@ without it). ``run`` hands the result back in a box whose repr is constant.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import signal
+from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, Generic, TypeVar
+
+from distro.errors import Interrupted, Stopped, Terminated
 
 T = TypeVar("T")
 
@@ -39,3 +44,36 @@ async def _boxed(coroutine: Coroutine[Any, Any, T]) -> _Box[T]:
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
     """``asyncio.run(coroutine)``, its result never formatted on the way out."""
     return asyncio.run(_boxed(coroutine)).value
+
+
+def run_stoppable(coroutine: Coroutine[Any, Any, T], checkpoint: Path | None = None) -> T:
+    """Run *coroutine*; SIGINT and SIGTERM cancel it, which saves the counting *checkpoint*
+    (if the run has one), and end as ``Interrupted`` or ``Terminated`` (each its exit code)."""
+    terminated = False
+
+    async def main() -> T:
+        task = asyncio.current_task()
+        assert task is not None
+
+        def on_sigterm() -> None:
+            nonlocal terminated
+            terminated = True
+            task.cancel()
+
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, on_sigterm)
+        return await coroutine
+
+    try:
+        return run(main())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        raise _stopped(checkpoint, terminated=terminated) from None
+
+
+def _stopped(checkpoint: Path | None, *, terminated: bool) -> Stopped:
+    saved = (
+        f"progress is saved in {checkpoint}; "
+        if checkpoint is not None and checkpoint.exists()
+        else ""
+    )
+    kind: Callable[[str], Stopped] = Terminated if terminated else Interrupted
+    return kind(f"{saved}run the same command again to resume.")

@@ -16,11 +16,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-import shlex
-import signal
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from distro import aio, console
@@ -29,11 +27,9 @@ from distro.errors import (
     EXIT_UNREADABLE,
     DistroError,
     Fix,
-    Interrupted,
     PathsDisagree,
     PlanMismatch,
     Stopped,
-    Terminated,
 )
 from distro.files import PlanFolder, output_lock
 from distro.flags import with_flags
@@ -51,10 +47,6 @@ from distro.options import (
 from distro.progress import Progress
 from distro.replan import (
     Speeds,
-    choose_speeds,
-    quiet_customers,
-    replan as plan_replan,
-    with_progress,
 )
 from distro.settings import (
     DEFAULT_ENV,
@@ -63,7 +55,6 @@ from distro.settings import (
     Tables,
     Throughput,
     default_progress_table,
-    timestamp,
 )
 from distro.snapshots import keep_look, read_looks
 from distro.tally import Tally
@@ -78,22 +69,18 @@ from distro.verify import (
     read_plan,
     verify_plan,
 )
+from distro.views.advice import advised, check_line, speeds_from
 from distro.views.analysis import Summary, summarize
 from distro.views.replan import ReplanSummary, summarize_replan
 from distro.views.status import (
-    STALLED,
     FleetStatus,
     Look,
-    advise,
-    advise_replan,
-    check_line,
     measure,
     require_shown,
     snapshot_of,
 )
 from distro.views.steps import (
     NextSteps,
-    distro_command,
     generate_command,
     next_steps,
     replan_steps,
@@ -356,29 +343,6 @@ def _measured_speeds(
     )
 
 
-def speeds_from(
-    measured: FleetStatus,
-    mode: str | None,
-    *,
-    dropped: tuple[int, ...],
-    throughput: Throughput | None = None,
-    new_rate: float | None = None,
-) -> Speeds:
-    """The speeds of ``--speeds`` *mode* over the rates *measured*; see ``choose_speeds``."""
-    numbered = [i for i in measured.instances if i.instance.isdigit()]
-    return choose_speeds(
-        mode,
-        {int(i.instance): i.rate_per_minute for i in numbered if i.rate_per_minute},
-        {
-            int(i.instance)
-            for i in numbered
-            if (i.customers.pending or i.customers.in_progress) and int(i.instance) not in dropped
-        },
-        assumed=(throughput or Throughput()).instance_uploads_per_minute,
-        new_rate=new_rate,
-    )
-
-
 def _replan_summary(options: ReplanOptions, outcome: ReplanOutcome) -> ReplanSummary:
     steps = (
         replan_steps(
@@ -450,55 +414,7 @@ def look_at(
     require_shown(look, measured, instance=options.instance, customer=options.customer)
     if folder.path.is_dir():
         keep_look(folder, snapshot_of(look, moment), kept)
-    stalled = tuple(
-        int(i.instance) for i in measured.instances if i.state == STALLED and i.instance.isdigit()
-    )
-    count = max(len(measured.instances), max(stalled, default=0))
-    replan = distro_command(
-        "replan",
-        f"--instances {count}",
-        *(f"--drop-instance {n}" for n in stalled),
-        folder=folder,
-        options=[
-            *options.connection.words(),
-            "--assignments-table",
-            shlex.quote(options.tracking_table),
-            "--progress-table",
-            shlex.quote(options.progress_table),
-        ],
-    )
-    finishes = _replanned_finish(
-        look, measured, instances=count, stalled=stalled, stall_after=options.stall_after
-    )
-    if finishes is None:
-        return advise(measured, replan)
-    return advise_replan(measured, replan, *finishes)
-
-
-def _replanned_finish(
-    look: Look,
-    measured: FleetStatus,
-    *,
-    instances: int,
-    stalled: tuple[int, ...],
-    stall_after: timedelta,
-) -> tuple[float | None, float] | None:
-    """Minutes until the fleet ends as things stand (None: never, a stalled instance holds
-    work) and after a replan at the measured speeds that drops the *stalled* instances;
-    None when the speeds cannot be measured or the replan would refuse."""
-    try:
-        speeds = speeds_from(measured, "measured", dropped=stalled)
-        records, _ = with_progress(look.customers, look.spaces)
-        quiet = quiet_customers(
-            look.customers,
-            look.spaces,
-            dropped=stalled,
-            cutoff=timestamp(measured.now - stall_after),
-        )
-        result = plan_replan(records, instances, speeds=speeds, dropped=stalled, reclaimable=quiet)
-    except DistroError:
-        return None
-    return result.finish_before, result.finish_after
+    return advised(look, measured, options)
 
 
 async def _read_fleet(
@@ -695,33 +611,5 @@ async def _demo(options: DemoOptions, endpoint_url: str) -> DemoOutcome:
 
 
 def _run(coroutine: Coroutine[Any, Any, T], folder: PlanFolder | None) -> T:
-    """Run *coroutine*; SIGINT and SIGTERM cancel it, which saves *folder*'s checkpoint."""
-    terminated = False
-
-    async def main() -> T:
-        task = asyncio.current_task()
-        assert task is not None
-
-        def on_sigterm() -> None:
-            nonlocal terminated
-            terminated = True
-            task.cancel()
-
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, on_sigterm)
-        return await coroutine
-
-    try:
-        return aio.run(main())
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        raise _stopped(folder, terminated=terminated) from None
-
-
-def _stopped(folder: PlanFolder | None, *, terminated: bool) -> Stopped:
-    checkpoint = folder.checkpoint if folder is not None else None
-    saved = (
-        f"progress is saved in {checkpoint}; "
-        if checkpoint is not None and checkpoint.exists()
-        else ""
-    )
-    kind: Callable[[str], Stopped] = Terminated if terminated else Interrupted
-    return kind(f"{saved}run the same command again to resume.")
+    """Run *coroutine* until it ends or a signal stops it, saving *folder*'s checkpoint."""
+    return aio.run_stoppable(coroutine, folder.checkpoint if folder is not None else None)

@@ -38,6 +38,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("distro.views", "distro.views.common"),
     ("distro.views.steps",),
     ("distro.views.analysis", "distro.views.replan", "distro.views.status"),
+    ("distro.views.advice",),
     ("distro.snapshots",),
     ("distro.console",),
     ("distro.render.parts",),

@@ -27,13 +27,13 @@ import dataclasses
 import shlex
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 
-from distro.errors import EXIT_FAILED_CUSTOMERS, EXIT_STALLED, SettingsError
+from distro.errors import SettingsError
 from distro.reconcile import Disagreement, Reconciled, reconcile
 from distro.settings import timestamp
 from distro.tracking.records import (
@@ -559,80 +559,6 @@ def _stalled(
         if s.status == IN_PROGRESS and now - s.updated_at > stall_after
     ]
     return tuple(sorted(stuck, key=lambda s: (s.updated_at, s.instance, s.customer, s.space)))
-
-
-WORTH_SAVING = 0.10  # a replan is advised when it saves more than this share of the time left
-WORTH_MINUTES = 60.0  # and more than this
-
-
-def advise_replan(
-    status: FleetStatus, replan: str, minutes_as_is: float | None, minutes_after: float
-) -> FleetStatus:
-    """*status* with replan advice when the *replan* command, whose plan ends *minutes_after*
-    the look, saves more than 10% and more than an hour on the *minutes_as_is* it takes as
-    things stand (None: never), both at the measured speeds."""
-    after = status.now + timedelta(minutes=minutes_after)
-    as_is = None if minutes_as_is is None else status.now + timedelta(minutes=minutes_as_is)
-    if minutes_as_is is not None:
-        saved = minutes_as_is - minutes_after
-        if saved <= WORTH_MINUTES or saved <= WORTH_SAVING * minutes_as_is:
-            return status
-    now_text = (
-        "never, as things stand (a stalled instance holds work)"
-        if as_is is None
-        else f"{_hours(as_is, status.now)} as things stand"
-    )
-    stalled = [i.instance for i in status.instances if i.state == STALLED]
-    dropping = f", taking stalled instance {', '.join(stalled)}'s customers," if stalled else ""
-    message = (
-        f"A replan at the measured speeds{dropping} finishes in {_hours(after, status.now)}, "
-        f"instead of {now_text}"
-    )
-    advice = Advice(message, replan, as_is, after)
-    return replace(status, advice=(*status.advice, advice))
-
-
-def _hours(moment: datetime, now: datetime) -> str:
-    hours = (moment - now).total_seconds() / 3600
-    return f"{hours:,.1f} hours ({moment:%Y-%m-%d %H:%M} UTC)"
-
-
-def advise(status: FleetStatus, replan: str) -> FleetStatus:
-    """*status* with its advice: re-plan (with the *replan* command) when some instances are
-    finished or stalled while customers still wait on others."""
-    idle = [i for i in status.instances if i.state in (FINISHED, STALLED)]
-    waiting = [i for i in status.instances if i.customers.pending and i not in idle]
-    stalled_waiting = [i for i in idle if i.state == STALLED and i.customers.pending]
-    if not idle or not (waiting or stalled_waiting):
-        return status
-    names = ", ".join(f"{i.instance} ({i.state})" for i in idle)
-    pending = sum(i.customers.pending for i in status.instances)
-    message = (
-        f"Instances {names} are idle while {pending:,} customers wait: a replan gives the "
-        "waiting customers to the instances that can take them"
-    )
-    return replace(status, advice=(*status.advice, Advice(message, replan)))
-
-
-def check_line(status: FleetStatus) -> tuple[int, str]:
-    """``status --check``: one line and its exit code (``errors.EXIT_STALLED`` when an
-    instance is stalled, else ``EXIT_FAILED_CUSTOMERS`` when customers failed, else 0)."""
-    fleet = status.fleet
-    done = f"{fleet.uploads_done:,} of {fleet.uploads_total:,} uploads done"
-    stalled = [i.instance for i in status.instances if i.state == STALLED]
-    if stalled:
-        minutes = status.stall_after.total_seconds() / 60
-        return EXIT_STALLED, (
-            f"STALLED: instance {', '.join(stalled)} has work left but no record changed within "
-            f"{minutes:g} minutes; {done}"
-        )
-    if status.failed_customers:
-        reasons = ", ".join(f"{r} {n:,}" for r, n in status.failures_by_reason.items())
-        return EXIT_FAILED_CUSTOMERS, (
-            f"FAILED: {len(status.failed_customers):,} customers failed (uploads by reason: "
-            f"{reasons or 'none recorded'}); {done}"
-        )
-    return 0, f"OK: {fleet.state}, {done}, nothing stalled, no customer failed"
 
 
 def status_json(status: FleetStatus, *, customer: str | None = None) -> bytes:

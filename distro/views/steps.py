@@ -97,12 +97,13 @@ def next_steps(
         instances=instances,
         copies=copies(instances),
         verify=distro_command("verify", folder=folder),
-        replan=distro_command(
-            "replan",
+        replan=replan_command(
+            connection,
+            folder,
             f"--instances {len(plan.instances) // per_host}",
             *hosts,
-            folder=folder,
-            options=[*connection.words(), *_table_words(tracking_table, progress_table)],
+            tracking_table=tracking_table,
+            progress_table=progress_table,
         ),
         runners_per_host=runners_per_host,
     )
@@ -152,6 +153,23 @@ def distro_command(name: str, *first: str, folder: PlanFolder, options: Sequence
     if name == "verify":  # verify's own order of the two, as its --help lists them
         place = place[2:] + place[:2]
     return " ".join(["distro", name, *first, *place, *options])
+
+
+def replan_command(
+    connection: Connection,
+    folder: PlanFolder,
+    *first: str,
+    tracking_table: str | None,
+    progress_table: str | None,
+) -> str:
+    """``distro replan`` with *first* (its instances, its drops) on the tables of *connection*
+    and the runner's two tables, so that it runs as printed."""
+    return distro_command(
+        "replan",
+        *first,
+        folder=folder,
+        options=[*connection.words(), *_table_words(tracking_table, progress_table)],
+    )
 
 
 def _table_words(tracking_table: str | None, progress_table: str | None) -> list[str]:

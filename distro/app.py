@@ -13,7 +13,6 @@ The demo calls the very functions the commands call, on DynamoDB Local.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import os
 from collections.abc import Coroutine, Sequence
@@ -38,7 +37,6 @@ from distro.options import (
     CheckOptions,
     Connection,
     CountOptions,
-    DemoOptions,
     GenerateOptions,
     ReplanOptions,
     StatusOptions,
@@ -49,10 +47,7 @@ from distro.replan import (
     Speeds,
 )
 from distro.settings import (
-    DEFAULT_ENV,
     SIZING_INSTANCES,
-    CountSettings,
-    Tables,
     Throughput,
     default_progress_table,
 )
@@ -90,7 +85,6 @@ from distro.views.steps import (
 # by the functions that do: verify, --help and usage errors never pay for them.
 if TYPE_CHECKING:
     from distro.check import Comparison
-    from distro.local.dynamodb import LocalDynamo
     from distro.pipeline import Committed
     from distro.replan_run import ReplanOutcome
 
@@ -114,7 +108,7 @@ def analyze(options: AnalyzeOptions) -> Summary:
     """Count the tables, plan for ``options.instances`` if given, and summarize; write no plan."""
     count = options.count
     counted = _run(_locked_count(count, instances=options.instances, commit=False), count.folder)
-    return _summary(options, counted, steps=None)
+    return summary_of(options, counted, steps=None)
 
 
 def generate(options: GenerateOptions) -> Summary:
@@ -130,7 +124,7 @@ def generate(options: GenerateOptions) -> Summary:
         ),
         count.folder,
     )
-    return _summary(options, counted, steps=_deploy_steps(count, counted, table))
+    return summary_of(options, counted, steps=_deploy_steps(count, counted, table))
 
 
 def plan_to_replace(folder: PlanFolder) -> int:
@@ -149,7 +143,7 @@ async def _locked_count(
     # Held from before the checkpoint is opened until the files are committed and the
     # checkpoint removed: a second run on the folder fails at once instead of racing.
     with output_lock(count.folder) as folder:
-        return await _count_plan_commit(
+        return await count_plan_commit(
             replace(count, folder=folder),
             instances=instances,
             commit=commit,
@@ -158,7 +152,7 @@ async def _locked_count(
         )
 
 
-async def _count_plan_commit(
+async def count_plan_commit(
     count: CountOptions,
     *,
     instances: int | None,
@@ -225,7 +219,7 @@ async def _count_plan_commit(
     return Counted(tally, planned, committed, throughput)
 
 
-def _summary(
+def summary_of(
     options: AnalyzeOptions | GenerateOptions, counted: Counted, *, steps: NextSteps | None
 ) -> Summary:
     count, report, committed = options.count, options.report, counted.committed
@@ -285,6 +279,11 @@ async def replan_here(options: ReplanOptions) -> ReplanSummary:
     """``replan`` in the caller's event loop (a fleet played alongside it), without signals."""
     options = _on_plan_hosts(options)
     return _replan_summary(options, await _locked_replan(options))
+
+
+async def replan_held(options: ReplanOptions) -> ReplanSummary:
+    """``replan`` in a folder whose lock the caller holds (the demo), without signals."""
+    return _replan_summary(options, await _replan(options))
 
 
 def _on_plan_hosts(options: ReplanOptions) -> ReplanOptions:
@@ -374,7 +373,7 @@ def status(options: StatusOptions) -> FleetStatus:
     Each look is kept in the folder (bounded), so the next one measures the
     rates of the last hour rather than since the start.
     """
-    records = _run(_read_fleet(options), folder=None)
+    records = _run(read_fleet(options), folder=None)
     return look_at(options, records)
 
 
@@ -417,7 +416,7 @@ def look_at(
     return advised(look, measured, options)
 
 
-async def _read_fleet(
+async def read_fleet(
     options: StatusOptions,
 ) -> tuple[list[TrackingRecord], list[SpaceRecord], list[Problem]]:
     from distro.dynamo.handle import Dynamo  # noqa: PLC0415 - the SDK where it is used
@@ -480,131 +479,6 @@ async def _compare(connection: Connection, space: str) -> Comparison:
         credentials=connection.credentials,
     ) as db:
         return await compare_paths(db, space=space)
-
-
-# --- demo ---------------------------------------------------------------------------------------
-
-DEMO_TABLES = ("demo-consumer", "demo-upload")
-DEMO_TRACKING = "demo-migration-customers"
-DEMO_PROGRESS = "demo-migration-progress"
-ADDED_INSTANCES = 2
-
-
-@dataclass(frozen=True, slots=True)
-class DemoOutcome:
-    """What the demo showed: the plan generate made, the fleet's status *before* the replan
-    mid-migration, the replan, and the status *after* it (shown as *watching* asks).
-
-    *connection* and *tables* are the demo's tables on DynamoDB Local;
-    *server* is that database, still running, when the demo was asked to keep it.
-    """
-
-    summary: Summary
-    replanned: ReplanSummary
-    connection: Connection
-    before: FleetStatus
-    after: FleetStatus
-    watching: StatusOptions
-    tables: tuple[str, str] = (DEMO_TRACKING, DEMO_PROGRESS)  # the runner's two
-    server: LocalDynamo | None = None
-
-    def serve(self) -> None:
-        """With a kept *server*: serve until Ctrl-C (or until it exits), then stop it."""
-        if self.server is None:
-            return
-        try:
-            self.server.wait()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            self.server.stop()
-
-
-def demo(options: DemoOptions) -> DemoOutcome:
-    """Generate, then replan mid-migration, on DynamoDB Local seeded with a synthetic dataset."""
-    return _run(_locked_demo(options), options.folder)
-
-
-async def _locked_demo(options: DemoOptions) -> DemoOutcome:
-    from distro.local.dynamodb import LocalDynamo  # noqa: PLC0415 - the demo's alone
-
-    # Before DynamoDB Local starts and the data loads: a second demo fails at once.
-    with output_lock(options.folder) as folder:
-        server = LocalDynamo()
-        await asyncio.to_thread(server.start)
-        shown: DemoOutcome | None = None
-        try:
-            shown = await _demo(replace(options, folder=folder), server.endpoint_url)
-        finally:
-            if shown is None or not options.keep:
-                await asyncio.to_thread(server.stop)
-        return replace(shown, server=server) if options.keep else shown
-
-
-async def _demo(options: DemoOptions, endpoint_url: str) -> DemoOutcome:
-    # The demo's own pieces load only for it: every other command starts without them.
-    from distro.local import demo as local_demo  # noqa: PLC0415
-    from distro.local.dynamodb import LOCAL_CREDENTIALS, LOCAL_REGION  # noqa: PLC0415
-
-    tables = Tables(*DEMO_TABLES, region=LOCAL_REGION, endpoint_url=endpoint_url)
-    # DynamoDB Local takes any credentials; never send the user's real ones to it.
-    connection = Connection.explicit(DEFAULT_ENV, tables, credentials=LOCAL_CREDENTIALS)
-    dataset = await local_demo.seed(
-        connection,
-        customers=options.customers,
-        seed=options.seed,
-        tracking_table=DEMO_TRACKING,
-        progress_table=DEMO_PROGRESS,
-        quiet=options.quiet,
-    )
-    count = CountOptions(
-        connection=connection,
-        settings=CountSettings(tables=tables, count_shards=options.count_shards),
-        throughput=Throughput(),
-        folder=options.folder,
-        restart=True,
-        quiet=options.quiet,
-    )
-    generated = GenerateOptions(count, options.instances, tracking_table=DEMO_TRACKING)
-    counted = await _count_plan_commit(
-        count, instances=options.instances, commit=True, tracking_table=DEMO_TRACKING
-    )
-    local_demo.check_against_truth(counted.tally, dataset, shards=options.count_shards)
-    assert counted.planned is not None  # the demo always plans
-    now = datetime.now(UTC)
-    await local_demo.play_migration(
-        connection,
-        counted.planned,
-        dataset,
-        tracking_table=DEMO_TRACKING,
-        progress_table=DEMO_PROGRESS,
-        now=now,
-        per_minute=count.throughput.uploads_per_minute,
-    )
-    watching = StatusOptions(
-        connection=connection,
-        folder=options.folder,
-        tracking_table=DEMO_TRACKING,
-        progress_table=DEMO_PROGRESS,
-    )
-    before = look_at(watching, await _read_fleet(watching), now=now)
-    replanning = ReplanOptions(
-        connection=connection,
-        folder=options.folder,
-        tracking_table=DEMO_TRACKING,
-        instances=options.instances + ADDED_INSTANCES,
-        progress_table=DEMO_PROGRESS,
-        drop=tuple(local_demo.DIES_AFTER_HOURS),  # its runner is gone: reclaim its customers
-        now=now,
-    )
-    replanned = await _replan(replanning)
-    problems = verify_plan(options.folder)
-    if problems:
-        raise DistroError(f"the demo's re-plan does not verify: {problems[0]}")
-    after = look_at(watching, await _read_fleet(watching), now=now)
-    summary = _summary(generated, counted, steps=None)
-    replan_view = _replan_summary(replanning, replanned)
-    return DemoOutcome(summary, replan_view, connection, before, after, watching)
 
 
 # --- running a coroutine ------------------------------------------------------------------------

@@ -379,10 +379,11 @@ def demo(
     keep: bool,
 ) -> None:
     """Run the whole job on a local DynamoDB seeded with a synthetic dataset."""
-    from distro import app, render as show  # noqa: PLC0415 - AWS and rich load only when run
+    from distro import render as show  # noqa: PLC0415 - AWS and rich load only when run
+    from distro.local.demo import demo as run_demo  # noqa: PLC0415 - as above
 
     folder = PlanFolder(output_dir)
-    shown = app.demo(DemoOptions(folder, customers, instances, seed, quiet, count_shards, keep))
+    shown = run_demo(DemoOptions(folder, customers, instances, seed, quiet, count_shards, keep))
     show.analysis(shown.summary)
     show.status(shown.before, shown.watching)
     show.replan(shown.replanned)

@@ -52,9 +52,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "distro.local.dynamodb",
         "distro.local.dataset",
         "distro.local.fleet",
-        "distro.local.demo",
     ),
     ("distro.app",),
+    ("distro.local.demo",),  # the whole demo, through the application's own functions
     ("distro.cli", "distro.__main__"),
 )
 LAYER_OF = {module: n for n, layer in enumerate(LAYERS) for module in layer}

@@ -1,7 +1,7 @@
-"""The demo's local pieces: seed DynamoDB Local, check counts against the truth, play the runner.
+"""``distro demo``: the whole job on DynamoDB Local, through the application's own functions.
 
-``distro.app.demo`` runs the very code path of ``distro generate`` against
-DynamoDB Local with these: it seeds a synthetic dataset (``seed``), checks
+``demo`` runs the very code path of ``distro generate`` against DynamoDB
+Local: it seeds a synthetic dataset (``seed``), checks
 every customer's numbers against the dataset's own truth
 (``check_against_truth``), plays part of the migration with a fleet that
 writes exactly what the runner writes (``play_migration``: one instance at
@@ -11,17 +11,33 @@ half speed, one that stops, a few failed uploads), then shows
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
-from distro import console
+from distro import aio, app, console
 from distro.balance import Plan
 from distro.dynamo.handle import Dynamo
 from distro.errors import DistroError
+from distro.files import output_lock
 from distro.local.dataset import Dataset, create_tables, generate, load
+from distro.local.dynamodb import LOCAL_CREDENTIALS, LOCAL_REGION, LocalDynamo
 from distro.local.fleet import Fleet, Work, create_fleet_tables
-from distro.options import Connection
+from distro.options import (
+    Connection,
+    CountOptions,
+    DemoOptions,
+    GenerateOptions,
+    ReplanOptions,
+    StatusOptions,
+)
+from distro.settings import DEFAULT_ENV, CountSettings, Tables, Throughput
 from distro.tally import Tally
+from distro.verify import verify_plan
+from distro.views.analysis import Summary
+from distro.views.replan import ReplanSummary
+from distro.views.status import FleetStatus
 
 LOAD_CONCURRENCY = 8
 
@@ -172,3 +188,121 @@ def _check_shards(tally: Tally, dataset: Dataset) -> None:
             style="green",
         )
     )
+
+
+# --- the whole demo: generate, play, status, replan, status ------------------------------------
+
+DEMO_TABLES = ("demo-consumer", "demo-upload")
+DEMO_TRACKING = "demo-migration-customers"
+DEMO_PROGRESS = "demo-migration-progress"
+ADDED_INSTANCES = 2
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOutcome:
+    """What the demo showed: the plan generate made, the fleet's status *before* the replan
+    mid-migration, the replan, and the status *after* it (shown as *watching* asks).
+
+    *connection* and *tables* are the demo's tables on DynamoDB Local;
+    *server* is that database, still running, when the demo was asked to keep it.
+    """
+
+    summary: Summary
+    replanned: ReplanSummary
+    connection: Connection
+    before: FleetStatus
+    after: FleetStatus
+    watching: StatusOptions
+    tables: tuple[str, str] = (DEMO_TRACKING, DEMO_PROGRESS)  # the runner's two
+    server: LocalDynamo | None = None
+
+    def serve(self) -> None:
+        """With a kept *server*: serve until Ctrl-C (or until it exits), then stop it."""
+        if self.server is None:
+            return
+        try:
+            self.server.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.server.stop()
+
+
+def demo(options: DemoOptions) -> DemoOutcome:
+    """Generate, then replan mid-migration, on DynamoDB Local seeded with a synthetic dataset."""
+    return aio.run_stoppable(_locked_demo(options), options.folder.checkpoint)
+
+
+async def _locked_demo(options: DemoOptions) -> DemoOutcome:
+    # Before DynamoDB Local starts and the data loads: a second demo fails at once.
+    with output_lock(options.folder) as folder:
+        server = LocalDynamo()
+        await asyncio.to_thread(server.start)
+        shown: DemoOutcome | None = None
+        try:
+            shown = await _demo(replace(options, folder=folder), server.endpoint_url)
+        finally:
+            if shown is None or not options.keep:
+                await asyncio.to_thread(server.stop)
+        return replace(shown, server=server) if options.keep else shown
+
+
+async def _demo(options: DemoOptions, endpoint_url: str) -> DemoOutcome:
+    tables = Tables(*DEMO_TABLES, region=LOCAL_REGION, endpoint_url=endpoint_url)
+    # DynamoDB Local takes any credentials; never send the user's real ones to it.
+    connection = Connection.explicit(DEFAULT_ENV, tables, credentials=LOCAL_CREDENTIALS)
+    dataset = await seed(
+        connection,
+        customers=options.customers,
+        seed=options.seed,
+        tracking_table=DEMO_TRACKING,
+        progress_table=DEMO_PROGRESS,
+        quiet=options.quiet,
+    )
+    count = CountOptions(
+        connection=connection,
+        settings=CountSettings(tables=tables, count_shards=options.count_shards),
+        throughput=Throughput(),
+        folder=options.folder,
+        restart=True,
+        quiet=options.quiet,
+    )
+    generated = GenerateOptions(count, options.instances, tracking_table=DEMO_TRACKING)
+    counted = await app.count_plan_commit(
+        count, instances=options.instances, commit=True, tracking_table=DEMO_TRACKING
+    )
+    check_against_truth(counted.tally, dataset, shards=options.count_shards)
+    assert counted.planned is not None  # the demo always plans
+    now = datetime.now(UTC)
+    await play_migration(
+        connection,
+        counted.planned,
+        dataset,
+        tracking_table=DEMO_TRACKING,
+        progress_table=DEMO_PROGRESS,
+        now=now,
+        per_minute=count.throughput.uploads_per_minute,
+    )
+    watching = StatusOptions(
+        connection=connection,
+        folder=options.folder,
+        tracking_table=DEMO_TRACKING,
+        progress_table=DEMO_PROGRESS,
+    )
+    before = app.look_at(watching, await app.read_fleet(watching), now=now)
+    replanning = ReplanOptions(
+        connection=connection,
+        folder=options.folder,
+        tracking_table=DEMO_TRACKING,
+        instances=options.instances + ADDED_INSTANCES,
+        progress_table=DEMO_PROGRESS,
+        drop=tuple(DIES_AFTER_HOURS),  # its runner is gone: reclaim its customers
+        now=now,
+    )
+    replan_view = await app.replan_held(replanning)
+    problems = verify_plan(options.folder)
+    if problems:
+        raise DistroError(f"the demo's re-plan does not verify: {problems[0]}")
+    after = app.look_at(watching, await app.read_fleet(watching), now=now)
+    summary = app.summary_of(generated, counted, steps=None)
+    return DemoOutcome(summary, replan_view, connection, before, after, watching)

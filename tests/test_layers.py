@@ -53,6 +53,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "distro.local.dataset",
         "distro.local.fleet",
     ),
+    ("distro.app.planning", "distro.app.watching", "distro.app.checking"),
     ("distro.app",),
     ("distro.local.demo",),  # the whole demo, through the application's own functions
     ("distro.cli", "distro.__main__"),

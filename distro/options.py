@@ -301,6 +301,24 @@ class GenerateOptions:
     tracking_table: str | None = None  # the runner's table to put pending records into, if any
     force: bool = False  # put them even where the runner has started customers
 
+    @classmethod
+    def of(
+        cls,
+        count: CountOptions,
+        report: ReportOptions,
+        *,
+        instances: int,
+        write_tracking: bool = False,
+        assignments_table: str | None = None,
+        force: bool = False,
+        environ: Mapping[str, str],
+    ) -> GenerateOptions:
+        """The record of generate's options: the tracking table is *assignments_table*, else
+        the runner's for the environment when *write_tracking* asks for records, else none."""
+        wanted = write_tracking or assignments_table is not None
+        table = assignments_table or (default_table(count.folder.env, environ) if wanted else None)
+        return cls(count, instances, report, table, force)
+
 
 @dataclass(frozen=True, slots=True)
 class ReplanOptions:

@@ -56,6 +56,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("distro.app.planning", "distro.app.watching", "distro.app.checking"),
     ("distro.app",),
     ("distro.local.demo",),  # the whole demo, through the application's own functions
+    ("distro.cli.groups",),
     ("distro.cli", "distro.__main__"),
 )
 LAYER_OF = {module: n for n, layer in enumerate(LAYERS) for module in layer}

@@ -28,7 +28,7 @@ from aiohttp import web
 from botocore.exceptions import SSOTokenLoadError
 from faultproxy import JSON_TYPE, Canned, CannedProxy, Faults
 from helpers import Result, assert_one_line_error, invoke, run
-from test_assignments import create_table
+from test_tracking_table import create_table
 
 from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.dynamo.lean import LeanReader, lean_reader

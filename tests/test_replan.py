@@ -14,7 +14,7 @@ import orjson
 import pytest
 from botocore.exceptions import ClientError
 from helpers import files_of, invoke, local_client, read_plan
-from test_assignments import ANY_TABLES, delete_table, scan_all
+from test_tracking_table import ANY_TABLES, delete_table, scan_all
 
 from distro.balance import InstancePlan, Plan
 from distro.dynamo.handle import Dynamo

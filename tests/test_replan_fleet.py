@@ -20,8 +20,8 @@ from pathlib import Path
 import orjson
 import pytest
 from helpers import invoke, read_plan, table_args
-from test_assignments import delete_table
 from test_replan import progress, table_items
+from test_tracking_table import delete_table
 
 from distro import app
 from distro.balance import balance

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from helpers import invoke, local_client, read_plan, table_args
-from test_assignments import create_table, delete_table, scan_all
+from test_tracking_table import create_table, delete_table, scan_all
 
 from distro.local.dataset import Dataset
 from distro.local.dynamodb import LocalDynamo

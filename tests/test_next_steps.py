@@ -16,7 +16,7 @@ from distro.local.dataset import Dataset
 from distro.settings import Tables, Throughput
 from distro.views.analysis import summarize
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+DEPLOYING = Path(__file__).resolve().parent.parent / "docs" / "deploying.md"
 # Two ordinary customers of the loaded dataset; Carol's two spaces both hold uploads.
 CAROL_DID = "did:mailto:proton.me:carol2051"
 FRANK_DID = "did:mailto:fastmail.com:frank1702"
@@ -126,10 +126,10 @@ def test_generate_prints_steps_that_name_the_files_and_instances_it_wrote(
     assert verify.returncode == 0, verify.stderr
 
 
-def readme_shapes() -> list[re.Pattern[str]]:
-    """The commands of the README's "Deploying the plan" block, placeholders as patterns."""
-    text = README.read_text()
-    section = text[text.index("### Deploying the plan") :]
+def guide_shapes() -> list[re.Pattern[str]]:
+    """The commands of the deploying guide's "Deploying the plan" block, placeholders as patterns."""
+    text = DEPLOYING.read_text()
+    section = text[text.index("## Deploying the plan") :]
     start = section.index("```bash\n") + len("```bash\n")
     block = section[start : section.index("\n```", start)]
     fills = {
@@ -151,14 +151,14 @@ def readme_shapes() -> list[re.Pattern[str]]:
 
 
 @pytest.mark.db
-def test_the_readme_shows_the_commands_the_report_prints(
+def test_the_deploying_guide_shows_the_commands_the_report_prints(
     loaded: tuple[Dataset, Tables], tmp_path: Path
 ) -> None:
     _, tables = loaded
     whole, _ = generate(tables, tmp_path / "a", "--filter", CAROL_DID, "--filter", FRANK_DID)
     split, _ = generate(tables, tmp_path / "b", "--filter", CAROL_DID, "--split-large-customers")
     printed = commands(whole) + commands(split)
-    shapes = readme_shapes()
+    shapes = guide_shapes()
     assert len(shapes) == 7
     for command in printed:
         assert any(s.fullmatch(command) for s in shapes), command

@@ -328,9 +328,9 @@ class ReplanOptions:
     folder: PlanFolder
     tracking_table: str
     instances: int
+    progress_table: str  # the runner's progress table (``of``: its default for the environment)
     throughput: Throughput = DEFAULT_THROUGHPUT
     json_output: bool = False
-    progress_table: str = ""  # "": the runner's for the environment
     speeds: str | None = None  # "measured" or "equal"; None: measured when all can be
     new_instance_rate: float | None = None  # uploads a minute; None: the median measured
     drop: tuple[int, ...] = ()  # instances to take no work, their silent customers moved

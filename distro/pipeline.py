@@ -25,16 +25,9 @@ from distro.dynamo.pacing import TokenBucket
 from distro.emit import PlanParameters, write_plan
 from distro.errors import Fix, NothingToPlan
 from distro.files import PlanFolder
+from distro.options import Connection
 from distro.progress import Progress
-from distro.settings import (
-    DEFAULT_POLICY,
-    CountSettings,
-    Credentials,
-    ReaderChoice,
-    RetryPolicy,
-    Throughput,
-    timestamp,
-)
+from distro.settings import DEFAULT_ENV, CountSettings, ReaderChoice, Throughput, timestamp
 from distro.tally import Tally
 from distro.tracking.records import LeftAlone
 from distro.tracking.table import (
@@ -79,11 +72,10 @@ async def count_tables(
     checkpoint: Checkpoint,
     progress: Progress,
     *,
-    policy: RetryPolicy = DEFAULT_POLICY,
+    connection: Connection | None = None,
     reader: ReaderChoice = "auto",
     on_notice: Callable[[str], None] = lambda _: None,
     split_for: int | None = None,
-    credentials: Credentials | None = None,
     assignments_table: str | None = None,
     force: bool = False,
 ) -> Tally:
@@ -92,15 +84,14 @@ async def count_tables(
     An *assignments_table* a commit will write to is checked too, before an
     hour of counting rather than after it: it must exist and, unless *force*,
     hold no customer the runner has started (``MigrationUnderWay``). *on_notice* gets the one line
-    saying the run left the lean path for the SDK's, if it does.
+    saying the run left the lean path for the SDK's, if it does. The calls go through
+    *connection* (default: the settings' tables, the SDK's credentials).
     """
     pool = settings.concurrency + settings.parallel_segments
     bucket = None if settings.max_read_units is None else TokenBucket(settings.max_read_units)
-    async with Dynamo.open(
-        settings.tables,
+    async with Dynamo.connect(
+        connection or _sdk(settings),
         pool_size=pool,
-        policy=policy,
-        credentials=credentials,
         # The Consumer rows are read as two strings; any other type is no space or customer,
         # whichever parser read it. Skipping botocore's: 8 -> 2 us of CPU a row.
         raw_scan_items=True,
@@ -126,9 +117,8 @@ async def commit_plan(
     *,
     settings: CountSettings,
     throughput: Throughput,
-    policy: RetryPolicy = DEFAULT_POLICY,
+    connection: Connection | None = None,
     assignments_table: str | None = None,
-    credentials: Credentials | None = None,
 ) -> Committed:
     """Write *plan*'s instance files and manifest to *folder*, then its records, if asked.
 
@@ -144,9 +134,7 @@ async def commit_plan(
     space_lists = _space_lists(folder, plan)
     if assignments_table is None:
         return Committed(files, space_lists=space_lists)
-    async with Dynamo.open(
-        settings.tables, pool_size=WRITE_CONCURRENCY, policy=policy, credentials=credentials
-    ) as db:
+    async with Dynamo.connect(connection or _sdk(settings), pool_size=WRITE_CONCURRENCY) as db:
         records, left_alone = await write_assignments(
             db,
             assignments_table,
@@ -155,6 +143,11 @@ async def commit_plan(
             at=created_at,
         )
     return Committed(files, records, tuple(left_alone), space_lists)
+
+
+def _sdk(settings: CountSettings) -> Connection:
+    """A connection to *settings*' tables with the SDK's own credentials and the default retries."""
+    return Connection.explicit(DEFAULT_ENV, settings.tables)
 
 
 def _space_lists(folder: PlanFolder, plan: Plan) -> tuple[Path, ...]:

@@ -19,6 +19,7 @@ from distro.dynamo.handle import Dynamo
 from distro.emit import PlanParameters, write_plan
 from distro.errors import Fix, NothingToPlan, PlanMismatch, ReplanRefused, SettingsError
 from distro.files import PlanFolder
+from distro.options import Connection
 from distro.reconcile import reconcile
 from distro.replan import (
     Correction,
@@ -30,11 +31,7 @@ from distro.replan import (
     with_progress,
 )
 from distro.settings import (
-    DEFAULT_POLICY,
     CountSettings,
-    Credentials,
-    RetryPolicy,
-    Tables,
     Throughput,
     timestamp,
 )
@@ -94,7 +91,7 @@ class Reclaim:
 
 async def run_replan(
     *,
-    tables: Tables,
+    connection: Connection,
     table: str,
     progress_table: str,
     instances: int,
@@ -103,8 +100,6 @@ async def run_replan(
     speeds_of: SpeedsOf | None = None,
     reclaim: Reclaim = Reclaim(),
     now: datetime | None = None,
-    policy: RetryPolicy = DEFAULT_POLICY,
-    credentials: Credentials | None = None,
     before_writes: Hook = _no_hook,
 ) -> ReplanOutcome:
     """Re-plan the customers of tracking *table* over *instances*; write the files to *folder*.
@@ -115,7 +110,7 @@ async def run_replan(
     The in-progress customers of the instances *reclaim* drops move when
     their runner has been silent for its stall time (``tracking.reclaim``).
 
-    The calls run under *policy*, signed with *credentials* (or the SDK's).
+    The calls go through *connection* (its tables' endpoint, retries and credentials).
     *before_writes* runs between the read and the first write (tests race the
     runner there). When no customer moves, nothing is written.
 
@@ -128,11 +123,9 @@ async def run_replan(
     now = now or datetime.now(UTC)
     created_at = timestamp(now)
     throughput = throughput or Throughput()
-    async with Dynamo.open(
-        tables,
+    async with Dynamo.connect(
+        connection,
         pool_size=WRITE_CONCURRENCY,
-        policy=policy,
-        credentials=credentials,
         raw_scan_items=True,  # the runner's records: no binary value
     ) as db:
         await check_assignments_table(db, table)
@@ -164,7 +157,7 @@ async def run_replan(
     previous = {i.instance: i.customers for i in written.instances} if written else {}
     files: list[Path] = []
     if result.moves or moved:
-        parameters = PlanParameters(CountSettings(tables), throughput, False)
+        parameters = PlanParameters(CountSettings(connection.tables), throughput, False)
         files = write_plan(folder, result.plan, created_at=created_at, parameters=parameters)
     return ReplanOutcome(result, table, moved, tuple(raced), tuple(files), corrected, previous, now)
 

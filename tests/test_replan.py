@@ -6,6 +6,7 @@ import asyncio
 import shlex
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -295,13 +296,18 @@ def test_a_customer_started_during_the_replan_stays_where_it_is(
 
     outcome = asyncio.run(
         run_replan(
-            tables=Tables("unused-consumer", "unused-upload", "us-east-2", dynamo.endpoint_url),
+            connection=replace(
+                Connection.explicit(
+                    "staging",
+                    Tables("unused-consumer", "unused-upload", "us-east-2", dynamo.endpoint_url),
+                    credentials=LOCAL_CREDENTIALS,
+                ),
+                policy=NO_RETRY_WAIT,
+            ),
             table=tracking,
             progress_table=progress(tracking),
             instances=5,
             folder=PlanFolder(tmp_path),
-            policy=NO_RETRY_WAIT,
-            credentials=LOCAL_CREDENTIALS,
             before_writes=runner_starts,
         )
     )

@@ -298,14 +298,15 @@ def test_a_runner_that_writes_after_the_read_keeps_its_customer(
 
         outcome = asyncio.run(
             run_replan(
-                tables=trial.tables,
+                connection=Connection.explicit(
+                    "staging", trial.tables, credentials=LOCAL_CREDENTIALS
+                ),
                 table=trial.tracking,
                 progress_table=progress(trial.tracking),
                 instances=2,
                 folder=PlanFolder(tmp_path),
                 reclaim=Reclaim((2,)),
                 now=moment,
-                credentials=LOCAL_CREDENTIALS,
                 before_writes=runner_writes,
             )
         )

@@ -69,10 +69,5 @@ async def _compare(connection: Connection, space: str) -> Comparison:
     from distro.check import compare_paths  # noqa: PLC0415 - the SDK where it is used
     from distro.dynamo.handle import Dynamo  # noqa: PLC0415 - the SDK where it is used
 
-    async with Dynamo.open(
-        connection.tables,
-        pool_size=2,
-        policy=connection.policy,
-        credentials=connection.credentials,
-    ) as db:
+    async with Dynamo.connect(connection, pool_size=2) as db:
         return await compare_paths(db, space=space)

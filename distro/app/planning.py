@@ -125,7 +125,7 @@ async def count_plan_commit(
             count.settings,
             checkpoint,
             progress,
-            policy=connection.policy,
+            connection=connection,
             reader=count.reader,
             on_notice=_notice,
             # Without --instances the report sizes up to max(SIZING_INSTANCES) instances.
@@ -134,7 +134,6 @@ async def count_plan_commit(
                 if count.split_large
                 else None
             ),
-            credentials=connection.credentials,
             assignments_table=tracking_table if commit else None,
             force=force,
         )
@@ -159,9 +158,8 @@ async def count_plan_commit(
                 count.folder,
                 settings=count.settings,
                 throughput=throughput,
-                policy=connection.policy,
+                connection=connection,
                 assignments_table=tracking_table,
-                credentials=connection.credentials,
             )
     return Counted(tally, planned, committed, throughput)
 

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -25,9 +24,6 @@ from distro.options import (
 )
 from distro.replan import (
     Speeds,
-)
-from distro.settings import (
-    default_progress_table,
 )
 from distro.snapshots import keep_look, read_looks
 from distro.tracking.records import Problem, SpaceRecord, TrackingRecord
@@ -92,18 +88,15 @@ async def _replan(options: ReplanOptions) -> ReplanOutcome:
     connection = options.connection
     now = options.now or datetime.now(UTC)
     return await run_replan(
-        tables=connection.tables,
+        connection=connection,
         table=options.tracking_table,
-        progress_table=options.progress_table
-        or default_progress_table(options.folder.env, os.environ),
+        progress_table=options.progress_table,
         instances=options.files,
         folder=options.folder,
         throughput=options.throughput,
         speeds_of=functools.partial(_measured_speeds, options, now),
         reclaim=Reclaim(options.drop, options.stall_after),
         now=now,
-        policy=connection.policy,
-        credentials=connection.credentials,
     )
 
 
@@ -212,11 +205,9 @@ async def read_fleet(
     from distro.tracking.table import SCAN_SEGMENTS, read_fleet  # noqa: PLC0415 - as above
 
     connection = options.connection
-    async with Dynamo.open(
-        connection.tables,
+    async with Dynamo.connect(
+        connection,
         pool_size=SCAN_SEGMENTS,
-        policy=connection.policy,
-        credentials=connection.credentials,
         raw_scan_items=True,  # the runner's records: big Scans, no binary value
     ) as db:
         return await read_fleet(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -36,6 +36,7 @@ from distro.dynamo.retry import (
     translate,
 )
 from distro.errors import Fix, SettingsError, TableNotFound, TableSchemaMismatch
+from distro.options import Connection
 from distro.settings import DEFAULT_POLICY, Credentials, RetryPolicy, Tables
 
 T = TypeVar("T")
@@ -231,6 +232,20 @@ class Dynamo:
             raw_scan_items=raw_scan_items,
         ) as client:
             yield cls(client, tables, policy)
+
+    @classmethod
+    def connect(
+        cls, connection: Connection, *, pool_size: int, raw_scan_items: bool = False
+    ) -> AbstractAsyncContextManager[Dynamo]:
+        """``open`` the tables of *connection*, under its retry policy, with its credentials:
+        the connection is passed whole, never unpacked at the call sites."""
+        return cls.open(
+            connection.tables,
+            pool_size=pool_size,
+            policy=connection.policy,
+            credentials=connection.credentials,
+            raw_scan_items=raw_scan_items,
+        )
 
     async def call(
         self,

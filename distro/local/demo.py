@@ -82,9 +82,7 @@ async def seed(
 
 
 def _open(connection: Connection) -> AbstractAsyncContextManager[Dynamo]:
-    return Dynamo.open(
-        connection.tables, pool_size=LOAD_CONCURRENCY, credentials=connection.credentials
-    )
+    return Dynamo.connect(connection, pool_size=LOAD_CONCURRENCY)
 
 
 def check_against_truth(tally: Tally, dataset: Dataset, *, shards: bool) -> None:

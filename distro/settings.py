@@ -1,7 +1,9 @@
 """Settings of a run: which tables, which customers, how hard to read.
 
 Everything here is plain data, resolved once from options and environment
-variables and then passed down; nothing below the CLI reads ``os.environ``.
+variables and then passed down; nothing below the CLI reads ``os.environ``, but for
+what the AWS SDK itself reads as it runs, read here (the end of the module;
+``tests/test_settings.py`` holds every other module to it).
 """
 
 from __future__ import annotations
@@ -380,3 +382,30 @@ def timestamp(moment: datetime | None = None) -> str:
 def default_output_dir() -> Path:
     """The folder the fleet expects the instance files in."""
     return Path("migration-state")
+
+
+# --- what the AWS SDK itself reads from the environment as it runs ------------------------------
+# The SDK reads these at call time, wherever it runs; distro reads them here only, to say
+# what the SDK did (the profile in a message, the secrets kept out of one) or to do as it does.
+
+SECRET_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+def aws_profile() -> str:
+    """The AWS profile the SDK uses: ``$AWS_PROFILE``, ``$AWS_DEFAULT_PROFILE`` or default."""
+    return os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE") or "default"
+
+
+def secret_values() -> tuple[str, ...]:
+    """The values of the AWS secrets in the environment, to keep out of every message."""
+    return tuple(os.environ.get(name, "") for name in SECRET_VARIABLES)
+
+
+def proxy_host_header() -> bool:
+    """Whether botocore adds a Host header to proxied requests (its experimental switch)."""
+    return os.environ.get("BOTO_EXPERIMENTAL__ADD_PROXY_HOST_HEADER", "").lower() == "true"
+
+
+def cache_dir() -> str | None:
+    """``$DISTRO_CACHE_DIR``: where DynamoDB Local and other downloads go, when set."""
+    return os.environ.get("DISTRO_CACHE_DIR") or None

@@ -295,3 +295,25 @@ def test_require_instances() -> None:
         require_instances(0)
     assert str(caught.value) == "instances must be at least 1, got 0"
     assert with_flags(caught.value) == "--instances must be at least 1, got 0"
+
+
+def test_nothing_below_the_command_line_and_the_settings_reads_the_environment() -> None:
+    """Configuration is resolved once: only ``distro/cli/`` and ``settings.py`` read it."""
+    import ast  # noqa: PLC0415 - this test alone reads source
+    from pathlib import Path  # noqa: PLC0415
+
+    package = Path(__file__).resolve().parent.parent / "distro"
+    readers = []
+    for path in sorted(package.rglob("*.py")):
+        name = path.relative_to(package).as_posix()
+        if name.startswith("cli/") or name == "settings.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            reads = (isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv")) or (
+                isinstance(node, ast.ImportFrom)
+                and node.module == "os"
+                and any(a.name in ("environ", "getenv") for a in node.names)
+            )
+            if reads:
+                readers.append(f"{name}:{node.lineno}")
+    assert readers == []

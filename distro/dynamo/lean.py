@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import uuid
 from collections.abc import Callable
@@ -71,7 +70,7 @@ from distro.dynamo.pacing import Lane, TokenBucket
 from distro.dynamo.reader import CountPage, Key, ScanPage, SdkReader, count_page, count_request
 from distro.dynamo.retry import CRC32_HEADER, PREFLIGHT_POLICY, check_crc32, dynamodb_document
 from distro.errors import DistroError, Fix, SettingsError
-from distro.settings import ReaderChoice, ReadPath
+from distro.settings import ReaderChoice, ReadPath, proxy_host_header
 
 OPERATION = "Query"
 SIGV4 = "AWS4-HMAC-SHA256"
@@ -432,7 +431,7 @@ class LeanReader:
         self._http = http
         self._proxy_url: str | None = http._proxy_config.proxy_url_for(template.url)
         self._proxy_headers: dict[str, str] = http._proxy_config.proxy_headers_for(template.url)
-        if os.environ.get("BOTO_EXPERIMENTAL__ADD_PROXY_HOST_HEADER", "").lower() == "true":
+        if proxy_host_header():
             self._proxy_headers["host"] = self._url.host or ""
         self._parser = AioResponseParserFactory().create_parser(
             client.meta.service_model.resolved_protocol

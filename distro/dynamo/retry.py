@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 import re
 from binascii import crc32
 from collections.abc import Awaitable, Callable, Mapping
@@ -63,7 +62,7 @@ from distro.errors import (
     SsoLoginNeeded,
     TableNotFound,
 )
-from distro.settings import RetryPolicy
+from distro.settings import RetryPolicy, aws_profile, secret_values
 
 T = TypeVar("T")
 # Wraps every attempt of a call, retries included, outside its deadline: it may
@@ -105,7 +104,6 @@ REJECTED_CREDENTIALS = {
     ),
 }
 # Environment variables whose values must never reach a message.
-SECRET_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 # Shorter values are dummies (DynamoDB Local's "local"); masking them would garble messages.
 MIN_SECRET_LENGTH = 12
 _USERINFO = re.compile(r"(?<=://)[^/@\s\"']+@")
@@ -257,15 +255,10 @@ def translate(exc: BaseException, *, what: str) -> DistroError:
 def redact(text: str) -> str:
     """*text* without secrets: a URL's user and password, access keys, secret keys, tokens."""
     text = _USERINFO.sub("***@", text)
-    for name in SECRET_VARIABLES:
-        value = os.environ.get(name, "")
+    for value in secret_values():
         if len(value) >= MIN_SECRET_LENGTH:
             text = text.replace(value, "***")
     return _ACCESS_KEY_ID.sub("***", text)
-
-
-def _profile() -> str:
-    return os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE") or "default"
 
 
 def _setup_error(exc: BaseException) -> DistroError | None:  # noqa: PLR0911 - a table of cases
@@ -285,7 +278,7 @@ def _setup_error(exc: BaseException) -> DistroError | None:  # noqa: PLR0911 - a
             "(sections look like [default] or [profile NAME], then key = value lines)"
         )
     if isinstance(exc, SSOError | TokenRetrievalError):
-        profile = _profile()
+        profile = aws_profile()
         return SsoLoginNeeded(
             f"AWS profile {profile!r} needs an SSO login (its SSO token is missing or expired): "
             f"run `aws sso login --profile {profile}`"
@@ -294,7 +287,7 @@ def _setup_error(exc: BaseException) -> DistroError | None:  # noqa: PLR0911 - a
         detail = exc.kwargs.get("error_msg", "").strip() or "no message"
         if exc.kwargs.get("provider") == "custom-process":
             return CredentialsUnavailable(
-                f"the credential_process of AWS profile {_profile()!r} failed ({detail}): run "
+                f"the credential_process of AWS profile {aws_profile()!r} failed ({detail}): run "
                 "that command by hand to see why, then fix it or the profile"
             )
         return CredentialsUnavailable(

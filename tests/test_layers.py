@@ -22,6 +22,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("distro.dynamo", "distro.dynamo.retry", "distro.dynamo.pacing"),
     ("distro.dynamo.handle",),
     ("distro.dynamo.reader", "distro.dynamo.batch"),
+    ("distro.dynamo.internals",),
+    ("distro.dynamo.sigv4",),
     ("distro.dynamo.lean",),
     (
         "distro.scan",

@@ -33,9 +33,10 @@ from test_pipeline import assert_matches_truth
 from distro.checkpoint import Checkpoint
 from distro.count import count
 from distro.dynamo.handle import Dynamo, dynamodb_client
-from distro.dynamo.lean import LeanReader, QuerySigner, Template, botocore_headers, lean_reader
+from distro.dynamo.lean import LeanReader, lean_reader
 from distro.dynamo.reader import CountPage, Key, SdkReader, TableReader, count_request
 from distro.dynamo.retry import is_transient, translate
+from distro.dynamo.sigv4 import QuerySigner, Template, botocore_headers
 from distro.errors import CredentialsMissing, DistroError, TableNotFound
 from distro.files import PlanFolder
 from distro.local.dataset import Dataset

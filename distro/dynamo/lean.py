@@ -42,16 +42,11 @@ import json
 import socket
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from hashlib import sha256
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
-import botocore.auth
 from aiobotocore.parsers import AioResponseParserFactory
-from botocore.auth import SIGNED_HEADERS_BLACKLIST, SIGV4_TIMESTAMP, SigV4Auth, _host_from_url
-from botocore.awsrequest import AWSPreparedRequest, AWSRequest
+from botocore.awsrequest import AWSPreparedRequest
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -65,15 +60,22 @@ from botocore.exceptions import (
 from botocore.httpsession import mask_proxy_url
 from yarl import URL
 
+from distro.dynamo import internals
 from distro.dynamo.handle import Dynamo
 from distro.dynamo.pacing import Lane, TokenBucket
 from distro.dynamo.reader import CountPage, Key, ScanPage, SdkReader, count_page, count_request
 from distro.dynamo.retry import CRC32_HEADER, PREFLIGHT_POLICY, check_crc32, dynamodb_document
+from distro.dynamo.sigv4 import (
+    SIGV4,
+    UNSIGNABLE,
+    QuerySigner,
+    Template,
+    botocore_headers,
+)
 from distro.errors import DistroError, Fix, SettingsError
 from distro.settings import ReaderChoice, ReadPath, proxy_host_header
 
 OPERATION = "Query"
-SIGV4 = "AWS4-HMAC-SHA256"
 # How DynamoDB refuses a request it cannot authenticate or read: the lean path's own
 # doing, perhaps, if the SDK's request for the same call is accepted.
 REFUSED_CODES = frozenset(
@@ -95,7 +97,6 @@ _PER_REQUEST = frozenset(
         "content-length",
     }
 )
-_UNSIGNABLE = frozenset(SIGNED_HEADERS_BLACKLIST)
 # aiohttp failures, in the groups aiobotocore maps to one botocore exception each.
 _CLOSED = (
     aiohttp.ServerDisconnectedError,
@@ -113,21 +114,6 @@ class _Captured(Exception):
         self.request = request
 
 
-@dataclass(frozen=True, slots=True)
-class Template:
-    """What stays the same in every Query the SDK sends: where, which headers, how signed.
-
-    *signed* and *unsigned* are (name, value) pairs in the SDK's order: the
-    first are present when the SDK signs, the second are added after.
-    """
-
-    url: str
-    signed: tuple[tuple[str, str], ...]
-    unsigned: tuple[tuple[str, str], ...]
-    region: str
-    service: str
-
-
 async def lean_reader(
     db: Dynamo, *, bucket: TokenBucket | None = None, shards: bool = False
 ) -> SdkReader | LeanReader:
@@ -141,9 +127,9 @@ async def lean_reader(
     """
     sdk = SdkReader(db, bucket=bucket, shards=shards)
     client = db.client
-    http = getattr(getattr(client, "_endpoint", None), "http_session", None)
+    http = internals.http_session(client)
     retries = getattr(client.meta.config, "retries", None) or {}
-    if not hasattr(http, "_get_session") or retries.get("total_max_attempts") != 1:
+    if not internals.can_borrow(http) or retries.get("total_max_attempts") != 1:
         return sdk
     upload = db.tables.upload
     template = await db.call(
@@ -240,7 +226,7 @@ def _template(request: AWSPreparedRequest) -> Template | None:
         return None
     fields = dict(part.strip().split("=", 1) for part in authorization[len(SIGV4) :].split(","))
     scope = fields["Credential"].split("/")  # key id / date / region / service / aws4_request
-    signable = set(fields["SignedHeaders"].split(";")) | _UNSIGNABLE
+    signable = set(fields["SignedHeaders"].split(";")) | UNSIGNABLE
     kept = [(k, v) for k, v in headers if k.lower() not in _PER_REQUEST]
     return Template(
         url=request.url,
@@ -257,151 +243,6 @@ def _page_units(page: CountPage) -> float:
 
 def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-class SigningKeys:
-    """SigV4's signing keys, each derived once per secret, day, region and service.
-
-    botocore derives the key anew for every request: four HMACs out of the five a
-    signature takes. The key depends only on those four things, so it is kept
-    (the last few: a day's change or a rotated secret makes a new one). The
-    derivation is botocore's own steps with its own ``_sign``.
-    """
-
-    KEPT = 8
-
-    def __init__(self) -> None:
-        self._keys: dict[tuple[str, str, str, str], bytes] = {}
-
-    def key(self, signer: SigV4Auth, secret: str, day: str) -> bytes:
-        """The signing key of *signer*'s region and service for *secret* on *day* (YYYYMMDD)."""
-        which = (secret, day, signer._region_name, signer._service_name)
-        key = self._keys.get(which)
-        if key is None:
-            if len(self._keys) >= self.KEPT:
-                self._keys.clear()
-            k_date = signer._sign(f"AWS4{secret}".encode(), day)
-            k_region = signer._sign(k_date, signer._region_name)
-            k_service = signer._sign(k_region, signer._service_name)
-            key = self._keys[which] = signer._sign(k_service, "aws4_request")
-        return key
-
-
-class QuerySigner:
-    """SigV4 for the lean path's one kind of request, what never changes in it worked out once.
-
-    botocore's ``SigV4Auth.add_auth`` canonicalises the whole request on every
-    call: it parses the URL, collects the headers in an ``email.message.Message``,
-    trims and sorts them, and derives the signing key with four HMACs. Every
-    Query of the lean path has the same URL and the same template headers, so
-    botocore's own pieces (its canonical path and query, its header trimming, its
-    clock, its ``_sign``) are applied to them once. Each request adds only its
-    date, its session token, its body's hash and two HMACs with the kept key
-    (``SigningKeys``). ``QuerySigner.if_same`` checks that it signs a probe as
-    the steps of botocore's ``add_auth`` do; when it does not, the reader signs
-    every request with botocore itself (``botocore_headers``).
-    """
-
-    def __init__(self, template: Template, host: str) -> None:
-        self._base = SigV4Auth(None, template.service, template.region)
-        self._keys = SigningKeys()
-        self._headers = dict(template.signed)
-        self._scope = f"/{template.region}/{template.service}/aws4_request"
-        url = urlsplit(template.url)
-        path = self._base._normalize_url_path(url.path)
-        self._head = f"POST\n{path}\n{self._base._canonical_query_string_url(url)}\n"
-        fixed = {
-            name.lower(): self._base._header_value(value)
-            for name, value in template.signed
-            if name.lower() not in _UNSIGNABLE
-        }
-        fixed.setdefault("host", host)
-        self._forms = {token: _canonical_form(fixed, token=token) for token in (False, True)}
-        self._token = ("", "")  # the last session token, and its canonical (trimmed) value
-
-    @classmethod
-    def if_same(cls, template: Template, host: str, credentials: Any) -> QuerySigner | None:
-        """A ``QuerySigner``, if it signs a probe byte for byte as botocore's ``add_auth``
-        steps do; else None. A probe that fails either way is a difference too: botocore
-        then signs each request, and raises its own error if there is one."""
-        stamp = "20260101T235959Z"
-        theirs = AWSRequest(
-            method="POST", url=template.url, headers=dict(template.signed), data=b"{}"
-        )
-        try:
-            signer = cls(template, host)
-            ours = signer.headers(credentials, b"{}", stamp=stamp)
-            # add_auth's own steps, at a moment of our choosing: its clock is left alone.
-            reference = SigV4Auth(credentials, template.service, template.region)
-            theirs.context["timestamp"] = stamp
-            reference._modify_request_before_signing(theirs)
-            to_sign = reference.string_to_sign(theirs, reference.canonical_request(theirs))
-            reference._inject_signature_to_request(theirs, reference.signature(to_sign, theirs))
-        except Exception:  # a probe, not the request: botocore signs that its own way
-            return None
-        return signer if ours == dict(theirs.headers.items()) else None
-
-    def headers(self, credentials: Any, body: bytes, *, stamp: str | None = None) -> dict[str, str]:
-        """The template's signed headers for *body* with the date, token and signature added,
-        in the order botocore adds them. *stamp*: the moment (SigV4's format); default now."""
-        if stamp is None:
-            stamp = botocore.auth.get_current_datetime().strftime(SIGV4_TIMESTAMP)
-        token = credentials.token
-        pieces, signed = self._forms[bool(token)]
-        filled = [
-            stamp if piece is _DATE else self._trimmed(token) if piece is _TOKEN else piece
-            for piece in pieces
-        ]
-        canonical = f"{self._head}{''.join(filled)}\n{signed}\n{sha256(body).hexdigest()}"
-        day = stamp[:8]
-        scope = day + self._scope
-        to_sign = f"{SIGV4}\n{stamp}\n{scope}\n{sha256(canonical.encode()).hexdigest()}"
-        key = self._keys.key(self._base, credentials.secret_key, day)
-        signature = self._base._sign(key, to_sign, hex=True)
-        headers = dict(self._headers)
-        headers["X-Amz-Date"] = stamp
-        if token:
-            headers["X-Amz-Security-Token"] = token
-        headers["Authorization"] = (
-            f"{SIGV4} Credential={credentials.access_key}/{scope}, "
-            f"SignedHeaders={signed}, Signature={signature}"
-        )
-        return headers
-
-    def _trimmed(self, token: str) -> str:
-        if self._token[0] != token:  # a token changes only when the credentials refresh
-            self._token = (token, self._base._header_value(token))
-        return self._token[1]
-
-
-# Where a request's own date and session token go in a canonical form's pieces.
-_DATE = object()
-_TOKEN = object()
-
-
-def _canonical_form(fixed: dict[str, str], *, token: bool) -> tuple[list[Any], str]:
-    """The canonical headers of a request (with a session token or without) as pieces, its
-    date and token left as slots, and its ``SignedHeaders``: botocore's sort and layout."""
-    slots: dict[str, Any] = {"x-amz-date": _DATE}
-    if token:
-        slots["x-amz-security-token"] = _TOKEN
-    values = {**fixed, **slots}
-    names = sorted(values)
-    pieces: list[Any] = []
-    for name in names:
-        value = values[name]
-        if value is _DATE or value is _TOKEN:
-            pieces += [f"{name}:", value, "\n"]
-        else:
-            pieces.append(f"{name}:{value}\n")
-    return pieces, ";".join(names)
-
-
-def botocore_headers(template: Template, credentials: Any, body: bytes) -> dict[str, str]:
-    """The template's headers for *body*, signed by botocore's ``SigV4Auth`` itself."""
-    request = AWSRequest(method="POST", url=template.url, headers=dict(template.signed), data=body)
-    SigV4Auth(credentials, template.service, template.region).add_auth(request)
-    return dict(request.headers.items())
 
 
 class LeanReader:
@@ -427,10 +268,9 @@ class LeanReader:
         self._signer_tried = False
         self._url = URL(template.url, encoded=True)
         # What aiobotocore works out per request from the URL alone, once.
-        http = client._endpoint.http_session
+        http = internals.http_session(client)
         self._http = http
-        self._proxy_url: str | None = http._proxy_config.proxy_url_for(template.url)
-        self._proxy_headers: dict[str, str] = http._proxy_config.proxy_headers_for(template.url)
+        self._proxy_url, self._proxy_headers = internals.proxy_for(http, template.url)
         if proxy_host_header():
             self._proxy_headers["host"] = self._url.host or ""
         self._parser = AioResponseParserFactory().create_parser(
@@ -452,7 +292,7 @@ class LeanReader:
     async def _query(self, body: bytes) -> CountPage:
         """One attempt: sign, send, read."""
         headers = await self.sign(body)
-        session = await self._http._get_session(self._proxy_url)
+        session = await internals.aiohttp_session(self._http, self._proxy_url)
         try:
             async with session.request(
                 "POST",
@@ -484,7 +324,9 @@ class LeanReader:
         frozen = None if credentials is None else await credentials.get_frozen_credentials()
         if frozen is not None and not self._signer_tried:
             self._signer_tried = True
-            self._signer = QuerySigner.if_same(template, _host_from_url(template.url), frozen)
+            self._signer = QuerySigner.if_same(
+                template, internals.host_from_url(template.url), frozen
+            )
         if frozen is not None and self._signer is not None:
             headers = self._signer.headers(frozen, body)
         else:  # botocore's own signing; without credentials, its NoCredentialsError

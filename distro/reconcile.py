@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from distro.tracking.records import COMPLETED, PENDING, SpaceRecord, TrackingRecord
-from distro.verify import WrittenPlan
+from distro.written import WrittenPlan
 
 EXAMPLES = 1  # one example per kind of disagreement: the line stays one line
 

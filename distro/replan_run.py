@@ -52,7 +52,8 @@ from distro.tracking.table import (
     reclaim,
     scan_records,
 )
-from distro.verify import WrittenPlan, has_plan, read_plan, verify_plan
+from distro.verify import verify_plan
+from distro.written import WrittenPlan, has_plan, read_plan
 
 MAX_ROUNDS = 5  # re-plans after races; each needs the runner to start someone in between
 

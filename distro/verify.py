@@ -13,11 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
-from distro.emit import MANIFEST_FORMAT
 from distro.files import STAGED_SUFFIX, PlanFolder
 from distro.settings import ENVIRONMENTS
+from distro.written import has_plan, host_problems, is_count, read_instance, read_manifest
 
 
 @dataclass(slots=True)
@@ -41,59 +39,6 @@ class Verification:
 
     problems: tuple[str, ...]
     described: str
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedInstance:
-    """What one instance file of a plan assigns: its *customers* and estimated uploads."""
-
-    instance: int
-    customers: tuple[str, ...]
-    estimated_uploads: int
-
-
-@dataclass(frozen=True, slots=True)
-class WrittenPlan:
-    """The plan in a folder as its files say: each instance, and the rate it assumed."""
-
-    instances: tuple[PlannedInstance, ...]
-    workers_per_instance: int
-    uploads_per_minute: float
-    runners_per_host: int | None = None  # files per machine, when planned with runners per host
-
-
-def read_plan(folder: PlanFolder) -> WrittenPlan | None:
-    """The plan of *folder*'s environment, or None when it has none or it cannot be read.
-
-    Only what the runner reads is trusted here (each file's ``customers`` and
-    ``estimatedUploads``); ``distro verify`` says what else is wrong with it.
-    """
-    manifest, _ = _read_manifest(folder) if folder.manifest.is_file() else (None, "")
-    if manifest is None:
-        return None
-    instances = []
-    for entry in manifest["files"]:
-        path = folder.path / entry["name"]
-        document, _ = (
-            _read_instance(entry["name"], path.read_bytes()) if path.is_file() else (None, "")
-        )
-        if document is None or not _is_count(document.get("instanceId")):
-            return None
-        instances.append(
-            PlannedInstance(
-                document["instanceId"], tuple(document["customers"]), document["estimatedUploads"]
-            )
-        )
-    parameters = manifest["parameters"]
-    workers, rate = parameters.get("workersPerInstance"), parameters.get("uploadsPerMinute")
-    if not _is_count(workers) or not isinstance(rate, int | float) or _hosts(manifest):
-        return None
-    return WrittenPlan(tuple(instances), workers, float(rate), parameters.get("runnersPerHost"))
-
-
-def has_plan(folder: PlanFolder) -> bool:
-    """Whether *folder* holds a plan of its environment: its manifest or a commit of one."""
-    return folder.manifest.is_file() or folder.journal.exists()
 
 
 def no_plan_line(folder: PlanFolder) -> str:
@@ -122,13 +67,13 @@ def verify_plan(folder: PlanFolder) -> list[str]:
     if not has_plan(folder):
         return [no_plan_line(folder)]
     problems = _leftovers(folder)
-    manifest, problem = _read_manifest(folder)
+    manifest, problem = read_manifest(folder)
     if manifest is None:
         return [*problems, problem]
     seen = _Seen()
     listed = [entry["name"] for entry in manifest["files"]]
     problems += _names(manifest, listed, folder)
-    problems += _hosts(manifest)
+    problems += host_problems(manifest)
     problems += _strays(folder, listed)
     for entry in manifest["files"]:
         problems += _check_file(folder, entry, seen)
@@ -151,7 +96,7 @@ def mismatch_line(folder: PlanFolder, problems: list[str]) -> str:
 
 def describe_plan(folder: PlanFolder) -> str:
     """One line saying what the verified plan in *folder* holds."""
-    manifest, problem = _read_manifest(folder)
+    manifest, problem = read_manifest(folder)
     if manifest is None:
         return problem
     totals, parameters = manifest["totals"], manifest["parameters"]
@@ -180,49 +125,11 @@ def _leftovers(folder: PlanFolder) -> list[str]:
     return problems
 
 
-def _read_manifest(folder: PlanFolder) -> tuple[dict[str, Any] | None, str]:
-    name, path = folder.manifest_name, folder.manifest
-    if not path.is_file():
-        return (
-            None,
-            f"{name} is missing from {folder.path}: run distro generate for the {folder.env} "
-            "environment",
-        )
-    try:
-        manifest = orjson.loads(path.read_bytes())
-    except orjson.JSONDecodeError:
-        return None, f"{name} is not JSON"
-    if not _is_manifest(manifest):
-        return None, f"{name} is not a distro manifest (format {MANIFEST_FORMAT})"
-    return manifest, ""
-
-
-def _is_manifest(manifest: Any) -> bool:
-    if not isinstance(manifest, dict) or manifest.get("distroManifest") != MANIFEST_FORMAT:
-        return False
-    sections = ("parameters", "totals", "balance")
-    if not all(isinstance(manifest.get(s), dict) for s in sections):
-        return False
-    files = manifest.get("files")
-    return isinstance(files, list) and all(
-        isinstance(f, dict)
-        and isinstance(f.get("name"), str)
-        and isinstance(f.get("sha256"), str)
-        and _is_count(f.get("customers"))
-        and _is_count(f.get("splitSpaces"))
-        for f in files
-    )
-
-
-def _is_count(value: Any) -> bool:
-    return type(value) is int and value >= 0
-
-
 def _names(manifest: Mapping[str, Any], listed: list[str], folder: PlanFolder) -> list[str]:
     instances = manifest["parameters"].get("instances")
     expected = (
         [folder.instance_file_name(n) for n in range(1, instances + 1)]
-        if _is_count(instances)
+        if is_count(instances)
         else []
     )
     if listed != expected:
@@ -231,27 +138,6 @@ def _names(manifest: Mapping[str, Any], listed: list[str], folder: PlanFolder) -
             f"expected {', '.join(expected) or 'none'}"
         ]
     return []
-
-
-def _hosts(manifest: Mapping[str, Any]) -> list[str]:
-    """What is wrong with the manifest's grouping of files by machine, if it has one."""
-    parameters = manifest["parameters"]
-    if "runnersPerHost" not in parameters:
-        return []
-    runners, machines = parameters["runnersPerHost"], parameters.get("machines")
-    if not _is_count(runners) or not runners or not _is_count(machines):
-        return ["the manifest's runnersPerHost and machines are not counts"]
-    if machines * runners != len(manifest["files"]):
-        return [
-            f"the manifest groups {len(manifest['files'])} files as {machines} machines x "
-            f"{runners} runners"
-        ]
-    return [
-        f"{entry['name']}: on machine {entry.get('machine')!r}, the manifest's grouping "
-        f"says {n // runners + 1}"
-        for n, entry in enumerate(manifest["files"])
-        if entry.get("machine") != n // runners + 1
-    ]
 
 
 def _strays(folder: PlanFolder, listed: Iterable[str]) -> list[str]:
@@ -276,39 +162,13 @@ def _check_file(folder: PlanFolder, entry: Mapping[str, Any], seen: _Seen) -> li
         problems.append(
             f"{name}: SHA-256 differs from {folder.manifest_name}: the file was changed"
         )
-    document, problem = _read_instance(name, data)
+    document, problem = read_instance(name, data)
     if document is None:
         seen.unread += 1
         return [*problems, problem]
     problems += _check_document(name, document, entry, folder)
     _record(name, document, seen)
     return problems
-
-
-def _read_instance(name: str, data: bytes) -> tuple[dict[str, Any] | None, str]:
-    try:
-        document = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return None, f"{name} is not JSON"
-    valid = (
-        isinstance(document, dict)
-        and isinstance(document.get("customers"), list)
-        and all(isinstance(c, str) for c in document["customers"])
-        and all(_is_count(document.get(k)) for k in ("totalCustomers", "estimatedUploads"))
-        and _is_count(document.get("estimatedSpaces"))
-        and _is_count(document.get("estimatedShards", 0))
-        and _is_space_assignments(document.get("spaceAssignments", {}))
-    )
-    if not valid:
-        return None, f"{name} is not an instance file (a key is missing or of the wrong type)"
-    return document, ""
-
-
-def _is_space_assignments(value: Any) -> bool:
-    return isinstance(value, dict) and all(
-        isinstance(spaces, list) and all(isinstance(s, str) for s in spaces)
-        for spaces in value.values()
-    )
 
 
 def _check_document(

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from distro.tracking.records import SpaceRecord, TrackingRecord, read_customer, read_space
-from distro.verify import PlannedInstance, WrittenPlan
 from distro.views.status import FleetStatus, Look, measure
+from distro.written import PlannedInstance, WrittenPlan
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 STALL = timedelta(minutes=30)

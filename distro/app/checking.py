@@ -17,14 +17,8 @@ from distro.options import (
     Connection,
     VerifyOptions,
 )
-from distro.verify import (
-    Verification,
-    describe_plan,
-    has_plan,
-    mismatch_line,
-    no_plan_line,
-    verify_plan,
-)
+from distro.verify import Verification, describe_plan, mismatch_line, no_plan_line, verify_plan
+from distro.written import has_plan
 
 # The modules that talk to DynamoDB (so import the SDK, a third of a second) are imported
 # by the functions that do: verify, --help and usage errors never pay for them.

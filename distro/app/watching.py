@@ -27,10 +27,6 @@ from distro.replan import (
 )
 from distro.snapshots import keep_look, read_looks
 from distro.tracking.records import Problem, SpaceRecord, TrackingRecord
-from distro.verify import (
-    WrittenPlan,
-    read_plan,
-)
 from distro.views.advice import advised, check_line, speeds_from
 from distro.views.replan import ReplanSummary, summarize_replan
 from distro.views.status import (
@@ -43,6 +39,7 @@ from distro.views.status import (
 from distro.views.steps import (
     replan_steps,
 )
+from distro.written import WrittenPlan, read_plan
 
 # The modules that talk to DynamoDB (so import the SDK, a third of a second) are imported
 # by the functions that do: verify, --help and usage errors never pay for them.

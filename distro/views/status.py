@@ -45,8 +45,8 @@ from distro.tracking.records import (
     SpaceRecord,
     TrackingRecord,
 )
-from distro.verify import PlannedInstance, WrittenPlan
 from distro.views.common import camel
+from distro.written import PlannedInstance, WrittenPlan
 
 RUNNING, FINISHED, STALLED, NOT_STARTED = "running", "finished", "stalled", "not started"
 RATE_WINDOW = timedelta(hours=1)  # how far back a kept look may measure the rate from

@@ -20,14 +20,11 @@ from distro.checkpoint import Checkpoint
 from distro.dynamo.reader import TableReader
 from distro.errors import DistroError
 from distro.progress import Progress
-from distro.scan import scan_segment
+from distro.scan import Job, scan_into
 from distro.settings import SHARD_BUCKETS, CountSettings
 from distro.tally import Tally, above_fair_share
 
 FLUSH_INTERVAL = 1.0  # seconds of counting a killed run can lose
-
-Job = tuple[int, str]  # a space's number in the census, and its DID
-
 
 Counted = tuple[int, int, int]  # a space's uploads, their shards, and uploads with shardsRef
 
@@ -106,28 +103,20 @@ async def count(
     queue: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=settings.concurrency * 4)
     progress.segments = settings.parallel_segments
 
-    async def scan(segment: int) -> None:
-        async for page in scan_segment(source, segment, settings.parallel_segments):
-            progress.rows_scanned += len(page.rows)
-            progress.read_units += page.read_units
-            for space, customer in page.rows:
-                number = census.claim(space, customer)
-                if number < 0:
-                    continue
-                progress.spaces_found += 1
-                assert space is not None  # a new space has a DID
-                counted = checkpoint.resumed.get_all(space)
-                if counted is None:
-                    await queue.put((number, space))
-                else:
-                    census.set_count(number, *counted)
-                    progress.spaces_resumed += 1
-        progress.segments_done += 1
-
     async def produce() -> None:
         async with asyncio.TaskGroup() as scanners:
             for segment in range(settings.parallel_segments):
-                scanners.create_task(scan(segment))
+                scanners.create_task(
+                    scan_into(
+                        source,
+                        segment,
+                        settings.parallel_segments,
+                        census=census,
+                        resumed=checkpoint.resumed,
+                        queue=queue,
+                        progress=progress,
+                    )
+                )
         # Every space has been looked up: the resumed counts are in the census now.
         checkpoint.forget_resumed()
         release_free_memory()

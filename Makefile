@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-stamp
 .PHONY: install test test-browser chromium screenshots demo local check fmt lint types bench clean
 
 install: $(STAMP)
-	$(BIN)/python -m distro.local.dynamodb install
+	$(BIN)/python -m distro.local install
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "make: no Python 3.11 or newer on the PATH; install one or pass PYTHON=/path/to/python" >&2; exit 1; }

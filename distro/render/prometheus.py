@@ -19,7 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from distro.errors import Fix, OutputError
-from distro.views.status import STALLED, FleetStatus
+from distro.views.status import FleetStatus, State
 
 READABLE = "distro_status_readable"
 
@@ -74,7 +74,7 @@ def _fleet(view: FleetStatus) -> Iterator[Metric]:
             rate.add_metric(where, i.rate_per_minute / 60)
         if i.predicted_finish is not None:
             finish.add_metric(where, i.predicted_finish.timestamp())
-        stalled.add_metric(where, 1 if i.state == STALLED else 0)
+        stalled.add_metric(where, 1 if i.state == State.STALLED else 0)
         for reason, uploads in sorted(i.failures.items()):
             failed.add_metric([*where, reason], uploads)
     fleet = GaugeMetricFamily(

@@ -14,9 +14,14 @@ from rich.text import Text
 
 from distro.console import literal
 from distro.render.parts import ReportTable, Section, did_column, duration, facts, steps_section
-from distro.views.status import Counts, FleetStatus, InstanceStatus
+from distro.views.status import Counts, FleetStatus, InstanceStatus, State
 
-STATE_STYLES = {"running": "green", "finished": "cyan", "stalled": "bold red", "not started": ""}
+STATE_STYLES = {
+    State.RUNNING: "green",
+    State.FINISHED: "cyan",
+    State.STALLED: "bold red",
+    State.NOT_STARTED: "",
+}
 
 
 def status_parts(
@@ -123,7 +128,7 @@ def _instance_row(i: InstanceStatus, now: datetime) -> list[str | Text]:
         f"{c.completed + c.failed:,}/{c.completed + c.failed + c.in_progress + c.pending:,}",
         f"{i.uploads_done:,}/{i.uploads_total:,}",
         _rate(i.rate_per_minute),
-        _short_when(i.predicted_finish, now) if i.state != "finished" else "done",
+        _short_when(i.predicted_finish, now) if i.state != State.FINISHED else "done",
     ]
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from distro.console import printable
+from distro.views.status import State
 
 WIDTH = 720
 ROW = 22  # height of one bar's row
@@ -120,7 +121,8 @@ class Progress:
     note: str = ""
 
 
-STATE_FILL = {"stalled": MARK, "finished": "#27ae60", "failed": "#e67e22"}
+# Bars by the state of what they show (an instance's: ``views.status.State``).
+STATE_FILL: dict[str, str] = {State.STALLED: MARK, State.FINISHED: "#27ae60"}
 
 
 def progress(rows: Sequence[Progress], *, title: str) -> str:

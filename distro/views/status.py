@@ -29,6 +29,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -48,7 +49,23 @@ from distro.tracking.records import (
 from distro.views.common import camel
 from distro.written import PlannedInstance, WrittenPlan
 
-RUNNING, FINISHED, STALLED, NOT_STARTED = "running", "finished", "stalled", "not started"
+
+class State(StrEnum):
+    """The state of an instance, and of the fleet (the model: ``docs/monitoring.md``)."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    STALLED = "stalled"
+    NOT_STARTED = "not started"
+
+
+# The states by name, in the code below.
+RUNNING, FINISHED, STALLED, NOT_STARTED = (
+    State.RUNNING,
+    State.FINISHED,
+    State.STALLED,
+    State.NOT_STARTED,
+)
 RATE_WINDOW = timedelta(hours=1)  # how far back a kept look may measure the rate from
 UNREADABLE_SHOWN = 5  # examples of unreadable records
 
@@ -88,7 +105,7 @@ class InstanceStatus:
     """
 
     instance: str
-    state: str
+    state: State
     customers: Counts
     spaces: Counts
     uploads_done: int
@@ -373,7 +390,9 @@ def _instance(
     )
 
 
-def _state(customers: Counts, last: datetime | None, now: datetime, stall_after: timedelta) -> str:
+def _state(
+    customers: Counts, last: datetime | None, now: datetime, stall_after: timedelta
+) -> State:
     """The state model (``docs/monitoring.md``): finished when no customer waits or is under way;
     else not started until its runner writes a space record; else stalled when none of its
     records changed within the stall time; else running."""
@@ -384,7 +403,7 @@ def _state(customers: Counts, last: datetime | None, now: datetime, stall_after:
     return STALLED if now - last > stall_after else RUNNING
 
 
-def _unknown(name: str, state: str) -> str:
+def _unknown(name: str, state: State) -> str:
     """Why an instance in *state* has no predicted finish, and what to do about it."""
     if state == STALLED:
         return (
@@ -422,7 +441,7 @@ def _rate(
     return done / ((last - first).total_seconds() / 60)
 
 
-def _finish(state: str, left: int, rate: float | None, last: datetime | None) -> datetime | None:
+def _finish(state: State, left: int, rate: float | None, last: datetime | None) -> datetime | None:
     if state == FINISHED:
         return last
     if rate is None or last is None or state == STALLED:

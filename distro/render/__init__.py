@@ -25,6 +25,7 @@ from distro.verify import Verification
 from distro.views.analysis import Summary, to_json
 from distro.views.replan import ReplanSummary, replan_json
 from distro.views.status import FleetStatus, status_json
+from distro.views.steps import kept_demo_commands
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -80,20 +81,19 @@ def kept(
     """How to point distro at the database a demo kept running, with its *connection*, the
     runner's two *tables* and the *instances* of its last plan (stderr: the session)."""
     tracking_table, progress_table = tables
-    words = " ".join(connection.words())
-    local = f"{folder.path}/local"
+    commands = kept_demo_commands(
+        connection,
+        folder,
+        tracking_table=tracking_table,
+        progress_table=progress_table,
+        instances=instances,
+    )
     lines = [
         f"DynamoDB Local keeps running at {connection.tables.endpoint_url}, seeded with "
         "the demo's tables; Ctrl-C stops it. In another terminal (it takes any keys, but "
         "the SDK wants some):",
         "  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local",
-        f"  distro check {words}",
-        f"  distro analyze {words}",
-        f"  distro generate --instances 3 {words} --output-dir {local}",
-        # The replan is of the plan the demo's fleet runs, not of the generate above.
-        f"  distro replan --instances {instances} {words} "
-        f"--assignments-table {tracking_table} --progress-table {progress_table} "
-        f"--output-dir {folder.path}",
+        *(f"  {command}" for command in commands),
     ]
     for line in lines:
         stderr.print(literal(line), soft_wrap=True)

@@ -172,6 +172,33 @@ def replan_command(
     )
 
 
+def kept_demo_commands(
+    connection: Connection,
+    folder: PlanFolder,
+    *,
+    tracking_table: str,
+    progress_table: str,
+    instances: int,
+) -> list[str]:
+    """What to run against a demo's kept database, on its *connection*: check, and analyze and
+    generate into a folder of their own; then the replan of the demo's plan in *folder* (the
+    one its fleet runs) over its *instances* and the runner's two tables."""
+    local = PlanFolder(folder.path / "local", folder.env)
+    words = connection.words()
+    return [
+        " ".join(["distro", "check", "--env", folder.env, *words]),
+        distro_command("analyze", folder=local, options=words),
+        distro_command("generate", "--instances 3", folder=local, options=words),
+        replan_command(
+            connection,
+            folder,
+            f"--instances {instances}",
+            tracking_table=tracking_table,
+            progress_table=progress_table,
+        ),
+    ]
+
+
 def _table_words(tracking_table: str | None, progress_table: str | None) -> list[str]:
     words = [] if tracking_table is None else ["--assignments-table", shlex.quote(tracking_table)]
     if progress_table is not None:

@@ -19,7 +19,8 @@ from distro.reconcile import Disagreement
 from distro.tracking.records import LeftAlone, Move, Problem
 from distro.views.common import camel
 from distro.views.replan import CriticalPath, Finish, InstanceRow, ReplanSummary, replan_json
-from distro.views.status import Advice, Look, measure, status_json
+from distro.views.status import Advice, Look, measure
+from distro.views.status_json import status_json
 
 WHERE = {
     ("FleetStatus", "env"): "environment",

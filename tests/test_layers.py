@@ -41,7 +41,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("distro.views", "distro.views.common"),
     ("distro.views.steps",),
     ("distro.views.analysis", "distro.views.replan", "distro.views.status"),
-    ("distro.views.advice",),
+    ("distro.views.advice", "distro.views.status_json"),
     ("distro.snapshots",),
     ("distro.console",),
     ("distro.render.parts",),

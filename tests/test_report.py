@@ -482,6 +482,7 @@ def test_rendering_a_report_imports_no_aws_code() -> None:
         "distro.views.common",
         "distro.views.replan",
         "distro.views.status",  # what status measured, plain data
+        "distro.views.status_json",  # and its --json
         "distro.views.steps",  # the next steps after a plan, plain data
         "distro.written",  # the plan a folder holds, read back (verify's, the views')
     ]

@@ -24,7 +24,8 @@ from distro.render.status import status_parts
 from distro.verify import Verification
 from distro.views.analysis import Summary, to_json
 from distro.views.replan import ReplanSummary, replan_json
-from distro.views.status import FleetStatus, status_json
+from distro.views.status import FleetStatus
+from distro.views.status_json import status_json
 from distro.views.steps import kept_demo_commands
 
 if TYPE_CHECKING:

@@ -61,8 +61,9 @@ class LeftAlone:
 
     customer: str
     status: str
-    instance_id: str
-    planned: str = ""  # the instance(s) the new files list it on, when known
+    instance_id: str = field(metadata={"json": "instance"})
+    # The instance(s) the new files list it on, when known (generate's; not in a replan's --json).
+    planned: str = field(default="", metadata={"json": None})
 
     @property
     def doubled(self) -> bool:
@@ -110,8 +111,9 @@ class Move:
     """A customer the new plan puts on *target*, read on *source* with *status*."""
 
     customer: str
-    source: str
-    target: str
+    # Keys in --json (``views.common.document``): "from" and "to".
+    source: str = field(metadata={"json": "from"})
+    target: str = field(metadata={"json": "to"})
     status: str
 
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 
-from distro.settings import timestamp
 from distro.tracking.records import LeftAlone, Move
-from distro.views.common import camel
+from distro.views.common import document, key
 from distro.views.steps import NextSteps
 
 if TYPE_CHECKING:
@@ -49,7 +47,7 @@ class InstanceRow:
     instance: int
     customers: int
     uploads: int
-    per_minute: float
+    per_minute: float = field(metadata=key("ratePerMinute"))
     hours: float
     change: str | None  # restart, start, unchanged; None when nothing is written
     dropped: bool = False
@@ -60,30 +58,31 @@ class InstanceRow:
 class ReplanSummary:
     """Everything the replan report shows, as plain data (``--json`` prints the same)."""
 
-    env: str
-    table: str
+    env: str = field(metadata=key("environment"))
+    table: str = field(metadata=key("trackingTable"))
     instances: int
-    finished: int  # completed customers, out of the plan
-    pinned: int  # in progress, kept on their instance
-    balanced: int  # pending or failed, balanced around the pinned load
-    before: CriticalPath
-    after: CriticalPath
+    finished: int = field(metadata=key("finishedCustomers"))  # completed, out of the plan
+    pinned: int = field(metadata=key("pinnedCustomers"))  # in progress, kept on their instance
+    balanced: int = field(metadata=key("balancedCustomers"))  # pending or failed, placed
+    before: CriticalPath = field(metadata=key("criticalPath.before"))
+    after: CriticalPath = field(metadata=key("criticalPath.after"))
     lower_bound: float
     moves: tuple[Move, ...]
-    moved: int  # records updated
-    raced: tuple[LeftAlone, ...]
+    moved: int = field(metadata=key("recordsUpdated"))
+    raced: tuple[LeftAlone, ...] = field(metadata=key("startedMeanwhile"))
     files: tuple[str, ...]
     next_steps: NextSteps | None = None
-    corrected_customers: int = 0  # whose remaining work the space records changed
-    corrected_uploads: int = 0  # by this many uploads in all (less left than recorded)
-    uploads_moved: int = 0  # the remaining uploads of the customers moved
-    finish_before: Finish = Finish(None, None)
-    finish_after: Finish = Finish(None, None)
-    bound: Finish = Finish(None, None)
-    speeds_measured: bool = False
-    speeds_note: str = ""
+    # Customers whose remaining work the space records changed, and by how many uploads.
+    corrected_customers: int = field(default=0, metadata=key("corrected.customers"))
+    corrected_uploads: int = field(default=0, metadata=key("corrected.uploads"))
+    uploads_moved: int = field(default=0, metadata=key("movedUploads"))
+    finish_before: Finish = field(default=Finish(None, None), metadata=key("finish.before"))
+    finish_after: Finish = field(default=Finish(None, None), metadata=key("finish.after"))
+    bound: Finish = field(default=Finish(None, None), metadata=key("finish.lowerBound"))
+    speeds_measured: bool = field(default=False, metadata=key("speeds.measured"))
+    speeds_note: str = field(default="", metadata=key("speeds.note"))
     distribution: tuple[InstanceRow, ...] = ()
-    dropped: tuple[int, ...] = ()
+    dropped: tuple[int, ...] = field(default=(), metadata=key("droppedInstances"))
 
     @property
     def nothing_moved(self) -> bool:
@@ -156,60 +155,8 @@ def summarize_replan(
 
 
 def replan_json(summary: ReplanSummary) -> bytes:
-    """*summary* as one indented JSON document with camelCase keys, ending in a newline."""
-    document = {
-        "environment": summary.env,
-        "trackingTable": summary.table,
-        "instances": summary.instances,
-        "finishedCustomers": summary.finished,
-        "pinnedCustomers": summary.pinned,
-        "balancedCustomers": summary.balanced,
-        "criticalPath": {"before": _path(summary.before), "after": _path(summary.after)},
-        "lowerBound": summary.lower_bound,
-        "corrected": {
-            "customers": summary.corrected_customers,
-            "uploads": summary.corrected_uploads,
-        },
-        "moves": [
-            {"customer": m.customer, "from": m.source, "to": m.target, "status": m.status}
-            for m in summary.moves
-        ],
-        "movedUploads": summary.uploads_moved,
-        "nothingMoved": summary.nothing_moved,
-        "finish": {
-            "before": _finish(summary.finish_before),
-            "after": _finish(summary.finish_after),
-            "lowerBound": _finish(summary.bound),
-        },
-        "speeds": {"measured": summary.speeds_measured, "note": summary.speeds_note},
-        "droppedInstances": list(summary.dropped),
-        "distribution": [
-            {
-                "instance": r.instance,
-                "customers": r.customers,
-                "uploads": r.uploads,
-                "ratePerMinute": r.per_minute,
-                "hours": r.hours,
-                "change": r.change,
-                "dropped": r.dropped,
-                "machine": r.machine,
-            }
-            for r in summary.distribution
-        ],
-        "recordsUpdated": summary.moved,
-        "startedMeanwhile": [
-            {"customer": a.customer, "status": a.status, "instance": a.instance_id}
-            for a in summary.raced
-        ],
-        "files": list(summary.files),
-        "nextSteps": camel(dataclasses.asdict(summary.next_steps)) if summary.next_steps else None,
-    }
-    return orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
-
-
-def _finish(finish: Finish) -> dict[str, Any]:
-    return {"hours": finish.hours, "at": timestamp(finish.at) if finish.at else None}
-
-
-def _path(path: CriticalPath) -> dict[str, Any]:
-    return {"instance": path.instance, "uploads": path.uploads, "days": path.days}
+    """*summary* as one indented JSON document (``views.common.document``), ending in a
+    newline."""
+    made = document(summary)
+    made["nothingMoved"] = summary.nothing_moved
+    return orjson.dumps(made, option=orjson.OPT_INDENT_2) + b"\n"

@@ -30,9 +30,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from distro.errors import SettingsError
 from distro.reconcile import Disagreement, Reconciled, reconcile
+from distro.settings import timestamp
 from distro.tracking.records import (
     COMPLETED,
     FAILED,
@@ -42,6 +44,7 @@ from distro.tracking.records import (
     SpaceRecord,
     TrackingRecord,
 )
+from distro.views.common import key, left_out, shaped
 from distro.written import PlannedInstance, WrittenPlan
 
 
@@ -103,17 +106,20 @@ class InstanceStatus:
     state: State
     customers: Counts
     spaces: Counts
-    uploads_done: int
-    uploads_total: int
+    uploads_done: int = field(metadata=key("uploads.done"))
+    uploads_total: int = field(metadata=key("uploads.total"))
     rate_per_minute: float | None
     predicted_finish: datetime | None
     last_update: datetime | None
-    assumed_per_minute: float | None = None
+    assumed_per_minute: float | None = field(default=None, metadata=key("assumedRatePerMinute"))
     machine: int | None = None  # the machine that runs it, when planned with runners per host
     failures: Mapping[str, int] = field(default_factory=dict)  # failed uploads by reason
     # Of *uploads_done*, those other instances did before a replan moved the customers here.
-    done_before_move: int = 0
-    unknown_because: str = ""  # why *predicted_finish* is None, and what to do; "" otherwise
+    done_before_move: int = field(default=0, metadata=key("uploads.doneBeforeMove"))
+    # Why *predicted_finish* is None, and what to do ("" otherwise; null in JSON).
+    unknown_because: str = field(
+        default="", metadata=key("predictedFinishUnknown", lambda why: why or None)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +131,7 @@ class Stalled:
     space: str
     last_upload: str
     updated_at: datetime
-    minutes: float
+    minutes: float = field(metadata=shaped(lambda minutes: round(minutes, 1)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +144,7 @@ class FailedCustomer:
     instance: str
     reasons: Mapping[str, int]
     retry: str
-    hung: tuple[Stalled, ...] = ()
+    hung: tuple[Stalled, ...] = field(default=(), metadata=key("hungSpaces"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +155,7 @@ class Advice:
     message: str
     command: str | None
     finish_as_is: datetime | None = None
-    finish_replanned: datetime | None = None
+    finish_replanned: datetime | None = field(default=None, metadata=key("finishAfterReplan"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,26 +166,35 @@ class Snapshot:
     instances: Mapping[str, tuple[int, datetime]]
 
 
+def _history_json(history: Sequence[tuple[datetime, int]]) -> list[dict[str, Any]]:
+    return [{"at": timestamp(at), "uploadsDone": done} for at, done in history]
+
+
 @dataclass(frozen=True, slots=True)
 class FleetStatus:
     """Everything ``distro status`` shows, as plain data (``--json`` prints the same)."""
 
-    env: str
-    now: datetime
-    stall_after: timedelta
+    env: str = field(metadata=key("environment"))
+    now: datetime = field(metadata=key("at"))
+    stall_after: timedelta = field(metadata=key("stallAfterMinutes"))
     instances: tuple[InstanceStatus, ...]
     fleet: InstanceStatus
-    last_instance: str | None
-    failures_by_reason: Mapping[str, int]
-    failed_customers: tuple[FailedCustomer, ...]
+    last_instance: str | None = field(metadata=key("fleet.lastInstance"))
+    failures_by_reason: Mapping[str, int] = field(metadata=key("failures.byReason"))
+    failed_customers: tuple[FailedCustomer, ...] = field(metadata=key("failures.customers"))
     stalled: tuple[Stalled, ...]
     advice: tuple[Advice, ...] = ()
-    unreadable: tuple[Problem, ...] = ()
-    unreadable_count: int = 0
-    spaces_of: Mapping[str, tuple[SpaceRecord, ...]] = field(default_factory=dict)
-    planned: bool = False
+    unreadable: tuple[Problem, ...] = field(default=(), metadata=key("unreadable.examples"))
+    unreadable_count: int = field(default=0, metadata=key("unreadable.count"))
+    spaces_of: Mapping[str, tuple[SpaceRecord, ...]] = field(
+        default_factory=dict,
+        metadata=left_out("--customer shows one customer's spaces, under 'customer'"),
+    )
+    planned: bool = field(
+        default=False, metadata=left_out("the terminal's 'Plan' line; --json has the instances")
+    )
     # The fleet's uploads done at each kept look and now, oldest first: the progress chart.
-    history: tuple[tuple[datetime, int], ...] = ()
+    history: tuple[tuple[datetime, int], ...] = field(default=(), metadata=shaped(_history_json))
     # Where the plan folder and the runner's records disagree (``distro.reconcile``).
     disagreements: tuple[Disagreement, ...] = ()
 

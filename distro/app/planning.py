@@ -12,11 +12,7 @@ from typing import TYPE_CHECKING
 from distro import aio, console
 from distro.balance import Plan, plan
 from distro.files import PlanFolder, output_lock
-from distro.options import (
-    AnalyzeOptions,
-    CountOptions,
-    GenerateOptions,
-)
+from distro.options import AnalyzeOptions, CountOptions, GenerateOptions, ReportOptions
 from distro.progress import Progress
 from distro.settings import (
     SIZING_INSTANCES,
@@ -55,7 +51,11 @@ def analyze(options: AnalyzeOptions) -> Summary:
     counted = aio.run_stoppable(
         _locked_count(count, instances=options.instances, commit=False), count.folder.checkpoint
     )
-    return summary_of(options, counted, steps=None)
+    summary = summary_of(counted, options.report)
+    # The generate to run next: for the instances shown, else the ones recommended.
+    advice = summary.recommendation
+    instances = options.instances or (advice.instances if advice else None)
+    return replace(summary, generate_command=generate_command(count, instances))
 
 
 def generate(options: GenerateOptions) -> Summary:
@@ -71,7 +71,8 @@ def generate(options: GenerateOptions) -> Summary:
         ),
         count.folder.checkpoint,
     )
-    return summary_of(options, counted, steps=_deploy_steps(count, counted, table))
+    steps = _deploy_steps(count, counted, table)
+    return summary_of(counted, options.report, tracking_table=table, steps=steps)
 
 
 def plan_to_replace(folder: PlanFolder) -> int:
@@ -165,11 +166,16 @@ async def count_plan_commit(
 
 
 def summary_of(
-    options: AnalyzeOptions | GenerateOptions, counted: Counted, *, steps: NextSteps | None
+    counted: Counted,
+    report: ReportOptions,
+    *,
+    tracking_table: str | None = None,
+    steps: NextSteps | None = None,
 ) -> Summary:
-    count, report, committed = options.count, options.report, counted.committed
-    table = options.tracking_table if isinstance(options, GenerateOptions) else None
-    summary = summarize(
+    """What *counted* shows, as *report* asks; with the *tracking_table* written and the
+    *steps* that deploy the plan, when the run wrote one."""
+    committed = counted.committed
+    return summarize(
         counted.tally,
         counted.planned,
         throughput=counted.throughput,
@@ -179,17 +185,11 @@ def summary_of(
         space_lists=committed.space_lists,
         hourly_cost=report.hourly_cost,
         top=report.top,
-        assignments_table=table,
+        assignments_table=tracking_table,
         report_html=report.html,
         index_cost_per_call=report.index_cost_per_call,
         steps=steps,
     )
-    if isinstance(options, GenerateOptions):
-        return summary
-    # The generate to run next: for the instances shown, else the ones recommended.
-    advice = summary.recommendation
-    instances = options.instances or (advice.instances if advice else None)
-    return replace(summary, generate_command=generate_command(count, instances))
 
 
 def _deploy_steps(count: CountOptions, counted: Counted, table: str | None) -> NextSteps | None:

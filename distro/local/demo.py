@@ -302,5 +302,5 @@ async def _demo(options: DemoOptions, endpoint_url: str) -> DemoOutcome:
     if problems:
         raise DistroError(f"the demo's re-plan does not verify: {problems[0]}")
     after = app.look_at(watching, await app.read_fleet(watching), now=now)
-    summary = app.summary_of(generated, counted, steps=None)
+    summary = app.summary_of(counted, generated.report, tracking_table=generated.tracking_table)
     return DemoOutcome(summary, replan_view, connection, before, after, watching)

@@ -10,6 +10,7 @@ unknown finish says why.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,14 +23,14 @@ NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 STALL = timedelta(minutes=30)
 
 
-def at(minutes_ago: float) -> str:
-    return (NOW - timedelta(minutes=minutes_ago)).isoformat().replace("+00:00", "Z")
+def at(minutes_ago: float, now: datetime = NOW) -> str:
+    return (now - timedelta(minutes=minutes_ago)).isoformat().replace("+00:00", "Z")
 
 
-def customer(did: str, status: str, instance: str) -> TrackingRecord:
+def customer_item(did: str, status: str, instance: str, now: datetime = NOW) -> dict[str, Any]:
     """A tracking record as distro puts it and the runner updates it (no progress until the
     customer ends)."""
-    item: dict[str, Any] = {
+    return {
         "customer": {"S": did},
         "status": {"S": status},
         "instanceId": {"S": instance},
@@ -37,17 +38,29 @@ def customer(did: str, status: str, instance: str) -> TrackingRecord:
         "completedUploads": {"N": "0"},
         "totalSpaces": {"N": "2"},
         "completedSpaces": {"N": "0"},
-        "updatedAt": {"S": at(600)},
+        "updatedAt": {"S": at(600, now)},
     }
-    record, problems = read_customer("customers", item)
+
+
+def customer(did: str, status: str, instance: str) -> TrackingRecord:
+    """The tracking record of ``customer_item``, read as status reads it."""
+    record, problems = read_customer("customers", customer_item(did, status, instance))
     assert record is not None
     assert not problems
     return record
 
 
-def space(
-    did: str, name: str, status: str, instance: str, done: int, *, created: float, updated: float
-) -> SpaceRecord:
+def space_item(
+    did: str,
+    name: str,
+    status: str,
+    instance: str,
+    done: int,
+    *,
+    created: float,
+    updated: float,
+    now: datetime = NOW,
+) -> dict[str, Any]:
     """A progress record as the runner writes it: completedUploads at a multiple of 10."""
     item: dict[str, Any] = {
         "customer": {"S": did},
@@ -58,37 +71,48 @@ def space(
         "instanceId": {"S": instance},
         "workerId": {"S": "1"},
         "lastProcessedUpload": {"S": f"bafy{name}"},
-        "createdAt": {"S": at(created)},
-        "updatedAt": {"S": at(updated)},
+        "createdAt": {"S": at(created, now)},
+        "updatedAt": {"S": at(updated, now)},
     }
     if status == "failed":
         item["error"] = {"S": '{"INDEX_MISSING":3}'}
+    return item
+
+
+def space(
+    did: str, name: str, status: str, instance: str, done: int, *, created: float, updated: float
+) -> SpaceRecord:
+    """The progress record of ``space_item``, read as status reads it."""
+    item = space_item(did, name, status, instance, done, created=created, updated=updated)
     record, problems = read_space("progress", item)
     assert record is not None
     assert not problems
     return record
 
 
-CUSTOMERS = [
-    customer("did:mailto:x:a-done", "completed", "1"),
-    customer("did:mailto:x:b-failed", "failed", "1"),
-    customer("did:mailto:x:c-silent", "in-progress", "2"),
-    customer("did:mailto:x:d-waiting", "pending", "3"),
-    customer("did:mailto:x:e-busy", "in-progress", "4"),
-    customer("did:mailto:x:f-new", "in-progress", "5"),
-    customer("did:mailto:x:g-moved", "pending", "6"),  # a replan took it from dead instance 7
+CUSTOMER_ROWS = [
+    ("did:mailto:x:a-done", "completed", "1"),
+    ("did:mailto:x:b-failed", "failed", "1"),
+    ("did:mailto:x:c-silent", "in-progress", "2"),
+    ("did:mailto:x:d-waiting", "pending", "3"),
+    ("did:mailto:x:e-busy", "in-progress", "4"),
+    ("did:mailto:x:f-new", "in-progress", "5"),
+    ("did:mailto:x:g-moved", "pending", "6"),  # a replan took it from dead instance 7
 ]
-SPACES = [
-    space("did:mailto:x:a-done", "a1", "completed", "1", 500, created=300, updated=240),
-    space("did:mailto:x:b-failed", "b1", "failed", "1", 500, created=240, updated=200),
+CUSTOMERS = [customer(*row) for row in CUSTOMER_ROWS]
+# customer, space, status, instance, uploads done, minutes since created and since updated
+SPACE_ROWS: list[tuple[str, str, str, str, int, float, float]] = [
+    ("did:mailto:x:a-done", "a1", "completed", "1", 500, 300, 240),
+    ("did:mailto:x:b-failed", "b1", "failed", "1", 500, 240, 200),
     # Left in progress when its customer failed: ended with the customer, never stalled.
-    space("did:mailto:x:b-failed", "b2", "in-progress", "1", 40, created=200, updated=120),
-    space("did:mailto:x:c-silent", "c1", "in-progress", "2", 300, created=240, updated=120),
-    space("did:mailto:x:e-busy", "e1", "in-progress", "4", 270, created=60, updated=1),
-    space("did:mailto:x:f-new", "f1", "in-progress", "5", 0, created=1, updated=1),
-    space("did:mailto:x:g-moved", "g1", "completed", "7", 500, created=400, updated=300),
-    space("did:mailto:x:g-moved", "g2", "in-progress", "7", 120, created=300, updated=200),
+    ("did:mailto:x:b-failed", "b2", "in-progress", "1", 40, 200, 120),
+    ("did:mailto:x:c-silent", "c1", "in-progress", "2", 300, 240, 120),
+    ("did:mailto:x:e-busy", "e1", "in-progress", "4", 270, 60, 1),
+    ("did:mailto:x:f-new", "f1", "in-progress", "5", 0, 1, 1),
+    ("did:mailto:x:g-moved", "g1", "completed", "7", 500, 400, 300),
+    ("did:mailto:x:g-moved", "g2", "in-progress", "7", 120, 300, 200),
 ]
+SPACES = [space(*row[:5], created=row[5], updated=row[6]) for row in SPACE_ROWS]
 PLAN = WrittenPlan(
     tuple(
         PlannedInstance(n, tuple(c.customer for c in CUSTOMERS if c.instance_id == str(n)), 1000)
@@ -211,3 +235,79 @@ def test_no_renderer_retypes_a_states_name() -> None:
         if retyped.search(line)
     ]
     assert found == []
+
+
+# --- the same table, stored in DynamoDB Local and read back by distro status --------------------
+
+
+async def _store(endpoint: str, now: datetime) -> dict[str, str]:
+    """The cases' items, as the runner and distro write them, in fresh runner tables."""
+    import uuid  # noqa: PLC0415 - the stored cases alone
+
+    from distro.dynamo.batch import batch_requests, batch_write  # noqa: PLC0415
+    from distro.dynamo.handle import Dynamo  # noqa: PLC0415
+    from distro.local.dynamodb import LOCAL_CREDENTIALS, LOCAL_REGION  # noqa: PLC0415
+    from distro.local.fleet import create_fleet_tables  # noqa: PLC0415
+    from distro.settings import Tables  # noqa: PLC0415
+
+    names = {k: f"states-{k}-{uuid.uuid4().hex[:8]}" for k in ("customers", "progress")}
+    tables = Tables("unused-c", "unused-u", LOCAL_REGION, endpoint)
+    puts = [(names["customers"], customer_item(*row, now=now)) for row in CUSTOMER_ROWS]
+    puts += [
+        (names["progress"], space_item(*r[:5], created=r[5], updated=r[6], now=now))
+        for r in SPACE_ROWS
+    ]
+    async with Dynamo.open(tables, pool_size=2, credentials=LOCAL_CREDENTIALS) as db:
+        await create_fleet_tables(
+            db, customers_table=names["customers"], progress_table=names["progress"]
+        )
+        await batch_write(
+            lambda request: db.client.batch_write_item(RequestItems=request),
+            batch_requests(puts),
+            what="BatchWriteItem",
+        )
+    return names
+
+
+@pytest.mark.db
+def test_the_state_model_played_through_dynamodb_local_and_the_cli(
+    dynamo: Any, tmp_path: Path
+) -> None:
+    import asyncio  # noqa: PLC0415 - the stored cases alone
+
+    import orjson  # noqa: PLC0415
+    from helpers import invoke  # noqa: PLC0415
+
+    from distro.balance import InstancePlan, Plan  # noqa: PLC0415
+    from distro.emit import PlanParameters, write_plan  # noqa: PLC0415
+    from distro.files import PlanFolder  # noqa: PLC0415
+    from distro.local.dynamodb import local_client_env  # noqa: PLC0415
+    from distro.settings import CountSettings, Tables, Throughput  # noqa: PLC0415
+    from distro.tally import CustomerLoad  # noqa: PLC0415
+
+    now = datetime.now(UTC)
+    names = asyncio.run(_store(dynamo.endpoint_url, now))
+    held = [
+        InstancePlan(n, tuple(CustomerLoad(c, 1000, 2) for c, _, i in CUSTOMER_ROWS if i == str(n)))
+        for n in range(1, 8)
+    ]
+    plan = Plan(tuple(held), 7000, held[0].customers[0])
+    parameters = PlanParameters(CountSettings(Tables("c", "u", "us-east-2")), Throughput(), False)
+    write_plan(PlanFolder(tmp_path), plan, created_at=at(600, now), parameters=parameters)
+    result = invoke(
+        "status", "--json", "--endpoint-url", dynamo.endpoint_url, "--output-dir", tmp_path,
+        "--assignments-table", names["customers"], "--progress-table", names["progress"],
+        env=local_client_env(),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    document = orjson.loads(result.stdout)
+    shown = {i["instance"]: i for i in document["instances"]}
+    assert list(shown) == [case[0] for case in CASES]
+    for instance, state, stalled, before, unknown in CASES:
+        assert shown[instance]["state"] == state, instance
+        assert [s["space"] for s in document["stalled"] if s["instance"] == instance] == stalled
+        assert shown[instance]["uploads"]["doneBeforeMove"] == before, instance
+        assert (shown[instance]["predictedFinishUnknown"] or "").startswith(unknown), instance
+    (failed,) = document["failures"]["customers"]
+    assert [s["space"] for s in failed["hungSpaces"]] == ["b2"]
+    assert document["disagreements"] == []
